@@ -1,0 +1,23 @@
+"""Turn metering ledgers into priced billing intervals."""
+
+from reconcile.exceptions import (
+    InputError,
+    OutputError,
+    PriceBookError,
+    ReconcileError,
+    StoreError,
+    StoreLockedError,
+    TenantsError,
+    UsageError,
+)
+
+__all__ = [
+    "InputError",
+    "OutputError",
+    "PriceBookError",
+    "ReconcileError",
+    "StoreError",
+    "StoreLockedError",
+    "TenantsError",
+    "UsageError",
+]

@@ -1,0 +1,35 @@
+"""Exceptions raised by the reconciler. Every one derives from :class:`ReconcileError`."""
+
+from __future__ import annotations
+
+
+class ReconcileError(Exception):
+    """Base class: the job could not be done. The message names the bad file, line or value."""
+
+
+class UsageError(ReconcileError):
+    """The caller asked for something that does not make sense (bad option, bad period)."""
+
+
+class InputError(ReconcileError):
+    """An input path is unreadable, missing, or holds no ledgers."""
+
+
+class StoreError(ReconcileError):
+    """The event store is missing, damaged, or locked by another process."""
+
+
+class StoreLockedError(StoreError):
+    """Another ingest or run holds the lock on the store or output folder."""
+
+
+class PriceBookError(ReconcileError):
+    """The price book is invalid; the message names the file, the entry and the field."""
+
+
+class TenantsError(ReconcileError):
+    """The tenant attribution table is invalid."""
+
+
+class OutputError(ReconcileError):
+    """The output folder cannot be written or read."""
