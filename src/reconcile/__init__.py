@@ -1,5 +1,6 @@
 """Turn metering ledgers into priced billing intervals."""
 
+from reconcile._store import Store
 from reconcile.exceptions import (
     InputError,
     OutputError,
@@ -16,6 +17,7 @@ __all__ = [
     "OutputError",
     "PriceBookError",
     "ReconcileError",
+    "Store",
     "StoreError",
     "StoreLockedError",
     "TenantsError",
