@@ -1,6 +1,7 @@
 """Turn metering ledgers into priced billing intervals."""
 
 from reconcile._store import Store
+from reconcile._pair import Pairing, pair
 from reconcile.exceptions import (
     InputError,
     OutputError,
@@ -15,6 +16,7 @@ from reconcile.exceptions import (
 __all__ = [
     "InputError",
     "OutputError",
+    "Pairing",
     "PriceBookError",
     "ReconcileError",
     "Store",
@@ -22,4 +24,5 @@ __all__ = [
     "StoreLockedError",
     "TenantsError",
     "UsageError",
+    "pair",
 ]

@@ -1,0 +1,36 @@
+-- pair_intervals: the `intervals` relation, one row per start event before the cut-off.
+-- The next event of the resource ends the interval: a stop closes it (`closed`), a start cuts it
+-- short (`inferred` under double_start policy 'close', `dropped` under 'drop'), none leaves it `open`.
+-- Input: relation `pair_steps`. Variables: double_start ('close' / 'drop').
+SELECT
+    event_id AS interval_id,              -- the start's event_id: stable across re-runs and ingests
+    family,
+    resource_id,
+    vm_id,
+    snapshot_id,
+    source_snapshot_id,
+    hypervisor,
+    cpu,                                  -- the start's shape: what is priced
+    mem_bytes,
+    storage_bytes,
+    emitted_at AS start_at,
+    next_at AS end_at,                    -- NULL while open; the next start's instant if cut short
+    emitted_ns AS start_ns,
+    next_ns AS end_ns,
+    reason AS start_reason,
+    CASE WHEN next_endpoint = 'stop' THEN next_reason END AS end_reason,
+    CASE
+        WHEN next_endpoint IS NULL THEN 'open'
+        WHEN next_endpoint = 'stop' THEN 'closed'
+        WHEN getvariable('double_start') = 'drop' THEN 'dropped'
+        ELSE 'inferred'
+    END AS status,
+    source_file || ':' || CAST(source_line AS VARCHAR) AS start_source,
+    next_source_file || ':' || CAST(next_source_line AS VARCHAR) AS end_source,  -- stop or next start
+    event_id AS start_event_id,
+    next_event_id AS end_event_id,        -- the closing stop, or the start that cut it short
+    CASE WHEN next_endpoint = 'stop' THEN next_cpu END AS end_cpu,  -- closing stop's shape
+    CASE WHEN next_endpoint = 'stop' THEN next_mem_bytes END AS end_mem_bytes,
+    CASE WHEN next_endpoint = 'stop' THEN next_storage_bytes END AS end_storage_bytes
+FROM pair_steps
+WHERE endpoint = 'start'
