@@ -1,0 +1,505 @@
+"""Stage: a run's tables -> the Parquet output folder, replaced atomically per period.
+
+Layout of an output folder (``docs/OPERATIONS.md`` describes it for readers)::
+
+    OUT/output.json                              {"format": 1, "period_length": "day" | "month"}
+    OUT/slices/usage_date=YYYY-MM-DD/data.parquet
+    OUT/intervals/period=P/data.parquet
+    OUT/anomalies/period=P/data.parquet
+    OUT/manifests/period=P/manifest.json
+    OUT/.lock                                    flock held by the run writing this folder
+    OUT/.journal.json                            present only while a commit is in progress
+    OUT/.staging/<token>/...                     a run's new files before they are committed
+    OUT/.trash/<token>/...                       replaced partitions, removed after the commit
+
+Commit protocol: every new file of a period is written and fsynced under ``.staging/<token>/`` in the
+same tree shape. The journal (written to a temporary name, fsynced, renamed into place: the commit
+point) lists one swap per partition folder, the manifest last. Each swap renames the old folder (if
+any) into ``.trash`` and the staged one into place. Then the journal is removed and the staging and
+trash folders deleted. Every swap step is idempotent, so whoever finds a journal (the next run, or
+:func:`recover_output`, which :func:`read_output` calls) finishes it: a run killed before the journal
+rename leaves the previous output; killed after it, the new one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import secrets
+import shutil
+import signal
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from reconcile._period import Period
+from reconcile._sql import load_sql
+from reconcile.exceptions import OutputError, StoreLockedError, UsageError
+
+OUTPUT_FORMAT = 1
+KILL_ENV = "RECONCILE_KILL_AT"  # test hook: SIGKILL this process at the named commit phase
+
+_JOURNAL = ".journal.json"
+_STAGING = ".staging"
+_TRASH = ".trash"
+_LOCK = ".lock"
+_DATA = "data.parquet"
+
+# Columns SPEC section 5 names, with the DuckDB type family each must have.
+SLICE_COLUMNS: dict[str, str] = {
+    "interval_id": "VARCHAR",
+    "family": "VARCHAR",
+    "resource_id": "VARCHAR",
+    "tenant_id": "VARCHAR",
+    "usage_date": "DATE",
+    "slice_start": "TIMESTAMP_NS",
+    "slice_end": "TIMESTAMP_NS",
+    "seconds": "DECIMAL",
+    "meter": "VARCHAR",
+    "quantity": "DECIMAL",
+    "billed_quantity": "DECIMAL",
+    "unit_price": "DECIMAL",
+    "price_unit": "VARCHAR",
+    "hours_per_month": "",
+    "amount": "DECIMAL",
+    "currency": "VARCHAR",
+    "price_version": "VARCHAR",
+    "status": "VARCHAR",
+}
+INTERVAL_COLUMNS: dict[str, str] = {
+    "interval_id": "VARCHAR",
+    "family": "VARCHAR",
+    "resource_id": "VARCHAR",
+    "vm_id": "VARCHAR",
+    "snapshot_id": "VARCHAR",
+    "source_snapshot_id": "VARCHAR",
+    "hypervisor": "VARCHAR",
+    "cpu": "BIGINT",
+    "mem_bytes": "BIGINT",
+    "storage_bytes": "BIGINT",
+    "start_at": "TIMESTAMP_NS",
+    "end_at": "TIMESTAMP_NS",
+    "start_ns": "BIGINT",
+    "end_ns": "BIGINT",
+    "start_reason": "VARCHAR",
+    "end_reason": "VARCHAR",
+    "status": "VARCHAR",
+    "start_source": "VARCHAR",
+    "end_source": "VARCHAR",
+}
+ANOMALY_COLUMNS: dict[str, str] = {
+    "code": "VARCHAR",
+    "family": "VARCHAR",
+    "resource_id": "VARCHAR",
+    "at": "TIMESTAMP_NS",
+    "at_ns": "BIGINT",
+    "source_file": "VARCHAR",
+    "source_line": "BIGINT",
+    "interval_id": "VARCHAR",
+    "detail": "VARCHAR",
+}
+
+
+def _kill_point(phase: str) -> None:
+    """Die here, as a power cut would, when the test hook names ``phase``."""
+    if os.environ.get(KILL_ENV) == phase:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(root: Path) -> None:
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            _fsync_path(Path(dirpath) / name)
+        _fsync_path(Path(dirpath))
+
+
+def _write_json_atomic(path: Path, data: object) -> None:
+    tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
+    with tmp.open("w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2, sort_keys=True)
+        fh.write("\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    tmp.replace(path)
+    _fsync_path(path.parent)
+
+
+# --- recovery -----------------------------------------------------------------------------------
+
+
+def _roll_forward(root: Path) -> bool:
+    """Finish an interrupted commit, if the journal says there is one. True if it did something."""
+    journal_path = root / _JOURNAL
+    try:
+        journal = json.loads(journal_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError) as exc:
+        raise OutputError(f"{journal_path}: unreadable commit journal: {exc}") from None
+    for swap in journal["swaps"]:
+        target, source, trash = root / swap["target"], root / swap["source"], root / swap["trash"]
+        if not source.exists():
+            continue  # this swap was done
+        if target.exists():
+            if trash.exists():
+                shutil.rmtree(target)
+            else:
+                trash.parent.mkdir(parents=True, exist_ok=True)
+                target.rename(trash)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        source.rename(target)
+    for folder in {Path(s["target"]).parts[0] for s in journal["swaps"]}:
+        _fsync_path(root / folder)
+    journal_path.unlink()
+    _fsync_path(root)
+    shutil.rmtree(root / _STAGING / journal["token"], ignore_errors=True)
+    shutil.rmtree(root / _TRASH / journal["token"], ignore_errors=True)
+    for leftover in (_STAGING, _TRASH):
+        with contextlib.suppress(OSError):
+            (root / leftover).rmdir()  # only when empty: another run may be staging there
+    return True
+
+
+def _lock_fd(path: Path, *, wait: float) -> int:
+    """Take the exclusive flock on ``path/.lock``, polling up to ``wait`` seconds."""
+    path.mkdir(parents=True, exist_ok=True)
+    lock_path = path / _LOCK
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
+                os.close(fd)
+                raise StoreLockedError(
+                    f"output folder {path} is in use by another run (pid {holder}); "
+                    "wait for it to finish or pass --wait SECONDS"
+                ) from None
+            time.sleep(0.05)
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
+    return fd
+
+
+def recover_output(path: str | Path, *, wait: float = 30.0) -> bool:
+    """Finish a commit a killed run left half done (taking the folder's lock). True if there was one."""
+    root = Path(path)
+    if not (root / _JOURNAL).exists():
+        return False
+    fd = _lock_fd(root, wait=wait)
+    try:
+        return _roll_forward(root)
+    finally:
+        os.close(fd)
+
+
+# --- the writer -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What one committed period wrote."""
+
+    period: str
+    run_id: str
+    rows: dict[str, int]  # table -> rows written
+    replaced: bool  # an earlier run of this period was replaced
+
+
+def _type_family(type_name: str) -> str:
+    name = type_name.upper()
+    if name.startswith("DECIMAL"):
+        return "DECIMAL"
+    return name
+
+
+def _check_columns(rel: duckdb.DuckDBPyRelation, table: str, spec: dict[str, str]) -> None:
+    """Raise :class:`OutputError` if ``rel`` misses a SPEC column or holds one of the wrong type."""
+    types = {c: _type_family(str(t)) for c, t in zip(rel.columns, rel.types, strict=True)}
+    for column, want in spec.items():
+        if column not in types:
+            raise OutputError(f"{table}: column {column!r} is missing (SPEC section 5)")
+        got = types[column]
+        if want and got != want and not (want == "VARCHAR" and got == '"NULL"'):
+            raise OutputError(f"{table}: column {column!r} is {got}, expected {want}")
+    for column, got in types.items():
+        if got in {"FLOAT", "DOUBLE", "REAL"}:
+            raise OutputError(f"{table}: column {column!r} is {got}: amounts and quantities must be DECIMAL")
+
+
+class OutputFolder:
+    """An output folder held for writing: the lock is taken on open and released on :meth:`close`.
+
+    Opening rolls forward an interrupted commit and clears what crashed runs left in staging.
+    """
+
+    def __init__(self, path: str | Path, *, wait: float = 0.0) -> None:
+        self.path = Path(path)
+        if self.path.exists() and not self.path.is_dir():
+            raise OutputError(f"output {self.path} is not a folder")
+        try:
+            self._fd: int | None = _lock_fd(self.path, wait=wait)
+        except PermissionError as exc:
+            raise OutputError(f"output folder {self.path} is not writable: {exc}") from None
+        try:
+            _roll_forward(self.path)
+            for leftover in (_STAGING, _TRASH):
+                shutil.rmtree(self.path / leftover, ignore_errors=True)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Release the lock."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> OutputFolder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # reading what is committed
+
+    def period_length(self) -> str | None:
+        """``day`` or ``month``: the period length this folder holds (None while empty)."""
+        return _period_length(self.path)
+
+    def manifest(self, period_name: str) -> dict[str, Any] | None:
+        """The committed manifest of a period, or None."""
+        return read_manifests(self.path).get(period_name)
+
+    def manifests(self) -> dict[str, dict[str, Any]]:
+        """Every committed manifest, by period name."""
+        return read_manifests(self.path)
+
+    # writing
+
+    def write_period(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        *,
+        period: Period,
+        cut_off_ns: int,
+        run_id: str,
+        manifest: dict[str, Any],
+    ) -> WriteResult:
+        """Write one period from the relations ``slices``, ``intervals`` and ``anomalies`` in ``con``.
+
+        ``slices`` are the period's priced slices; ``intervals`` and ``anomalies`` are pairing's
+        tables as of ``cut_off_ns`` (all history: this stage keeps the intervals overlapping the
+        period and the anomalies whose event lies in it, plus every ``stale_open``). ``manifest`` is
+        written as ``manifest.json`` with the row counts added. The commit is atomic.
+        """
+        if self._fd is None:
+            raise OutputError(f"output folder {self.path} is closed")
+        held = self.period_length()
+        if held is not None and held != period.length:
+            raise UsageError(
+                f"output folder {self.path} holds {held} runs; period {period.name} is a {period.length}: "
+                "use one output folder per period length"
+            )
+        if held is None:
+            _write_json_atomic(
+                self.path / "output.json", {"format": OUTPUT_FORMAT, "period_length": period.length}
+            )
+
+        _check_columns(con.table("slices"), "slices", SLICE_COLUMNS)
+        _check_columns(con.table("intervals"), "intervals", INTERVAL_COLUMNS)
+        _check_columns(con.table("anomalies"), "anomalies", ANOMALY_COLUMNS)
+        for name, value in (
+            ("run_id", run_id),
+            ("period_name", period.name),
+            ("period_start_ns", period.start_ns),
+            ("period_end_ns", period.end_ns),
+            ("cut_off_ns", cut_off_ns),
+        ):
+            con.execute(f"SET VARIABLE {name} = ?", [value])
+
+        token = f"{run_id[:16]}-{os.getpid()}-{secrets.token_hex(4)}"
+        staging = self.path / _STAGING / token
+        rows: dict[str, int] = {}
+        try:
+            rows = self._stage(con, period, staging)
+            manifest_out = dict(manifest)
+            manifest_out["rows"] = rows
+            manifest_dir = staging / "manifests" / f"period={period.name}"
+            manifest_dir.mkdir(parents=True)
+            (manifest_dir / "manifest.json").write_text(
+                json.dumps(manifest_out, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+            )
+            _fsync_tree(staging)
+            _fsync_path(staging.parent)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        _kill_point("staged")
+
+        targets = [f"slices/usage_date={day.isoformat()}" for day in period.days()]
+        targets += [f"intervals/period={period.name}", f"anomalies/period={period.name}"]
+        targets.append(f"manifests/period={period.name}")  # last: the manifest marks a whole period
+        replaced = (self.path / targets[-1]).exists()
+        swaps = [
+            {"target": t, "source": f"{_STAGING}/{token}/{t}", "trash": f"{_TRASH}/{token}/{t}"}
+            for t in targets
+        ]
+        journal = {
+            "format": OUTPUT_FORMAT,
+            "token": token,
+            "period": period.name,
+            "run_id": run_id,
+            "swaps": swaps,
+        }
+        _write_json_atomic(self.path / _JOURNAL, journal)  # the commit point
+        _kill_point("journal")
+        self._swap_with_kill_points(swaps)
+        return WriteResult(period=period.name, run_id=run_id, rows=rows, replaced=replaced)
+
+    def _swap_with_kill_points(self, swaps: list[dict[str, str]]) -> None:
+        kill_at = os.environ.get(KILL_ENV)
+        if kill_at == "swap":
+            # Do the first swap by hand, then die: the folder is half old, half new on disk.
+            first = swaps[0]
+            target, source = self.path / first["target"], self.path / first["source"]
+            if target.exists():
+                (self.path / first["trash"]).parent.mkdir(parents=True, exist_ok=True)
+                target.rename(self.path / first["trash"])
+            target.parent.mkdir(parents=True, exist_ok=True)
+            source.rename(target)
+            _kill_point("swap")
+        if kill_at == "swapped":
+            # Do every swap, then die before the journal is removed.
+            for swap in swaps:
+                target, source = self.path / swap["target"], self.path / swap["source"]
+                if target.exists():
+                    (self.path / swap["trash"]).parent.mkdir(parents=True, exist_ok=True)
+                    target.rename(self.path / swap["trash"])
+                target.parent.mkdir(parents=True, exist_ok=True)
+                source.rename(target)
+            _kill_point("swapped")
+        _roll_forward(self.path)
+        _kill_point("committed")
+
+    def _stage(self, con: duckdb.DuckDBPyConnection, period: Period, staging: Path) -> dict[str, int]:
+        """Write the period's Parquet files under ``staging``; the row count per table."""
+        rows: dict[str, int] = {}
+        con.execute("CREATE OR REPLACE TEMP TABLE _out_slices AS " + load_sql("engine/output_slices"))
+        slices = con.table("_out_slices")
+        for day in period.days():
+            folder = staging / "slices" / f"usage_date={day.isoformat()}"
+            folder.mkdir(parents=True)
+            part = slices.filter(duckdb.ColumnExpression("usage_date") == duckdb.ConstantExpression(day))
+            part.write_parquet(str(folder / _DATA), compression="zstd")
+        total = _count(con, "SELECT count(*) FROM _out_slices", [])
+        outside = _count(
+            con,
+            "SELECT count(*) FROM _out_slices WHERE usage_date NOT BETWEEN ? AND ?",
+            [period.first_day, period.days()[-1]],
+        )
+        if outside:
+            raise OutputError(f"slices: {outside} rows have a usage_date outside period {period.name}")
+        rows["slices"] = total
+        for table in ("intervals", "anomalies"):
+            folder = staging / table / f"period={period.name}"
+            folder.mkdir(parents=True)
+            rel = con.sql(load_sql(f"engine/output_{table}"))
+            rel.write_parquet(str(folder / _DATA), compression="zstd")
+            rows[table] = _count(con, "SELECT count(*) FROM read_parquet(?)", [str(folder / _DATA)])
+        con.execute("DROP TABLE _out_slices")
+        return rows
+
+
+def _count(con: duckdb.DuckDBPyConnection, sql: str, params: list[object]) -> int:
+    """The single integer a ``count(*)`` query returns (fetched fully, so the connection is free)."""
+    return int(con.execute(sql, params).fetchall()[0][0])
+
+
+def _period_length(root: Path) -> str | None:
+    try:
+        meta = json.loads((root / "output.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise OutputError(f"{root / 'output.json'}: unreadable: {exc}") from None
+    length = meta.get("period_length")
+    if length not in {"day", "month"}:
+        raise OutputError(f"{root / 'output.json'}: period_length {length!r} is not day or month")
+    return str(length)
+
+
+def read_manifests(path: str | Path) -> dict[str, dict[str, Any]]:
+    """Every committed manifest in an output folder, by period name (no recovery, no lock)."""
+    root = Path(path) / "manifests"
+    found: dict[str, dict[str, Any]] = {}
+    if not root.is_dir():
+        return found
+    for folder in sorted(root.glob("period=*")):
+        file = folder / "manifest.json"
+        try:
+            found[folder.name.removeprefix("period=")] = json.loads(file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            continue
+        except (OSError, ValueError) as exc:
+            raise OutputError(f"{file}: unreadable manifest: {exc}") from None
+    return found
+
+
+@dataclass(frozen=True)
+class OutputTables:
+    """An output folder as polars LazyFrames, plus its manifests by period name."""
+
+    slices: pl.LazyFrame
+    intervals: pl.LazyFrame
+    anomalies: pl.LazyFrame
+    manifests: dict[str, dict[str, Any]]
+
+
+def read_output(path: str | Path, *, wait: float = 30.0) -> OutputTables:
+    """Open an output folder for reading, finishing an interrupted commit first.
+
+    The frames scan the committed Parquet files lazily; collect them before another run commits
+    to the same folder (or hold off runs), since a commit replaces files.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise OutputError(f"output folder {root} does not exist")
+    recover_output(root, wait=wait)
+    manifests = read_manifests(root)
+    if not manifests:
+        raise OutputError(f"output folder {root} holds no committed run")
+
+    def scan(table: str) -> pl.LazyFrame:
+        files = sorted(str(p) for p in (root / table).glob(f"*=*/{_DATA}"))
+        return pl.scan_parquet(files, hive_partitioning=False)
+
+    return OutputTables(scan("slices"), scan("intervals"), scan("anomalies"), manifests)
+
+
+@contextlib.contextmanager
+def open_output(path: str | Path, *, wait: float = 0.0) -> Iterator[OutputFolder]:
+    """``with open_output(dir) as out:`` hold an output folder for writing."""
+    folder = OutputFolder(path, wait=wait)
+    try:
+        yield folder
+    finally:
+        folder.close()
