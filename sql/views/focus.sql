@@ -1,0 +1,135 @@
+-- focus: every slice and meter as a FOCUS 1.2 cost-and-usage row (Usage, Usage-Based), with x_ columns of our own; docs/FOCUS.md maps each column
+-- Inputs: slices, intervals, anomalies; variables focus_provider_name, focus_publisher_name,
+-- focus_invoice_issuer_name, focus_billing_account_id, focus_billing_account_name (configured constants),
+-- period_start and period_end (TIMESTAMP_NS, NULL for no bound: rows whose ChargePeriodStart lies inside).
+-- Costs are the slice amounts (DECIMAL(38, 12), not rounded to the minor unit: invoice_lines does that).
+-- The billing period is the calendar month (UTC) of the usage, as invoice_lines bills it.
+WITH interval_info AS (
+    SELECT interval_id, min(hypervisor) AS hypervisor, arg_max(status, period) AS latest_status
+    FROM intervals
+    GROUP BY interval_id
+),
+interval_anomalies AS (
+    SELECT interval_id, string_agg(DISTINCT code, ',' ORDER BY code) AS codes
+    FROM anomalies
+    WHERE interval_id IS NOT NULL
+    GROUP BY interval_id
+),
+priced AS (
+    SELECT
+        s.*,
+        i.hypervisor,
+        i.latest_status,
+        a.codes AS anomaly_codes,
+        -- billed_quantity is in the meter's hours; a monthly price counts months: divide by hours_per_month
+        -- exactly, in integers of 1e-12, half-even (DECIMAL / DECIMAL would be a DOUBLE in DuckDB)
+        CAST(s.billed_quantity * 1000000000000 AS HUGEINT) * 1000000000000 AS q_num,
+        CAST(CAST(s.hours_per_month AS DECIMAL(38, 12)) * 1000000000000 AS HUGEINT) AS q_den
+    FROM slices AS s
+    LEFT JOIN interval_info AS i ON i.interval_id = s.interval_id
+    LEFT JOIN interval_anomalies AS a ON a.interval_id = s.interval_id
+    WHERE (getvariable('period_start') IS NULL OR s.slice_start >= getvariable('period_start'))
+      AND (getvariable('period_end') IS NULL OR s.slice_start < getvariable('period_end'))
+),
+pricing AS (
+    SELECT
+        priced.*,
+        CASE
+            WHEN s_monthly THEN CAST(
+                CAST(
+                    q_num // q_den
+                    + CASE
+                        WHEN 2 * (q_num % q_den) > q_den
+                            OR (2 * (q_num % q_den) = q_den AND (q_num // q_den) % 2 = 1) THEN 1
+                        ELSE 0
+                    END
+                    AS DECIMAL(38, 0)
+                ) * CAST('0.000000000001' AS DECIMAL(38, 12)) AS DECIMAL(38, 12)
+            )
+            ELSE CAST(billed_quantity AS DECIMAL(38, 12))
+        END AS pricing_quantity
+    FROM (SELECT *, (price_unit LIKE '%-month' AND hours_per_month IS NOT NULL) AS s_monthly FROM priced) AS priced
+)
+SELECT
+    -- FOCUS 1.2 mandatory columns
+    CAST(amount AS DECIMAL(38, 12)) AS BilledCost,
+    CAST(getvariable('focus_billing_account_id') AS VARCHAR) AS BillingAccountId,
+    CAST(getvariable('focus_billing_account_name') AS VARCHAR) AS BillingAccountName,
+    currency AS BillingCurrency,
+    CAST(CAST(date_trunc('month', usage_date) AS DATE) + INTERVAL 1 MONTH AS TIMESTAMP_NS) AS BillingPeriodEnd,
+    CAST(CAST(date_trunc('month', usage_date) AS DATE) AS TIMESTAMP_NS) AS BillingPeriodStart,
+    'Usage' AS ChargeCategory,
+    CAST(NULL AS VARCHAR) AS ChargeClass,  -- NULL: a regular charge, not a correction
+    family || ' ' || meter || ' of ' || resource_id || ' at ' || CAST(unit_price AS VARCHAR) || ' ' || currency
+        || ' per ' || price_unit AS ChargeDescription,
+    slice_end AS ChargePeriodEnd,
+    slice_start AS ChargePeriodStart,
+    CAST(amount AS DECIMAL(38, 12)) AS ContractedCost,  -- no negotiated discounts: the list price is paid
+    CAST(amount AS DECIMAL(38, 12)) AS EffectiveCost,  -- no commitments or amortization
+    CAST(getvariable('focus_invoice_issuer_name') AS VARCHAR) AS InvoiceIssuerName,
+    CAST(amount AS DECIMAL(38, 12)) AS ListCost,
+    pricing_quantity AS PricingQuantity,
+    CASE price_unit
+        WHEN 'vCPU-hour' THEN 'vCPU-Hours'
+        WHEN 'GiB-hour' THEN 'GiB-Hours'
+        WHEN 'GiB-month' THEN 'GiB-Months'
+        ELSE price_unit
+    END AS PricingUnit,
+    CAST(getvariable('focus_provider_name') AS VARCHAR) AS ProviderName,
+    CAST(getvariable('focus_publisher_name') AS VARCHAR) AS PublisherName,
+    CASE family WHEN 'vm.compute' THEN 'Compute' ELSE 'Storage' END AS ServiceCategory,
+    CASE family
+        WHEN 'vm.compute' THEN 'MicroVM Compute'
+        WHEN 'vm.storage' THEN 'MicroVM Storage'
+        WHEN 'snap.storage' THEN 'MicroVM Snapshots'
+        ELSE family
+    END AS ServiceName,
+    -- FOCUS 1.2 conditional and recommended columns we can fill
+    'Usage-Based' AS ChargeFrequency,
+    CAST(quantity AS DECIMAL(38, 12)) AS ConsumedQuantity,
+    CASE meter
+        WHEN 'vcpu_hours' THEN 'vCPU-Hours'
+        WHEN 'mem_gib_hours' THEN 'GiB-Hours'
+        WHEN 'storage_gib_hours' THEN 'GiB-Hours'
+        ELSE meter
+    END AS ConsumedUnit,
+    CAST(unit_price AS DECIMAL(38, 12)) AS ContractedUnitPrice,
+    CAST(unit_price AS DECIMAL(38, 12)) AS ListUnitPrice,
+    'Standard' AS PricingCategory,
+    resource_id AS ResourceId,
+    resource_id AS ResourceName,
+    CASE family
+        WHEN 'vm.compute' THEN 'Virtual Machine'
+        WHEN 'vm.storage' THEN 'Disk'
+        WHEN 'snap.storage' THEN 'Snapshot'
+        ELSE family
+    END AS ResourceType,
+    CASE family
+        WHEN 'vm.compute' THEN 'Virtual Machines'
+        WHEN 'vm.storage' THEN 'Block Storage'
+        WHEN 'snap.storage' THEN 'Backup Storage'
+        ELSE 'Other (Storage)'
+    END AS ServiceSubcategory,
+    family || ':' || meter AS SkuId,
+    meter AS SkuMeter,
+    -- one price point: the SKU, the hypervisor it was priced for, the unit price and the price book version
+    family || ':' || meter || ':' || coalesce(hypervisor, '*') || ':' || CAST(unit_price AS VARCHAR) || '/'
+        || price_unit || ':' || coalesce(price_version, '') AS SkuPriceId,
+    tenant_id AS SubAccountId,
+    tenant_id AS SubAccountName,
+    CASE WHEN tenant_id IS NULL THEN NULL ELSE 'Tenant' END AS SubAccountType,
+    -- our own columns (FOCUS custom columns start with x_)
+    status AS x_IntervalStatus,  -- the interval's status in the run that wrote this slice
+    latest_status AS x_IntervalLatestStatus,  -- its status in the latest period that saw it
+    anomaly_codes AS x_AnomalyCodes,  -- comma-separated codes of the anomalies naming the interval, or NULL
+    run_id AS x_RunId,
+    interval_id AS x_IntervalId,
+    family AS x_Family,
+    meter AS x_Meter,
+    hypervisor AS x_Hypervisor,
+    usage_date AS x_UsageDate,
+    seconds AS x_Seconds,
+    CAST(billed_quantity AS DECIMAL(38, 12)) AS x_BilledQuantityHours,  -- billed_quantity in the meter's hours
+    price_version AS x_PriceVersion
+FROM pricing
+ORDER BY ChargePeriodStart, x_Family, ResourceId, x_Meter, x_IntervalId

@@ -1,0 +1,416 @@
+"""Analyst relations over an output folder: the SQL files under ``sql/views/``, run by DuckDB.
+
+Each file holds one relation and starts with a header comment ``-- name: what it is``. Inputs come in as
+DuckDB variables (``getvariable('output_dir')``, ``getvariable('reject_files')``, the FOCUS constants, ...)
+and as the relations other files define, never as text pasted into the SQL.
+
+:func:`connect_output` returns a DuckDB connection holding every relation as a view: the base ones
+(``slices``, ``intervals``, ``anomalies`` over the output folder's Parquet with the hive partitions as
+columns, ``runs`` from the manifests, ``rejects`` from the store) and the derived ones (``daily_spend``,
+``invoice_lines``, ...). A base relation whose folder holds no file yet is an empty relation with the
+SPEC columns, so a period without anomalies (or an output without a store) still answers every query;
+an output folder that does not exist, or holds no run at all, is an :class:`OutputError`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pyarrow as pa  # type: ignore[import-untyped]
+from iso4217 import Currency
+
+from reconcile._sql import load_sql, sql_root
+from reconcile.exceptions import OutputError, StoreError, UsageError
+
+_DEC = "DECIMAL(38, 12)"
+_TS = "TIMESTAMP_NS"
+
+# The SPEC section 5 columns of each base relation: the shape of the empty relation used when the folder
+# holds no file yet (files add columns freely; the derived relations use only these).
+_BASE_COLUMNS: dict[str, dict[str, str]] = {
+    "slices": {
+        "interval_id": "VARCHAR",
+        "family": "VARCHAR",
+        "resource_id": "VARCHAR",
+        "tenant_id": "VARCHAR",
+        "usage_date": "DATE",
+        "slice_start": _TS,
+        "slice_end": _TS,
+        "seconds": _DEC,
+        "meter": "VARCHAR",
+        "quantity": _DEC,
+        "billed_quantity": _DEC,
+        "unit_price": _DEC,
+        "price_unit": "VARCHAR",
+        "hours_per_month": _DEC,
+        "amount": _DEC,
+        "currency": "VARCHAR",
+        "price_version": "VARCHAR",
+        "status": "VARCHAR",
+        "run_id": "VARCHAR",
+    },
+    "intervals": {
+        "interval_id": "VARCHAR",
+        "family": "VARCHAR",
+        "resource_id": "VARCHAR",
+        "vm_id": "VARCHAR",
+        "snapshot_id": "VARCHAR",
+        "source_snapshot_id": "VARCHAR",
+        "hypervisor": "VARCHAR",
+        "cpu": "BIGINT",
+        "mem_bytes": "BIGINT",
+        "storage_bytes": "BIGINT",
+        "start_at": _TS,
+        "end_at": _TS,
+        "start_reason": "VARCHAR",
+        "end_reason": "VARCHAR",
+        "status": "VARCHAR",
+        "start_source": "VARCHAR",
+        "end_source": "VARCHAR",
+        "run_id": "VARCHAR",
+        "period": "VARCHAR",
+    },
+    "anomalies": {
+        "code": "VARCHAR",
+        "family": "VARCHAR",
+        "resource_id": "VARCHAR",
+        "at": _TS,
+        "source_file": "VARCHAR",
+        "source_line": "BIGINT",
+        "interval_id": "VARCHAR",
+        "detail": "VARCHAR",
+        "run_id": "VARCHAR",
+        "period": "VARCHAR",
+    },
+    "rejects": {
+        "code": "VARCHAR",
+        "source_file": "VARCHAR",
+        "source_line": "BIGINT",
+        "raw": "VARCHAR",
+        "ingest_id": "VARCHAR",
+    },
+    "runs": {
+        "run_id": "VARCHAR",
+        "period": "VARCHAR",
+        "period_start": _TS,
+        "period_end": _TS,
+        "cut_off": _TS,
+        "price_version": "VARCHAR",
+        "manifest_file": "VARCHAR",
+    },
+}
+
+# Creation order: the base relations first, then the derived ones (a view must find what it reads).
+_ORDER = (
+    "slices",
+    "intervals",
+    "anomalies",
+    "rejects",
+    "runs",
+    "daily_spend",
+    "invoice_lines",
+    "anomaly_summary",
+    "open_intervals",
+    "top_resources",
+    "focus",
+)
+
+
+@dataclass(frozen=True)
+class Param:
+    """A value a relation reads with ``getvariable(name)``, settable with ``--param name=value``."""
+
+    name: str
+    default: str | int | None
+    description: str
+
+
+PARAMS: dict[str, Param] = {
+    p.name: p
+    for p in (
+        Param("top_n", 20, "top_resources: how many resources to keep per currency"),
+        Param("period", None, "focus: keep charges of this period only (YYYY-MM-DD or YYYY-MM)"),
+        Param("focus_provider_name", "Cocoon", "focus: ProviderName (who provides the resources)"),
+        Param("focus_publisher_name", "Cocoon", "focus: PublisherName (who publishes the services)"),
+        Param("focus_invoice_issuer_name", "Cocoon", "focus: InvoiceIssuerName (who issues the invoice)"),
+        Param("focus_billing_account_id", "cocoon", "focus: BillingAccountId"),
+        Param("focus_billing_account_name", "Cocoon microVM platform", "focus: BillingAccountName"),
+    )
+}
+
+
+@dataclass(frozen=True)
+class RelationInfo:
+    """One analyst relation: its name, the description from its header comment, and its SQL file."""
+
+    name: str
+    description: str
+    path: Path
+
+
+_HEADER = re.compile(r"--\s*(?P<name>[a-z_][a-z0-9_]*)\s*:\s*(?P<description>.+)")
+
+
+def list_relations() -> list[RelationInfo]:
+    """Every relation under ``sql/views/``, in creation order (base relations first)."""
+    folder = sql_root() / "views"
+    found: dict[str, RelationInfo] = {}
+    for path in sorted(folder.glob("*.sql")):
+        first = path.read_text(encoding="utf-8").split("\n", 1)[0]
+        match = _HEADER.fullmatch(first.strip())
+        if match is None or match["name"] != path.stem:
+            raise OutputError(f"{path}:1: the first line must be the header comment '-- {path.stem}: ...'")
+        found[path.stem] = RelationInfo(path.stem, match["description"].strip(), path)
+    ordered = [found.pop(name) for name in _ORDER if name in found]
+    return ordered + sorted(found.values(), key=lambda info: info.name)
+
+
+def parse_period(text: str) -> tuple[dt.datetime, dt.datetime]:
+    """``YYYY-MM-DD`` (a UTC day) or ``YYYY-MM`` (a UTC month) as ``[start, end)`` naive UTC datetimes."""
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            day = dt.date.fromisoformat(text)
+            start = dt.datetime(day.year, day.month, day.day)  # noqa: DTZ001 - naive means UTC here
+            return start, start + dt.timedelta(days=1)
+        if re.fullmatch(r"\d{4}-\d{2}", text):
+            year, month = int(text[:4]), int(text[5:])
+            start = dt.datetime(year, month, 1)  # noqa: DTZ001
+            end = dt.datetime(year + month // 12, month % 12 + 1, 1)  # noqa: DTZ001
+            return start, end
+    except ValueError:
+        pass
+    raise UsageError(f"period {text!r} is neither YYYY-MM-DD (a day) nor YYYY-MM (a month)")
+
+
+def currency_table() -> pa.Table:
+    """ISO 4217 currencies with minor units (from the ``iso4217`` package): the input of invoice_lines.
+
+    Columns: ``currency`` (code), ``minor_unit`` (fraction digits), ``minor_scale`` (10^minor_unit) and
+    ``minor_step`` (10^-minor_unit as DECIMAL(38, 12)). Currencies without minor units (gold, SDR, ...)
+    are left out.
+    """
+    rows = sorted((c.code, c.exponent) for c in Currency if isinstance(c.exponent, int))
+    return pa.table(
+        {
+            "currency": pa.array([code for code, _ in rows], pa.string()),
+            "minor_unit": pa.array([exp for _, exp in rows], pa.int32()),
+            "minor_scale": pa.array([10**exp for _, exp in rows], pa.int64()),
+            "minor_step": pa.array([Decimal(1).scaleb(-exp) for _, exp in rows], pa.decimal128(38, 12)),
+        }
+    )
+
+
+def committed_reject_files(store: str | os.PathLike[str]) -> list[Path]:
+    """The reject files of the ingests ``store.json`` lists as committed (a crashed ingest's are skipped)."""
+    root = Path(store)
+    manifest = root / "store.json"
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise StoreError(f"{root} is not an event store: {manifest} does not exist") from None
+    except (OSError, ValueError) as exc:
+        raise StoreError(f"{manifest}: cannot read the store's commit record: {exc}") from None
+    ids = _ingest_ids(data)
+    if ids is None:
+        raise StoreError(f"{manifest}: no list of committed ingests found")
+    return [path for i in ids if (path := root / "rejects" / f"{i}.parquet").is_file()]
+
+
+def _ingest_ids(data: object) -> list[str] | None:
+    """The committed ingest ids in a decoded ``store.json`` (a list of ids, or of records with an id)."""
+    if not isinstance(data, dict):
+        return None
+    for key in ("ingests", "ingest_ids", "committed", "committed_ingests"):
+        items = data.get(key)
+        if isinstance(items, list):
+            ids: list[str] = []
+            for item in items:
+                if isinstance(item, str):
+                    ids.append(item)
+                elif isinstance(item, dict) and isinstance(item.get("ingest_id", item.get("id")), str):
+                    ids.append(str(item.get("ingest_id", item.get("id"))))
+            return ids
+    return None
+
+
+def _has_files(folder: Path, pattern: str) -> bool:
+    """Whether ``folder`` holds a file matching ``pattern`` at any depth."""
+    return folder.is_dir() and next(folder.rglob(pattern), None) is not None
+
+
+def _empty_view(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Create ``name`` as an empty view with the SPEC columns of that base relation."""
+    cols = ", ".join(f'CAST(NULL AS {sql_type}) AS "{col}"' for col, sql_type in _BASE_COLUMNS[name].items())
+    con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT {cols} WHERE false")
+
+
+def _typed(name: str, text: str) -> str | int:
+    """A ``--param`` value as the type its default has."""
+    param = PARAMS[name]
+    if isinstance(param.default, int):
+        try:
+            return int(text)
+        except ValueError:
+            raise UsageError(f"--param {name}={text!r}: expected an integer") from None
+    return text
+
+
+def parse_params(pairs: list[str]) -> dict[str, str | int]:
+    """``["k=v", ...]`` from the command line as a checked mapping (unknown names are a usage error)."""
+    out: dict[str, str | int] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        name = name.strip()
+        if not sep:
+            raise UsageError(f"--param {pair!r}: expected NAME=VALUE")
+        if name not in PARAMS:
+            known = ", ".join(sorted(PARAMS))
+            raise UsageError(f"--param {name!r} is not a parameter of the analyst relations (known: {known})")
+        out[name] = _typed(name, value)
+    return out
+
+
+def connect_output(
+    output: str | os.PathLike[str],
+    *,
+    store: str | os.PathLike[str] | None = None,
+    params: Mapping[str, str | int] | None = None,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection holding every analyst relation as a view over ``output`` (and ``store``).
+
+    ``params`` override the defaults in :data:`PARAMS`. Pass ``con`` to add the views to an existing
+    connection. Raises :class:`OutputError` when ``output`` does not exist or holds no run.
+    """
+    out = Path(output).resolve()
+    if not out.is_dir():
+        raise OutputError(f"output folder {out} does not exist")
+    if not any(_has_files(out / sub, "*.parquet") for sub in ("slices", "intervals")) and not _has_files(
+        out, "manifest.json"
+    ):
+        raise OutputError(f"output folder {out} holds no run (no slices/, intervals/ or manifest.json)")
+    values: dict[str, str | int | None] = {name: p.default for name, p in PARAMS.items()}
+    for name, given in (params or {}).items():
+        if name not in PARAMS:
+            raise UsageError(f"{name!r} is not a parameter of the analyst relations")
+        values[name] = _typed(name, given) if isinstance(given, str) else given
+
+    con = con if con is not None else duckdb.connect()
+    con.execute("SET VARIABLE output_dir = ?", [str(out)])
+    reject_files = [str(p) for p in committed_reject_files(store)] if store is not None else []
+    con.execute("SET VARIABLE reject_files = ?", [reject_files])
+    for name, value in values.items():
+        if name != "period":
+            con.execute(f"SET VARIABLE {name} = ?", [value])
+    period = values["period"]
+    start, end = parse_period(str(period)) if period is not None else (None, None)
+    con.execute(f"SET VARIABLE period_start = CAST(? AS {_TS})", [start])
+    con.execute(f"SET VARIABLE period_end = CAST(? AS {_TS})", [end])
+    con.register("currencies", currency_table())
+
+    present = {
+        "slices": _has_files(out / "slices", "*.parquet"),
+        "intervals": _has_files(out / "intervals", "*.parquet"),
+        "anomalies": _has_files(out / "anomalies", "*.parquet"),
+        "rejects": bool(reject_files),
+        "runs": _has_files(out, "manifest.json"),
+    }
+    for info in list_relations():
+        if info.name in present and not present[info.name]:
+            _empty_view(con, info.name)
+            continue
+        try:
+            con.execute(f"CREATE OR REPLACE VIEW {info.name} AS {load_sql('views/' + info.name)}")
+        except duckdb.Error as exc:
+            raise OutputError(f"{info.path}: cannot create relation {info.name} over {out}: {exc}") from None
+    return con
+
+
+def _relation_names() -> list[str]:
+    return [info.name for info in list_relations()]
+
+
+def _check_name(name: str) -> None:
+    names = _relation_names()
+    if name not in names:
+        raise UsageError(f"no analyst relation named {name!r} (known: {', '.join(names)})")
+
+
+def read_relation_arrow(
+    name: str,
+    output: str | os.PathLike[str],
+    *,
+    store: str | os.PathLike[str] | None = None,
+    params: Mapping[str, str | int] | None = None,
+) -> pa.Table:
+    """The rows of relation ``name`` over ``output`` as an Arrow table (decimals stay decimal)."""
+    _check_name(name)
+    con = connect_output(output, store=store, params=params)
+    try:
+        return con.table(name).to_arrow_table()
+    except duckdb.Error as exc:
+        raise OutputError(f"relation {name} over {output}: {exc}") from None
+    finally:
+        con.close()
+
+
+def read_relation(
+    name: str,
+    output: str | os.PathLike[str],
+    *,
+    store: str | os.PathLike[str] | None = None,
+    params: Mapping[str, str | int] | None = None,
+) -> pl.DataFrame:
+    """The rows of relation ``name`` over ``output`` as a polars DataFrame (decimals stay decimal)."""
+    frame = pl.from_arrow(read_relation_arrow(name, output, store=store, params=params))
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+def export_focus(
+    output: str | os.PathLike[str],
+    *,
+    period: str,
+    to: str | os.PathLike[str],
+    params: Mapping[str, str | int] | None = None,
+) -> int:
+    """Write the ``focus`` rows of ``period`` to ``to`` (``.parquet`` zstd or ``.csv``); return the row count.
+
+    The file is written next to its destination and renamed into place, so a reader never sees half of
+    it. CSV instants are ISO 8601 UTC with nanoseconds (``2026-11-25T10:00:00.000000000Z``).
+    """
+    dest = Path(to)
+    suffix = dest.suffix.lower()
+    if suffix not in (".parquet", ".csv"):
+        raise UsageError(f"--to {dest}: the file name must end in .parquet or .csv")
+    parse_period(period)
+    merged: dict[str, str | int] = dict(params or {})
+    merged["period"] = period
+    con = connect_output(output, params=merged)
+    tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        rel = con.table("focus")
+        if suffix == ".parquet":
+            rel.write_parquet(str(tmp), compression="zstd")
+        else:
+            rel.write_csv(str(tmp), header=True, timestamp_format="%Y-%m-%dT%H:%M:%S.%nZ")
+        row = con.execute("SELECT count(*) FROM focus").fetchone()
+        os.replace(tmp, dest)
+    except duckdb.Error as exc:
+        raise OutputError(f"export focus to {dest}: {exc}") from None
+    except OSError as exc:
+        raise OutputError(f"export focus to {dest}: {exc}") from None
+    finally:
+        con.close()
+        tmp.unlink(missing_ok=True)
+    return int(row[0]) if row is not None else 0

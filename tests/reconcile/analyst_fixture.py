@@ -1,0 +1,139 @@
+"""A small output folder and store in the exact SPEC section 5 layout and types, for the analyst tests.
+
+The rows are the readable CSV files under ``tests/data/analysts/``; this module turns them into zstd
+Parquet with hive partitions (``slices/usage_date=...``, ``intervals/period=...``, ``anomalies/period=...``),
+TIMESTAMP_NS instants and DECIMAL(38, 12) money and quantities, plus a ``manifest.json`` per period and a
+store holding one committed ingest's rejects and one crashed ingest's (never listed in ``store.json``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "analysts"
+
+_DEC = "DECIMAL(38, 12)"
+_TS = "TIMESTAMP_NS"
+
+SLICE_TYPES = {
+    "interval_id": "VARCHAR",
+    "family": "VARCHAR",
+    "resource_id": "VARCHAR",
+    "tenant_id": "VARCHAR",
+    "usage_date": "DATE",
+    "slice_start": _TS,
+    "slice_end": _TS,
+    "seconds": _DEC,
+    "meter": "VARCHAR",
+    "quantity": _DEC,
+    "billed_quantity": _DEC,
+    "unit_price": _DEC,
+    "price_unit": "VARCHAR",
+    "hours_per_month": _DEC,
+    "amount": _DEC,
+    "currency": "VARCHAR",
+    "price_version": "VARCHAR",
+    "status": "VARCHAR",
+    "run_id": "VARCHAR",
+}
+INTERVAL_TYPES = {
+    "period": "VARCHAR",
+    "interval_id": "VARCHAR",
+    "family": "VARCHAR",
+    "resource_id": "VARCHAR",
+    "vm_id": "VARCHAR",
+    "snapshot_id": "VARCHAR",
+    "source_snapshot_id": "VARCHAR",
+    "hypervisor": "VARCHAR",
+    "cpu": "BIGINT",
+    "mem_bytes": "BIGINT",
+    "storage_bytes": "BIGINT",
+    "start_at": _TS,
+    "end_at": _TS,
+    "start_reason": "VARCHAR",
+    "end_reason": "VARCHAR",
+    "status": "VARCHAR",
+    "start_source": "VARCHAR",
+    "end_source": "VARCHAR",
+    "run_id": "VARCHAR",
+}
+ANOMALY_TYPES = {
+    "period": "VARCHAR",
+    "code": "VARCHAR",
+    "family": "VARCHAR",
+    "resource_id": "VARCHAR",
+    "at": _TS,
+    "source_file": "VARCHAR",
+    "source_line": "BIGINT",
+    "interval_id": "VARCHAR",
+    "detail": "VARCHAR",
+    "run_id": "VARCHAR",
+}
+REJECT_TYPES = {
+    "ingest_id": "VARCHAR",
+    "code": "VARCHAR",
+    "source_file": "VARCHAR",
+    "source_line": "BIGINT",
+    "raw": "VARCHAR",
+}
+
+# period -> (run_id, period_start, period_end): the manifests of the three day runs
+RUNS = {
+    "2026-10-31": ("r1031", "2026-10-31T00:00:00Z", "2026-11-01T00:00:00Z"),
+    "2026-11-01": ("r1101", "2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z"),
+    "2026-11-02": ("r1102", "2026-11-02T00:00:00Z", "2026-11-03T00:00:00Z"),
+}
+
+
+def _copy(con: duckdb.DuckDBPyConnection, csv: str, types: dict[str, str], dest: Path, part: str) -> None:
+    """Read ``csv`` with ``types`` and write it as zstd Parquet partitioned by ``part`` under ``dest``."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    rel = con.read_csv(str(DATA / csv), header=True, columns=types)
+    con.register("fixture_rows", rel)
+    con.sql("SELECT * FROM fixture_rows").write_parquet(str(dest), compression="zstd", partition_by=[part])
+    con.unregister("fixture_rows")
+
+
+def write_output(root: Path) -> Path:
+    """Write the fixture output folder under ``root`` and return its path."""
+    out = root / "output"
+    con = duckdb.connect()
+    try:
+        _copy(con, "slices.csv", SLICE_TYPES, out / "slices", "usage_date")
+        _copy(con, "intervals.csv", INTERVAL_TYPES, out / "intervals", "period")
+        _copy(con, "anomalies.csv", ANOMALY_TYPES, out / "anomalies", "period")
+    finally:
+        con.close()
+    for period, (run_id, start, end) in RUNS.items():
+        folder = out / "manifests" / f"period={period}"
+        folder.mkdir(parents=True)
+        manifest = {
+            "run_id": run_id,
+            "period_start": start,
+            "period_end": end,
+            "cut_off": end,
+            "price_version": "pv1",
+        }
+        (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    return out
+
+
+def write_store(root: Path) -> Path:
+    """Write a store under ``root`` with committed ingest ``ing1`` and crashed ``ing2``; return its path."""
+    store = root / "store"
+    (store / "rejects").mkdir(parents=True)
+    con = duckdb.connect()
+    try:
+        rows = con.read_csv(str(DATA / "rejects.csv"), header=True, columns=REJECT_TYPES).to_arrow_table()
+    finally:
+        con.close()
+    for ingest in ("ing1", "ing2"):
+        part = rows.filter(pc.equal(rows["ingest_id"], ingest))
+        pq.write_table(part, store / "rejects" / f"{ingest}.parquet", compression="zstd")
+    (store / "store.json").write_text(json.dumps({"format": 1, "ingests": ["ing1"]}), encoding="utf-8")
+    return store
