@@ -14,7 +14,7 @@ SELECT
     price_version,
     filename AS manifest_file
 FROM read_json(
-    getvariable('output_dir') || '/**/manifest.json',
+    getvariable('output_dir') || '/manifests/*/manifest.json',
     columns = {
         run_id: 'VARCHAR',
         period_start: 'VARCHAR',

@@ -14,8 +14,6 @@ an output folder that does not exist, or holds no run at all, is an :class:`Outp
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import os
 import re
 from collections.abc import Mapping
@@ -28,8 +26,12 @@ import polars as pl
 import pyarrow as pa  # type: ignore[import-untyped]
 from iso4217 import Currency
 
+from reconcile._currency import minor_units
+from reconcile._period import parse_period
 from reconcile._sql import load_sql, sql_root
-from reconcile.exceptions import OutputError, StoreError, UsageError
+from reconcile._store import Store
+from reconcile._write import recover_output
+from reconcile.exceptions import OutputError, UsageError
 
 _DEC = "DECIMAL(38, 12)"
 _TS = "TIMESTAMP_NS"
@@ -174,23 +176,6 @@ def list_relations() -> list[RelationInfo]:
     return ordered + sorted(found.values(), key=lambda info: info.name)
 
 
-def parse_period(text: str) -> tuple[dt.datetime, dt.datetime]:
-    """``YYYY-MM-DD`` (a UTC day) or ``YYYY-MM`` (a UTC month) as ``[start, end)`` naive UTC datetimes."""
-    try:
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            day = dt.date.fromisoformat(text)
-            start = dt.datetime(day.year, day.month, day.day)  # noqa: DTZ001 - naive means UTC here
-            return start, start + dt.timedelta(days=1)
-        if re.fullmatch(r"\d{4}-\d{2}", text):
-            year, month = int(text[:4]), int(text[5:])
-            start = dt.datetime(year, month, 1)  # noqa: DTZ001
-            end = dt.datetime(year + month // 12, month % 12 + 1, 1)  # noqa: DTZ001
-            return start, end
-    except ValueError:
-        pass
-    raise UsageError(f"period {text!r} is neither YYYY-MM-DD (a day) nor YYYY-MM (a month)")
-
-
 def currency_table() -> pa.Table:
     """ISO 4217 currencies with minor units (from the ``iso4217`` package): the input of invoice_lines.
 
@@ -198,7 +183,12 @@ def currency_table() -> pa.Table:
     ``minor_step`` (10^-minor_unit as DECIMAL(38, 12)). Currencies without minor units (gold, SDR, ...)
     are left out.
     """
-    rows = sorted((c.code, c.exponent) for c in Currency if isinstance(c.exponent, int))
+    rows: list[tuple[str, int]] = []
+    for code in sorted(c.code for c in Currency):
+        try:
+            rows.append((code, minor_units(code)))
+        except ValueError:
+            continue  # no minor unit: not a billing currency
     return pa.table(
         {
             "currency": pa.array([code for code, _ in rows], pa.string()),
@@ -211,35 +201,7 @@ def currency_table() -> pa.Table:
 
 def committed_reject_files(store: str | os.PathLike[str]) -> list[Path]:
     """The reject files of the ingests ``store.json`` lists as committed (a crashed ingest's are skipped)."""
-    root = Path(store)
-    manifest = root / "store.json"
-    try:
-        data = json.loads(manifest.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise StoreError(f"{root} is not an event store: {manifest} does not exist") from None
-    except (OSError, ValueError) as exc:
-        raise StoreError(f"{manifest}: cannot read the store's commit record: {exc}") from None
-    ids = _ingest_ids(data)
-    if ids is None:
-        raise StoreError(f"{manifest}: no list of committed ingests found")
-    return [path for i in ids if (path := root / "rejects" / f"{i}.parquet").is_file()]
-
-
-def _ingest_ids(data: object) -> list[str] | None:
-    """The committed ingest ids in a decoded ``store.json`` (a list of ids, or of records with an id)."""
-    if not isinstance(data, dict):
-        return None
-    for key in ("ingests", "ingest_ids", "committed", "committed_ingests"):
-        items = data.get(key)
-        if isinstance(items, list):
-            ids: list[str] = []
-            for item in items:
-                if isinstance(item, str):
-                    ids.append(item)
-                elif isinstance(item, dict) and isinstance(item.get("ingest_id", item.get("id")), str):
-                    ids.append(str(item.get("ingest_id", item.get("id"))))
-            return ids
-    return None
+    return [path for path in Store(store).reject_files() if path.is_file()]
 
 
 def _has_files(folder: Path, pattern: str) -> bool:
@@ -285,19 +247,21 @@ def connect_output(
     store: str | os.PathLike[str] | None = None,
     params: Mapping[str, str | int] | None = None,
     con: duckdb.DuckDBPyConnection | None = None,
+    wait: float = 30.0,
 ) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection holding every analyst relation as a view over ``output`` (and ``store``).
 
     ``params`` override the defaults in :data:`PARAMS`. Pass ``con`` to add the views to an existing
-    connection. Raises :class:`OutputError` when ``output`` does not exist or holds no run.
+    connection. A commit a killed run left half done is finished first (waiting up to ``wait`` seconds
+    for a run holding the folder). Raises :class:`OutputError` when ``output`` does not exist or holds
+    no committed run (no manifest).
     """
     out = Path(output).resolve()
     if not out.is_dir():
         raise OutputError(f"output folder {out} does not exist")
-    if not any(_has_files(out / sub, "*.parquet") for sub in ("slices", "intervals")) and not _has_files(
-        out, "manifest.json"
-    ):
-        raise OutputError(f"output folder {out} holds no run (no slices/, intervals/ or manifest.json)")
+    recover_output(out, wait=wait)  # finish a commit a killed run left half done, as every reader does
+    if not _has_files(out / "manifests", "manifest.json"):
+        raise OutputError(f"output folder {out} holds no committed run (no manifests/period=*/manifest.json)")
     values: dict[str, str | int | None] = {name: p.default for name, p in PARAMS.items()}
     for name, given in (params or {}).items():
         if name not in PARAMS:
@@ -311,10 +275,9 @@ def connect_output(
     for name, value in values.items():
         if name != "period":
             con.execute(f"SET VARIABLE {name} = ?", [value])
-    period = values["period"]
-    start, end = parse_period(str(period)) if period is not None else (None, None)
-    con.execute(f"SET VARIABLE period_start = CAST(? AS {_TS})", [start])
-    con.execute(f"SET VARIABLE period_end = CAST(? AS {_TS})", [end])
+    period = parse_period(str(values["period"])) if values["period"] is not None else None
+    con.execute("SET VARIABLE period_start = make_timestamp_ns(?)", [period and period.start_ns])
+    con.execute("SET VARIABLE period_end = make_timestamp_ns(?)", [period and period.end_ns])
     con.register("currencies", currency_table())
 
     present = {
@@ -322,7 +285,7 @@ def connect_output(
         "intervals": _has_files(out / "intervals", "*.parquet"),
         "anomalies": _has_files(out / "anomalies", "*.parquet"),
         "rejects": bool(reject_files),
-        "runs": _has_files(out, "manifest.json"),
+        "runs": _has_files(out / "manifests", "manifest.json"),
     }
     for info in list_relations():
         if info.name in present and not present[info.name]:
@@ -333,6 +296,14 @@ def connect_output(
         except duckdb.Error as exc:
             raise OutputError(f"{info.path}: cannot create relation {info.name} over {out}: {exc}") from None
     return con
+
+
+_CSV_INSTANT = "%Y-%m-%dT%H:%M:%S.%nZ"  # ISO 8601 UTC with nanoseconds, as FOCUS asks for date/times
+
+
+def _quote(identifier: str) -> str:
+    """``identifier`` as a quoted SQL identifier."""
+    return '"' + identifier.replace('"', '""') + '"'
 
 
 def _relation_names() -> list[str]:
@@ -392,7 +363,7 @@ def export_focus(
     suffix = dest.suffix.lower()
     if suffix not in (".parquet", ".csv"):
         raise UsageError(f"--to {dest}: the file name must end in .parquet or .csv")
-    parse_period(period)
+    parse_period(period)  # a usage error before any work
     merged: dict[str, str | int] = dict(params or {})
     merged["period"] = period
     con = connect_output(output, params=merged)
@@ -403,7 +374,14 @@ def export_focus(
         if suffix == ".parquet":
             rel.write_parquet(str(tmp), compression="zstd")
         else:
-            rel.write_csv(str(tmp), header=True, timestamp_format="%Y-%m-%dT%H:%M:%S.%nZ")
+            # DuckDB's CSV writer ignores timestampformat for TIMESTAMP_NS: format those columns here
+            columns = [
+                f"strftime({_quote(col)}, '{_CSV_INSTANT}') AS {_quote(col)}"
+                if str(col_type) == "TIMESTAMP_NS"
+                else _quote(col)
+                for col, col_type in zip(rel.columns, rel.types, strict=True)
+            ]
+            rel.project(", ".join(columns)).write_csv(str(tmp), header=True)
         row = con.execute("SELECT count(*) FROM focus").fetchone()
         os.replace(tmp, dest)
     except duckdb.Error as exc:
