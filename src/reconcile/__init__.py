@@ -1,5 +1,6 @@
 """Turn metering ledgers into priced billing intervals."""
 
+from reconcile._generate import FleetInfo, LedgerStats, generate_ledger, write_fleet
 from reconcile._store import Store
 from reconcile._pair import Pairing, pair
 from reconcile.exceptions import (
@@ -14,7 +15,9 @@ from reconcile.exceptions import (
 )
 
 __all__ = [
+    "FleetInfo",
     "InputError",
+    "LedgerStats",
     "OutputError",
     "Pairing",
     "PriceBookError",
@@ -24,5 +27,7 @@ __all__ = [
     "StoreLockedError",
     "TenantsError",
     "UsageError",
+    "generate_ledger",
     "pair",
+    "write_fleet",
 ]
