@@ -1,0 +1,52 @@
+-- period_intervals: the intervals a run bills in [period_start_ns, period_end_ns), with their billed
+-- bounds inside the period and the extra billed time (increment and minimum) of their end.
+-- Inputs: `intervals` (ARCHITECTURE contract), `billing_rules` (family, increment_ns, minimum_ns).
+-- Variables: period_start_ns, period_end_ns, cut_off_ns (BIGINT Unix nanoseconds).
+WITH bounds AS (
+    SELECT
+        i.interval_id, i.family, i.resource_id, i.hypervisor, i.status,
+        i.cpu, i.mem_bytes, i.storage_bytes, i.start_ns, i.end_ns,
+        -- billed part of the interval inside the period; an open interval runs up to the cut-off
+        greatest(i.start_ns, getvariable('period_start_ns')) AS bill_start_ns,
+        least(
+            CASE WHEN i.status = 'open' THEN getvariable('cut_off_ns') ELSE i.end_ns END,
+            getvariable('period_end_ns')
+        ) AS bill_end_ns,
+        -- the end instant belongs to this period (closed and inferred intervals only)
+        (i.status IN ('closed', 'inferred')
+            AND i.end_ns >= getvariable('period_start_ns')
+            AND i.end_ns < getvariable('period_end_ns')) AS end_in_period,
+        b.increment_ns, coalesce(b.minimum_ns, 0) AS minimum_ns
+    FROM intervals AS i
+    LEFT JOIN billing_rules AS b ON b.family = i.family
+    WHERE i.status IN ('closed', 'inferred', 'open')
+      AND i.start_ns < getvariable('period_end_ns')
+      AND (i.status = 'open' OR i.end_ns >= getvariable('period_start_ns'))
+),
+extra AS (
+    SELECT
+        *,
+        -- billed beyond consumed for the whole interval: rounded up to the increment, at least the
+        -- minimum; only where the interval's end lies in this period (it is billed once, there)
+        CASE WHEN end_in_period THEN
+            greatest(
+                CASE WHEN increment_ns IS NULL THEN end_ns - start_ns
+                     ELSE (end_ns - start_ns + increment_ns - 1) // increment_ns * increment_ns END,
+                minimum_ns
+            ) - (end_ns - start_ns)
+        ELSE 0 END AS extra_ns,
+        -- the end has a positive slice of its own UTC day (and period) ending at it: the extra goes
+        -- there; otherwise (zero length, or an end exactly on a midnight or the period start) it goes on
+        -- a zero-length slice [end, end)
+        (end_in_period AND end_ns > start_ns AND end_ns > getvariable('period_start_ns')
+            AND end_ns % 86400000000000 <> 0) AS extra_on_last_slice
+    FROM bounds
+)
+SELECT
+    interval_id, family, resource_id, hypervisor, status, cpu, mem_bytes, storage_bytes,
+    start_ns, end_ns, bill_start_ns, bill_end_ns, extra_ns, extra_on_last_slice,
+    -- a zero-length slice [end_ns, end_ns) carries the end's extra, or stands for a zero-length interval
+    (end_in_period AND NOT extra_on_last_slice AND (extra_ns > 0 OR end_ns = start_ns)) AS zero_end_slice
+FROM extra
+WHERE bill_start_ns < bill_end_ns
+   OR (end_in_period AND NOT extra_on_last_slice AND (extra_ns > 0 OR end_ns = start_ns))

@@ -1,0 +1,34 @@
+-- slice_spans: the slices of the billed intervals before pricing, one row per slice: consecutive cuts
+-- of an interval, plus the zero-length slice [end, end) where period_intervals asks for one.
+-- Inputs: `period_intervals`, `slice_cuts`, `tenants`.
+WITH spans AS (
+    SELECT
+        c.interval_id,
+        c.cut_ns AS slice_start_ns,
+        coalesce(lead(c.cut_ns) OVER (PARTITION BY c.interval_id ORDER BY c.cut_ns), p.bill_end_ns)
+            AS slice_end_ns
+    FROM slice_cuts AS c
+    JOIN period_intervals AS p USING (interval_id)
+    UNION ALL
+    SELECT interval_id, end_ns AS slice_start_ns, end_ns AS slice_end_ns
+    FROM period_intervals
+    WHERE zero_end_slice
+)
+SELECT
+    p.interval_id, p.family, p.resource_id, p.hypervisor, p.status,
+    p.cpu, p.mem_bytes, p.storage_bytes,
+    t.tenant_id,                                   -- NULL: unattributed
+    s.slice_start_ns,
+    s.slice_end_ns,
+    s.slice_end_ns - s.slice_start_ns AS seconds_ns,   -- consumed, exact nanoseconds
+    -- billed: consumed, plus the interval's extra on the slice holding its end
+    s.slice_end_ns - s.slice_start_ns
+        + CASE WHEN s.slice_end_ns = p.end_ns
+                AND (s.slice_start_ns = s.slice_end_ns OR p.extra_on_last_slice)
+               THEN p.extra_ns ELSE 0 END AS billed_ns
+FROM spans AS s
+JOIN period_intervals AS p USING (interval_id)
+LEFT JOIN tenants AS t
+  ON t.resource_id = p.resource_id
+ AND (t.valid_from_ns IS NULL OR t.valid_from_ns <= s.slice_start_ns)
+ AND (t.valid_to_ns IS NULL OR s.slice_start_ns < t.valid_to_ns)

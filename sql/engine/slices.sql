@@ -1,0 +1,81 @@
+-- slices: the priced slices of a run, one row per slice and meter (SPEC section 5 columns, without
+-- run_id, which the writer adds), plus hypervisor, slice_start_ns, slice_end_ns, billed_seconds and
+-- price_entry.
+-- Inputs: `slice_spans`, `prices`. Variables: currency, price_version. Needs the div_half_even macro.
+-- Money is integer arithmetic on values scaled by 10^12 (`*_e12`, HUGEINT), each rounded half-even
+-- once, then turned into DECIMAL(38,12) by a multiplication that keeps the DECIMAL type (a DECIMAL
+-- division would give DOUBLE).
+WITH metered AS (
+    -- meters of SPEC section 4: quantity = factor * seconds / 3600 / unit_bytes
+    SELECT *, 'vcpu_hours' AS meter, cpu AS factor, CAST(1 AS BIGINT) AS unit_bytes
+    FROM slice_spans WHERE family = 'vm.compute'
+    UNION ALL
+    SELECT *, 'mem_gib_hours' AS meter, mem_bytes AS factor, CAST(1073741824 AS BIGINT) AS unit_bytes
+    FROM slice_spans WHERE family = 'vm.compute'
+    UNION ALL
+    SELECT *, 'storage_gib_hours' AS meter, storage_bytes AS factor, CAST(1073741824 AS BIGINT) AS unit_bytes
+    FROM slice_spans WHERE family IN ('vm.storage', 'snap.storage')
+),
+chosen AS (
+    -- the price at the slice's start: the hypervisor's override if one holds, else the default
+    SELECT m.*, coalesce(o.entry, d.entry) AS price_entry
+    FROM metered AS m
+    LEFT JOIN prices AS o
+      ON o.family = m.family AND o.meter = m.meter AND o.hypervisor = m.hypervisor
+     AND o.effective_from_ns <= m.slice_start_ns
+     AND (o.effective_to_ns IS NULL OR m.slice_start_ns < o.effective_to_ns)
+    LEFT JOIN prices AS d
+      ON d.family = m.family AND d.meter = m.meter AND d.hypervisor IS NULL
+     AND d.effective_from_ns <= m.slice_start_ns
+     AND (d.effective_to_ns IS NULL OR m.slice_start_ns < d.effective_to_ns)
+),
+quantities AS (
+    -- hours scaled by 10^12: factor * ns / 1e9 / 3600 / unit_bytes * 1e12 = factor * ns * 5 / (18 * unit_bytes)
+    SELECT
+        c.*,
+        p.unit AS price_unit,
+        p.unit_price,
+        p.hours_per_month,
+        div_half_even(CAST(c.factor AS HUGEINT) * c.seconds_ns * 5, 18 * CAST(c.unit_bytes AS HUGEINT))
+            AS quantity_e12,
+        div_half_even(CAST(c.factor AS HUGEINT) * c.billed_ns * 5, 18 * CAST(c.unit_bytes AS HUGEINT))
+            AS billed_quantity_e12,
+        CAST(p.unit_price_e12 AS HUGEINT) AS unit_price_e12
+    FROM chosen AS c
+    LEFT JOIN prices AS p ON p.entry = c.price_entry
+),
+amounts AS (
+    -- amount = billed_quantity * unit_price [/ hours_per_month], from the rounded billed quantity
+    SELECT
+        *,
+        div_half_even(
+            billed_quantity_e12 * unit_price_e12,
+            CAST(1000000000000 AS HUGEINT) * coalesce(hours_per_month, 1)
+        ) AS amount_e12
+    FROM quantities
+)
+SELECT
+    interval_id,
+    family,
+    resource_id,
+    tenant_id,
+    DATE '1970-01-01' + CAST(slice_start_ns // 86400000000000 AS INTEGER) AS usage_date,  -- UTC day
+    make_timestamp_ns(slice_start_ns) AS slice_start,
+    make_timestamp_ns(slice_end_ns) AS slice_end,
+    CAST(seconds_ns AS DECIMAL(18, 0)) * CAST(0.000000001 AS DECIMAL(10, 9)) AS seconds,  -- consumed
+    meter,
+    CAST(quantity_e12 AS DECIMAL(38, 0)) * CAST(0.000000000001 AS DECIMAL(13, 12)) AS quantity,
+    CAST(billed_quantity_e12 AS DECIMAL(38, 0)) * CAST(0.000000000001 AS DECIMAL(13, 12)) AS billed_quantity,
+    unit_price,
+    price_unit,
+    hours_per_month,                               -- NULL unless price_unit is monthly
+    CAST(amount_e12 AS DECIMAL(38, 0)) * CAST(0.000000000001 AS DECIMAL(13, 12)) AS amount,
+    getvariable('currency') AS currency,
+    getvariable('price_version') AS price_version,
+    status,
+    hypervisor,
+    slice_start_ns,
+    slice_end_ns,
+    CAST(billed_ns AS DECIMAL(18, 0)) * CAST(0.000000001 AS DECIMAL(10, 9)) AS billed_seconds,
+    price_entry                                    -- the [[price]] entry applied (1-based)
+FROM amounts

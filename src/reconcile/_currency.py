@@ -1,0 +1,29 @@
+"""Currency minor units (from the maintained ISO 4217 data of the ``iso4217`` package) and rounding."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from iso4217 import Currency
+
+
+def minor_units(code: str) -> int:
+    """The number of fraction digits of currency ``code`` (USD 2, JPY 0, BHD 3).
+
+    Raises ``ValueError`` for a code ISO 4217 does not know, or one without a minor unit (funds,
+    precious metals such as XAU), which a price book cannot bill in.
+    """
+    try:
+        currency = Currency(code)
+    except ValueError:
+        raise ValueError(f"unknown ISO 4217 currency code {code!r}") from None
+    exponent = currency.exponent
+    if exponent is None:
+        raise ValueError(f"currency {code!r} has no minor unit in ISO 4217 (not a billing currency)")
+    return int(exponent)
+
+
+def round_to_minor(amount: Decimal, code: str) -> Decimal:
+    """``amount`` rounded half-even to the minor unit of ``code`` (``Decimal("0.125")`` USD -> ``0.12``)."""
+    quantum = Decimal(1).scaleb(-minor_units(code))
+    return amount.quantize(quantum, rounding=ROUND_HALF_EVEN)
