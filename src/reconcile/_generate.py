@@ -140,7 +140,7 @@ _RATE_CRASH_LATE = 0.02
 _RATE_USER_STOP = 0.30
 _RATE_RESTORE = 0.03
 _RATE_SNAPSHOT = 0.20
-_RATE_RESIZE = 0.01
+_RATE_RESIZE = 0.004
 _RATE_REMOVE = 0.04
 _MEAN_OFF = 6 * HOUR  # a stopped VM comes back after this on average
 _MEAN_SNAPSHOT_LIFE = 5 * DAY
@@ -858,7 +858,7 @@ class FleetInfo:
 
     root: Path
     hosts: list[FleetHost]
-    lines: int  # complete lines in all files, the copy included (a torn tail is not a line yet)
+    lines: int  # lines in all files, the copy and the pending torn tail included (as ingest counts)
     events: int  # distinct valid lines: what ingest keeps
     duplicates: int  # the lines of the copy
     rejects: dict[str, int]  # SPEC code -> count
@@ -946,7 +946,7 @@ def write_fleet(
     ``torn_tail`` host-a's live file ends in the first half of a line (a writer mid-append;
     :attr:`FleetHost.torn_rest` completes it). The defaults (4 hosts, 300 VMs, a week) make about 2k
     lines in a few tens of milliseconds. Existing host folders are replaced; the result says what an
-    ingest of the folder should count (lines, events, duplicates, rejects by code, pending).
+    ingest of the folder should count: ``lines = events + duplicates + rejects + pending``.
     """
     root = Path(directory)
     t0 = _t_ns(start)
@@ -994,7 +994,7 @@ def write_fleet(
     return FleetInfo(
         root=root,
         hosts=out,
-        lines=sum(host.live_lines + host.rotated_lines for host in out) + duplicates,
+        lines=sum(host.live_lines + host.rotated_lines for host in out) + duplicates + pending,
         events=sum(len(r) for r in rendered) - pending,
         duplicates=duplicates,
         rejects=dict(sorted(rejects.items())),
