@@ -1,0 +1,179 @@
+"""Cost of one ``FileRecorder.emit`` (building the Entry included) next to baselines from the same run.
+
+Baselines: (a) a plain ``json.dumps`` of the same fields plus ``os.write`` under a lock, (b) the Go
+recorder (``../shared/tools/gowire -mode bench``: mutex + ``O_APPEND`` file, ``encoding/json``), built
+in a temporary copy of that directory. Without a ``go`` on PATH the Go side is skipped (said so).
+Each figure is wall time per entry, 1 thread and 4 threads, the median of ``--rounds`` interleaved
+rounds (the machine is shared and noisy). Files go to ``bench/data/`` and are deleted.
+
+    uv run --locked --extra reconcile python bench/bench_recorder.py [--n 200000] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from recorder import Entry, FileRecorder, Kind, Reason, Shape
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "bench" / "data"
+GOWIRE_CANDIDATES = [ROOT.parent / "shared" / "tools" / "gowire", Path("/work/shared/tools/gowire")]
+
+
+def run_threads(work: Callable[[int, int], None], n: int, workers: int) -> float:
+    """Run ``work(worker, count)`` in ``workers`` threads; wall seconds per entry."""
+    per = n // workers
+    threads = [threading.Thread(target=work, args=(w, per)) for w in range(workers)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return (time.perf_counter() - start) / (per * workers)
+
+
+def bench_recorder(path: Path, n: int, workers: int, check_interval: float | None = None) -> float:
+    """Seconds per ``FileRecorder.emit(Entry(...))``, the Entry built like gowire's bench builds it."""
+    recorder = FileRecorder(path) if check_interval is None else FileRecorder(path, check_interval=check_interval)
+
+    def work(w: int, count: int) -> None:
+        emit = recorder.emit
+        for i in range(count):
+            emit(
+                Entry(
+                    kind=Kind.VM_COMPUTE_START,
+                    vm_id=f"vm-{w}-{i}",
+                    reason=Reason.BOOT,
+                    hypervisor="cloud-hypervisor",
+                    shape=Shape(4, 8 << 30, 20 << 30),
+                )
+            )
+
+    try:
+        return run_threads(work, n, workers)
+    finally:
+        assert recorder.dropped == 0, recorder
+        recorder.close()
+
+
+def bench_baseline(path: Path, n: int, workers: int) -> float:
+    """Seconds per ``json.dumps`` of the same fields + ``os.write`` under a lock (no Go fidelity)."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    lock = threading.Lock()
+
+    def work(w: int, count: int) -> None:
+        for i in range(count):
+            obj = {
+                "kind": "vm.compute.start",
+                "vm_id": f"vm-{w}-{i}",
+                "reason": "boot",
+                "hypervisor": "cloud-hypervisor",
+                "shape": {"cpu": 4, "mem_bytes": 8 << 30, "storage_bytes": 20 << 30},
+                "emitted_at": datetime.now(UTC).isoformat(),
+            }
+            data = (json.dumps(obj, separators=(",", ":")) + "\n").encode()
+            with lock:
+                os.write(fd, data)
+
+    try:
+        return run_threads(work, n, workers)
+    finally:
+        os.close(fd)
+
+
+def find_gowire() -> Path | None:
+    for candidate in GOWIRE_CANDIDATES:
+        if (candidate / "main.go").is_file():
+            return candidate
+    return None
+
+
+def build_go(workdir: Path) -> Path | None:
+    """Build gowire in a copy under ``workdir``; None (with a message) when that is not possible."""
+    go = shutil.which("go")
+    source = find_gowire()
+    if go is None:
+        print("go side skipped: no `go` on PATH (apt-get install -y golang-go)", file=sys.stderr)
+        return None
+    if source is None:
+        print("go side skipped: ../shared/tools/gowire not found", file=sys.stderr)
+        return None
+    copy = workdir / "gowire"
+    shutil.copytree(source, copy)
+    env = dict(os.environ, GOFLAGS="-mod=mod", GOTOOLCHAIN="local", GOCACHE=str(workdir / "gocache"))
+    subprocess.run([go, "build", "-o", "gowire", "."], cwd=copy, check=True, env=env)
+    return copy / "gowire"
+
+
+def bench_go(binary: Path, path: Path, n: int, workers: int) -> float:
+    per = n // workers
+    out = subprocess.run(
+        [str(binary), "-mode", "bench", "-path", str(path), "-n", str(per), "-workers", str(workers)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    for line in out.splitlines():
+        if line.startswith("go_emit_ns_per_entry"):
+            return float(line.split()[1]) / 1e9
+    raise RuntimeError(f"unexpected gowire output: {out!r}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=200_000, help="entries per measurement (all threads)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians are printed")
+    args = parser.parse_args()
+    DATA.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=DATA, prefix="bench_recorder_") as tmp:
+        workdir = Path(tmp)
+        go_binary = build_go(workdir)
+        cases: dict[str, Callable[[Path, int], float]] = {
+            "python FileRecorder.emit": lambda p, w: bench_recorder(p, args.n, w),
+            "python emit, stat every emit": lambda p, w: bench_recorder(p, args.n, w, check_interval=0.0),
+            "baseline json.dumps+os.write": lambda p, w: bench_baseline(p, args.n, w),
+        }
+        if go_binary is not None:
+            cases["go recorder (gowire)"] = lambda p, w: bench_go(go_binary, p, args.n, w)
+        results: dict[tuple[str, int], list[float]] = {}
+        for round_ in range(args.rounds):
+            for workers in (1, 4):
+                for name, case in cases.items():
+                    path = workdir / f"ledger-{round_}-{workers}.jsonl"
+                    results.setdefault((name, workers), []).append(case(path, workers))
+                    path.unlink()
+            print(f"round {round_ + 1}/{args.rounds} done", file=sys.stderr)
+        medians = {key: statistics.median(values) for key, values in results.items()}
+
+    print(f"recorder emit cost, {args.n} entries per measurement, median of {args.rounds} rounds")
+    print(f"{'':32s} {'1 thread':>12s} {'4 threads':>12s}   (microseconds per entry)")
+    for name in cases:
+        row = [medians[(name, w)] * 1e6 for w in (1, 4)]
+        print(f"{name:32s} {row[0]:12.2f} {row[1]:12.2f}")
+    for workers in (1, 4):
+        python = medians[("python FileRecorder.emit", workers)]
+        parts = [f"python/baseline {python / medians[('baseline json.dumps+os.write', workers)]:.2f}"]
+        if go_binary is not None:
+            ratio = python / medians[("go recorder (gowire)", workers)]
+            parts.append(f"python/go {ratio:.2f} ({'within' if ratio <= 2 else 'OVER'} the 2x target)")
+        stat_cost = medians[("python emit, stat every emit", workers)] - python
+        parts.append(f"stat on every emit adds {stat_cost * 1e6:.2f} us")
+        print(f"{workers} thread{'s' if workers > 1 else ''}: " + ", ".join(parts))
+    if go_binary is None:
+        print("go: skipped (no toolchain); python/go ratio not measured")
+
+
+if __name__ == "__main__":
+    main()

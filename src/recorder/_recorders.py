@@ -1,0 +1,381 @@
+"""Recorders: where VM code emits entries. ``emit`` never raises and never blocks longer than one write.
+
+``FileRecorder`` appends each entry with one ``write()`` of a complete line to a file opened with
+``O_APPEND``, so lines from many threads and processes never interleave (the kernel serialises appends
+to a regular file). It survives what hosts do to it: log rotation (the path is checked before each
+write and reopened when it names another file or none), ``os.fork()`` (the child gets a fresh lock),
+a full disk or an unopenable path (the entry is dropped, counted in ``dropped`` and logged at most once
+per ``LOG_INTERVAL`` seconds; the next emit tries again).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+import sys
+import threading
+import time
+import weakref
+from types import TracebackType
+from typing import Final, Protocol, Self, TextIO, runtime_checkable
+
+from recorder._entry import Entry
+
+__all__ = [
+    "CaptureRecorder",
+    "FileRecorder",
+    "NopRecorder",
+    "Recorder",
+    "StderrRecorder",
+    "open_file_recorder",
+]
+
+logger: Final = logging.getLogger("recorder")
+
+#: Seconds between two log records about failures of one recorder (the ones between are counted).
+LOG_INTERVAL: Final = 10.0
+
+#: Default seconds between two checks that the ledger path still names the open file (``os.stat``
+#: costs about as much as the write itself): under load at most one check per millisecond, and an
+#: emit after a quiet millisecond always checks, so a rotation is noticed by the next emit.
+CHECK_INTERVAL: Final = 0.001
+
+_O_DSYNC: Final = getattr(os, "O_DSYNC", 0)
+_monotonic: Final = time.monotonic
+_os_write: Final = os.write
+
+
+@runtime_checkable
+class Recorder(Protocol):
+    """Anything VM code can emit entries to. Implementations are safe for concurrent use."""
+
+    def emit(self, entry: Entry) -> None:
+        """Record ``entry``; never raises."""
+
+
+class _Base:
+    """Shared plumbing: a lock re-created after fork, context manager, rate-limited failure logging."""
+
+    dropped: int
+
+    def __init__(self) -> None:
+        self.dropped = 0
+        self._lock = threading.Lock()
+        self._log_next = 0.0  # monotonic time before which failure logs are suppressed
+        self._log_suppressed = 0
+        _LIVE.add(self)
+
+    def _after_fork_in_child(self) -> None:
+        # Another thread of the parent may have held the lock at fork: it does not exist here.
+        self._lock = threading.Lock()
+
+    def _drop(self, message: str) -> str | None:
+        """Count one dropped entry (call with the lock held); return the log message if one is due."""
+        self.dropped += 1
+        return self._throttle(f"{message}; {self.dropped} entries dropped so far")
+
+    def _throttle(self, message: str) -> str | None:
+        """``message`` if no failure was logged in the last ``LOG_INTERVAL`` seconds (lock held)."""
+        now = time.monotonic()
+        if now < self._log_next:
+            self._log_suppressed += 1
+            return None
+        self._log_next = now + LOG_INTERVAL
+        suppressed, self._log_suppressed = self._log_suppressed, 0
+        if suppressed:
+            message += f" ({suppressed} more failures were not logged)"
+        return message
+
+    def close(self) -> None:
+        """Release what the recorder holds; later emits are dropped."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+_LIVE: Final[weakref.WeakSet[_Base]] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for recorder in list(_LIVE):
+        recorder._after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _log_error(message: str | None) -> None:
+    if message is not None:
+        with contextlib.suppress(Exception):  # a broken logging setup must not raise into VM code
+            logger.error("recorder: %s", message)
+
+
+class NopRecorder(_Base):
+    """Discards every entry (what ``open_file_recorder`` returns when the ledger cannot be opened)."""
+
+    def emit(self, entry: Entry) -> None:
+        """Do nothing."""
+
+    def __repr__(self) -> str:
+        return "NopRecorder()"
+
+
+class CaptureRecorder(_Base):
+    """Keeps entries in memory, for tests of VM code."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._entries: list[Entry] = []
+
+    def emit(self, entry: Entry) -> None:
+        """Keep ``entry``."""
+        with self._lock:
+            self._entries.append(entry)
+
+    def entries(self) -> list[Entry]:
+        """A copy of the entries emitted so far, in emit order."""
+        with self._lock:
+            return list(self._entries)
+
+    def reset(self) -> None:
+        """Forget the entries emitted so far."""
+        with self._lock:
+            self._entries.clear()
+
+    def __repr__(self) -> str:
+        return f"CaptureRecorder({len(self._entries)} entries)"
+
+
+class StderrRecorder(_Base):
+    """Writes ledger lines to ``stream`` (by default whatever ``sys.stderr`` is at emit time)."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        super().__init__()
+        self._stream = stream
+
+    def emit(self, entry: Entry) -> None:
+        """Write the entry's line and flush."""
+        message = None
+        try:
+            text = entry.to_line().decode()
+        except Exception as exc:
+            with self._lock:
+                message = self._drop(f"cannot encode entry {entry!r}: {exc!r}")
+            _log_error(message)
+            return
+        with self._lock:
+            stream = self._stream if self._stream is not None else sys.stderr
+            try:
+                stream.write(text)
+                stream.flush()
+            except Exception as exc:
+                message = self._drop(f"cannot write to {stream!r}: {exc!r}")
+        _log_error(message)
+
+    def __repr__(self) -> str:
+        return f"StderrRecorder({self._stream!r})"
+
+
+class FileRecorder(_Base):
+    """Appends entries to the ledger file at ``path`` (created with mode 0600).
+
+    ``durable=True`` opens with ``O_DSYNC`` (``fsync`` where that flag does not exist), so each entry
+    is on disk when ``emit`` returns. Before each write the path is checked (``os.stat``, at most every
+    ``check_interval`` seconds; 0 means every emit) and reopened when it no longer names the open file:
+    after a rotation the next entry lands in the new file. The constructor does not raise either: a
+    path that cannot be opened is logged, and each emit tries again (use :func:`open_file_recorder`
+    for Go's behaviour of falling back to a :class:`NopRecorder`).
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], durable: bool = False, *, check_interval: float = CHECK_INTERVAL
+    ) -> None:
+        self._setup(path, durable, check_interval)
+        error = self._connect()
+        if error is not None:
+            with self._lock:
+                message = self._throttle(
+                    f"cannot open ledger {self.path!r}: {error}; will retry on each emit"
+                )
+            _log_error(message)
+
+    def _setup(self, path: str | os.PathLike[str], durable: bool, check_interval: float) -> None:
+        super().__init__()
+        self.path = os.fspath(path)
+        self.durable = durable
+        self._flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | (_O_DSYNC if durable else 0)
+        self._fsync = durable and not _O_DSYNC
+        self._check_interval = check_interval
+        self._next_check = 0.0
+        self._fd = -1
+        self._ino = -1
+        self._dev = -1
+        self._closed = False
+        # The file may end in a fragment of ours (a write failed half-way): start the next line afresh.
+        self._partial = False
+
+    def _connect(self) -> OSError | None:
+        """(Re)open the path; on failure the recorder is left without a file (lock held or unshared)."""
+        try:
+            fd = os.open(self.path, self._flags, 0o600)
+        except OSError as exc:
+            self._disconnect()
+            return exc
+        try:
+            st = os.fstat(fd)
+            if self.durable:
+                _fsync_parent(self.path)
+        except OSError as exc:
+            os.close(fd)
+            self._disconnect()
+            return exc
+        self._disconnect()
+        if st.st_ino != self._ino or st.st_dev != self._dev:
+            self._partial = False  # a fragment left by a failed write belongs to the old file
+        self._fd, self._ino, self._dev = fd, st.st_ino, st.st_dev
+        return None
+
+    def _disconnect(self) -> None:
+        self._next_check = 0.0  # back to the slow path: the next emit checks and reopens
+        if self._fd >= 0:
+            fd, self._fd = self._fd, -1
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the recorder holds an open ledger file right now."""
+        return self._fd >= 0
+
+    def emit(self, entry: Entry) -> None:
+        """Append the entry's line with one write; on failure count it in ``dropped`` and log."""
+        try:
+            data = entry.to_line()
+        except Exception as exc:
+            with self._lock:
+                message = self._drop(f"cannot encode entry {entry!r}: {exc!r}")
+            _log_error(message)
+            return
+        message = None
+        with self._lock:
+            # Fast path: the path was checked less than check_interval ago and nothing is pending
+            # (``_next_check`` is 0 whenever the file is closed or missing, ends in a fragment of ours,
+            # or durable mode needs an fsync after each write).
+            if _monotonic() < self._next_check:
+                fd = self._fd
+                try:
+                    written = _os_write(fd, data)
+                    if written != len(data):
+                        self._write_rest(fd, data, written)
+                except OSError as exc:
+                    message = self._write_failed(exc)
+            else:
+                message = self._emit_checked(data)
+        if message is not None:
+            _log_error(message)
+
+    def _emit_checked(self, data: bytes) -> str | None:
+        """The slow path of ``emit`` (lock held): check the path, reopen if needed, write."""
+        if self._closed:
+            return self._drop(f"emit after close of ledger {self.path!r}")
+        now = _monotonic()
+        fd = self._fd
+        if fd >= 0:
+            try:
+                st = os.stat(self.path)
+            except OSError:
+                fd = -1  # the path is gone (renamed or removed): reopen it
+            else:
+                if st.st_ino != self._ino or st.st_dev != self._dev:
+                    fd = -1  # the path names another file now (rotated): reopen it
+        if fd < 0:
+            error = self._connect()
+            if error is not None:
+                return self._drop(f"cannot open ledger {self.path!r}: {error}")
+            fd = self._fd
+        if self._partial:
+            data = b"\n" + data
+        try:
+            written = _os_write(fd, data)
+            if written != len(data):
+                self._write_rest(fd, data, written)
+            if self._fsync:
+                os.fsync(fd)
+        except OSError as exc:
+            return self._write_failed(exc)
+        self._partial = False
+        if self._check_interval > 0 and not self._fsync:
+            self._next_check = now + self._check_interval
+        return None
+
+    def _write_failed(self, exc: OSError) -> str | None:
+        """Count and report a failed write (lock held); the next emit checks and reopens the path."""
+        if exc.errno == errno.EBADF:
+            self._fd = -1  # not ours any more: never close a number someone else may reuse
+            self._next_check = 0.0
+        else:
+            self._disconnect()
+        return self._drop(f"cannot write to ledger {self.path!r}: {exc}")
+
+    def _write_rest(self, fd: int, data: bytes, written: int) -> None:
+        """Finish a short write (only a disk filling up or a signal cause them on regular files)."""
+        view = memoryview(data)
+        while written < len(data):
+            try:
+                n = os.write(fd, view[written:])
+            except OSError:
+                self._partial = written > 0
+                raise
+            if n <= 0:
+                self._partial = written > 0
+                raise OSError(errno.EIO, f"write returned {n} after {written} of {len(data)} bytes")
+            written += n
+
+    def close(self) -> None:
+        """Close the ledger file; later emits are dropped and counted."""
+        with self._lock:
+            self._closed = True
+            self._disconnect()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else ("open" if self._fd >= 0 else "not open")
+        return f"FileRecorder({self.path!r}, durable={self.durable}, {state}, dropped={self.dropped})"
+
+    def __del__(self) -> None:
+        fd = getattr(self, "_fd", -1)
+        if fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def _fsync_parent(path: str) -> None:
+    """Make the file's directory entry durable too (O_DSYNC covers the data, not the name)."""
+    parent = os.path.dirname(os.path.abspath(path))
+    dir_fd = os.open(parent, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def open_file_recorder(path: str | os.PathLike[str], durable: bool = False) -> FileRecorder | NopRecorder:
+    """Like Go's ``NewFileRecorder``: a :class:`FileRecorder`, or a :class:`NopRecorder` (logged at
+    error level) when the file cannot be opened."""
+    recorder = FileRecorder.__new__(FileRecorder)
+    recorder._setup(path, durable, CHECK_INTERVAL)
+    error = recorder._connect()
+    if error is None:
+        return recorder
+    logger.error("recorder: cannot open ledger %r: %s; entries will not be recorded", os.fspath(path), error)
+    return NopRecorder()
