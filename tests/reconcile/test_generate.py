@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from reconcile import _generate as gen
 from reconcile import generate_ledger, write_fleet
+from recorder import Entry
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "generate"
 FIELDS = ("kind", "vm_id", "snapshot_id", "source_snapshot_id", "reason", "hypervisor", "shape", "emitted_at")
@@ -453,3 +454,25 @@ def test_fleet_is_deterministic_and_quick(tmp_path: Path) -> None:
         if path.is_file():
             assert path.read_bytes() == (tmp_path / "two" / path.relative_to(tmp_path / "one")).read_bytes()
     assert took < 2.0
+
+
+def micro(line: str) -> str:
+    """The line with its fraction truncated to microseconds, as a datetime-based writer keeps it."""
+    head, stamp = line.rsplit('"emitted_at":"', 1)
+    m = STAMP.fullmatch(stamp[:-2])
+    assert m
+    frac = (m.group(7) or "")[:6].rstrip("0")
+    whole = stamp[:19]
+    return f'{head}"emitted_at":"{whole}{"." + frac if frac else ""}{m.group(8)}"}}'
+
+
+def test_recorder_writes_the_same_lines() -> None:
+    """``recorder.Entry`` reads every generated line and writes it back byte for byte (to microseconds)."""
+    lines = gen.generate_lines(lines=5000, seed=8)
+    exact = 0
+    for line in lines:
+        back = Entry.from_line(line).to_line()
+        assert back == (micro(line) + "\n").encode()
+        if micro(line) == line:
+            exact += 1
+    assert exact > 50  # restores (ms) and back-dated stops (us) round-trip unchanged
