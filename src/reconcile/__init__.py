@@ -4,7 +4,9 @@ from reconcile._generate import FleetInfo, LedgerStats, generate_ledger, write_f
 from reconcile._pair import Pairing, pair
 from reconcile._price import invoice_lines, invoice_totals, load_tenants, price_slices
 from reconcile._pricebook import PriceBook, load_price_book
+from reconcile._run import DayRun, DemoSummary, NightlySummary, RunSummary, demo, nightly, run_period
 from reconcile._store import Store
+from reconcile._write import OutputTables, read_output, recover_output
 from reconcile.exceptions import (
     InputError,
     OutputError,
@@ -17,25 +19,35 @@ from reconcile.exceptions import (
 )
 
 __all__ = [
+    "DayRun",
+    "DemoSummary",
     "FleetInfo",
     "InputError",
     "LedgerStats",
+    "NightlySummary",
     "OutputError",
+    "OutputTables",
     "Pairing",
     "PriceBook",
     "PriceBookError",
     "ReconcileError",
+    "RunSummary",
     "Store",
     "StoreError",
     "StoreLockedError",
     "TenantsError",
     "UsageError",
+    "demo",
     "generate_ledger",
     "invoice_lines",
     "invoice_totals",
     "load_price_book",
     "load_tenants",
+    "nightly",
     "pair",
     "price_slices",
+    "read_output",
+    "recover_output",
+    "run_period",
     "write_fleet",
 ]

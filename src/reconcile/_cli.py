@@ -8,9 +8,11 @@ traceback. Each command's handler is a small function below; the work lives in t
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import traceback
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from reconcile.exceptions import ReconcileError, UsageError
 
@@ -80,13 +82,59 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--double-start", choices=["close", "drop"], default="close")
     p.add_argument("--stale-after", help="duration, e.g. 7d, 36h")
     p.add_argument("--tenants", help="CSV or Parquet: resource_id, tenant_id[, valid_from, valid_to]")
+    p.add_argument("--wait", type=float, default=0.0, help="seconds to wait for another run on the output")
     p.add_argument("--json", action="store_true")
     _common(p)
     p.set_defaults(handler=_cmd_run)
 
 
+def _print_run(summary: Any, *, heading: bool = True) -> None:  # noqa: ANN401 - a reconcile.RunSummary
+    """The human summary of one run on stdout."""
+    roles = summary.roles
+    if heading:
+        print(f"period {summary.period}  [{summary.period_start}, {summary.period_end})", end="")
+        print(f"  cut-off {summary.cut_off}")
+        print(f"run_id {summary.run_id}")
+    print(
+        f"events before cut-off: {roles['events']} = {roles['start']} starts + {roles['stop']} closing stops"
+        f" + {roles['unmatched_stop']} unmatched stops"
+    )
+    intervals = ", ".join(f"{k} {v}" for k, v in summary.intervals.items()) or "none"
+    anomalies = ", ".join(f"{k} {v}" for k, v in summary.anomalies.items()) or "none"
+    print(f"intervals: {intervals}")
+    print(f"anomalies: {anomalies}")
+    print("totals:")
+    for family, amounts in sorted(summary.totals_by_family.items()):
+        for currency, amount in sorted(amounts.items()):
+            print(f"  {family:<14} {currency} {amount}")
+    for currency, amount in sorted(summary.totals.items()):
+        print(f"  {'invoice total':<14} {currency} {amount}")
+    if summary.unattributed_slices:
+        print(f"unattributed slices (no tenant): {summary.unattributed_slices}")
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
-    return _cmd_not_built(args)
+    from reconcile._run import run_period  # noqa: PLC0415 - keep `reconcile --help` fast
+
+    summary = run_period(
+        args.store,
+        args.prices,
+        args.output,
+        args.period,
+        cut_off=args.cut_off,
+        double_start=args.double_start,
+        stale_after=args.stale_after,
+        tenants=args.tenants,
+        quiet=args.quiet,
+        wait=args.wait,
+    )
+    if args.json:
+        print(json.dumps(summary.to_json(), sort_keys=True))
+        return EXIT_OK
+    _print_run(summary)
+    action = "replaced the previous run" if summary.replaced else "new"
+    print(f"output: {summary.output} ({action})")
+    return EXIT_OK
 
 
 def _add_nightly(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -100,6 +148,7 @@ def _add_nightly(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--double-start", choices=["close", "drop"], default="close")
     p.add_argument("--stale-after")
     p.add_argument("--tenants")
+    p.add_argument("--wait", type=float, default=0.0, help="seconds to wait for another run or ingest")
     p.add_argument("--fail-on-anomalies", action="store_true")
     p.add_argument("--json", action="store_true")
     _common(p)
@@ -107,7 +156,39 @@ def _add_nightly(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 
 def _cmd_nightly(args: argparse.Namespace) -> int:
-    return _cmd_not_built(args)
+    from reconcile._run import nightly  # noqa: PLC0415 - keep `reconcile --help` fast
+
+    summary = nightly(
+        args.paths,
+        args.store,
+        args.output,
+        args.prices,
+        lookback=args.lookback,
+        today=args.today,
+        double_start=args.double_start,
+        stale_after=args.stale_after,
+        tenants=args.tenants,
+        quiet=args.quiet,
+        wait=args.wait,
+    )
+    if args.json:
+        print(json.dumps(summary.to_json(), sort_keys=True))
+    else:
+        ingest = summary.ingest
+        print(
+            f"ingest: {ingest.get('events', 0)} new events, {ingest.get('duplicates', 0)} duplicates,"
+            f" {sum(ingest.get('rejects', {}).values())} rejects, {ingest.get('pending', 0)} pending"
+        )
+        for day in summary.days:
+            print(f"{day.period}: {day.action:<9} run_id {day.run_id}  anomalies {day.anomalies}")
+        print(f"restated: {', '.join(summary.restated) or 'none'}")
+        for run in summary.runs:
+            if run.period == summary.yesterday:
+                _print_run(run)
+    if args.fail_on_anomalies and summary.anomalies:
+        print(f"error: {summary.anomalies} anomalies found (--fail-on-anomalies)", file=sys.stderr)
+        return EXIT_ANOMALIES
+    return EXIT_OK
 
 
 def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -120,7 +201,32 @@ def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    return _cmd_not_built(args)
+    from reconcile._run import demo  # noqa: PLC0415 - keep `reconcile --help` fast
+
+    summary = demo(args.output, seed=args.seed, quiet=args.quiet)
+    if args.json:
+        print(json.dumps(summary.to_json(), sort_keys=True))
+        return EXIT_OK
+    ingest = summary.ingest
+    print(f"ledgers:  {summary.ledgers}")
+    print(
+        f"store:    {summary.store} ({ingest.get('events', 0)} events,"
+        f" {ingest.get('duplicates', 0)} duplicates,"
+        f" {sum(ingest.get('rejects', {}).values())} rejects, {ingest.get('pending', 0)} pending)"
+    )
+    for run in summary.runs:
+        totals = ", ".join(f"{c} {a}" for c, a in run.totals.items())
+        anomalies = sum(run.anomalies.values())
+        print(f"{run.period}: {sum(run.intervals.values())} intervals, {anomalies} anomalies, {totals}")
+    if summary.runs:
+        print(f"\nlast day, {summary.runs[-1].period}:")
+        _print_run(summary.runs[-1], heading=False)
+    print(
+        f"\nParquet output: {summary.output}/slices, intervals, anomalies"
+        f" (manifests in {summary.output}/manifests)"
+    )
+    print(f"next: reconcile sql daily_spend --output {summary.output}")
+    return EXIT_OK
 
 
 # --- sql / export (owner: analysts) --------------------------------------------------------------------

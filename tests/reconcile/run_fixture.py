@@ -1,0 +1,118 @@
+"""Build small event stores for the run tests directly through the store's writer (no ledger parsing)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from reconcile._period import parse_instant
+from reconcile._store import Store
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "runs"
+PRICES = DATA / "prices.toml"
+GIB = 2**30
+
+_SCHEMA = pa.schema(
+    [
+        ("event_id", pa.string()),
+        ("family", pa.string()),
+        ("endpoint", pa.string()),
+        ("resource_id", pa.string()),
+        ("kind", pa.string()),
+        ("vm_id", pa.string()),
+        ("snapshot_id", pa.string()),
+        ("source_snapshot_id", pa.string()),
+        ("reason", pa.string()),
+        ("hypervisor", pa.string()),
+        ("cpu", pa.int64()),
+        ("mem_bytes", pa.int64()),
+        ("storage_bytes", pa.int64()),
+        ("emitted_at", pa.timestamp("ns")),
+        ("emitted_ns", pa.int64()),
+        ("source_file", pa.string()),
+        ("source_line", pa.int64()),
+        ("ingest_id", pa.string()),
+    ]
+)
+_REJECTS = pa.schema(
+    [
+        ("code", pa.string()),
+        ("source_file", pa.string()),
+        ("source_line", pa.int64()),
+        ("raw", pa.string()),
+        ("ingest_id", pa.string()),
+    ]
+)
+
+
+def _event_id(row: dict[str, Any]) -> str:
+    parts = []
+    for name in ("kind", "vm_id", "snapshot_id", "source_snapshot_id", "reason", "hypervisor"):
+        value = row[name]
+        parts.append("0:" if value is None else f"{len(value)}:{value}")
+    parts += [str(row[n]) for n in ("cpu", "mem_bytes", "storage_bytes", "emitted_ns")]
+    return hashlib.md5("|".join(parts).encode(), usedforsecurity=False).hexdigest()
+
+
+def ev(
+    kind: str,
+    resource: str,
+    at: str,
+    *,
+    cpu: int = 0,
+    mem: int = 0,
+    storage: int = 0,
+    reason: str | None = None,
+    hypervisor: str | None = "firecracker",
+) -> dict[str, Any]:
+    """One event row (kind like 'vm.compute.start'; `at` RFC 3339)."""
+    family, _, endpoint = kind.rpartition(".")
+    is_vm = family.startswith("vm.")
+    ns = parse_instant(at)
+    row: dict[str, Any] = {
+        "family": family,
+        "endpoint": endpoint,
+        "resource_id": resource,
+        "kind": kind,
+        "vm_id": resource if is_vm else None,
+        "snapshot_id": None if is_vm else resource,
+        "source_snapshot_id": None,
+        "reason": reason,
+        "hypervisor": hypervisor,
+        "cpu": cpu,
+        "mem_bytes": mem,
+        "storage_bytes": storage,
+        "emitted_ns": ns,
+    }
+    row["event_id"] = _event_id(row)
+    return row
+
+
+def add_ingest(store: Path, events: list[dict[str, Any]], source: str = "ledger.jsonl") -> str:
+    """Commit one ingest holding `events` (numbered as lines of `source`); its ingest id."""
+    with Store(store).writer() as writer:
+        rows = []
+        for line, row in enumerate(events, start=1):
+            full = dict(row)
+            full["emitted_at"] = pa.scalar(row["emitted_ns"], pa.timestamp("ns"))
+            full["source_file"] = f"/ledgers/{source}"
+            full["source_line"] = line
+            full["ingest_id"] = writer.ingest_id
+            rows.append(full)
+        table = pa.Table.from_pylist(rows, schema=_SCHEMA)
+        pq.write_table(table, writer.events_tmp, compression="zstd")
+        pq.write_table(_REJECTS.empty_table(), writer.rejects_tmp, compression="zstd")
+        record = {"ingest_id": writer.ingest_id, "inputs": [], "lines": len(rows), "events": len(rows)}
+        writer.commit(record, {})
+        return writer.ingest_id
+
+
+def make_store(store: Path, *ingests: list[dict[str, Any]]) -> Path:
+    """A store with one committed ingest per list of events."""
+    for number, events in enumerate(ingests):
+        add_ingest(store, events, source=f"ledger-{number}.jsonl")
+    return store
