@@ -49,7 +49,8 @@ The fast bulk path (:func:`generate_ledger` for millions of lines): each host si
 of at most a few tens of thousands of lines, and the output is made of *replicas* of those blocks:
 each replica is another group of VMs (its own ids) living the same lifecycles shifted by up to half
 an hour. Replicas are interleaved window by window so the file stays roughly in time order, and memory
-is bounded by the base blocks whatever the number of lines.
+is bounded by the base blocks whatever the number of lines. A 10M-line ledger holds about 590k VMs and
+1.4M snapshots (4 hosts x 63 replicas of ~2,300 VMs), ~208 bytes a line.
 """
 
 from __future__ import annotations
@@ -784,7 +785,8 @@ def generate_ledger(
     (benchmarks measure clean ledgers; ``1e-4`` exercises the reject path); they are drawn from
     ``garbage_codes`` (:data:`GARBAGE_CODES`; ``"crlf"`` there turns a valid line into CRLF instead of
     adding one). See the module docstring for what the lines model and how big ledgers are made: memory
-    stays bounded (about 100 MB) whatever ``lines`` is, and 10M lines take about 20 s on one core.
+    stays bounded whatever ``lines`` is (measured here: 212 MB peak RSS for 10M lines, 226 MB for 50M),
+    and one core writes about 1.7M lines (350 MB) a second: 10M lines (2.08 GB) in about 6 s.
     Progress on stderr unless ``quiet``.
     """
     path = str(out) if isinstance(out, str | Path) else str(getattr(out, "name", "<stream>"))
