@@ -6,10 +6,11 @@ and as the relations other files define, never as text pasted into the SQL.
 
 :func:`connect_output` returns a DuckDB connection holding every relation as a view: the base ones
 (``slices``, ``intervals``, ``anomalies`` over the output folder's Parquet with the hive partitions as
-columns, ``runs`` from the manifests, ``rejects`` from the store) and the derived ones (``daily_spend``,
-``invoice_lines``, ...). A base relation whose folder holds no file yet is an empty relation with the
-SPEC columns, so a period without anomalies (or an output without a store) still answers every query;
-an output folder that does not exist, or holds no run at all, is an :class:`OutputError`.
+columns, ``runs`` from the manifests, ``rejects`` and ``events`` from the store) and the derived ones
+(``daily_spend``, ``invoice_lines``, ...). A base relation whose folder holds no file yet is an empty
+relation with the SPEC columns, so a period without anomalies (or an output read without its store)
+still answers every query; an output folder that does not exist, or holds no committed run (no
+manifest), is an :class:`OutputError`.
 """
 
 from __future__ import annotations
@@ -93,6 +94,26 @@ _BASE_COLUMNS: dict[str, dict[str, str]] = {
         "run_id": "VARCHAR",
         "period": "VARCHAR",
     },
+    "events": {
+        "event_id": "VARCHAR",
+        "family": "VARCHAR",
+        "endpoint": "VARCHAR",
+        "resource_id": "VARCHAR",
+        "kind": "VARCHAR",
+        "vm_id": "VARCHAR",
+        "snapshot_id": "VARCHAR",
+        "source_snapshot_id": "VARCHAR",
+        "reason": "VARCHAR",
+        "hypervisor": "VARCHAR",
+        "cpu": "BIGINT",
+        "mem_bytes": "BIGINT",
+        "storage_bytes": "BIGINT",
+        "emitted_at": _TS,
+        "emitted_ns": "BIGINT",
+        "source_file": "VARCHAR",
+        "source_line": "BIGINT",
+        "ingest_id": "VARCHAR",
+    },
     "rejects": {
         "code": "VARCHAR",
         "source_file": "VARCHAR",
@@ -117,10 +138,12 @@ _ORDER = (
     "intervals",
     "anomalies",
     "rejects",
+    "events",
     "runs",
     "daily_spend",
     "invoice_lines",
     "anomaly_summary",
+    "anomaly_details",
     "open_intervals",
     "top_resources",
     "focus",
@@ -204,6 +227,11 @@ def committed_reject_files(store: str | os.PathLike[str]) -> list[Path]:
     return [path for path in Store(store).reject_files() if path.is_file()]
 
 
+def committed_event_files(store: str | os.PathLike[str]) -> list[Path]:
+    """The events files of the ingests ``store.json`` lists as committed."""
+    return [path for path in Store(store).event_files() if path.is_file()]
+
+
 def _has_files(folder: Path, pattern: str) -> bool:
     """Whether ``folder`` holds a file matching ``pattern`` at any depth."""
     return folder.is_dir() and next(folder.rglob(pattern), None) is not None
@@ -271,7 +299,9 @@ def connect_output(
     con = con if con is not None else duckdb.connect()
     con.execute("SET VARIABLE output_dir = ?", [str(out)])
     reject_files = [str(p) for p in committed_reject_files(store)] if store is not None else []
+    event_files = [str(p) for p in committed_event_files(store)] if store is not None else []
     con.execute("SET VARIABLE reject_files = ?", [reject_files])
+    con.execute("SET VARIABLE event_files = ?", [event_files])
     for name, value in values.items():
         if name != "period":
             con.execute(f"SET VARIABLE {name} = ?", [value])
@@ -285,6 +315,7 @@ def connect_output(
         "intervals": _has_files(out / "intervals", "*.parquet"),
         "anomalies": _has_files(out / "anomalies", "*.parquet"),
         "rejects": bool(reject_files),
+        "events": bool(event_files),
         "runs": _has_files(out / "manifests", "manifest.json"),
     }
     for info in list_relations():

@@ -74,6 +74,25 @@ ANOMALY_TYPES = {
     "detail": "VARCHAR",
     "run_id": "VARCHAR",
 }
+EVENT_TYPES = {
+    "ingest_id": "VARCHAR",
+    "event_id": "VARCHAR",
+    "family": "VARCHAR",
+    "endpoint": "VARCHAR",
+    "resource_id": "VARCHAR",
+    "kind": "VARCHAR",
+    "vm_id": "VARCHAR",
+    "snapshot_id": "VARCHAR",
+    "source_snapshot_id": "VARCHAR",
+    "reason": "VARCHAR",
+    "hypervisor": "VARCHAR",
+    "cpu": "BIGINT",
+    "mem_bytes": "BIGINT",
+    "storage_bytes": "BIGINT",
+    "emitted_at": _TS,
+    "source_file": "VARCHAR",
+    "source_line": "BIGINT",
+}
 REJECT_TYPES = {
     "ingest_id": "VARCHAR",
     "code": "VARCHAR",
@@ -127,13 +146,17 @@ def write_store(root: Path) -> Path:
     """Write a store under ``root`` with committed ingest ``ing1`` and crashed ``ing2``; return its path."""
     store = root / "store"
     (store / "rejects").mkdir(parents=True)
+    (store / "events").mkdir(parents=True)
     con = duckdb.connect()
     try:
-        rows = con.read_csv(str(DATA / "rejects.csv"), header=True, columns=REJECT_TYPES).to_arrow_table()
+        rejects = con.read_csv(str(DATA / "rejects.csv"), header=True, columns=REJECT_TYPES).to_arrow_table()
+        events = con.read_csv(str(DATA / "events.csv"), header=True, columns=EVENT_TYPES)
+        events = events.project("*, epoch_ns(emitted_at) AS emitted_ns").to_arrow_table()
     finally:
         con.close()
     for ingest in ("ing1", "ing2"):
-        part = rows.filter(pc.equal(rows["ingest_id"], ingest))
-        pq.write_table(part, store / "rejects" / f"{ingest}.parquet", compression="zstd")
+        for table, folder in ((rejects, "rejects"), (events, "events")):
+            part = table.filter(pc.equal(table["ingest_id"], ingest))
+            pq.write_table(part, store / folder / f"{ingest}.parquet", compression="zstd")
     (store / "store.json").write_text(json.dumps({"format": 1, "ingests": ["ing1"]}), encoding="utf-8")
     return store

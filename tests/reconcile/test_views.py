@@ -364,3 +364,27 @@ def test_params_are_checked() -> None:
     with pytest.raises(UsageError, match="NAME=VALUE"):
         parse_params(["top_n"])
     assert "top_n" in PARAMS
+
+
+def test_events_show_only_committed_ingests(folders: tuple[Path, Path]) -> None:
+    """events reads the committed ingests' events files; a crashed ingest's events never show."""
+    output, store = folders
+    events = read_relation("events", output, store=store)
+    assert set(events["ingest_id"]) == {"ing1"}
+    assert events.height == 14
+    assert events.schema["emitted_at"] == pl.Datetime("ns")
+    assert read_relation("events", output).height == 0  # no store given
+
+
+def test_anomaly_details_join_the_named_interval(folders: tuple[Path, Path]) -> None:
+    """Each anomaly carries its interval's latest status, tenants and billed amount (none for stops)."""
+    output, _ = folders
+    details = read_relation("anomaly_details", output)
+    by_code = {r["code"]: r for r in details.iter_rows(named=True)}
+    assert set(by_code) == {"double_start", "double_stop", "shape_mismatch", "orphan_stop"}
+    assert by_code["double_start"]["interval_status"] == "inferred"
+    assert by_code["double_start"]["interval_amount"] == Decimal("0.135")
+    assert by_code["double_start"]["tenants"] == "t2"
+    assert by_code["shape_mismatch"]["interval_amount"] == Decimal("0.26")
+    assert by_code["orphan_stop"]["interval_amount"] is None
+    assert details["at"].is_sorted()

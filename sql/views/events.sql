@@ -1,0 +1,6 @@
+-- events: the store's accepted ledger events (one row per de-duplicated line), for an anomaly's event history
+-- Input: variable event_files, the events files of the ingests the store has committed (reconcile reads
+-- store.json for it). Columns as docs/ARCHITECTURE.md's events table: family, endpoint, resource_id, kind,
+-- reason, hypervisor, shape (cpu, mem_bytes, storage_bytes), emitted_at (UTC, ns), source_file, source_line.
+SELECT *
+FROM read_parquet(getvariable('event_files'), union_by_name = true)
