@@ -6,6 +6,14 @@ from reconcile._price import invoice_lines, invoice_totals, load_tenants, price_
 from reconcile._pricebook import PriceBook, load_price_book
 from reconcile._run import DayRun, DemoSummary, NightlySummary, RunSummary, demo, nightly, run_period
 from reconcile._store import Store
+from reconcile._views import (
+    RelationInfo,
+    connect_output,
+    export_focus,
+    list_relations,
+    read_relation,
+    read_relation_arrow,
+)
 from reconcile._write import OutputTables, read_output, recover_output
 from reconcile.exceptions import (
     InputError,
@@ -31,22 +39,28 @@ __all__ = [
     "PriceBook",
     "PriceBookError",
     "ReconcileError",
+    "RelationInfo",
     "RunSummary",
     "Store",
     "StoreError",
     "StoreLockedError",
     "TenantsError",
     "UsageError",
+    "connect_output",
     "demo",
+    "export_focus",
     "generate_ledger",
     "invoice_lines",
     "invoice_totals",
+    "list_relations",
     "load_price_book",
     "load_tenants",
     "nightly",
     "pair",
     "price_slices",
     "read_output",
+    "read_relation",
+    "read_relation_arrow",
     "recover_output",
     "run_period",
     "write_fleet",
