@@ -1,0 +1,41 @@
+-- new_events: the events this ingest adds to the store, in the store's `events` columns.
+-- Input relations: ingest_lines (parsed_lines rows of every file read, pending lines removed),
+-- store_event_ids (event_id of every event already committed). Variable: ingest_id.
+-- An event already in the store is a duplicate; within this ingest the first occurrence in the
+-- order (file_index, source_line) is kept (file_index ranks the sorted paths).
+WITH candidates AS (
+    SELECT *, file_index * 1000000000000 + source_line AS ord  -- the de-duplication order
+    FROM ingest_lines
+    WHERE code IS NULL AND NOT prescanned
+),
+
+repeated AS (  -- event ids seen more than once in this ingest, with their first occurrence
+    SELECT event_id, min(ord) AS first_ord
+    FROM candidates
+    GROUP BY event_id
+    HAVING count(*) > 1
+)
+
+SELECT
+    c.event_id,
+    c.family,
+    c.endpoint,
+    c.resource_id,
+    c.kind,
+    c.vm_id,
+    c.snapshot_id,
+    c.source_snapshot_id,
+    c.reason,
+    c.hypervisor,
+    c.cpu,
+    c.mem_bytes,
+    c.storage_bytes,
+    make_timestamp_ns(c.emitted_ns) AS emitted_at,  -- naive TIMESTAMP_NS meaning UTC
+    c.emitted_ns,
+    c.source_file,
+    c.source_line,
+    getvariable('ingest_id') AS ingest_id
+FROM candidates AS c
+WHERE
+    NOT EXISTS (SELECT 1 FROM store_event_ids AS s WHERE s.event_id = c.event_id)
+    AND NOT EXISTS (SELECT 1 FROM repeated AS r WHERE r.event_id = c.event_id AND r.first_ord <> c.ord)

@@ -1,0 +1,722 @@
+"""Stage: ledger files -> events, rejects and an ingest record in the event store (SPEC 1, 2, 5).
+
+How a file is read:
+
+1. A Python pass over its bytes (needed anyway for the SHA-256 of the record) finds the consumed
+   prefix (up to the last ``\\n`` of a live file; all of a ``.gz`` file), checks whether the prefix
+   already consumed is unchanged (``files.json``) and whether the new part is *plain*: valid UTF-8, no
+   NUL byte, no CR except in CRLF. ``hashlib`` and ``bytes`` methods run at memory speed.
+2. DuckDB reads the lines as text (``sql/engine/ledger_lines.sql``: one-column CSV, NUL delimiter, no
+   quoting) and classifies and parses them with its JSON functions (``parsed_lines.sql``), streaming
+   the result to a Parquet file in the writer's scratch folder. The file is read in place when it is
+   read from its start; a grown file's new part is first copied to a scratch file (lines numbered on
+   from the old count). A file that is not plain (rare) is rewritten line by line in Python into a
+   scratch copy where each line the Python pass classifies itself (``invalid_utf8``,
+   ``line_too_long``, a raw NUL or lone CR: ``malformed_json``) is replaced by a one-byte marker
+   line, so the line numbers stay right and every other line goes through the same SQL.
+3. One query over all the files' Parquet de-duplicates (against the store, and within the ingest by
+   sorted path then line) and writes the new events (``new_events.sql``) and the rejects
+   (``rejects.sql``), zstd Parquet; the store commits them with the ingest record and the new
+   ``files.json`` (see :mod:`reconcile._store`).
+
+A live file's last line without ``\\n`` is pending: counted in ``lines`` and ``pending``, not
+consumed. A ``.gz`` file (by its gzip magic bytes) is complete; it is consumed whole or, when its
+bytes changed, read again whole. Memory stays flat: DuckDB streams each file and spills the
+de-duplication to the scratch folder past ``memory_limit``.
+"""
+
+from __future__ import annotations
+
+import codecs
+import glob
+import gzip
+import hashlib
+import json
+import os
+import tempfile
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from reconcile._progress import Progress
+from reconcile._sql import load_sql
+from reconcile._store import FileState, Store, fsync_file, hook
+from reconcile.exceptions import InputError
+
+# SPEC section 2, in order: where a line has several faults the first code wins.
+REJECT_CODES: tuple[str, ...] = (
+    "blank",
+    "invalid_utf8",
+    "line_too_long",
+    "malformed_json",
+    "not_an_object",
+    "wrong_type",
+    "unknown_kind",
+    "missing_id",
+    "bad_timestamp",
+    "zero_timestamp",
+    "implausible_timestamp",
+    "bad_shape",
+)
+
+MAX_LINE_BYTES = 1 << 20  # a longer line is `line_too_long`
+RAW_BYTES = 4096  # rejects keep the first 4 KiB of the line
+_CHUNK = 8 << 20
+_MARKER = b"\x01"  # a scratch-copy line the Python pass classified itself
+_GZIP_MAGIC = b"\x1f\x8b"
+# DuckDB settings of an ingest: bounded memory (spilling to the store's scratch folder) so a 50M-line
+# ledger peaks no higher than a 10M-line one.
+MEMORY_LIMIT = "1GB"
+
+
+@dataclass(frozen=True)
+class Reject:
+    """A line that cannot become an event: where it is, its SPEC code and its first 4 KiB."""
+
+    source_file: str
+    source_line: int
+    code: str
+    raw: str
+
+
+@dataclass
+class IngestSummary:
+    """What one ingest did. ``lines = events + duplicates + rejects + pending`` (this ingest only)."""
+
+    ingest_id: str | None
+    store: str | None
+    lines: int = 0
+    events: int = 0
+    duplicates: int = 0
+    pending: int = 0
+    rejects: dict[str, int] = field(default_factory=dict)
+    inputs: list[dict[str, Any]] = field(default_factory=list)
+    bytes_read: int = 0
+    seconds: float = 0.0
+
+    @property
+    def rejected(self) -> int:
+        """All rejects of this ingest."""
+        return sum(self.rejects.values())
+
+    @property
+    def lines_per_second(self) -> float:
+        """Lines read per second of wall time."""
+        return self.lines / self.seconds if self.seconds > 0 else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        """The summary as a JSON object (``--json``)."""
+        return {
+            "ingest_id": self.ingest_id,
+            "store": self.store,
+            "lines": self.lines,
+            "events": self.events,
+            "duplicates": self.duplicates,
+            "pending": self.pending,
+            "rejects": dict(self.rejects),
+            "rejected": self.rejected,
+            "inputs": self.inputs,
+            "bytes": self.bytes_read,
+            "seconds": round(self.seconds, 3),
+            "lines_per_second": round(self.lines_per_second, 1),
+        }
+
+
+# --- paths ---------------------------------------------------------------------------------------
+
+
+def _is_ledger_name(name: str) -> bool:
+    """Files a folder contributes: ``*.jsonl`` and its rotations (``.jsonl.1``, ``.jsonl.1.gz``...)."""
+    return ".jsonl" in name and not name.startswith(".")
+
+
+def resolve_paths(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """Files, folders (recursively: ``*.jsonl*`` files) and globs -> sorted absolute file paths.
+
+    Raises :class:`InputError` naming the path when one is missing or unreadable, a glob matches
+    nothing, or a folder holds no ledger.
+    """
+    found: set[Path] = set()
+    for raw in paths:
+        text = os.fspath(raw)
+        candidates: list[str]
+        if glob.has_magic(text) and not os.path.exists(text):
+            candidates = sorted(glob.glob(text, recursive=True))
+            if not candidates:
+                raise InputError(f"{text}: no file matches this pattern")
+        else:
+            candidates = [text]
+        for item in candidates:
+            path = Path(os.path.abspath(item))
+            if path.is_dir():
+                files = [
+                    Path(root) / name
+                    for root, _dirs, names in os.walk(path)
+                    for name in names
+                    if _is_ledger_name(name)
+                ]
+                if not files:
+                    raise InputError(f"{path}: folder holds no ledger (*.jsonl*) file")
+                found.update(files)
+            elif path.is_file():
+                found.add(path)
+            elif path.exists():
+                raise InputError(f"{path}: not a regular file")
+            else:
+                raise InputError(f"{path}: no such file or folder")
+    for path in found:
+        if not os.access(path, os.R_OK):
+            raise InputError(f"{path}: file is not readable")
+    return sorted(found)
+
+
+# --- the Python pass over one file ----------------------------------------------------------------
+
+
+@dataclass
+class _Plan:
+    """What to read of one file, from the Python pass."""
+
+    path: Path
+    index: int
+    compressed: bool
+    size: int
+    sha256: str  # of the bytes [0, size)
+    consumed_bytes: int  # the prefix consumed after this ingest (live: up to the last \n)
+    consumed_sha256: str
+    start_bytes: int  # where this ingest starts reading (0, or the old consumed prefix)
+    start_lines: int
+    plain: bool  # the new part can be read by DuckDB in place (or after a plain copy)
+    pending: bool  # a live file ending in a line without \n
+    unchanged: bool  # nothing new to read
+
+
+def _is_gzip(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(2) == _GZIP_MAGIC
+
+
+class _PlainCheck:
+    """Streaming check that complete lines are valid UTF-8 with no NUL and no lone CR."""
+
+    def __init__(self) -> None:
+        self.plain = True
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self._last = b""
+
+    def feed(self, data: bytes) -> None:
+        if not self.plain or not data:
+            return
+        joined = self._last + data
+        if b"\x00" in data or joined.count(b"\r") != joined.count(b"\r\n") + (
+            1 if joined.endswith(b"\r") else 0
+        ):
+            # a CR not followed by LF (one at the very end may still be followed by one)
+            self.plain = False
+            return
+        self._last = data[-1:]
+        try:
+            self._decoder.decode(data)
+        except UnicodeDecodeError:
+            self.plain = False
+
+    def finish(self) -> None:
+        if self._last == b"\r":
+            self.plain = False
+        try:
+            self._decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            self.plain = False
+
+
+def _plan_live(path: Path, index: int, size: int, old: FileState | None) -> _Plan:
+    """One pass over a live file: whole digest, digest up to the last ``\\n``, old-prefix check."""
+    whole = hashlib.sha256()
+    upto_newline = hashlib.sha256()
+    last_newline_end = 0
+    prefix_ok = old is not None and not old.compressed and 0 < old.bytes <= size
+    pos = 0
+    with path.open("rb") as fh:
+        while pos < size:
+            chunk = fh.read(min(_CHUNK, size - pos))
+            if not chunk:
+                break
+            if prefix_ok and old is not None and pos < old.bytes <= pos + len(chunk):
+                head = whole.copy()
+                head.update(chunk[: old.bytes - pos])
+                prefix_ok = head.hexdigest() == old.sha256
+            nl = chunk.rfind(b"\n")
+            if nl >= 0:
+                upto_newline = whole.copy()
+                upto_newline.update(chunk[: nl + 1])
+                last_newline_end = pos + nl + 1
+            whole.update(chunk)
+            pos += len(chunk)
+    size = pos
+    start = old.bytes if (prefix_ok and old is not None) else 0
+    check = _PlainCheck()
+    if last_newline_end > start:
+        with path.open("rb") as fh:
+            fh.seek(start)
+            remaining = last_newline_end - start
+            while remaining > 0:
+                chunk = fh.read(min(_CHUNK, remaining))
+                if not chunk:
+                    break
+                check.feed(chunk)
+                remaining -= len(chunk)
+        check.finish()
+    return _Plan(
+        path=path,
+        index=index,
+        compressed=False,
+        size=size,
+        sha256=whole.hexdigest(),
+        consumed_bytes=last_newline_end,
+        consumed_sha256=upto_newline.hexdigest(),
+        start_bytes=start,
+        start_lines=old.lines if (prefix_ok and old is not None) else 0,
+        plain=check.plain,
+        pending=last_newline_end < size,
+        unchanged=last_newline_end <= start,
+    )
+
+
+def _plan_gzip(path: Path, index: int, size: int, old: FileState | None) -> _Plan:
+    """A compressed file: digest of its bytes; if new or changed, check its decompressed lines."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(_CHUNK), b""):
+            digest.update(chunk)
+    sha = digest.hexdigest()
+    unchanged = old is not None and old.compressed and old.sha256 == sha and old.bytes == size
+    check = _PlainCheck()
+    if not unchanged:
+        try:
+            with gzip.open(path, "rb") as fh:
+                for chunk in iter(lambda: fh.read(_CHUNK), b""):
+                    check.feed(chunk)
+        except (OSError, EOFError) as exc:
+            raise InputError(f"{path}: cannot decompress: {exc}") from None
+        check.finish()
+    return _Plan(
+        path=path,
+        index=index,
+        compressed=True,
+        size=size,
+        sha256=sha,
+        consumed_bytes=size,
+        consumed_sha256=sha,
+        start_bytes=0,
+        start_lines=0,
+        plain=check.plain,
+        pending=False,
+        unchanged=unchanged,
+    )
+
+
+def _plan(path: Path, index: int, old: FileState | None) -> _Plan:
+    try:
+        size = path.stat().st_size
+        if _is_gzip(path):
+            return _plan_gzip(path, index, size, old)
+        return _plan_live(path, index, size, old)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+# --- scratch copies ---------------------------------------------------------------------------------
+
+
+def _raw_text(line: bytes) -> str:
+    """The first 4 KiB of a line as text, invalid UTF-8 replaced."""
+    return line[:RAW_BYTES].decode("utf-8", "replace")
+
+
+def _python_code(line: bytes) -> str | None:
+    """The code of a line the SQL cannot read, or None when the SQL can classify it."""
+    if not line.strip(b" \t\r"):
+        return None if b"\r" not in line else "blank"
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return "invalid_utf8"
+    if len(line) > MAX_LINE_BYTES:
+        return "line_too_long"
+    if b"\x00" in line or b"\r" in line or line == _MARKER:
+        return "malformed_json"  # a raw NUL or CR cannot be in a JSON line Go writes
+    return None
+
+
+def _iter_region(plan: _Plan) -> Iterator[bytes]:
+    """The bytes of the part of ``plan``'s file this ingest reads."""
+    if plan.compressed:
+        with gzip.open(plan.path, "rb") as fh:
+            yield from iter(lambda: fh.read(_CHUNK), b"")
+        return
+    with plan.path.open("rb") as fh:
+        fh.seek(plan.start_bytes)
+        remaining = plan.consumed_bytes - plan.start_bytes
+        while remaining > 0:
+            chunk = fh.read(min(_CHUNK, remaining))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+            yield chunk
+
+
+def _copy_region(plan: _Plan, target: Path) -> None:
+    """Copy the part of a plain live file this ingest reads."""
+    with target.open("wb") as out:
+        for chunk in _iter_region(plan):
+            out.write(chunk)
+
+
+def _sanitised_copy(plan: _Plan, target: Path) -> list[Reject]:
+    """Rewrite an odd file's region line by line; lines classified here become marker lines."""
+    rejects: list[Reject] = []
+    line_no = plan.start_lines
+    source = str(plan.path)
+    carry = b""
+    with target.open("wb") as out:
+
+        def emit(line: bytes) -> None:
+            nonlocal line_no
+            line_no += 1
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            code = _python_code(line)
+            if code is None:
+                out.write(line + b"\n")
+            else:
+                rejects.append(Reject(source, line_no, code, _raw_text(line)))
+                out.write(_MARKER + b"\n")
+
+        for chunk in _iter_region(plan):
+            parts = (carry + chunk).split(b"\n")
+            carry = parts.pop()
+            for line in parts:
+                emit(line)
+        if carry and plan.compressed:
+            emit(carry)  # a compressed file's last line counts without its \n
+    return rejects
+
+
+# --- DuckDB ----------------------------------------------------------------------------------------
+
+
+def _connect(work_dir: Path) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": str(work_dir / "duckdb")})
+    con.execute("SET preserve_insertion_order = true")
+    return con
+
+
+def _set(con: duckdb.DuckDBPyConnection, name: str, value: object) -> None:
+    con.execute(f"SET VARIABLE {name} = ?", [value])
+
+
+# The columns of sql/engine/parsed_lines.sql (for an ingest that reads no new line).
+_PARSED_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("file_index", "BIGINT"),
+    ("source_file", "VARCHAR"),
+    ("source_line", "BIGINT"),
+    ("prescanned", "BOOLEAN"),
+    ("code", "VARCHAR"),
+    ("raw", "VARCHAR"),
+    ("family", "VARCHAR"),
+    ("endpoint", "VARCHAR"),
+    ("resource_id", "VARCHAR"),
+    ("kind", "VARCHAR"),
+    ("vm_id", "VARCHAR"),
+    ("snapshot_id", "VARCHAR"),
+    ("source_snapshot_id", "VARCHAR"),
+    ("reason", "VARCHAR"),
+    ("hypervisor", "VARCHAR"),
+    ("cpu", "BIGINT"),
+    ("mem_bytes", "BIGINT"),
+    ("storage_bytes", "BIGINT"),
+    ("emitted_ns", "BIGINT"),
+    ("event_id", "VARCHAR"),
+)
+
+
+@dataclass
+class _FileResult:
+    plan: _Plan
+    parquet: Path | None
+    lines: int  # lines read, the pending one included
+    pending_line: int | None  # the pending line's number when it is among the rows read
+    prescan: list[Reject]
+
+
+def _read_file(con: duckdb.DuckDBPyConnection, plan: _Plan, work_dir: Path) -> _FileResult:
+    """Parse the new part of one file into a scratch Parquet file (streaming)."""
+    prescan: list[Reject] = []
+    direct = plan.plain and plan.start_bytes == 0
+    for attempt in ("direct", "copy"):
+        if attempt == "direct" and not direct:
+            continue
+        if attempt == "direct":
+            source = plan.path
+        else:
+            source = work_dir / f"lines-{plan.index}.txt"
+            if plan.plain:
+                _copy_region(plan, source)
+            else:
+                prescan = _sanitised_copy(plan, source)
+        target = work_dir / f"parsed-{plan.index}.parquet"
+        _set(con, "ledger_path", str(source))
+        _set(con, "line_offset", plan.start_lines)
+        _set(con, "file_index", plan.index)
+        _set(con, "source_file", str(plan.path))
+        _set(con, "prescan_marker", None if attempt == "direct" or plan.plain else _MARKER.decode())
+        # the views bind the file when created, so they are (re)created for each file
+        con.execute("CREATE OR REPLACE TEMP VIEW ledger_lines AS " + load_sql("engine/ledger_lines"))
+        con.execute("CREATE OR REPLACE TEMP VIEW parsed_lines AS " + load_sql("engine/parsed_lines"))
+        try:
+            con.execute(f"COPY (SELECT * FROM parsed_lines) TO '{target}' (FORMAT parquet, COMPRESSION lz4)")
+        except duckdb.Error:
+            if attempt == "direct":
+                continue  # e.g. a line longer than DuckDB's max_line_size: the Python path takes it
+            raise
+        hook("after-parse")
+        if attempt == "direct" and plan.path.stat().st_size != plan.size:
+            continue  # the file grew while DuckDB read it: read the snapshot's copy instead
+        row = con.execute("SELECT count(*), max(source_line) FROM read_parquet(?)", [str(target)]).fetchone()
+        rows = int(row[0]) if row else 0
+        max_line = int(row[1]) if row and row[1] is not None else None
+        pending_line = max_line if (attempt == "direct" and plan.pending) else None
+        lines = rows + (1 if plan.pending and pending_line is None else 0)
+        return _FileResult(plan, target, lines, pending_line, prescan)
+    raise AssertionError("unreachable")
+
+
+def _register_ingest_lines(con: duckdb.DuckDBPyConnection, results: Sequence[_FileResult]) -> None:
+    files = [str(r.parquet) for r in results if r.parquet is not None]
+    pending = [(r.plan.index, r.pending_line) for r in results if r.pending_line is not None]
+    con.execute("CREATE OR REPLACE TEMP TABLE pending_lines (file_index BIGINT, source_line BIGINT)")
+    if pending:
+        con.executemany("INSERT INTO pending_lines VALUES (?, ?)", pending)
+    if files:
+        _set(con, "parsed_files", files)
+        con.execute(
+            "CREATE OR REPLACE TEMP VIEW ingest_lines AS "
+            "SELECT * FROM read_parquet(getvariable('parsed_files')) AS l "
+            "WHERE NOT EXISTS (SELECT 1 FROM pending_lines AS p "
+            "WHERE p.file_index = l.file_index AND p.source_line = l.source_line)"
+        )
+    else:
+        columns = ", ".join(f"CAST(NULL AS {kind}) AS {name}" for name, kind in _PARSED_COLUMNS)
+        con.execute(f"CREATE OR REPLACE TEMP VIEW ingest_lines AS SELECT {columns} WHERE false")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE prescan_rejects "
+        "(file_index BIGINT, source_file VARCHAR, source_line BIGINT, code VARCHAR, raw VARCHAR)"
+    )
+    index_of = {str(r.plan.path): r.plan.index for r in results}
+    rows = [
+        (index_of[j.source_file], j.source_file, j.source_line, j.code, j.raw)
+        for r in results
+        for j in r.prescan
+    ]
+    if rows:
+        con.executemany("INSERT INTO prescan_rejects VALUES (?, ?, ?, ?, ?)", rows)
+
+
+def _parse_files(
+    con: duckdb.DuckDBPyConnection,
+    plans: Sequence[_Plan],
+    work_dir: Path,
+    progress: Progress,
+) -> list[_FileResult]:
+    results = []
+    total = sum(p.consumed_bytes - p.start_bytes for p in plans if not p.unchanged)
+    done_bytes = 0
+    done_lines = 0
+    for plan in plans:
+        if plan.unchanged:
+            results.append(_FileResult(plan, None, 1 if plan.pending else 0, None, []))
+            done_lines += results[-1].lines
+            continue
+        result = _read_file(con, plan, work_dir)
+        results.append(result)
+        done_bytes += plan.consumed_bytes - plan.start_bytes
+        done_lines += result.lines
+        progress.update(
+            f"ingest: {done_bytes / 1e6:,.1f} of {total / 1e6:,.1f} MB, {done_lines:,} lines"
+            f" ({plan.path.name})"
+        )
+    return results
+
+
+# --- the stage -------------------------------------------------------------------------------------
+
+
+def ingest(
+    paths: Iterable[str | os.PathLike[str]],
+    store: str | os.PathLike[str] | Store,
+    *,
+    quiet: bool = True,
+    wait: float = 0.0,
+) -> IngestSummary:
+    """Ingest ledger files into the event store and commit one ingest record.
+
+    ``paths``: files, folders (recursive, ``*.jsonl*``) and globs. ``wait``: seconds to wait for
+    another writer's lock. Returns the counts of this ingest only.
+    """
+    started = time.monotonic()
+    progress = Progress(quiet=quiet)
+    files = resolve_paths(paths)
+    target = store if isinstance(store, Store) else Store(store)
+    with target.writer(wait=wait) as writer:
+        work_dir = writer.work_dir
+        state = target.files_state()
+        plans = [_plan(path, i, state.get(str(path))) for i, path in enumerate(files)]
+        progress.note(f"ingest: {len(plans)} file(s), {sum(p.size for p in plans) / 1e6:,.1f} MB")
+        con = _connect(work_dir)
+        try:
+            results = _parse_files(con, plans, work_dir, progress)
+            _register_ingest_lines(con, results)
+            store_files = [str(f) for f in target.event_files()] if target.exists() else []
+            if store_files:
+                _set(con, "store_files", store_files)
+                con.execute(
+                    "CREATE OR REPLACE TEMP VIEW store_event_ids AS "
+                    "SELECT event_id FROM read_parquet(getvariable('store_files'))"
+                )
+            else:
+                con.execute(
+                    "CREATE OR REPLACE TEMP VIEW store_event_ids AS "
+                    "SELECT NULL::VARCHAR AS event_id WHERE false"
+                )
+            _set(con, "ingest_id", writer.ingest_id)
+            hook("before-write")
+            con.execute(
+                f"COPY ({load_sql('engine/new_events')}) TO '{writer.events_tmp}' "
+                "(FORMAT parquet, COMPRESSION zstd)"
+            )
+            hook("after-events")
+            con.execute(
+                "COPY (SELECT code, source_file, source_line, raw, ingest_id FROM "
+                f"({load_sql('engine/rejects')}) ORDER BY file_index, source_line) TO '{writer.rejects_tmp}' "
+                "(FORMAT parquet, COMPRESSION zstd)"
+            )
+            fsync_file(writer.events_tmp)
+            counts = _counts(con, writer)
+        finally:
+            con.close()
+        summary = _summary(writer.ingest_id, target, results, counts)
+        summary.seconds = time.monotonic() - started
+        new_state = dict(state)
+        for r in results:
+            p = r.plan
+            if p.unchanged and str(p.path) in state:
+                continue
+            new_state[str(p.path)] = FileState(
+                bytes=p.consumed_bytes,
+                lines=p.start_lines + r.lines - (1 if p.pending else 0),
+                sha256=p.consumed_sha256,
+                compressed=p.compressed,
+            )
+        record = {
+            "ingest_id": writer.ingest_id,
+            "format": 1,
+            **{k: v for k, v in summary.to_json().items() if k not in ("ingest_id", "store")},
+        }
+        writer.commit(record, new_state)
+    progress.note(format_summary(summary))
+    return summary
+
+
+def _counts(con: duckdb.DuckDBPyConnection, writer: Any) -> dict[str, Any]:  # noqa: ANN401
+    row = con.execute(
+        "SELECT count(*) FILTER (WHERE code IS NULL AND NOT prescanned) FROM ingest_lines"
+    ).fetchone()
+    candidates = int(row[0]) if row else 0
+    row = con.execute("SELECT count(*) FROM read_parquet(?)", [str(writer.events_tmp)]).fetchone()
+    events = int(row[0]) if row else 0
+    by_code = dict(
+        con.execute(
+            "SELECT code, count(*) FROM read_parquet(?) GROUP BY code", [str(writer.rejects_tmp)]
+        ).fetchall()
+    )
+    return {"candidates": candidates, "events": events, "rejects": by_code}
+
+
+def _summary(
+    ingest_id: str | None, store: Store | None, results: Sequence[_FileResult], counts: dict[str, Any]
+) -> IngestSummary:
+    rejects = {code: int(counts["rejects"][code]) for code in REJECT_CODES if counts["rejects"].get(code)}
+    summary = IngestSummary(
+        ingest_id=ingest_id,
+        store=str(store.path) if store is not None else None,
+        lines=sum(r.lines for r in results),
+        events=counts["events"],
+        duplicates=counts["candidates"] - counts["events"],
+        pending=sum(1 for r in results if r.plan.pending),
+        rejects=rejects,
+        bytes_read=sum(r.plan.consumed_bytes - r.plan.start_bytes for r in results if not r.plan.unchanged),
+    )
+    for r in results:
+        p = r.plan
+        summary.inputs.append(
+            {
+                "path": str(p.path),
+                "size": p.size,
+                "sha256": p.sha256,
+                "compressed": p.compressed,
+                "first_line": p.start_lines + 1,
+                "lines": r.lines,
+                "pending": p.pending,
+                "unchanged": p.unchanged,
+            }
+        )
+    return summary
+
+
+def format_summary(summary: IngestSummary) -> str:
+    """A one-screen human summary of an ingest."""
+    lines = [
+        f"ingest {summary.ingest_id} into {summary.store}",
+        f"  files       {len(summary.inputs):>12,}",
+        f"  lines       {summary.lines:>12,}",
+        f"  events      {summary.events:>12,}",
+        f"  duplicates  {summary.duplicates:>12,}",
+        f"  rejects     {summary.rejected:>12,}",
+    ]
+    lines.extend(f"    {code:<22}{count:>10,}" for code, count in summary.rejects.items())
+    lines.append(f"  pending     {summary.pending:>12,}")
+    lines.append(f"  seconds     {summary.seconds:>12,.2f}   ({summary.lines_per_second:,.0f} lines/s)")
+    return "\n".join(lines)
+
+
+def validate(paths: Iterable[str | os.PathLike[str]], *, quiet: bool = True) -> list[Reject]:
+    """The lines ingest would reject (whole files, as if the store were empty), writing nothing.
+
+    Pending tails of live files are not rejects. Sorted by file then line.
+    """
+    progress = Progress(quiet=quiet)
+    files = resolve_paths(paths)
+    with tempfile.TemporaryDirectory(prefix="reconcile-validate-") as tmp:
+        work_dir = Path(tmp)
+        plans = [_plan(path, i, None) for i, path in enumerate(files)]
+        con = _connect(work_dir)
+        try:
+            results = _parse_files(con, plans, work_dir, progress)
+            _register_ingest_lines(con, results)
+            _set(con, "ingest_id", None)
+            rows = con.execute(
+                f"SELECT source_file, source_line, code, raw FROM ({load_sql('engine/rejects')}) "
+                "ORDER BY file_index, source_line"
+            ).fetchall()
+        finally:
+            con.close()
+    return [Reject(str(f), int(n), str(c), str(r)) for f, n, c, r in rows]
+
+
+def summary_json(summary: IngestSummary) -> str:
+    """The summary as one JSON line."""
+    return json.dumps(summary.to_json(), sort_keys=True)
