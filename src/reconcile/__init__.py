@@ -1,6 +1,7 @@
 """Turn metering ledgers into priced billing intervals."""
 
 from reconcile._generate import FleetInfo, LedgerStats, generate_ledger, write_fleet
+from reconcile._ingest import IngestSummary, Reject, ingest, validate
 from reconcile._pair import Pairing, pair
 from reconcile._price import invoice_lines, invoice_totals, load_tenants, price_slices
 from reconcile._pricebook import PriceBook, load_price_book
@@ -30,6 +31,7 @@ __all__ = [
     "DayRun",
     "DemoSummary",
     "FleetInfo",
+    "IngestSummary",
     "InputError",
     "LedgerStats",
     "NightlySummary",
@@ -39,6 +41,7 @@ __all__ = [
     "PriceBook",
     "PriceBookError",
     "ReconcileError",
+    "Reject",
     "RelationInfo",
     "RunSummary",
     "Store",
@@ -50,6 +53,7 @@ __all__ = [
     "demo",
     "export_focus",
     "generate_ledger",
+    "ingest",
     "invoice_lines",
     "invoice_totals",
     "list_relations",
@@ -63,5 +67,6 @@ __all__ = [
     "read_relation_arrow",
     "recover_output",
     "run_period",
+    "validate",
     "write_fleet",
 ]

@@ -55,7 +55,17 @@ def _add_ingest(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
-    return _cmd_not_built(args)
+    """Ingest ledgers; summary on stdout (human or ``--json``), progress on stderr."""
+    from reconcile._ingest import format_summary, ingest  # noqa: PLC0415 - keep `reconcile --help` fast
+
+    if args.wait < 0:
+        raise UsageError(f"--wait must be zero or more seconds, not {args.wait}")
+    summary = ingest(args.paths, args.store, quiet=args.quiet, wait=args.wait)
+    if args.json:
+        print(json.dumps(summary.to_json(), sort_keys=True))
+    else:
+        print(format_summary(summary))
+    return EXIT_OK
 
 
 def _add_validate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -66,7 +76,15 @@ def _add_validate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    return _cmd_not_built(args)
+    """Print ``file:line: code: raw`` per reject; exit 0 when clean, 1 when something was rejected."""
+    from reconcile._ingest import validate  # noqa: PLC0415 - keep `reconcile --help` fast
+
+    rejects = validate(args.paths, quiet=args.quiet)
+    for r in rejects:
+        print(f"{r.source_file}:{r.source_line}: {r.code}: {r.raw}")
+    if not args.quiet:
+        print(f"validate: {len(rejects)} rejected line(s)", file=sys.stderr)
+    return EXIT_FAILED if rejects else EXIT_OK
 
 
 # --- run / nightly / demo (owner: pricing and runs) ---------------------------------------------------

@@ -627,7 +627,9 @@ def ingest(
             **{k: v for k, v in summary.to_json().items() if k not in ("ingest_id", "store")},
         }
         writer.commit(record, new_state)
-    progress.note(format_summary(summary))
+    progress.note(
+        f"ingest: {summary.lines:,} lines, {summary.events:,} new events in {summary.seconds:.2f} s"
+    )
     return summary
 
 
