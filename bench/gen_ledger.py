@@ -1,7 +1,7 @@
 """Write a seeded, realistic ledger for the benchmarks and print what was written.
 
     uv run --locked --extra reconcile python bench/gen_ledger.py --lines 10000000 --seed 1 \
-        --out bench/data/ledger-10m.jsonl [--hosts 4] [--garbage 0.0001] [--days 30]
+        --out bench/data/ledger-10m.jsonl [--hosts 4] [--garbage 0.0001] [--days 30] [--split]
 
 ``--fleet DIR`` writes the per-host fleet layout of ``reconcile.write_fleet`` instead (``--vms`` per
 host). ``--json`` prints the figures as one JSON object. Rerunning with the same arguments writes the
@@ -26,7 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--lines", type=int, help="exact number of lines to write")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, help="the ledger file to write (replaced)")
+    p.add_argument("--out", type=Path, help="the ledger file to write (replaced), a folder with --split")
+    p.add_argument("--split", action="store_true", help="one file per host: OUT/host-a/ledger.jsonl, ...")
     p.add_argument("--hosts", type=int, default=4, help="hosts (zone offsets) writing into the ledger")
     p.add_argument("--days", type=float, help="days covered (default 30 for a ledger, 7 for a fleet)")
     p.add_argument("--start", help="RFC 3339 start instant (default 2026-11-01T00:00:00Z for a ledger)")
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         if args.lines is None or args.out is None:
             p.error("--lines and --out are required (or --fleet DIR)")
-        args.out.parent.mkdir(parents=True, exist_ok=True)
+        (args.out if args.split else args.out.parent).mkdir(parents=True, exist_ok=True)
         stats = generate_ledger(
             args.out,
             lines=args.lines,
@@ -70,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
             start=start or DEFAULT_START,
             days=args.days if args.days is not None else 30,
             garbage=args.garbage,
+            split=args.split,
             quiet=args.quiet,
         )
         seconds = time.perf_counter() - began

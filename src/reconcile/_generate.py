@@ -2,7 +2,8 @@
 
 Everything here is deterministic for a seed: the same arguments give the same bytes every time (the
 only randomness is a seeded :class:`random.Random`; no clock, no hash randomisation, gzip with a fixed
-header).
+header). Waiting times go through ``math.log``, so another platform's libm could in principle move an
+instant by a nanosecond; on one machine and Python the output never changes.
 
 How the generated fleet behaves (SPEC section 1, "How the producer behaves"):
 
@@ -60,7 +61,7 @@ import math
 import random
 import shutil
 from collections.abc import Iterator
-from contextlib import nullcontext
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -708,8 +709,8 @@ class _Bulk:
             self.counts[code] = self.counts.get(code, 0) + 1
             out.insert(pos, garbage_line(code, rng.randrange(3), when, self.junk) + "\n")
 
-    def chunks(self, stats: LedgerStats) -> Iterator[bytes]:
-        """The ledger as byte chunks (one per window and host), ``stats`` kept up to date."""
+    def chunks(self, stats: LedgerStats) -> Iterator[tuple[int, bytes]]:
+        """The ledger as ``(host, bytes)`` chunks (one per window and host), ``stats`` kept up to date."""
         stats.hosts, stats.replicas, stats.base_lines = self.hosts, self.replicas, self.base_lines
         room = self.lines
         for w in range(len(self.edges) - 1):
@@ -729,7 +730,7 @@ class _Bulk:
                 stats.last_emitted = _emitted_at(out[-1])
                 stats.garbage = dict(sorted(self.counts.items()))
                 stats.crlf = self.crlf
-                yield chunk
+                yield h, chunk
                 if room == 0:
                     return
 
@@ -761,7 +762,7 @@ def iter_ledger_chunks(
     if stats is None:
         stats = LedgerStats(path="")
     stats.seed = seed
-    return bulk.chunks(stats)
+    return (chunk for _, chunk in bulk.chunks(stats))
 
 
 def generate_ledger(
@@ -774,11 +775,14 @@ def generate_ledger(
     days: float = 30,
     garbage: float = 0.0,
     garbage_codes: tuple[str, ...] = GARBAGE_CODES,
+    split: bool = False,
     quiet: bool = True,
 ) -> LedgerStats:
     """Write a realistic ledger of exactly ``lines`` lines (``\\n``-terminated) and return what it wrote.
 
-    ``out`` is a path (the file is replaced) or a binary stream. ``hosts`` hosts, each with its own zone
+    ``out`` is a path (the file is replaced) or a binary stream. With ``split``, ``out`` is a folder
+    and each host's lines go to ``out/host-a/ledger.jsonl``, ``out/host-b/...`` (``lines`` in total),
+    as hosts leave them for the nightly job. ``hosts`` hosts, each with its own zone
     offset (:data:`HOST_OFFSETS`: ``Z``, ``-05:00``, ``+05:30``, ``+09:00``, ...), write into the one
     file, as a collector merging them would. The ledger spans ``days`` days from ``start`` (default a
     month from 2026-11-01T00:00Z). ``garbage`` is the fraction of lines that are garbage, 0 by default
@@ -790,9 +794,9 @@ def generate_ledger(
     Progress on stderr unless ``quiet``.
     """
     path = str(out) if isinstance(out, str | Path) else str(getattr(out, "name", "<stream>"))
-    stats = LedgerStats(path=path)
+    stats = LedgerStats(path=path, seed=seed)
     progress = Progress(quiet=quiet)
-    chunks = iter_ledger_chunks(
+    bulk = _Bulk(
         lines=lines,
         seed=seed,
         hosts=hosts,
@@ -800,12 +804,23 @@ def generate_ledger(
         days=days,
         garbage=garbage,
         garbage_codes=garbage_codes,
-        stats=stats,
     )
-    with open(out, "wb") if isinstance(out, str | Path) else nullcontext(out) as f:
-        for chunk in chunks:
-            f.write(chunk)
-            progress.update(f"generate: {stats.lines:,} / {lines:,} lines")
+    if split:
+        if not isinstance(out, str | Path):
+            raise ValueError("split=True needs a folder path as out")
+        folders = [Path(out) / f"host-{_host_name(h)}" for h in range(hosts)]
+        for folder in folders:
+            folder.mkdir(parents=True, exist_ok=True)
+        with ExitStack() as stack:
+            files = [stack.enter_context(open(folder / "ledger.jsonl", "wb")) for folder in folders]
+            for h, chunk in bulk.chunks(stats):
+                files[h].write(chunk)
+                progress.update(f"generate: {stats.lines:,} / {lines:,} lines")
+    else:
+        with open(out, "wb") if isinstance(out, str | Path) else nullcontext(out) as f:
+            for _, chunk in bulk.chunks(stats):
+                f.write(chunk)
+                progress.update(f"generate: {stats.lines:,} / {lines:,} lines")
     progress.note(f"generate: {stats.describe()}")
     return stats
 

@@ -476,3 +476,15 @@ def test_recorder_writes_the_same_lines() -> None:
         if micro(line) == line:
             exact += 1
     assert exact > 50  # restores (ms) and back-dated stops (us) round-trip unchanged
+
+
+def test_split_writes_one_ledger_per_host(tmp_path: Path) -> None:
+    """With ``split`` each host's lines go to its own folder, same lines as the merged ledger."""
+    stats = generate_ledger(tmp_path, lines=3001, seed=6, hosts=3, split=True)
+    merged = gen.generate_lines(lines=3001, seed=6, hosts=3)
+    per_host = {p.parent.name: p.read_text().splitlines() for p in tmp_path.glob("host-*/ledger.jsonl")}
+    assert sorted(per_host) == ["host-a", "host-b", "host-c"]
+    assert sum(len(v) for v in per_host.values()) == 3001 == stats.lines
+    assert sorted(line for v in per_host.values() for line in v) == sorted(merged)
+    for name, offset in zip(["host-a", "host-b", "host-c"], ["Z", "-05:00", "+05:30"], strict=True):
+        assert all(line.endswith(f'{offset}"}}') for line in per_host[name])
