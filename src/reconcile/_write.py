@@ -410,6 +410,7 @@ class OutputFolder:
             folder.mkdir(parents=True)
             part = slices.filter(duckdb.ColumnExpression("usage_date") == duckdb.ConstantExpression(day))
             part.write_parquet(str(folder / _DATA), compression="zstd")
+            _kill_point("staging")  # after the first file: the staging folder is half written
         total = _count(con, "SELECT count(*) FROM _out_slices", [])
         outside = _count(
             con,

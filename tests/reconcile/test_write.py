@@ -280,3 +280,20 @@ def test_writer_module_is_importable_from_the_source_tree() -> None:
     """The SQL files the writer loads exist in sql/engine."""
     for name in ("output_slices", "output_intervals", "output_anomalies"):
         assert (ROOT / "sql" / "engine" / f"{name}.sql").read_text().startswith(f"-- {name}:")
+
+
+@pytest.mark.parametrize("phase", ["journal", "swap", "swapped"])
+def test_the_next_writer_finishes_an_interrupted_commit(tmp_path: Path, phase: str) -> None:
+    """Opening a folder for writing rolls an interrupted commit forward before anything else."""
+    write(tmp_path / "new", parse_period("2026-11-25"), variant=1)
+    write(tmp_path / "out", parse_period("2026-11-25"))
+    script = _KILL_SCRIPT.format(here=str(HERE), out=str(tmp_path / "out"))
+    proc = subprocess.run([sys.executable, "-c", script], env={**os.environ, KILL_ENV: phase}, check=False)
+    assert proc.returncode == -9
+    with OutputFolder(tmp_path / "out") as folder:
+        assert not (tmp_path / "out" / ".journal.json").exists()
+        assert folder.manifest("2026-11-25") == {
+            "run_id": "run-2026-11-25-1",
+            "rows": {"slices": 1, "intervals": 5, "anomalies": 2},
+        }
+    assert snapshot(tmp_path / "out") == snapshot(tmp_path / "new")
