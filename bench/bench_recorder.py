@@ -46,7 +46,9 @@ def run_threads(work: Callable[[int, int], None], n: int, workers: int) -> float
 
 def bench_recorder(path: Path, n: int, workers: int, check_interval: float | None = None) -> float:
     """Seconds per ``FileRecorder.emit(Entry(...))``, the Entry built like gowire's bench builds it."""
-    recorder = FileRecorder(path) if check_interval is None else FileRecorder(path, check_interval=check_interval)
+    recorder = (
+        FileRecorder(path) if check_interval is None else FileRecorder(path, check_interval=check_interval)
+    )
 
     def work(w: int, count: int) -> None:
         emit = recorder.emit

@@ -333,7 +333,7 @@ class FileRecorder(_Base):
         view = memoryview(data)
         while written < len(data):
             try:
-                n = os.write(fd, view[written:])
+                n = _os_write(fd, view[written:])
             except OSError:
                 self._partial = written > 0
                 raise

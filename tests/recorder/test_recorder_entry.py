@@ -114,7 +114,8 @@ def test_golden_line_parses(record: dict[str, Any]) -> None:
     expected = entry_from_case(case)
     assert entry == expected
     assert entry.emitted_at.utcoffset() == expected.emitted_at.utcoffset()
-    assert entry.kind == case["kind"] and entry.reason == case["reason"]
+    assert entry.kind == case["kind"]
+    assert entry.reason == case["reason"]
     assert entry.shape == (case["cpu"], case["mem_bytes"], case["storage_bytes"])
 
 
@@ -147,13 +148,16 @@ def test_golden_files_cover_the_wire_format() -> None:
     assert {c["reason"] for c in cases} >= {r.value for r in Reason}
     assert any(not micro_precision(c) for c in cases)
     assert any(c["offset_seconds"] % 3600 for c in cases)
-    assert any("\\b" in line for line in lines) and any("\\f" in line for line in lines)
+    assert any("\\b" in line for line in lines)
+    assert any("\\f" in line for line in lines)
     assert len(cases) >= 100
 
 
 def test_nanoseconds_are_truncated_not_rounded() -> None:
     """A 9-digit fraction parses to its first 6 digits (…123456789 -> …123456)."""
-    line = '{"kind":"vm.compute.start","vm_id":"vm-7","shape":{},"emitted_at":"2026-05-20T01:02:03.999999999Z"}'
+    line = (
+        '{"kind":"vm.compute.start","vm_id":"vm-7","shape":{},"emitted_at":"2026-05-20T01:02:03.999999999Z"}'
+    )
     entry = Entry.from_line(line)
     assert entry.emitted_at == datetime(2026, 5, 20, 1, 2, 3, 999999, tzinfo=UTC)
     assert entry.to_line().endswith(b'"emitted_at":"2026-05-20T01:02:03.999999Z"}\n')
@@ -221,12 +225,18 @@ def test_escaping_applies_to_every_string_field() -> None:
         (datetime(1, 1, 1, tzinfo=UTC), "0001-01-01T00:00:00Z"),
         (datetime(5, 3, 4, 5, 6, 7, tzinfo=UTC), "0005-03-04T05:06:07Z"),
         (datetime(999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC), "0999-12-31T23:59:59.999999Z"),
-        (datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-5))), "9999-12-31T23:59:59-05:00"),
+        (
+            datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-5))),
+            "9999-12-31T23:59:59-05:00",
+        ),
         (datetime(2026, 5, 20, 1, 2, 3, 120000, tzinfo=UTC), "2026-05-20T01:02:03.12Z"),
         (datetime(2026, 5, 20, 1, 2, 3, 1, tzinfo=UTC), "2026-05-20T01:02:03.000001Z"),
         (datetime(2026, 5, 20, 1, 2, 3, 100000, tzinfo=UTC), "2026-05-20T01:02:03.1Z"),
         (datetime(2026, 5, 20, 1, 2, 3, tzinfo=timezone(timedelta(0))), "2026-05-20T01:02:03Z"),
-        (datetime(2026, 5, 20, 1, 2, 3, tzinfo=timezone(timedelta(minutes=345))), "2026-05-20T01:02:03+05:45"),
+        (
+            datetime(2026, 5, 20, 1, 2, 3, tzinfo=timezone(timedelta(minutes=345))),
+            "2026-05-20T01:02:03+05:45",
+        ),
         (datetime(2026, 5, 20, 1, 2, 3, tzinfo=timezone(timedelta(minutes=-1))), "2026-05-20T01:02:03-00:01"),
     ],
     ids=str,
@@ -249,7 +259,7 @@ def test_emitted_at_defaults_to_now_in_utc() -> None:
 def test_naive_datetime_is_an_error() -> None:
     """A naive emitted_at is refused at construction, naming the value."""
     with pytest.raises(InvalidEntryError, match="naive"):
-        Entry(emitted_at=datetime(2026, 5, 20, 1, 2, 3))  # noqa: DTZ001
+        Entry(emitted_at=datetime(2026, 5, 20, 1, 2, 3))
 
 
 class _NoOffset(tzinfo):
@@ -317,10 +327,13 @@ def test_construction_is_keyword_only_and_immutable() -> None:
 def test_known_strings_become_enum_members_unknown_stay_strings() -> None:
     """'vm.compute.start' becomes Kind.VM_COMPUTE_START; an unknown kind or reason stays a plain str."""
     entry = Entry(kind="vm.compute.start", reason="stop-crash")
-    assert entry.kind is Kind.VM_COMPUTE_START and entry.reason is Reason.STOP_CRASH
+    assert entry.kind is Kind.VM_COMPUTE_START
+    assert entry.reason is Reason.STOP_CRASH
     other = Entry(kind="vm.gpu.start", reason="evicted")
-    assert type(other.kind) is str and type(other.reason) is str
-    assert Kind.SNAP_STORAGE_STOP == "snap.storage.stop" and Reason.HIBERNATE_WAKE == "hibernate-wake"
+    assert type(other.kind) is str
+    assert type(other.reason) is str
+    assert Kind.SNAP_STORAGE_STOP == "snap.storage.stop"
+    assert Reason.HIBERNATE_WAKE == "hibernate-wake"
 
 
 @pytest.mark.parametrize(
@@ -367,7 +380,7 @@ def test_replace_and_make_validate() -> None:
     with pytest.raises(InvalidEntryError):
         entry._replace(vm_id=3)
     with pytest.raises(InvalidEntryError):
-        entry._replace(emitted_at=datetime(2026, 1, 1))  # noqa: DTZ001
+        entry._replace(emitted_at=datetime(2026, 1, 1))
     assert Shape._make([1, 2, 3]) == Shape(1, 2, 3)
     with pytest.raises(InvalidEntryError):
         Shape(1)._replace(cpu=2**64)
@@ -376,16 +389,20 @@ def test_replace_and_make_validate() -> None:
 def test_entries_pickle_and_hash_as_values() -> None:
     """Entries pickle, compare and hash by value."""
     entry = Entry(kind="vm.compute.stop", vm_id="vm-1", shape=Shape(1, 2, 3), emitted_at=EPOCH)
-    clone = pickle.loads(pickle.dumps(entry))
-    assert clone == entry and hash(clone) == hash(entry) and type(clone) is Entry
+    clone = pickle.loads(pickle.dumps(entry))  # noqa: S301 - our own bytes
+    assert clone == entry
+    assert hash(clone) == hash(entry)
+    assert type(clone) is Entry
     assert clone.kind is Kind.VM_COMPUTE_STOP
     assert len({entry, clone, entry._replace(vm_id="vm-2")}) == 2
 
 
 def test_exceptions_share_a_base() -> None:
     """InvalidEntryError and ParseError are RecorderErrors and ValueErrors."""
-    assert issubclass(InvalidEntryError, RecorderError) and issubclass(InvalidEntryError, ValueError)
-    assert issubclass(ParseError, RecorderError) and issubclass(ParseError, ValueError)
+    assert issubclass(InvalidEntryError, RecorderError)
+    assert issubclass(InvalidEntryError, ValueError)
+    assert issubclass(ParseError, RecorderError)
+    assert issubclass(ParseError, ValueError)
 
 
 # --- parsing ----------------------------------------------------------------------------------------
@@ -403,9 +420,12 @@ def test_from_line_reads_missing_and_null_fields_as_go_does() -> None:
     """Missing strings are empty, a missing shape is {}, null is unset, unknown fields are ignored."""
     line = '{"kind":"vm.compute.stop","vm_id":null,"extra":[1,2],"emitted_at":"2026-05-20T01:02:03+08:00"}'
     entry = Entry.from_line(line)
-    assert entry.vm_id == "" and entry.shape == Shape()
+    assert entry.vm_id == ""
+    assert entry.shape == Shape()
     assert entry.emitted_at.utcoffset() == timedelta(hours=8)
-    assert entry.to_line() == b'{"kind":"vm.compute.stop","shape":{},"emitted_at":"2026-05-20T01:02:03+08:00"}\n'
+    assert (
+        entry.to_line() == b'{"kind":"vm.compute.stop","shape":{},"emitted_at":"2026-05-20T01:02:03+08:00"}\n'
+    )
 
 
 @pytest.mark.parametrize(
@@ -479,11 +499,14 @@ def test_line_matches_reference_encoder_and_json(entry: Entry) -> None:
     decoder reads the original values back."""
     line = entry.to_line()
     assert line == reference_line(entry)
-    assert line.endswith(b"}\n") and line.count(b"\n") == 1
+    assert line.endswith(b"}\n")
+    assert line.count(b"\n") == 1
     assert not re.search(rb"[\x00-\x1f<>&]", line[:-1])
     decoded = json.loads(line)
-    assert list(decoded)[0] == "kind" and list(decoded)[-2:] == ["shape", "emitted_at"]
-    assert decoded["kind"] == entry.kind and decoded.get("vm_id", "") == entry.vm_id
+    assert next(iter(decoded)) == "kind"
+    assert list(decoded)[-2:] == ["shape", "emitted_at"]
+    assert decoded["kind"] == entry.kind
+    assert decoded.get("vm_id", "") == entry.vm_id
     assert decoded["shape"].get("mem_bytes", 0) == entry.shape.mem_bytes
 
 
