@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import importlib
 import importlib.metadata
 import json
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -29,7 +29,7 @@ from typing import Any
 
 import duckdb
 
-from reconcile import _pair, _price, _pricebook, _store, _write
+from reconcile import _generate, _ingest, _pair, _price, _pricebook, _store, _write
 from reconcile._currency import round_to_minor
 from reconcile._period import (
     NS_PER_DAY,
@@ -435,11 +435,10 @@ def run_period(
             session.close()
 
 
-def _ingest(paths: Sequence[str | Path], store: str | Path, *, quiet: bool, wait: float) -> dict[str, Any]:
-    ingest_module = importlib.import_module("reconcile._ingest")
-    result = ingest_module.ingest(paths, store, quiet=quiet, wait=wait)
-    summary: dict[str, Any] = result.to_json()
-    return summary
+def _ingest_paths(
+    paths: Sequence[str | Path], store: str | Path, *, quiet: bool, wait: float
+) -> dict[str, Any]:
+    return _ingest.ingest(paths, store, quiet=quiet, wait=wait).to_json()
 
 
 def nightly(
@@ -480,7 +479,7 @@ def nightly(
         if held not in (None, "day"):
             raise UsageError(f"output folder {out.path} holds {held} runs; the nightly job writes days")
         progress.note(f"nightly: ingesting {len(paths)} path(s) into {store}")
-        ingest_summary = _ingest(paths, store, quiet=quiet, wait=wait)
+        ingest_summary = _ingest_paths(paths, store, quiet=quiet, wait=wait)
         committed = out.manifests()
         window = [yesterday - dt.timedelta(days=i) for i in range(lookback, 0, -1)]
         earlier = [d for d in window if d.isoformat() in committed]
@@ -522,8 +521,6 @@ def demo(output: str | Path = "demo-output", *, seed: int = 7, quiet: bool = Fal
     ``output/output`` (the Parquet output, one folder per table). A folder from an earlier demo is
     reused (its three sub-folders are replaced); any other non-empty folder is refused.
     """
-    from reconcile import _generate  # noqa: PLC0415 - the generator is only needed here
-
     root = Path(output)
     marker = root / ".reconcile-demo"
     if root.exists() and any(root.iterdir()) and not marker.exists():
@@ -536,12 +533,10 @@ def demo(output: str | Path = "demo-output", *, seed: int = 7, quiet: bool = Fal
     ledgers, store, out_dir = root / "ledgers", root / "store", root / "output"
     for folder in (ledgers, store, out_dir):
         if folder.exists():
-            import shutil  # noqa: PLC0415
-
             shutil.rmtree(folder)
     progress.note(f"demo: generating a fleet (seed {seed}) into {ledgers}")
     fleet = _generate.write_fleet(ledgers, seed)
-    ingest_summary = _ingest([ledgers], store, quiet=quiet, wait=0.0)
+    ingest_summary = _ingest_paths([ledgers], store, quiet=quiet, wait=0.0)
     last_ns = parse_instant(fleet.last_emitted)
     last_day = dt.date.fromisoformat(format_ns(last_ns)[:10])
     first_day = dt.date.fromisoformat(format_ns(parse_instant(fleet.first_emitted))[:10])
