@@ -47,7 +47,7 @@ def entry(vm_id: str = "vm-1") -> Entry:
 def lines(path: Path) -> list[Entry]:
     data = path.read_bytes()
     assert data.endswith(b"\n") or not data
-    return [Entry.from_line(line) for line in data.splitlines()]
+    return [Entry.from_line(line) for line in data.split(b"\n")[:-1]]
 
 
 # --- the happy path ---------------------------------------------------------------------------------
