@@ -188,9 +188,9 @@ def _normalise_time(value: object) -> datetime:
         except OverflowError as exc:
             raise InvalidEntryError(f"emitted_at {value.isoformat()} is out of range in UTC") from exc
     zone = _zone(offset // _MINUTE)
-    if tz is zone:
+    if tz is zone and not value.fold:
         return value
-    return value.replace(tzinfo=zone)
+    return value.replace(tzinfo=zone, fold=0)  # same wall time, same offset: the same instant
 
 
 # Wall-clock "YYYY-MM-DDTHH:MM:SS" by the first 7 bytes of the datetime's pickle state (year, month,

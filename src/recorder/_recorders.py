@@ -62,14 +62,15 @@ class _Base:
 
     def __init__(self) -> None:
         self.dropped = 0
-        self._lock = threading.Lock()
+        # Re-entrant: a signal handler that emits while this thread is inside emit must not deadlock.
+        self._lock = threading.RLock()
         self._log_next = 0.0  # monotonic time before which failure logs are suppressed
         self._log_suppressed = 0
         _LIVE.add(self)
 
     def _after_fork_in_child(self) -> None:
         # Another thread of the parent may have held the lock at fork: it does not exist here.
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     def _drop(self, message: str) -> str | None:
         """Count one dropped entry (call with the lock held); return the log message if one is due."""
@@ -89,7 +90,7 @@ class _Base:
         return message
 
     def close(self) -> None:
-        """Release what the recorder holds; later emits are dropped."""
+        """Release what the recorder holds (nothing, unless the recorder says otherwise)."""
 
     def __enter__(self) -> Self:
         return self
@@ -279,7 +280,7 @@ class FileRecorder(_Base):
                     if written != len(data):
                         self._write_rest(fd, data, written)
                 except OSError as exc:
-                    message = self._write_failed(exc)
+                    message = self._write_failed(fd, exc)
             else:
                 message = self._emit_checked(data)
         if message is not None:
@@ -313,15 +314,17 @@ class FileRecorder(_Base):
             if self._fsync:
                 os.fsync(fd)
         except OSError as exc:
-            return self._write_failed(exc)
+            return self._write_failed(fd, exc)
         self._partial = False
         if self._check_interval > 0 and not self._fsync:
             self._next_check = now + self._check_interval
         return None
 
-    def _write_failed(self, exc: OSError) -> str | None:
+    def _write_failed(self, fd: int, exc: OSError) -> str | None:
         """Count and report a failed write (lock held); the next emit checks and reopens the path."""
-        if exc.errno == errno.EBADF:
+        if fd != self._fd:
+            pass  # a nested emit (signal handler) already replaced the file: keep its state
+        elif exc.errno == errno.EBADF:
             self._fd = -1  # not ours any more: never close a number someone else may reuse
             self._next_check = 0.0
         else:

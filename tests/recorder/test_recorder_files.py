@@ -490,3 +490,26 @@ def test_nop_recorder_discards() -> None:
     recorder.emit(entry())
     recorder.close()
     assert recorder.dropped == 0
+
+
+def test_emit_from_inside_emit_does_not_deadlock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An emit re-entered on the same thread (a signal handler running mid-emit) completes."""
+    path = tmp_path / "ledger.jsonl"
+    recorder = FileRecorder(path)
+    real_write = os.write
+    nested = False
+
+    def write_after_handler(fd: int, data: bytes) -> int:
+        nonlocal nested
+        if not nested:
+            nested = True
+            recorder.emit(entry("from-handler"))  # what a signal handler would do at this point
+        return real_write(fd, data)
+
+    monkeypatch.setattr(_recorders, "_os_write", write_after_handler)
+    worker = threading.Thread(target=recorder.emit, args=(entry("outer"),), daemon=True)
+    worker.start()
+    worker.join(10)
+    assert not worker.is_alive(), "emit deadlocked on its own lock"
+    recorder.close()
+    assert [e.vm_id for e in lines(path)] == ["from-handler", "outer"]
