@@ -42,6 +42,7 @@ def test_notebooks_are_committed_without_outputs(name: str) -> None:
     assert all(not c.outputs and c.execution_count is None for c in code)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_notebook_runs_on_a_small_output(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each notebook runs to the end on the small SPEC-shaped output and store."""

@@ -16,6 +16,7 @@ from analyst_fixture import DATA, write_output, write_store
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import reconcile
 from reconcile._sql import load_sql, sql_root
 from reconcile._views import (
     PARAMS,
@@ -24,6 +25,7 @@ from reconcile._views import (
     list_relations,
     parse_params,
     read_relation,
+    read_relation_arrow,
 )
 from reconcile.exceptions import OutputError, UsageError
 
@@ -388,3 +390,40 @@ def test_anomaly_details_join_the_named_interval(folders: tuple[Path, Path]) -> 
     assert by_code["shape_mismatch"]["interval_amount"] == Decimal("0.26")
     assert by_code["orphan_stop"]["interval_amount"] is None
     assert details["at"].is_sorted()
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    summary = reconcile.demo(tmp_path_factory.mktemp("views_demo") / "demo", quiet=True)
+    return Path(summary.output), Path(summary.store)
+
+
+@pytest.mark.slow
+def test_every_relation_runs_on_the_demo_output(demo: tuple[Path, Path]) -> None:
+    """Every listed relation runs on `reconcile demo`'s output and store, with no float column."""
+    output, store = demo
+    con = connect_output(output, store=store)
+    try:
+        for name in RELATIONS:
+            types = [t for _, t, *_ in con.execute(f"DESCRIBE {name}").fetchall()]
+            assert "DOUBLE" not in types, name
+            rows = con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0]
+            assert rows > 0 or name in {"rejects"}, name
+    finally:
+        con.close()
+
+
+@pytest.mark.slow
+def test_demo_invoice_lines_agree_with_the_pricing_stage(demo: tuple[Path, Path]) -> None:
+    """The SQL invoice lines equal reconcile.invoice_lines (the pricing stage's own) on the demo slices."""
+    output, _ = demo
+    mine = read_relation("invoice_lines", output)
+    slices = read_relation_arrow("slices", output)
+    theirs = pl.from_arrow(reconcile.invoice_lines(slices))
+    assert isinstance(theirs, pl.DataFrame)
+    key = ["tenant_id", "family", "meter", "currency"]
+    got = {tuple(r[k] for k in key): r["amount"] for r in mine.iter_rows(named=True)}
+    want = {tuple(r[k] for k in key): r["amount"] for r in theirs.iter_rows(named=True)}
+    assert got == want
+    total = mine.select(pl.col("amount").sum()).item()
+    assert set(mine["invoice_total"]) == {total}
