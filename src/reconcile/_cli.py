@@ -286,6 +286,8 @@ def _cmd_sql(args: argparse.Namespace) -> int:
         raise UsageError("sql: give a relation NAME (see `reconcile sql --list`)")
     if args.output is None:
         raise UsageError("sql: --output DIR is required")
+    if args.name in ("rejects", "events") and args.store is None:
+        raise UsageError(f"sql {args.name}: these rows live in the event store: give --store DIR")
     frame = read_relation(args.name, args.output, store=args.store, params=parse_params(args.param))
     if args.format == "csv":
         sys.stdout.write(frame.write_csv())

@@ -88,6 +88,7 @@ def test_table_format_and_params(folders: tuple[Path, Path], capsys: pytest.Capt
         (["sql"], 2, "relation NAME"),
         (["sql", "top_resources", "--output", ".", "--param", "top_n=x"], 2, "top_n"),
         (["sql", "slices", "--output", "/nonexistent/out"], 1, "does not exist"),
+        (["sql", "rejects", "--output", "."], 2, "--store"),
     ],
 )
 def test_errors_are_one_line_with_exit_codes(
