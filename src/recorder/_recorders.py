@@ -213,7 +213,7 @@ class FileRecorder(_Base):
 
     def _setup(self, path: str | os.PathLike[str], durable: bool, check_interval: float) -> None:
         super().__init__()
-        self.path = os.fspath(path)
+        self.path = os.path.abspath(os.fspath(path))  # reopening after a chdir must find the same file
         self.durable = durable
         self._flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | (_O_DSYNC if durable else 0)
         self._fsync = durable and not _O_DSYNC

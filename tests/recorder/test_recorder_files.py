@@ -513,3 +513,17 @@ def test_emit_from_inside_emit_does_not_deadlock(tmp_path: Path, monkeypatch: py
     assert not worker.is_alive(), "emit deadlocked on its own lock"
     recorder.close()
     assert [e.vm_id for e in lines(path)] == ["from-handler", "outer"]
+
+
+def test_relative_path_survives_chdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A relative ledger path is fixed at construction: a rotation after chdir reopens the same path."""
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path)
+    recorder = FileRecorder("ledger.jsonl", check_interval=0.0)
+    recorder.emit(entry("a"))
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    (tmp_path / "ledger.jsonl").rename(tmp_path / "ledger.jsonl.1")
+    recorder.emit(entry("b"))
+    recorder.close()
+    assert [e.vm_id for e in lines(tmp_path / "ledger.jsonl")] == ["b"]
+    assert not (tmp_path / "elsewhere" / "ledger.jsonl").exists()
