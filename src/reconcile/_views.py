@@ -287,7 +287,10 @@ def connect_output(
     out = Path(output).resolve()
     if not out.is_dir():
         raise OutputError(f"output folder {out} does not exist")
-    recover_output(out, wait=wait)  # finish a commit a killed run left half done, as every reader does
+    try:
+        recover_output(out, wait=wait)  # finish a commit a killed run left half done, as every reader does
+    except OSError as exc:
+        raise OutputError(f"output folder {out}: cannot finish an interrupted commit: {exc}") from None
     if not _has_files(out / "manifests", "manifest.json"):
         raise OutputError(f"output folder {out} holds no committed run (no manifests/period=*/manifest.json)")
     values: dict[str, str | int | None] = {name: p.default for name, p in PARAMS.items()}
