@@ -205,7 +205,6 @@ class _Session:
         self.options = options
         self.progress = progress
         self.con = duckdb.connect()
-        self.con.execute("SET preserve_insertion_order = false")
         _pair.register_events(self.con, self.store.event_files())
         self.con.execute(
             "CREATE OR REPLACE TEMP TABLE _ingest_first AS " + load_sql("engine/run_ingest_first")

@@ -45,6 +45,10 @@ def test_demo_command_runs_the_whole_pipeline(tmp_path: Path) -> None:
     by_day = slices.group_by("usage_date").agg(pl.col("amount").sum()).sort("usage_date")
     exact = {run["period"]: Decimal(run["totals_exact"]["USD"]) for run in summary["runs"]}
     assert {d.isoformat(): a for d, a in by_day.rows()} == exact
+    # every slice's interval is listed in the intervals of the slice's period (a day here)
+    intervals = tables.intervals.select("interval_id", "period").collect()
+    keyed = slices.select("interval_id", pl.col("usage_date").cast(pl.String).alias("period")).unique()
+    assert keyed.join(intervals, on=["interval_id", "period"], how="anti").height == 0
     assert tables.anomalies.collect().height == sum(sum(r["anomalies"].values()) for r in summary["runs"])
 
 

@@ -179,6 +179,24 @@ def test_a_period_not_ended_needs_an_earlier_cut_off(tmp_path: Path) -> None:
     assert storage.select("seconds", "status").rows() == [(Decimal(6 * 3600), "open")]
 
 
+def test_stale_open_is_reported_by_every_run_that_finds_it_stale(tmp_path: Path) -> None:
+    """With stale_after, an interval open too long at the cut-off is a stale_open anomaly of that run."""
+    store = make_store(tmp_path / "store", DAY_25)
+    out = tmp_path / "out"
+    day_25 = run_period(store, PRICES, out, "2026-11-25", stale_after="90m", quiet=True, now=LATER)
+    day_26 = run_period(store, PRICES, out, "2026-11-26", stale_after="90m", quiet=True, now=LATER)
+    assert day_25.anomalies == {"orphan_stop": 1, "stale_open": 2}  # vm-1 compute (2 h) and storage (26 h)
+    assert day_26.anomalies == {"stale_open": 1}  # the compute interval closed at 02:00 on the 26th
+    stale = read_output(out).anomalies.filter(pl.col("code") == "stale_open").collect()
+    assert sorted(stale.select("period", "family").rows()) == [
+        ("2026-11-25", "vm.compute"),
+        ("2026-11-25", "vm.storage"),
+        ("2026-11-26", "vm.storage"),
+    ]
+    storage_at = stale.filter(pl.col("family") == "vm.storage")["at_ns"].unique().to_list()
+    assert storage_at == [parse_instant("2026-11-24T22:00:00Z")]  # about the open start
+
+
 def test_tenants_attribute_slices_and_enter_the_run_id(tmp_path: Path) -> None:
     """A tenants file sets tenant_id, counts unattributed slices and changes run_id."""
     store = make_store(tmp_path / "store", DAY_25)

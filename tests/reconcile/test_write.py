@@ -148,15 +148,15 @@ def test_layout_types_and_run_id(tmp_path: Path) -> None:
     assert types["run_id"] == "VARCHAR"
     assert con.execute("SELECT DISTINCT run_id FROM rel").fetchall() == [("run-2026-11-25-0",)]
     manifest = json.loads((tmp_path / "manifests/period=2026-11-25/manifest.json").read_text())
-    assert manifest["rows"] == {"slices": 1, "intervals": 5, "anomalies": 2}
+    assert manifest["rows"] == {"slices": 1, "intervals": 6, "anomalies": 2}
 
 
 def test_intervals_and_anomalies_selected_for_the_period(tmp_path: Path) -> None:
-    """Only intervals overlapping the period and anomalies in it (plus stale_open) are written."""
+    """Intervals overlapping the period (or ending on its start) and anomalies in it (plus stale_open)."""
     write(tmp_path, parse_period("2026-11-25"))
     tables = read_output(tmp_path)
     ids = set(tables.intervals.select("interval_id").collect().to_series().to_list())
-    assert ids == {"cross", "inside", "open", "zero_at_start", "dropped"}
+    assert ids == {"cross", "inside", "open", "zero_at_start", "dropped", "ends_at_start"}
     codes = sorted(tables.anomalies.select("code").collect().to_series().to_list())
     assert codes == ["double_start", "stale_open"]
     assert tables.intervals.select("period").unique().collect().item() == "2026-11-25"
@@ -294,6 +294,6 @@ def test_the_next_writer_finishes_an_interrupted_commit(tmp_path: Path, phase: s
         assert not (tmp_path / "out" / ".journal.json").exists()
         assert folder.manifest("2026-11-25") == {
             "run_id": "run-2026-11-25-1",
-            "rows": {"slices": 1, "intervals": 5, "anomalies": 2},
+            "rows": {"slices": 1, "intervals": 6, "anomalies": 2},
         }
     assert snapshot(tmp_path / "out") == snapshot(tmp_path / "new")
