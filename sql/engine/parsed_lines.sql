@@ -16,37 +16,24 @@ lines AS (
         source_line,
         raw,
         coalesce(raw = getvariable('prescan_marker'), false) AS prescanned,
-        -- the line minified by DuckDB's JSON parser (yyjson); NULL when it is not JSON at all
-        CASE WHEN strlen(raw) <= 1048576 THEN try(json(raw)) END AS minified
+        -- valid for DuckDB's JSON parser (yyjson, which is laxer than JSON: see `strict` below)
+        CASE WHEN strlen(raw) <= 1048576 THEN json_valid(raw) ELSE false END AS valid
     FROM ledger_lines
-),
-
--- yyjson also accepts NaN/Inf literals and trailing commas. A line that is already minified (every
--- line Go writes) holds neither; any other line is re-checked with its string literals blanked out.
-strict AS (
-    SELECT
-        *,
-        CASE
-            WHEN minified IS NULL THEN false
-            WHEN minified = raw THEN true
-            ELSE NOT regexp_matches(
-                regexp_replace(raw, '"(?:[^"\\]|\\.)*"', '""', 'g'),
-                '(?:^|[:\[,])[ \t\r\n]*[+-]?(?:[nN][aA]|[iI][nN])|,[ \t\r\n]*[\]}]'
-            )
-        END AS strict_valid
-    FROM lines
 ),
 
 -- One parse of the line: each member this stage reads as a JSON text (NULL when absent or null).
 members AS (
     SELECT
         *,
-        CASE WHEN strict_valid AND starts_with(minified, '{') THEN
-            json_transform(minified, '{"kind": "JSON", "vm_id": "JSON", "snapshot_id": "JSON",
-                "source_snapshot_id": "JSON", "reason": "JSON", "hypervisor": "JSON", "shape": "JSON",
-                "emitted_at": "JSON"}')
+        CASE
+            WHEN NOT valid THEN NULL
+            -- (an object whose text starts with whitespace is rare: json_type only runs for those)
+            WHEN CASE WHEN starts_with(raw, '{') THEN true ELSE json_type(raw) = 'OBJECT' END THEN
+                json_transform(raw, '{"kind": "JSON", "vm_id": "JSON", "snapshot_id": "JSON",
+                    "source_snapshot_id": "JSON", "reason": "JSON", "hypervisor": "JSON", "shape": "JSON",
+                    "emitted_at": "JSON"}')
         END AS m
-    FROM strict
+    FROM lines
 ),
 
 shape_members AS (
@@ -76,97 +63,112 @@ texts AS (
     FROM shape_members
 ),
 
-fields AS (
+-- yyjson, DuckDB's JSON parser, also accepts NaN/Inf literals and trailing commas, which are not
+-- JSON. A line is surely strict JSON when it holds exactly the members read here, written without
+-- whitespace (the lengths add up: no other member can hold a NaN, no trailing comma fits) and those
+-- start as strings and integers do: every line Go writes. Any other line is re-checked by a regex
+-- over its text with the string literals blanked out.
+strict AS (
     SELECT
         *,
-        -- string members: NULL when absent, null or empty (omitempty makes these the same); a text
-        -- without a backslash needs no unescaping
-        nullif(CASE WHEN starts_with(j_kind, '"') THEN
-            CASE WHEN contains(j_kind, '\') THEN json_extract_string(j_kind, '$') ELSE j_kind[2:-2] END
-        END, '') AS kind,
-        nullif(CASE WHEN starts_with(j_vm_id, '"') THEN
-            CASE WHEN contains(j_vm_id, '\') THEN json_extract_string(j_vm_id, '$') ELSE j_vm_id[2:-2] END
-        END, '') AS vm_id,
-        nullif(CASE WHEN starts_with(j_snapshot_id, '"') THEN
-            CASE WHEN contains(j_snapshot_id, '\') THEN json_extract_string(j_snapshot_id, '$')
-            ELSE j_snapshot_id[2:-2] END
-        END, '') AS snapshot_id,
-        nullif(CASE WHEN starts_with(j_source_snapshot_id, '"') THEN
-            CASE WHEN contains(j_source_snapshot_id, '\') THEN json_extract_string(j_source_snapshot_id, '$')
-            ELSE j_source_snapshot_id[2:-2] END
-        END, '') AS source_snapshot_id,
-        nullif(CASE WHEN starts_with(j_reason, '"') THEN
-            CASE WHEN contains(j_reason, '\') THEN json_extract_string(j_reason, '$') ELSE j_reason[2:-2] END
-        END, '') AS reason,
-        nullif(CASE WHEN starts_with(j_hypervisor, '"') THEN
-            CASE WHEN contains(j_hypervisor, '\') THEN json_extract_string(j_hypervisor, '$')
-            ELSE j_hypervisor[2:-2] END
-        END, '') AS hypervisor,
-        -- emitted_at's value when it is a well-formed RFC 3339 text (fields checked below)
-        CASE WHEN regexp_full_match(
-            j_emitted_at,
-            '"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"'
-        ) THEN j_emitted_at[2:-2] END AS ts,
-        -- shape members must be JSON integers: yyjson writes every other number with '.' or 'e';
-        -- TRY_CAST to BIGINT is NULL beyond int64
-        CASE WHEN NOT regexp_matches(j_cpu, '[.eE]') THEN TRY_CAST(j_cpu AS BIGINT) END AS cpu_i,
-        CASE WHEN NOT regexp_matches(j_mem_bytes, '[.eE]') THEN TRY_CAST(j_mem_bytes AS BIGINT) END AS mem_i,
-        CASE WHEN NOT regexp_matches(j_storage_bytes, '[.eE]') THEN TRY_CAST(j_storage_bytes AS BIGINT) END AS sto_i
+        CASE
+            WHEN NOT valid THEN false
+            WHEN m IS NOT NULL
+                AND strlen(raw) = 1 + (
+                    coalesce(strlen(j_kind) + 8, 0) + coalesce(strlen(j_vm_id) + 9, 0)
+                    + coalesce(strlen(j_snapshot_id) + 15, 0) + coalesce(strlen(j_source_snapshot_id) + 22, 0)
+                    + coalesce(strlen(j_reason) + 10, 0) + coalesce(strlen(j_hypervisor) + 14, 0)
+                    + coalesce(strlen(j_shape) + 9, 0) + coalesce(strlen(j_emitted_at) + 14, 0)
+                )  -- '{', each member as '"key":value' plus one ',' or the closing '}'
+                AND (j_shape IS NULL OR strlen(j_shape) = greatest(2, 1 + (
+                    coalesce(strlen(j_cpu) + 7, 0) + coalesce(strlen(j_mem_bytes) + 13, 0)
+                    + coalesce(strlen(j_storage_bytes) + 17, 0)
+                )))
+                AND coalesce(starts_with(j_kind, '"'), true) AND coalesce(starts_with(j_vm_id, '"'), true)
+                AND coalesce(starts_with(j_snapshot_id, '"'), true)
+                AND coalesce(starts_with(j_source_snapshot_id, '"'), true)
+                AND coalesce(starts_with(j_reason, '"'), true) AND coalesce(starts_with(j_hypervisor, '"'), true)
+                AND coalesce(starts_with(j_emitted_at, '"'), true)
+                AND coalesce(ascii(j_cpu) BETWEEN 48 AND 57, true)  -- starts with a digit
+                AND coalesce(ascii(j_mem_bytes) BETWEEN 48 AND 57, true)
+                AND coalesce(ascii(j_storage_bytes) BETWEEN 48 AND 57, true)
+                THEN true
+            ELSE NOT regexp_matches(
+                regexp_replace(raw, '"(?:[^"\\]|\\.)*"', '""', 'g'),
+                '(?:^|[:\[,])[ \t\r\n]*[+-]?(?:[nN][aA]|[iI][nN])|,[ \t\r\n]*[\]}]'
+            )
+        END AS strict_valid
     FROM texts
 ),
 
--- ts is YYYY-MM-DDTHH:MM:SS[.fraction](Z|+hh:mm|-hh:mm): fixed positions up to the seconds
+fields AS (
+    SELECT
+        *,
+        -- string members: NULL when absent, null or empty (omitempty makes these the same)
+        nullif(CASE WHEN starts_with(j_kind, '"') THEN json_extract_string(j_kind, '$') END, '') AS kind,
+        nullif(CASE WHEN starts_with(j_vm_id, '"') THEN json_extract_string(j_vm_id, '$') END, '') AS vm_id,
+        nullif(CASE WHEN starts_with(j_snapshot_id, '"') THEN json_extract_string(j_snapshot_id, '$') END, '')
+            AS snapshot_id,
+        nullif(
+            CASE WHEN starts_with(j_source_snapshot_id, '"') THEN json_extract_string(j_source_snapshot_id, '$') END,
+            ''
+        ) AS source_snapshot_id,
+        nullif(CASE WHEN starts_with(j_reason, '"') THEN json_extract_string(j_reason, '$') END, '') AS reason,
+        nullif(CASE WHEN starts_with(j_hypervisor, '"') THEN json_extract_string(j_hypervisor, '$') END, '')
+            AS hypervisor,
+        -- emitted_at's JSON text (quotes included) when it has the RFC 3339 form; values checked below
+        CASE WHEN regexp_full_match(
+            j_emitted_at,
+            '"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"'
+        ) THEN j_emitted_at END AS ts,
+        -- shape members must be JSON integers: yyjson writes every other number with '.' or 'e';
+        -- TRY_CAST to BIGINT is NULL beyond int64
+        CASE WHEN NOT (contains(j_cpu, '.') OR contains(j_cpu, 'e') OR contains(j_cpu, 'E'))
+            THEN TRY_CAST(j_cpu AS BIGINT) END AS cpu_i,
+        CASE WHEN NOT (contains(j_mem_bytes, '.') OR contains(j_mem_bytes, 'e') OR contains(j_mem_bytes, 'E'))
+            THEN TRY_CAST(j_mem_bytes AS BIGINT) END AS mem_i,
+        CASE WHEN NOT (contains(j_storage_bytes, '.') OR contains(j_storage_bytes, 'e') OR contains(j_storage_bytes, 'E'))
+            THEN TRY_CAST(j_storage_bytes AS BIGINT) END AS sto_i
+    FROM strict
+),
+
+-- ts is "YYYY-MM-DDTHH:MM:SS[.fraction](Z|+hh:mm|-hh:mm)" (with its quotes): fixed positions up to
+-- the seconds. The civil date and time go through DuckDB's TIMESTAMP cast (NULL for a date that does
+-- not exist; it would take hour 24, so the hour is checked here); the zone digits are read with
+-- ascii() (cheaper than casts).
 ts_fields AS (
     SELECT
         *,
-        CAST(ts[1:4] AS BIGINT) AS y,
-        CAST(ts[6:7] AS BIGINT) AS mo,
-        CAST(ts[9:10] AS BIGINT) AS d,
-        CAST(ts[12:13] AS BIGINT) AS h,
-        CAST(ts[15:16] AS BIGINT) AS mi,
-        CAST(ts[18:19] AS BIGINT) AS s,
-        CASE WHEN upper(ts[-1:]) = 'Z' THEN 1 ELSE 6 END AS zone_len,
-        CASE WHEN upper(ts[-1:]) = 'Z' THEN 0 ELSE CAST(ts[-5:-4] AS BIGINT) END AS oh,
-        CASE WHEN upper(ts[-1:]) = 'Z' THEN 0 ELSE CAST(ts[-2:] AS BIGINT) END AS om,
-        CASE WHEN ts[-6:-6] = '-' THEN -1 ELSE 1 END AS offset_sign
+        TRY_CAST(substr(ts, 2, 10) || 'T' || substr(ts, 13, 8) AS TIMESTAMP) AS civil,
+        substr(ts, 13, 2) <= '23' AS hour_ok,
+        ends_with(ts, 'Z"') OR ends_with(ts, 'z"') AS zulu,
+        strlen(ts) AS ts_len
     FROM fields
 ),
 
-ts_checked AS (
+ts_zone AS (
     SELECT
         *,
+        CASE WHEN zulu THEN 0 ELSE (ascii(substr(ts, ts_len - 5, 1)) - 48) * 10 + ascii(substr(ts, ts_len - 4, 1)) - 48 END
+            AS oh,
+        CASE WHEN zulu THEN 0 ELSE (ascii(substr(ts, ts_len - 2, 1)) - 48) * 10 + ascii(substr(ts, ts_len - 1, 1)) - 48 END
+            AS om,
+        CASE WHEN NOT zulu AND substr(ts, ts_len - 6, 1) = '-' THEN -1 ELSE 1 END AS offset_sign,
         -- fraction digits as nanoseconds, exactly (right-padded to 9 digits)
-        CASE WHEN ts[20:20] = '.' THEN CAST(rpad(ts[21:strlen(ts) - zone_len], 9, '0') AS BIGINT) ELSE 0 END
-            AS frac_ns,
-        ts IS NOT NULL
-        AND mo BETWEEN 1 AND 12
-        AND d BETWEEN 1 AND (
-            CASE
-                WHEN mo = 2 THEN CASE WHEN (y % 4 = 0 AND y % 100 <> 0) OR y % 400 = 0 THEN 29 ELSE 28 END
-                WHEN mo IN (4, 6, 9, 11) THEN 30
-                ELSE 31
-            END
-        )
-        AND h <= 23 AND mi <= 59 AND s <= 59 AND oh <= 23 AND om <= 59 AS ts_ok,
-        -- days since 1970-01-01 of the civil date (H. Hinnant's days_from_civil, years shifted by 400
-        -- so that every intermediate stays non-negative)
-        (
-            ((y + 400 - CASE WHEN mo <= 2 THEN 1 ELSE 0 END) // 400) * 146097
-            + ((y + 400 - CASE WHEN mo <= 2 THEN 1 ELSE 0 END) % 400) * 365
-            + ((y + 400 - CASE WHEN mo <= 2 THEN 1 ELSE 0 END) % 400) // 4
-            - ((y + 400 - CASE WHEN mo <= 2 THEN 1 ELSE 0 END) % 400) // 100
-            + (153 * (mo + CASE WHEN mo > 2 THEN -3 ELSE 9 END) + 2) // 5 + d - 1
-            - 719468 - 146097
-        ) AS days
+        CASE WHEN substr(ts, 21, 1) = '.'
+            THEN CAST(rpad(substr(ts, 22, ts_len - 22 - CASE WHEN zulu THEN 1 ELSE 6 END), 9, '0') AS BIGINT)
+            ELSE 0
+        END AS frac_ns
     FROM ts_fields
 ),
 
 ts_utc AS (
     SELECT
         *,
+        civil IS NOT NULL AND hour_ok AND oh <= 23 AND om <= 59 AS ts_ok,
         -- whole seconds since the epoch, UTC
-        days * 86400 + h * 3600 + mi * 60 + s - offset_sign * (oh * 3600 + om * 60) AS utc_s
-    FROM ts_checked
+        epoch_ms(civil) // 1000 - offset_sign * (oh * 3600 + om * 60) AS utc_s
+    FROM ts_zone
 ),
 
 classified AS (
@@ -174,10 +176,11 @@ classified AS (
         *,
         CASE
             WHEN prescanned THEN NULL
-            WHEN trim(raw, e' \t\r') = '' THEN 'blank'
+            -- (trim is slow: only lines that are not JSON can be blank)
+            WHEN CASE WHEN valid THEN false ELSE trim(raw, e' \t\r') = '' END THEN 'blank'
             WHEN strlen(raw) > 1048576 THEN 'line_too_long'
             WHEN NOT strict_valid THEN 'malformed_json'
-            WHEN m IS NULL THEN 'not_an_object'
+            WHEN m IS NULL THEN 'not_an_object'  -- strict JSON, but not an object
             WHEN NOT starts_with(coalesce(j_kind, '"'), '"') OR NOT starts_with(coalesce(j_vm_id, '"'), '"')
                 OR NOT starts_with(coalesce(j_snapshot_id, '"'), '"')
                 OR NOT starts_with(coalesce(j_source_snapshot_id, '"'), '"')
