@@ -69,7 +69,7 @@ def rows(out: Path) -> dict[str, object]:
     return found
 
 
-def test_run_prints_the_summary_and_json(tmp_path: Path) -> None:
+def test_run_prints_the_summary_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The human summary shows the role identity, statuses, anomalies and totals; --json is one object."""
     store = make_store(tmp_path / "store", EVENTS)
     done = reconcile(*run_args(store, tmp_path / "out"))
@@ -79,10 +79,10 @@ def test_run_prints_the_summary_and_json(tmp_path: Path) -> None:
     assert "anomalies: orphan_stop 1" in done.stdout
     assert "invoice total  EUR" in done.stdout
     assert "run 2026-10-15: pairing" in done.stderr  # progress on stderr
-    quiet = reconcile(*run_args(store, tmp_path / "out", "--json", "--quiet"))
-    assert quiet.returncode == 0
-    assert quiet.stderr == ""
-    summary = json.loads(quiet.stdout)
+    assert main(run_args(store, tmp_path / "out", "--json", "--quiet")) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    summary = json.loads(captured.out)
     assert summary["intervals"] == {"closed": 1, "open": 1}
     assert summary["anomalies"] == {"orphan_stop": 1}
     assert summary["period_start"] == "2026-10-15T00:00:00Z"
