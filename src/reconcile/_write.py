@@ -19,6 +19,11 @@ any) into ``.trash`` and the staged one into place. Then the journal is removed 
 trash folders deleted. Every swap step is idempotent, so whoever finds a journal (the next run, or
 :func:`recover_output`, which :func:`read_output` calls) finishes it: a run killed before the journal
 rename leaves the previous output; killed after it, the new one.
+
+Crash tests set ``RECONCILE_KILL_AT`` to a phase (``staging``: one file staged; ``staged``: all staged,
+no journal; ``journal``: journal written, nothing swapped; ``swap``: one folder swapped; ``swapped``:
+all swapped, journal still there; ``committed``: journal removed, leftovers not yet) and the process
+SIGKILLs itself there. Without the variable nothing happens.
 """
 
 from __future__ import annotations
@@ -313,13 +318,14 @@ class OutputFolder:
         """
         if self._fd is None:
             raise OutputError(f"output folder {self.path} is closed")
-        held = self.period_length()
+        # output.json is written before the first commit; it binds the folder once a period is committed
+        held = self.period_length() if read_manifests(self.path) else None
         if held is not None and held != period.length:
             raise UsageError(
                 f"output folder {self.path} holds {held} runs; period {period.name} is a {period.length}: "
                 "use one output folder per period length"
             )
-        if held is None:
+        if held is None and self.period_length() != period.length:
             _write_json_atomic(
                 self.path / "output.json", {"format": OUTPUT_FORMAT, "period_length": period.length}
             )

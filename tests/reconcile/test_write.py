@@ -192,6 +192,18 @@ def test_month_writes_every_day_and_refuses_mixed_lengths(tmp_path: Path) -> Non
         write(tmp_path, parse_period("2026-11-25"))
 
 
+def test_a_folder_is_bound_to_a_period_length_only_once_something_is_committed(tmp_path: Path) -> None:
+    """A first run that never committed does not stop the folder from taking another period length."""
+    con = duckdb.connect()
+    build_tables(con)
+    con.execute("CREATE OR REPLACE TABLE slices AS SELECT * REPLACE (amount::DOUBLE AS amount) FROM slices")
+    day = parse_period("2026-11-25")
+    with OutputFolder(tmp_path) as folder, pytest.raises(OutputError):
+        folder.write_period(con, period=day, cut_off_ns=day.end_ns, run_id="r", manifest={})
+    write(tmp_path, parse_period("2026-11"), days=["2026-11-25"])
+    assert json.loads((tmp_path / "output.json").read_text())["period_length"] == "month"
+
+
 def test_float_money_and_slices_outside_the_period_are_refused(tmp_path: Path) -> None:
     """A DOUBLE amount or a slice dated outside the period stops the write before anything changes."""
     con = duckdb.connect()
