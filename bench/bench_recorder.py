@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -33,19 +34,23 @@ DATA = ROOT / "bench" / "data"
 GOWIRE_CANDIDATES = [ROOT.parent / "shared" / "tools" / "gowire", Path("/work/shared/tools/gowire")]
 
 
-def run_threads(work: Callable[[int, int], None], n: int, workers: int) -> float:
-    """Run ``work(worker, count)`` in ``workers`` threads; wall seconds per entry."""
+Cost = tuple[float, float]  # (wall seconds, CPU seconds of the process) per entry
+
+
+def run_threads(work: Callable[[int, int], None], n: int, workers: int) -> Cost:
+    """Run ``work(worker, count)`` in ``workers`` threads; wall and CPU seconds per entry."""
     per = n // workers
     threads = [threading.Thread(target=work, args=(w, per)) for w in range(workers)]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return (time.perf_counter() - start) / (per * workers)
+    total = per * workers
+    return (time.perf_counter() - start) / total, (time.process_time() - cpu) / total
 
 
-def bench_recorder(path: Path, n: int, workers: int, check_interval: float | None = None) -> float:
+def bench_recorder(path: Path, n: int, workers: int, check_interval: float | None = None) -> Cost:
     """Seconds per ``FileRecorder.emit(Entry(...))``, the Entry built like gowire's bench builds it."""
     recorder = (
         FileRecorder(path) if check_interval is None else FileRecorder(path, check_interval=check_interval)
@@ -71,7 +76,7 @@ def bench_recorder(path: Path, n: int, workers: int, check_interval: float | Non
         recorder.close()
 
 
-def bench_baseline(path: Path, n: int, workers: int) -> float:
+def bench_baseline(path: Path, n: int, workers: int) -> Cost:
     """Seconds per ``json.dumps`` of the same fields + ``os.write`` under a lock (no Go fidelity)."""
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     lock = threading.Lock()
@@ -120,17 +125,21 @@ def build_go(workdir: Path) -> Path | None:
     return copy / "gowire"
 
 
-def bench_go(binary: Path, path: Path, n: int, workers: int) -> float:
+def bench_go(binary: Path, path: Path, n: int, workers: int) -> Cost:
+    """gowire's own wall time per entry, and the CPU time of the whole Go process per entry."""
     per = n // workers
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(
         [str(binary), "-mode", "bench", "-path", str(path), "-n", str(per), "-workers", str(workers)],
         check=True,
         capture_output=True,
         text=True,
     ).stdout
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     for line in out.splitlines():
         if line.startswith("go_emit_ns_per_entry"):
-            return float(line.split()[1]) / 1e9
+            return float(line.split()[1]) / 1e9, cpu / (per * workers)
     raise RuntimeError(f"unexpected gowire output: {out!r}")
 
 
@@ -143,40 +152,49 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir=DATA, prefix="bench_recorder_") as tmp:
         workdir = Path(tmp)
         go_binary = build_go(workdir)
-        cases: dict[str, Callable[[Path, int], float]] = {
+        cases: dict[str, Callable[[Path, int], Cost]] = {
             "python FileRecorder.emit": lambda p, w: bench_recorder(p, args.n, w),
             "python emit, stat every emit": lambda p, w: bench_recorder(p, args.n, w, check_interval=0.0),
             "baseline json.dumps+os.write": lambda p, w: bench_baseline(p, args.n, w),
         }
         if go_binary is not None:
             cases["go recorder (gowire)"] = lambda p, w: bench_go(go_binary, p, args.n, w)
-        results: dict[tuple[str, int], list[float]] = {}
+        results: dict[tuple[str, int, str], list[float]] = {}
         for round_ in range(args.rounds):
             for workers in (1, 4):
                 for name, case in cases.items():
                     path = workdir / f"ledger-{round_}-{workers}.jsonl"
-                    results.setdefault((name, workers), []).append(case(path, workers))
+                    wall, cpu = case(path, workers)
+                    results.setdefault((name, workers, "wall"), []).append(wall)
+                    results.setdefault((name, workers, "cpu"), []).append(cpu)
                     path.unlink()
             print(f"round {round_ + 1}/{args.rounds} done", file=sys.stderr)
         medians = {key: statistics.median(values) for key, values in results.items()}
         bests = {key: min(values) for key, values in results.items()}
 
     print(f"recorder emit cost, {args.n} entries per measurement, {args.rounds} interleaved rounds")
+    print("wall: elapsed time per entry; cpu: CPU time of the whole process per entry (less sensitive")
+    print("to other load on the machine). Microseconds.")
     for label, figures in (("median", medians), ("best", bests)):
-        print(f"{label + ' of rounds':32s} {'1 thread':>12s} {'4 threads':>12s}   (microseconds per entry)")
+        heads = [f"{head:>11s}" for head in ("1 thr wall", "1 thr cpu", "4 thr wall", "4 thr cpu")]
+        print(f"{label + ' of rounds':32s}" + "".join(heads))
         for name in cases:
-            row = [figures[(name, w)] * 1e6 for w in (1, 4)]
-            print(f"  {name:30s} {row[0]:12.2f} {row[1]:12.2f}")
+            row = [figures[(name, w, m)] * 1e6 for w in (1, 4) for m in ("wall", "cpu")]
+            print(f"  {name:30s}" + "".join(f"{value:11.2f}" for value in row))
         for workers in (1, 4):
-            python = figures[("python FileRecorder.emit", workers)]
-            baseline = figures[("baseline json.dumps+os.write", workers)]
-            parts = [f"python/baseline {python / baseline:.2f}"]
-            if go_binary is not None:
-                ratio = python / figures[("go recorder (gowire)", workers)]
-                parts.append(f"python/go {ratio:.2f} ({'within' if ratio <= 2 else 'OVER'} the 2x target)")
-            stat_cost = figures[("python emit, stat every emit", workers)] - python
-            parts.append(f"stat on every emit adds {stat_cost * 1e6:.2f} us")
-            print(f"  {workers} thread{'s' if workers > 1 else ''}: " + ", ".join(parts))
+            parts = []
+            for measure in ("wall", "cpu"):
+                python = figures[("python FileRecorder.emit", workers, measure)]
+                baseline = figures[("baseline json.dumps+os.write", workers, measure)]
+                part = f"{measure}: python/baseline {python / baseline:.2f}"
+                if go_binary is not None:
+                    ratio = python / figures[("go recorder (gowire)", workers, measure)]
+                    part += f", python/go {ratio:.2f} ({'within' if ratio <= 2 else 'OVER'} 2x)"
+                parts.append(part)
+            stat_cost = figures[("python emit, stat every emit", workers, "wall")]
+            stat_cost -= figures[("python FileRecorder.emit", workers, "wall")]
+            parts.append(f"stat on every emit adds {stat_cost * 1e6:.2f} us wall")
+            print(f"  {workers} thread{'s' if workers > 1 else ''}: " + "; ".join(parts))
     if go_binary is None:
         print("go: skipped (no toolchain); python/go ratio not measured")
 
