@@ -240,7 +240,7 @@ def invoice_lines(slices: pa.Table | duckdb.DuckDBPyRelation) -> pa.Table:
     else:
         with duckdb.connect() as con:
             con.register("slices", slices)
-            sums = con.execute(sql).to_arrow_table()
+            sums = con.sql(sql).to_arrow_table()
     currencies = sums.column("currency").to_pylist()
     exact: list[Decimal] = sums.column("amount_exact").to_pylist()
     rounded = [round_to_minor(amount, code) for amount, code in zip(exact, currencies, strict=True)]

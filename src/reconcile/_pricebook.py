@@ -81,7 +81,7 @@ _PRICE_FIELDS = frozenset(
 _BILLING_FIELDS = frozenset({"increment_seconds", "minimum_seconds"})
 _TOP_FIELDS = frozenset({"currency", "price", "billing"})
 _DECIMAL_RE = re.compile(r"-?\d+(?:\.\d+)?")
-_PRICE_HEADER_RE = re.compile(r"^\s*\[\[\s*price\s*\]\]", re.MULTILINE)
+_PRICE_HEADER_RE = re.compile(r"^[ \t]*\[\[[ \t]*price[ \t]*\]\]", re.MULTILINE)
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 BUNDLED = "bundled"
@@ -276,10 +276,15 @@ def parse_price_book(data: bytes, source: str) -> PriceBook:
         if entry is not None:
             entries.append(entry)
     problems.extend(_overlaps(entries))
+    # a meter without any default entry (an invalid entry already reported counts as one: one message
+    # per problem)
+    claimed = {
+        (r.get("family"), r.get("meter")) for r in raw_prices if isinstance(r, dict) and "hypervisor" not in r
+    }
     for family, meters in FAMILY_METERS.items():
         for meter in meters:
-            if not any(e.family == family and e.meter == meter and e.hypervisor is None for e in entries):
-                problems.append(f"price: no default [[price]] for family {family!r} meter {meter!r}")
+            if (family, meter) not in claimed:
+                problems.append(f"price: no default [[price]] (without hypervisor) for {family} {meter}")
 
     billing = _parse_billing(doc.get("billing", {}), problems)
     if problems:
