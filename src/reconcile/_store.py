@@ -295,7 +295,7 @@ class Store:
         sql, params = self.relation_sql(table)
         conn = con if con is not None else duckdb.connect()
         try:
-            return conn.execute(sql, params).to_arrow_table()
+            return conn.sql(sql, params=params or None).to_arrow_table()
         finally:
             if con is None:
                 conn.close()
