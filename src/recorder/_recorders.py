@@ -191,14 +191,20 @@ class StderrRecorder(_Base):
 class FileRecorder(_Base):
     """Appends entries to the ledger file at ``path`` (created with mode 0600).
 
+    Each entry is one ``write()`` of one complete line to a file opened with ``O_APPEND``: the kernel
+    keeps concurrent appends whole, so lines from threads and processes never interleave. Before a
+    write the path is checked (``os.stat``) and reopened when it no longer names the open file, so
+    after a rotation the next entry lands in the new file. The check runs at most once per
+    ``check_interval`` seconds (default 1 ms: an emit more than 1 ms after the last check always
+    checks; 0 checks before every write, which costs about one more syscall per entry).
     ``durable=True`` opens with ``O_DSYNC`` (``fsync`` where that flag does not exist), so each entry
-    is on disk when ``emit`` returns. Before a write the path is checked (``os.stat``) and reopened
-    when it no longer names the open file, so after a rotation the next entry lands in the new file.
-    The check runs at most once per ``check_interval`` seconds (default 1 ms: an emit more than 1 ms
-    after the last check always checks; 0 checks before every write, which costs about one more
-    syscall per entry). Lines are never torn: one ``write()`` per line. The constructor does not raise: a
-    path that cannot be opened is logged, and each emit tries again (use :func:`open_file_recorder`
-    for Go's behaviour of falling back to a :class:`NopRecorder`).
+    is on disk when ``emit`` returns.
+
+    The constructor does not raise either: a path that cannot be opened is logged, and each emit tries
+    again (use :func:`open_file_recorder` for Go's behaviour of falling back to a :class:`NopRecorder`).
+    ``close()`` releases the ledger file; the descriptor number stays reserved (on ``/dev/null``) until
+    the recorder is garbage collected, so an emit racing with ``close()`` can never write into a file
+    opened later by someone else.
     """
 
     def __init__(
@@ -220,8 +226,14 @@ class FileRecorder(_Base):
         self._flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | (_O_DSYNC if durable else 0)
         self._fsync = durable and not _O_DSYNC
         self._check_interval = check_interval
+        # The fast path of emit (no lock, no stat) runs while monotonic() < _next_check; it is 0 whenever
+        # the next emit must take the slow path: not connected, closed, a fragment pending, fsync mode.
         self._next_check = 0.0
+        # The descriptor number, kept for the recorder's life once opened: reopening moves the new file
+        # onto it (dup2), so a thread that read it just before a rotation writes to a ledger file, never
+        # to whatever the process opens next under a recycled number.
         self._fd = -1
+        self._connected = False  # _fd is the ledger file at (or rotated away from) the path
         self._ino = -1
         self._dev = -1
         self._closed = False
@@ -229,37 +241,32 @@ class FileRecorder(_Base):
         self._partial = False
 
     def _connect(self) -> OSError | None:
-        """(Re)open the path; on failure the recorder is left without a file (lock held or unshared)."""
+        """(Re)open the path onto our descriptor number (lock held, or not yet shared)."""
+        self._next_check = 0.0
         try:
             fd = os.open(self.path, self._flags, 0o600)
         except OSError as exc:
-            self._disconnect()
             return exc
         try:
             st = os.fstat(fd)
             if self.durable:
                 _fsync_parent(self.path)
+            if self._fd >= 0:
+                os.dup2(fd, self._fd, inheritable=False)  # atomically replaces the old file
+                os.close(fd)
+                fd = self._fd
         except OSError as exc:
             os.close(fd)
-            self._disconnect()
             return exc
-        self._disconnect()
         if st.st_ino != self._ino or st.st_dev != self._dev:
             self._partial = False  # a fragment left by a failed write belongs to the old file
-        self._fd, self._ino, self._dev = fd, st.st_ino, st.st_dev
+        self._fd, self._ino, self._dev, self._connected = fd, st.st_ino, st.st_dev, True
         return None
-
-    def _disconnect(self) -> None:
-        self._next_check = 0.0  # back to the slow path: the next emit checks and reopens
-        if self._fd >= 0:
-            fd, self._fd = self._fd, -1
-            with contextlib.suppress(OSError):
-                os.close(fd)
 
     @property
     def is_open(self) -> bool:
-        """Whether the recorder holds an open ledger file right now."""
-        return self._fd >= 0
+        """Whether the recorder holds the ledger file open right now."""
+        return self._connected and not self._closed
 
     def emit(self, entry: Entry) -> None:
         """Append the entry's line with one write; on failure count it in ``dropped`` and log."""
@@ -270,20 +277,23 @@ class FileRecorder(_Base):
                 message = self._drop(f"cannot encode entry {entry!r}: {exc!r}")
             _log_error(message)
             return
-        message = None
-        with self._lock:
-            # Fast path: the path was checked less than check_interval ago and nothing is pending
-            # (``_next_check`` is 0 whenever the file is closed or missing, ends in a fragment of ours,
-            # or durable mode needs an fsync after each write).
-            if _monotonic() < self._next_check:
-                fd = self._fd
-                try:
-                    written = _os_write(fd, data)
-                    if written != len(data):
-                        self._write_rest(fd, data, written)
-                except OSError as exc:
+        if _monotonic() < self._next_check:
+            # Fast path, no lock: the path was checked less than check_interval ago and nothing is
+            # pending. One write of one whole line; O_APPEND keeps it whole against other writers.
+            fd = self._fd
+            try:
+                written = _os_write(fd, data)
+            except OSError as exc:
+                with self._lock:
                     message = self._write_failed(fd, exc)
-            else:
+                _log_error(message)
+                return
+            if written == len(data):
+                return
+            with self._lock:
+                message = self._finish(fd, data, written)
+        else:
+            with self._lock:
                 message = self._emit_checked(data)
         if message is not None:
             _log_error(message)
@@ -293,24 +303,34 @@ class FileRecorder(_Base):
         if self._closed:
             return self._drop(f"emit after close of ledger {self.path!r}")
         now = _monotonic()
-        fd = self._fd
-        if fd >= 0:
+        reopen = not self._connected
+        if not reopen:
             try:
                 st = os.stat(self.path)
             except OSError:
-                fd = -1  # the path is gone (renamed or removed): reopen it
+                reopen = True  # the path is gone (renamed or removed): reopen it
             else:
-                if st.st_ino != self._ino or st.st_dev != self._dev:
-                    fd = -1  # the path names another file now (rotated): reopen it
-        if fd < 0:
+                reopen = st.st_ino != self._ino or st.st_dev != self._dev  # rotated: reopen
+        if reopen:
             error = self._connect()
             if error is not None:
+                self._connected = False
                 return self._drop(f"cannot open ledger {self.path!r}: {error}")
-            fd = self._fd
+        fd = self._fd
         if self._partial:
             data = b"\n" + data
         try:
             written = _os_write(fd, data)
+        except OSError as exc:
+            return self._write_failed(fd, exc)
+        message = self._finish(fd, data, written)
+        if message is None and self._check_interval > 0 and not self._fsync and not self._partial:
+            self._next_check = now + self._check_interval
+        return message
+
+    def _finish(self, fd: int, data: bytes, written: int) -> str | None:
+        """Complete a short write, fsync in that mode (lock held); the failure message if any."""
+        try:
             if written != len(data):
                 self._write_rest(fd, data, written)
             if self._fsync:
@@ -318,19 +338,15 @@ class FileRecorder(_Base):
         except OSError as exc:
             return self._write_failed(fd, exc)
         self._partial = False
-        if self._check_interval > 0 and not self._fsync:
-            self._next_check = now + self._check_interval
         return None
 
     def _write_failed(self, fd: int, exc: OSError) -> str | None:
         """Count and report a failed write (lock held); the next emit checks and reopens the path."""
-        if fd != self._fd:
-            pass  # a nested emit (signal handler) already replaced the file: keep its state
-        elif exc.errno == errno.EBADF:
-            self._fd = -1  # not ours any more: never close a number someone else may reuse
-            self._next_check = 0.0
-        else:
-            self._disconnect()
+        self._next_check = 0.0
+        if fd == self._fd:  # else a nested emit (signal handler) already replaced the file
+            self._connected = False
+            if exc.errno == errno.EBADF:
+                self._fd = -1  # not ours any more: never touch a number someone else may reuse
         return self._drop(f"cannot write to ledger {self.path!r}: {exc}")
 
     def _write_rest(self, fd: int, data: bytes, written: int) -> None:
@@ -348,13 +364,16 @@ class FileRecorder(_Base):
             written += n
 
     def close(self) -> None:
-        """Close the ledger file; later emits are dropped and counted."""
+        """Release the ledger file; later emits are dropped and counted. Closing twice is fine."""
         with self._lock:
             self._closed = True
-            self._disconnect()
+            self._next_check = 0.0
+            self._connected = False
+            if self._fd >= 0:
+                _park(self._fd)
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else ("open" if self._fd >= 0 else "not open")
+        state = "closed" if self._closed else ("open" if self._connected else "not open")
         return f"FileRecorder({self.path!r}, durable={self.durable}, {state}, dropped={self.dropped})"
 
     def __del__(self) -> None:
@@ -362,6 +381,22 @@ class FileRecorder(_Base):
         if fd >= 0:
             with contextlib.suppress(OSError):
                 os.close(fd)
+
+
+def _park(fd: int) -> None:
+    """Point ``fd`` at /dev/null: the file it held is released, the number stays ours."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.close(fd)  # no /dev/null (odd chroot): release the number after all
+        return
+    try:
+        os.dup2(null, fd, inheritable=False)
+    except OSError:
+        pass
+    finally:
+        os.close(null)
 
 
 def _fsync_parent(path: str) -> None:
