@@ -2,8 +2,9 @@
 
 ``FileRecorder`` appends each entry with one ``write()`` of a complete line to a file opened with
 ``O_APPEND``, so lines from many threads and processes never interleave (the kernel serialises appends
-to a regular file). It survives what hosts do to it: log rotation (the path is checked before each
-write and reopened when it names another file or none), ``os.fork()`` (the child gets a fresh lock),
+to a regular file). It survives what hosts do to it: log rotation (the path is checked, at most once
+per millisecond by default, and reopened when it names another file or none), ``os.fork()`` (the
+child gets fresh locks; the write itself takes no lock on the fast path),
 a full disk or an unopenable path (the entry is dropped, counted in ``dropped`` and logged at most once
 per ``LOG_INTERVAL`` seconds; the next emit tries again).
 """
