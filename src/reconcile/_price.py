@@ -130,6 +130,13 @@ def price_slices(
     ):
         con.execute(f"SET VARIABLE {name} = CAST(? AS {sql_type})", [value])
     con.execute(load_sql("engine/div_half_even"))
+    overlaps = con.execute(load_sql("engine/tenant_overlaps")).fetchall()
+    if overlaps:
+        resource_id, tenant_id, _, _ = overlaps[0]
+        raise TenantsError(
+            f"tenants: {len(overlaps)} rows overlap an earlier row of their resource, e.g. resource"
+            f" {resource_id!r} tenant {tenant_id!r} (normalize_tenants names the rows)"
+        )
 
     con.execute("CREATE OR REPLACE TEMP TABLE period_intervals AS " + load_sql("engine/period_intervals"))
     con.execute("CREATE OR REPLACE TEMP VIEW slice_cuts AS " + load_sql("engine/slice_cuts"))
@@ -263,6 +270,7 @@ def _empty_tenants() -> pa.Table:
 
 
 def _as_tenant_table(table: pa.Table) -> pa.Table:
+    """A table already in TENANT_SCHEMA (from load_tenants) is only checked for overlaps, in SQL."""
     if table.schema.equals(TENANT_SCHEMA):
         return table
     return normalize_tenants(table)

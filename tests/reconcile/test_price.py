@@ -306,6 +306,26 @@ def test_tenants_overlap_and_bad_values_are_reported_each(tmp_path: Path) -> Non
     assert "(4 problems)" in message
 
 
+def test_overlapping_tenants_in_the_stage_schema_are_refused() -> None:
+    """A tenants table already in the stage's schema is still checked: overlaps would double-bill."""
+    tenants = pa.table(
+        [
+            ["vm-1", "vm-1"],
+            ["a", "b"],
+            pa.array([None, day(20)], pa.int64()),
+            pa.array([day(21), None], pa.int64()),
+        ],
+        schema=TENANT_SCHEMA,
+    )
+    rows = [{"id": "a", "cpu": 1, "start": day(20), "end": day(20) + S}]
+    with pytest.raises(
+        TenantsError, match=r"1 rows overlap an earlier row of their resource, e\.g\. resource 'vm-1'"
+    ):
+        price(rows, day(20), day(21), tenants=tenants)
+    adjacent = tenants.set_column(3, "valid_to_ns", pa.array([day(20), None], pa.int64()))
+    assert {r["tenant_id"] for r in price(rows, day(20), day(21), tenants=adjacent).to_pylist()} == {"b"}
+
+
 def test_load_tenants_csv_and_parquet_agree(tmp_path: Path) -> None:
     """A CSV with dates and RFC 3339 offsets and a Parquet with timestamps load to the same table."""
     csv = tmp_path / "t.csv"
