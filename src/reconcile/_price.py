@@ -30,9 +30,9 @@ currency's minor unit.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import re
-from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -219,14 +219,15 @@ def load_tenants(path: str | Path) -> pa.Table:
         if file.suffix.lower() in {".parquet", ".pq"}:
             table = pq.read_table(file)
         else:
-            names = pacsv.read_csv(file, read_options=pacsv.ReadOptions(skip_rows_after_names=0)).column_names
+            with file.open(newline="", encoding="utf-8") as handle:
+                names = next(csv.reader(handle), [])
             table = pacsv.read_csv(
                 file,
                 convert_options=pacsv.ConvertOptions(
                     column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=True
                 ),
             )
-    except (OSError, pa.ArrowInvalid) as exc:
+    except (OSError, UnicodeDecodeError, pa.ArrowInvalid) as exc:
         raise TenantsError(f"{path}: cannot read tenants table: {exc}") from None
     return normalize_tenants(table, str(path))
 
@@ -341,8 +342,3 @@ def _parse_instant(text: str) -> int | None:
     elif hour is not None and not zulu:
         return None  # a time of day needs Z or an offset
     return ns
-
-
-def slice_schema_summary(relation: duckdb.DuckDBPyRelation) -> Mapping[str, str]:
-    """Column name -> DuckDB type of a slices relation (used by tests and checks on money types)."""
-    return {name: str(kind) for name, kind in zip(relation.columns, relation.types, strict=True)}

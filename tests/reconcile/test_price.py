@@ -248,6 +248,10 @@ def test_empty_input_gives_an_empty_typed_table() -> None:
     table = price([], day(20), day(21))
     assert table.num_rows == 0
     assert pa.types.is_decimal(table.schema.field("amount").type)
+    lines = invoice_lines(table)
+    assert lines.num_rows == 0
+    assert lines.schema.field("amount").type == pa.decimal128(38, 2)
+    assert invoice_totals(lines) == {}
 
 
 def test_dropped_and_out_of_period_intervals_have_no_slices() -> None:
