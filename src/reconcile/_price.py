@@ -88,13 +88,17 @@ def price_slices(
     ``period_end_ns``, ``cut_off_ns``: Unix nanoseconds (UTC); the cut-off defaults to the period's end
     and must lie in ``(period_start, period_end]``. ``tenants``: ``None``, or a table with
     ``resource_id, tenant_id[, valid_from, valid_to]`` (see :func:`normalize_tenants`; a table already
-    in :data:`TENANT_SCHEMA` is used as is).
+    in :data:`TENANT_SCHEMA`, as :func:`load_tenants` returns, is only checked for overlaps).
 
     The result has one row per slice and meter, with the SPEC section 5 columns except ``run_id``
     (``interval_id, family, resource_id, tenant_id, usage_date, slice_start, slice_end, seconds, meter,
     quantity, billed_quantity, unit_price, price_unit, hours_per_month, amount, currency,
-    price_version, status``) and ``hypervisor, slice_start_ns, slice_end_ns, billed_seconds,
-    price_entry``. Money and quantity columns are DECIMAL(38,12); ``seconds`` DECIMAL(18,9).
+    price_version, status``) and ``hypervisor, slice_start_ns, slice_end_ns, billed_seconds`` (consumed
+    plus the increment/minimum extra on the slice holding the end) and ``price_entry`` (the 1-based
+    ``[[price]]`` applied). Money and quantity columns are DECIMAL(38,12); ``seconds`` and
+    ``billed_seconds`` DECIMAL(18,9); ``usage_date`` the UTC date of ``slice_start``. A zero-length
+    slice (``slice_start = slice_end``) carries the minimum of a zero-length interval, or the extra of an
+    interval ending exactly on a UTC midnight (see the module docstring). Rows are in no set order.
 
     The stage also leaves in ``con``: views ``prices``, ``billing_rules``, ``tenants``, the macro
     ``div_half_even`` and the variables ``period_start_ns``, ``period_end_ns``, ``cut_off_ns``,
@@ -148,11 +152,11 @@ def price_slices(
     con.execute("DROP TABLE period_intervals")
 
     row = con.execute(
-        "SELECT count(*), count(*) FILTER (WHERE price_entry IS NULL), min(family), min(meter) "
-        "FILTER (WHERE price_entry IS NULL) FROM slices"
+        "SELECT count(*), count(*) FILTER (WHERE price_entry IS NULL),"
+        " min(family || ' ' || meter) FILTER (WHERE price_entry IS NULL) FROM slices"
     ).fetchall()[0]
     if row[1]:
-        raise PriceBookError(f"{price_book.source}: {row[1]} slices have no price (e.g. {row[2]} {row[3]})")
+        raise PriceBookError(f"{price_book.source}: {row[1]} slices have no price (e.g. {row[2]})")
     progress.note(f"price: {row[0]} slice rows")
     return con.table("slices")
 
