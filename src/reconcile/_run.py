@@ -205,6 +205,7 @@ class _Session:
         self.options = options
         self.progress = progress
         self.con = duckdb.connect()
+        self.con.execute("SET enable_progress_bar = false")  # progress is ours, on stderr
         _pair.register_events(self.con, self.store.event_files())
         self.con.execute(
             "CREATE OR REPLACE TEMP TABLE _ingest_first AS " + load_sql("engine/run_ingest_first")

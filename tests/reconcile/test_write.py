@@ -129,13 +129,13 @@ def test_layout_types_and_run_id(tmp_path: Path) -> None:
     files = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
     assert files == [
         ".lock",
-        "anomalies/period=2026-11-25/data.parquet",
-        "intervals/period=2026-11-25/data.parquet",
+        "anomalies/period=2026-11-25/data_0.parquet",
+        "intervals/period=2026-11-25/data_0.parquet",
         "manifests/period=2026-11-25/manifest.json",
         "output.json",
-        "slices/usage_date=2026-11-25/data.parquet",
+        "slices/usage_date=2026-11-25/data_0.parquet",
     ]
-    meta = pq.ParquetFile(tmp_path / "slices/usage_date=2026-11-25/data.parquet").metadata
+    meta = pq.ParquetFile(tmp_path / "slices/usage_date=2026-11-25/data_0.parquet").metadata
     assert meta.row_group(0).column(0).compression == "ZSTD"
     con = duckdb.connect()
     rel = con.sql(
@@ -166,7 +166,7 @@ def test_rerun_replaces_exactly_that_period(tmp_path: Path) -> None:
     """Re-writing one day replaces its rows and manifest and leaves the other day alone."""
     write(tmp_path, parse_period("2026-11-25"))
     write(tmp_path, parse_period("2026-11-26"), days=["2026-11-26"])
-    before_26 = pl.read_parquet(tmp_path / "slices/usage_date=2026-11-26/data.parquet")
+    before_26 = pl.read_parquet(tmp_path / "slices/usage_date=2026-11-26/data_0.parquet")
     write(tmp_path, parse_period("2026-11-25"), variant=1)
     tables = read_output(tmp_path)
     slices = tables.slices.collect()
@@ -174,7 +174,7 @@ def test_rerun_replaces_exactly_that_period(tmp_path: Path) -> None:
     assert slices.filter(pl.col("usage_date") == pl.date(2026, 11, 25))["unit_price"].item() == Decimal(
         "1.041000000000"
     )
-    assert pl.read_parquet(tmp_path / "slices/usage_date=2026-11-26/data.parquet").equals(before_26)
+    assert pl.read_parquet(tmp_path / "slices/usage_date=2026-11-26/data_0.parquet").equals(before_26)
     assert tables.manifests["2026-11-25"]["run_id"] == "run-2026-11-25-1"
     assert not (tmp_path / ".staging").exists()
     assert not (tmp_path / ".trash").exists()
@@ -186,7 +186,7 @@ def test_month_writes_every_day_and_refuses_mixed_lengths(tmp_path: Path) -> Non
     write(tmp_path, parse_period("2026-11"), days=["2026-11-03", "2026-11-25"])
     parts = sorted(p.name for p in (tmp_path / "slices").iterdir())
     assert len(parts) == 30
-    assert pl.read_parquet(tmp_path / "slices/usage_date=2026-11-04/data.parquet").height == 0
+    assert pl.read_parquet(tmp_path / "slices/usage_date=2026-11-04/data_0.parquet").height == 0
     assert read_output(tmp_path).slices.collect().height == 2
     with pytest.raises(UsageError, match="holds month runs"):
         write(tmp_path, parse_period("2026-11-25"))
