@@ -182,9 +182,14 @@ def _roll_forward(root: Path) -> bool:
 
 def _lock_fd(path: Path, *, wait: float) -> int:
     """Take the exclusive flock on ``path/.lock``, polling up to ``wait`` seconds."""
-    path.mkdir(parents=True, exist_ok=True)
     lock_path = path / _LOCK
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise OutputError(
+            f"output folder {path}: cannot take its lock {lock_path}: {exc.strerror or exc}"
+        ) from None
     deadline = time.monotonic() + wait
     while True:
         try:
@@ -260,10 +265,7 @@ class OutputFolder:
         self.path = Path(path)
         if self.path.exists() and not self.path.is_dir():
             raise OutputError(f"output {self.path} is not a folder")
-        try:
-            self._fd: int | None = _lock_fd(self.path, wait=wait)
-        except PermissionError as exc:
-            raise OutputError(f"output folder {self.path} is not writable: {exc}") from None
+        self._fd: int | None = _lock_fd(self.path, wait=wait)
         try:
             _roll_forward(self.path)
             for leftover in (_STAGING, _TRASH):

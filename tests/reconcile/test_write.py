@@ -274,6 +274,15 @@ def test_killed_writer_leaves_old_or_new_output(tmp_path: Path, phase: str) -> N
     ]
 
 
+def test_an_output_folder_that_cannot_be_made_is_an_output_error(tmp_path: Path) -> None:
+    """A folder the run cannot create or lock is an OutputError naming it, not a traceback."""
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(OutputError, match="cannot take its lock"):
+        OutputFolder(tmp_path / "file" / "out")
+    with pytest.raises(OutputError, match="is not a folder"):
+        OutputFolder(tmp_path / "file")
+
+
 def test_recover_output_without_journal_is_a_no_op(tmp_path: Path) -> None:
     """recover_output reports False when no commit was interrupted."""
     write(tmp_path, parse_period("2026-11-25"))
