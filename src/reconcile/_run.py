@@ -251,7 +251,6 @@ class _Session:
         if not force and previous is not None and previous.get("run_id") == run_id:
             summary = _summary_from_manifest(previous, out.path)
             return RunSummary(**{**summary.to_json(), "skipped": True})
-        self.book.check_coverage(period.start_ns, cut_off_ns)
         started = time.monotonic()
         self.progress.note(f"run {period.name}: pairing events before {format_ns(cut_off_ns)}")
         _pair.pair_in(
