@@ -1,15 +1,22 @@
 -- parsed_lines: every line of `ledger_lines` classified: a SPEC reject code, or the event it becomes.
 -- Input relation: ledger_lines(source_line, raw). Variables: file_index (the file's rank in the
--- ingest's sorted path list: the de-duplication order), source_file (its absolute path), prescan_marker (a line holding only this
--- text was classified by the Python pre-scan of an odd file and is skipped here; NULL on the fast path).
+-- ingest's sorted path list: the de-duplication order), source_file (its absolute path),
+-- prescan_marker (a line holding only this text was classified by the Python pre-scan of an odd
+-- file and is skipped here; NULL on the fast path).
 --
 -- Codes in SPEC order, the first that applies wins: blank, invalid_utf8 and line_too_long (invalid
--- UTF-8 only ever comes from the pre-scan: the fast path reads valid UTF-8), malformed_json,
+-- UTF-8 only ever comes from the pre-scan: the lines DuckDB reads are valid UTF-8), malformed_json,
 -- not_an_object, wrong_type, unknown_kind, missing_id, bad_timestamp, zero_timestamp,
 -- implausible_timestamp, bad_shape.
 -- Choices: a JSON null member counts as absent (Go's decoder leaves the field unset); a duplicated
 -- key reads its first value; `blank` means only spaces, tabs and CRs; RFC 3339 accepts `t`/`z` in
 -- lower case but no leap second (Go refuses second 60) and 1 to 9 fraction digits.
+--
+-- Two paths. Fast: one typed parse of the line (json_transform), then the line Go would write for
+-- those values is rebuilt and compared with the line; when they are equal the line is strict JSON
+-- with exactly the ledger's members, of the right types (every line Go or `recorder` writes, unless
+-- a string needs escaping). Slow (every other line, and only those): each member is read as JSON
+-- text and its type checked.
 WITH
 lines AS (
     SELECT
@@ -21,19 +28,54 @@ lines AS (
     FROM ledger_lines
 ),
 
--- One parse of the line: each member this stage reads as a JSON text (NULL when absent or null).
+typed AS (
+    SELECT
+        *,
+        CASE WHEN valid AND starts_with(raw, '{"kind":"') THEN
+            json_transform(raw, '{"kind": "VARCHAR", "vm_id": "VARCHAR", "snapshot_id": "VARCHAR",
+                "source_snapshot_id": "VARCHAR", "reason": "VARCHAR", "hypervisor": "VARCHAR",
+                "shape": {"cpu": "BIGINT", "mem_bytes": "BIGINT", "storage_bytes": "BIGINT"},
+                "emitted_at": "VARCHAR"}')
+        END AS t
+    FROM lines
+),
+
+fast AS (
+    SELECT
+        *,
+        -- the line Go's encoder writes for the typed values (members in order, empty ones omitted)
+        coalesce(raw = concat(
+            '{"kind":"', t.kind,
+            '"', ',"vm_id":"' || nullif(t.vm_id, '') || '"',
+            ',"snapshot_id":"' || nullif(t.snapshot_id, '') || '"',
+            ',"source_snapshot_id":"' || nullif(t.source_snapshot_id, '') || '"',
+            ',"reason":"' || nullif(t.reason, '') || '"',
+            ',"hypervisor":"' || nullif(t.hypervisor, '') || '"',
+            ',"shape":{',
+            concat_ws(
+                ',',
+                '"cpu":' || nullif(t.shape.cpu, 0),
+                '"mem_bytes":' || nullif(t.shape.mem_bytes, 0),
+                '"storage_bytes":' || nullif(t.shape.storage_bytes, 0)
+            ),
+            '},"emitted_at":"', t.emitted_at, '"}'
+        ), false) AS canonical
+    FROM typed
+),
+
+-- Slow path, from here to `strict`: each member as its JSON text (NULL when absent or null).
 members AS (
     SELECT
         *,
         CASE
-            WHEN NOT valid THEN NULL
+            WHEN canonical OR NOT valid THEN NULL
             -- (an object whose text starts with whitespace is rare: json_type only runs for those)
             WHEN CASE WHEN starts_with(raw, '{') THEN true ELSE json_type(raw) = 'OBJECT' END THEN
                 json_transform(raw, '{"kind": "JSON", "vm_id": "JSON", "snapshot_id": "JSON",
                     "source_snapshot_id": "JSON", "reason": "JSON", "hypervisor": "JSON", "shape": "JSON",
                     "emitted_at": "JSON"}')
         END AS m
-    FROM lines
+    FROM fast
 ),
 
 shape_members AS (
@@ -63,15 +105,16 @@ texts AS (
     FROM shape_members
 ),
 
--- yyjson, DuckDB's JSON parser, also accepts NaN/Inf literals and trailing commas, which are not
--- JSON. A line is surely strict JSON when it holds exactly the members read here, written without
--- whitespace (the lengths add up: no other member can hold a NaN, no trailing comma fits) and those
--- start as strings and integers do: every line Go writes. Any other line is re-checked by a regex
--- over its text with the string literals blanked out.
+-- yyjson also accepts NaN/Inf literals and trailing commas, which are not JSON. A slow-path line is
+-- surely strict JSON when it holds exactly the members read here, written without whitespace (the
+-- lengths add up: no other member can hold a NaN, no trailing comma fits) and those start as
+-- strings and integers do. Any other line is re-checked by a regex over its text with the string
+-- literals blanked out.
 strict AS (
     SELECT
         *,
         CASE
+            WHEN canonical THEN true
             WHEN NOT valid THEN false
             WHEN m IS NOT NULL
                 AND strlen(raw) = 1 + (
@@ -101,74 +144,115 @@ strict AS (
     FROM texts
 ),
 
+-- The values, from the path each line took.
 fields AS (
     SELECT
         *,
         -- string members: NULL when absent, null or empty (omitempty makes these the same)
-        nullif(CASE WHEN starts_with(j_kind, '"') THEN json_extract_string(j_kind, '$') END, '') AS kind,
-        nullif(CASE WHEN starts_with(j_vm_id, '"') THEN json_extract_string(j_vm_id, '$') END, '') AS vm_id,
-        nullif(CASE WHEN starts_with(j_snapshot_id, '"') THEN json_extract_string(j_snapshot_id, '$') END, '')
+        nullif(CASE WHEN canonical THEN t.kind WHEN starts_with(j_kind, '"') THEN json_extract_string(j_kind, '$') END, '')
+            AS kind,
+        nullif(CASE WHEN canonical THEN t.vm_id WHEN starts_with(j_vm_id, '"') THEN json_extract_string(j_vm_id, '$') END, '')
+            AS vm_id,
+        nullif(CASE WHEN canonical THEN t.snapshot_id
+            WHEN starts_with(j_snapshot_id, '"') THEN json_extract_string(j_snapshot_id, '$') END, '')
             AS snapshot_id,
-        nullif(
-            CASE WHEN starts_with(j_source_snapshot_id, '"') THEN json_extract_string(j_source_snapshot_id, '$') END,
-            ''
-        ) AS source_snapshot_id,
-        nullif(CASE WHEN starts_with(j_reason, '"') THEN json_extract_string(j_reason, '$') END, '') AS reason,
-        nullif(CASE WHEN starts_with(j_hypervisor, '"') THEN json_extract_string(j_hypervisor, '$') END, '')
+        nullif(CASE WHEN canonical THEN t.source_snapshot_id
+            WHEN starts_with(j_source_snapshot_id, '"') THEN json_extract_string(j_source_snapshot_id, '$') END, '')
+            AS source_snapshot_id,
+        nullif(CASE WHEN canonical THEN t.reason
+            WHEN starts_with(j_reason, '"') THEN json_extract_string(j_reason, '$') END, '')
+            AS reason,
+        nullif(CASE WHEN canonical THEN t.hypervisor
+            WHEN starts_with(j_hypervisor, '"') THEN json_extract_string(j_hypervisor, '$') END, '')
             AS hypervisor,
-        -- emitted_at's JSON text (quotes included) when it has the RFC 3339 form; values checked below
-        CASE WHEN regexp_full_match(
-            j_emitted_at,
-            '"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"'
-        ) THEN j_emitted_at END AS ts,
+        CASE WHEN canonical THEN t.emitted_at
+            WHEN starts_with(j_emitted_at, '"') THEN json_extract_string(j_emitted_at, '$') END AS emitted_text,
         -- shape members must be JSON integers: yyjson writes every other number with '.' or 'e';
-        -- TRY_CAST to BIGINT is NULL beyond int64
-        CASE WHEN NOT (contains(j_cpu, '.') OR contains(j_cpu, 'e') OR contains(j_cpu, 'E'))
-            THEN TRY_CAST(j_cpu AS BIGINT) END AS cpu_i,
-        CASE WHEN NOT (contains(j_mem_bytes, '.') OR contains(j_mem_bytes, 'e') OR contains(j_mem_bytes, 'E'))
-            THEN TRY_CAST(j_mem_bytes AS BIGINT) END AS mem_i,
-        CASE WHEN NOT (contains(j_storage_bytes, '.') OR contains(j_storage_bytes, 'e') OR contains(j_storage_bytes, 'E'))
-            THEN TRY_CAST(j_storage_bytes AS BIGINT) END AS sto_i
+        -- TRY_CAST to BIGINT is NULL beyond int64. A member present as a non-integer is `bad`.
+        CASE WHEN canonical THEN t.shape.cpu
+            WHEN NOT (contains(j_cpu, '.') OR contains(j_cpu, 'e') OR contains(j_cpu, 'E')) THEN TRY_CAST(j_cpu AS BIGINT)
+        END AS cpu_i,
+        CASE WHEN canonical THEN t.shape.mem_bytes
+            WHEN NOT (contains(j_mem_bytes, '.') OR contains(j_mem_bytes, 'e') OR contains(j_mem_bytes, 'E'))
+                THEN TRY_CAST(j_mem_bytes AS BIGINT)
+        END AS mem_i,
+        CASE WHEN canonical THEN t.shape.storage_bytes
+            WHEN NOT (contains(j_storage_bytes, '.') OR contains(j_storage_bytes, 'e') OR contains(j_storage_bytes, 'E'))
+                THEN TRY_CAST(j_storage_bytes AS BIGINT)
+        END AS sto_i,
+        CASE WHEN canonical THEN false ELSE
+            (j_cpu IS NOT NULL AND NOT coalesce(TRY_CAST(j_cpu AS BIGINT) >= 0 AND NOT regexp_matches(j_cpu, '[.eE]'), false))
+            OR (j_mem_bytes IS NOT NULL
+                AND NOT coalesce(TRY_CAST(j_mem_bytes AS BIGINT) >= 0 AND NOT regexp_matches(j_mem_bytes, '[.eE]'), false))
+            OR (j_storage_bytes IS NOT NULL
+                AND NOT coalesce(TRY_CAST(j_storage_bytes AS BIGINT) >= 0 AND NOT regexp_matches(j_storage_bytes, '[.eE]'), false))
+        END AS slow_bad_shape
     FROM strict
 ),
 
--- ts is "YYYY-MM-DDTHH:MM:SS[.fraction](Z|+hh:mm|-hh:mm)" (with its quotes): fixed positions up to
--- the seconds. The civil date and time go through DuckDB's TIMESTAMP cast (NULL for a date that does
--- not exist; it would take hour 24, so the hour is checked here); the zone digits are read with
--- ascii() (cheaper than casts).
+-- emitted_text as YYYY-MM-DDTHH:MM:SS[.fraction](Z|+hh:mm|-hh:mm). DuckDB's TIMESTAMP_NS cast reads
+-- the civil date and time with all nine fraction digits exactly, and ignores the zone offset, which
+-- is then subtracted here; it takes hour 24 (checked here) and only years 1678 to 2261, so an
+-- instant outside (all implausible, or Go's zero time) is read with the TIMESTAMP cast instead.
 ts_fields AS (
     SELECT
         *,
-        TRY_CAST(substr(ts, 2, 10) || 'T' || substr(ts, 13, 8) AS TIMESTAMP) AS civil,
-        substr(ts, 13, 2) <= '23' AS hour_ok,
-        ends_with(ts, 'Z"') OR ends_with(ts, 'z"') AS zulu,
-        strlen(ts) AS ts_len
+        regexp_full_match(
+            emitted_text,
+            '[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})'
+        ) AS ts_form,
+        ends_with(emitted_text, 'Z') OR ends_with(emitted_text, 'z') AS zulu
     FROM fields
+),
+
+ts_civil AS (
+    SELECT
+        *,
+        CASE WHEN ts_form THEN epoch_ns(TRY_CAST(emitted_text AS TIMESTAMP_NS)) END AS civil_ns_upper,
+        -- the offset as a signed hhmm number: '+05:30' -> 530, '-00:45' -> -45
+        CASE WHEN ts_form AND NOT zulu THEN CAST(replace(right(emitted_text, 6), ':', '') AS INTEGER) ELSE 0 END AS hhmm
+    FROM ts_fields
 ),
 
 ts_zone AS (
     SELECT
         *,
-        CASE WHEN zulu THEN 0 ELSE (ascii(substr(ts, ts_len - 5, 1)) - 48) * 10 + ascii(substr(ts, ts_len - 4, 1)) - 48 END
-            AS oh,
-        CASE WHEN zulu THEN 0 ELSE (ascii(substr(ts, ts_len - 2, 1)) - 48) * 10 + ascii(substr(ts, ts_len - 1, 1)) - 48 END
-            AS om,
-        CASE WHEN NOT zulu AND substr(ts, ts_len - 6, 1) = '-' THEN -1 ELSE 1 END AS offset_sign,
-        -- fraction digits as nanoseconds, exactly (right-padded to 9 digits)
-        CASE WHEN substr(ts, 21, 1) = '.'
-            THEN CAST(rpad(substr(ts, 22, ts_len - 22 - CASE WHEN zulu THEN 1 ELSE 6 END), 9, '0') AS BIGINT)
-            ELSE 0
-        END AS frac_ns
-    FROM ts_fields
+        -- (lower-case t or z: the cast wants upper case)
+        CASE WHEN civil_ns_upper IS NOT NULL THEN civil_ns_upper
+            WHEN ts_form THEN epoch_ns(TRY_CAST(upper(emitted_text) AS TIMESTAMP_NS))
+        END AS civil_ns,
+        abs(hhmm) // 100 AS oh,
+        abs(hhmm) % 100 AS om,
+        sign(hhmm) * ((abs(hhmm) // 100) * 3600 + (abs(hhmm) % 100) * 60) AS offset_s
+    FROM ts_civil
+),
+
+ts_far AS (
+    SELECT
+        *,
+        -- whole UTC seconds of an instant outside TIMESTAMP_NS (NULL when the date does not exist)
+        CASE WHEN ts_form AND civil_ns IS NULL THEN
+            epoch_ms(TRY_CAST(upper(substr(emitted_text, 1, 19)) AS TIMESTAMP)) // 1000 - offset_s
+        END AS far_s,
+        CASE WHEN ts_form AND civil_ns IS NULL THEN
+            NOT regexp_matches(regexp_extract(emitted_text, '\.([0-9]+)', 1), '[1-9]')
+        END AS far_whole_second
+    FROM ts_zone
 ),
 
 ts_utc AS (
     SELECT
         *,
-        civil IS NOT NULL AND hour_ok AND oh <= 23 AND om <= 59 AS ts_ok,
-        -- whole seconds since the epoch, UTC
-        epoch_ms(civil) // 1000 - offset_sign * (oh * 3600 + om * 60) AS utc_s
-    FROM ts_zone
+        coalesce(
+            ts_form AND (civil_ns IS NOT NULL OR far_s IS NOT NULL)
+            AND substr(emitted_text, 12, 2) <= '23' AND oh <= 23 AND om <= 59,
+            false
+        ) AS ts_ok,
+        -- the instant in UTC nanoseconds (within a day of the plausible range, else NULL: no overflow)
+        CASE WHEN civil_ns BETWEEN 946598400000000000 AND 7258204800000000000
+            THEN civil_ns - CAST(offset_s AS BIGINT) * 1000000000
+        END AS utc_ns
+    FROM ts_far
 ),
 
 classified AS (
@@ -176,6 +260,7 @@ classified AS (
         *,
         CASE
             WHEN prescanned THEN NULL
+            WHEN canonical THEN NULL  -- the checks of the slow path hold by construction
             -- (trim is slow: only lines that are not JSON can be blank)
             WHEN CASE WHEN valid THEN false ELSE trim(raw, e' \t\r') = '' END THEN 'blank'
             WHEN strlen(raw) > 1048576 THEN 'line_too_long'
@@ -187,20 +272,28 @@ classified AS (
                 OR NOT starts_with(coalesce(j_reason, '"'), '"') OR NOT starts_with(coalesce(j_hypervisor, '"'), '"')
                 OR NOT starts_with(coalesce(j_shape, '{'), '{') OR NOT starts_with(coalesce(j_emitted_at, '"'), '"')
                 THEN 'wrong_type'
+        END AS early_code
+    FROM ts_utc
+),
+
+coded AS (
+    SELECT
+        *,
+        CASE
+            WHEN prescanned THEN NULL
+            WHEN early_code IS NOT NULL THEN early_code
             WHEN kind IS NULL OR kind NOT IN (
                 'vm.compute.start', 'vm.compute.stop', 'vm.storage.start', 'vm.storage.stop',
                 'snap.storage.start', 'snap.storage.stop'
             ) THEN 'unknown_kind'
             WHEN (CASE WHEN starts_with(kind, 'vm.') THEN vm_id ELSE snapshot_id END) IS NULL THEN 'missing_id'
-            WHEN NOT coalesce(ts_ok, false) THEN 'bad_timestamp'
-            WHEN utc_s = -62135596800 AND frac_ns = 0 THEN 'zero_timestamp'
-            WHEN utc_s < 946684800 OR utc_s >= 7258118400 THEN 'implausible_timestamp'
-            WHEN (j_cpu IS NOT NULL AND NOT coalesce(cpu_i >= 0, false))
-                OR (j_mem_bytes IS NOT NULL AND NOT coalesce(mem_i >= 0, false))
-                OR (j_storage_bytes IS NOT NULL AND NOT coalesce(sto_i >= 0, false))
-                THEN 'bad_shape'
+            WHEN NOT ts_ok THEN 'bad_timestamp'
+            WHEN far_s = -62135596800 AND far_whole_second THEN 'zero_timestamp'
+            WHEN utc_ns IS NULL OR utc_ns < 946684800000000000 OR utc_ns >= 7258118400000000000
+                THEN 'implausible_timestamp'
+            WHEN slow_bad_shape OR cpu_i < 0 OR mem_i < 0 OR sto_i < 0 THEN 'bad_shape'
         END AS code
-    FROM ts_utc
+    FROM classified
 )
 
 SELECT
@@ -230,19 +323,16 @@ SELECT
     CASE WHEN code IS NULL THEN coalesce(cpu_i, 0) END AS cpu,
     CASE WHEN code IS NULL THEN coalesce(mem_i, 0) END AS mem_bytes,
     CASE WHEN code IS NULL THEN coalesce(sto_i, 0) END AS storage_bytes,
-    CASE WHEN code IS NULL AND NOT prescanned THEN utc_s * 1000000000 + frac_ns END AS emitted_ns,
+    CASE WHEN code IS NULL AND NOT prescanned THEN utc_ns END AS emitted_ns,
     -- event_id: md5 of the normalised fields (docs/ARCHITECTURE.md): strings as <UTF-8 byte length>:<value>
     -- (NULL as 0:), integers in decimal, joined with '|'
-    CASE WHEN code IS NULL AND NOT prescanned THEN md5(concat_ws('|',
-        coalesce(strlen(kind) || ':' || kind, '0:'),
-        coalesce(strlen(vm_id) || ':' || vm_id, '0:'),
-        coalesce(strlen(snapshot_id) || ':' || snapshot_id, '0:'),
-        coalesce(strlen(source_snapshot_id) || ':' || source_snapshot_id, '0:'),
-        coalesce(strlen(reason) || ':' || reason, '0:'),
-        coalesce(strlen(hypervisor) || ':' || hypervisor, '0:'),
-        coalesce(cpu_i, 0),
-        coalesce(mem_i, 0),
-        coalesce(sto_i, 0),
-        utc_s * 1000000000 + frac_ns
+    CASE WHEN code IS NULL AND NOT prescanned THEN md5(concat(
+        coalesce(strlen(kind), 0), ':', kind, '|',
+        coalesce(strlen(vm_id), 0), ':', vm_id, '|',
+        coalesce(strlen(snapshot_id), 0), ':', snapshot_id, '|',
+        coalesce(strlen(source_snapshot_id), 0), ':', source_snapshot_id, '|',
+        coalesce(strlen(reason), 0), ':', reason, '|',
+        coalesce(strlen(hypervisor), 0), ':', hypervisor, '|',
+        coalesce(cpu_i, 0), '|', coalesce(mem_i, 0), '|', coalesce(sto_i, 0), '|', utc_ns
     )) END AS event_id
-FROM classified
+FROM coded

@@ -234,56 +234,68 @@ class _PlainCheck:
 
 
 def _plan_live(path: Path, index: int, size: int, old: FileState | None) -> _Plan:
-    """One pass over a live file: whole digest, digest up to the last ``\\n``, old-prefix check."""
+    """One pass over a live file: whole digest, digest up to the last ``\\n``, old-prefix check, and
+    the plain check of the complete lines after the old prefix."""
     whole = hashlib.sha256()
     upto_newline = hashlib.sha256()
     last_newline_end = 0
     prefix_ok = old is not None and not old.compressed and 0 < old.bytes <= size
+    start = old.bytes if (prefix_ok and old is not None) else 0  # provisional until the prefix is seen
+    check = _PlainCheck()
     pos = 0
     with path.open("rb") as fh:
         while pos < size:
             chunk = fh.read(min(_CHUNK, size - pos))
             if not chunk:
                 break
-            if prefix_ok and old is not None and pos < old.bytes <= pos + len(chunk):
+            end = pos + len(chunk)
+            if prefix_ok and old is not None and pos < old.bytes <= end:
                 head = whole.copy()
                 head.update(chunk[: old.bytes - pos])
                 prefix_ok = head.hexdigest() == old.sha256
+                if not prefix_ok:  # replaced: read from the start (re-check the bytes before this chunk)
+                    start = 0
+                    check = _check_range(path, 0, pos)
             nl = chunk.rfind(b"\n")
             if nl >= 0:
                 upto_newline = whole.copy()
                 upto_newline.update(chunk[: nl + 1])
                 last_newline_end = pos + nl + 1
             whole.update(chunk)
-            pos += len(chunk)
-    size = pos
-    start = old.bytes if (prefix_ok and old is not None) else 0
-    check = _PlainCheck()
-    if last_newline_end > start:
-        with path.open("rb") as fh:
-            fh.seek(start)
-            remaining = last_newline_end - start
-            while remaining > 0:
-                chunk = fh.read(min(_CHUNK, remaining))
-                if not chunk:
-                    break
-                check.feed(chunk)
-                remaining -= len(chunk)
-        check.finish()
+            if end > start:  # the plain check covers complete lines only: not the torn tail
+                stop = len(chunk) if end < size else nl + 1
+                check.feed(chunk[max(start - pos, 0) : max(stop, 0)])
+            pos = end
+    check.finish()
     return _Plan(
         path=path,
         index=index,
         compressed=False,
-        size=size,
+        size=pos,
         sha256=whole.hexdigest(),
         consumed_bytes=last_newline_end,
         consumed_sha256=upto_newline.hexdigest(),
         start_bytes=start,
-        start_lines=old.lines if (prefix_ok and old is not None) else 0,
+        start_lines=old.lines if (start and old is not None) else 0,
         plain=check.plain,
-        pending=last_newline_end < size,
+        pending=last_newline_end < pos,
         unchanged=last_newline_end <= start,
     )
+
+
+def _check_range(path: Path, begin: int, end: int) -> _PlainCheck:
+    """The plain check fed with the bytes [begin, end) of a file."""
+    check = _PlainCheck()
+    with path.open("rb") as fh:
+        fh.seek(begin)
+        remaining = end - begin
+        while remaining > 0:
+            chunk = fh.read(min(_CHUNK, remaining))
+            if not chunk:
+                break
+            check.feed(chunk)
+            remaining -= len(chunk)
+    return check
 
 
 def _plan_gzip(path: Path, index: int, size: int, old: FileState | None) -> _Plan:
@@ -376,8 +388,27 @@ def _copy_region(plan: _Plan, target: Path) -> None:
             out.write(chunk)
 
 
+def _plain_block(block: bytes) -> bool:
+    """True when DuckDB can read these complete lines as they are: valid UTF-8, no NUL, no lone CR,
+    no marker byte, no line near DuckDB's line size limit (checked with 1 MiB windows every 512 KiB:
+    any line over 1.5 MiB holds a whole window without a newline)."""
+    if b"\x00" in block or _MARKER in block or block.count(b"\r") != block.count(b"\r\n"):
+        return False
+    window = 1 << 20
+    if len(block) > window:
+        for begin in range(0, len(block) - window, window // 2):
+            if block.find(b"\n", begin, begin + window) < 0:
+                return False
+    try:
+        block.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _sanitised_copy(plan: _Plan, target: Path) -> list[Reject]:
-    """Rewrite an odd file's region line by line; lines classified here become marker lines."""
+    """Copy an odd file's region; blocks with odd lines are rewritten line by line, each line
+    classified here becoming a marker line (so line numbers stay right)."""
     rejects: list[Reject] = []
     line_no = plan.start_lines
     source = str(plan.path)
@@ -397,9 +428,14 @@ def _sanitised_copy(plan: _Plan, target: Path) -> list[Reject]:
                 out.write(_MARKER + b"\n")
 
         for chunk in _iter_region(plan):
-            parts = (carry + chunk).split(b"\n")
-            carry = parts.pop()
-            for line in parts:
+            data = carry + chunk
+            cut = data.rfind(b"\n") + 1
+            block, carry = data[:cut], data[cut:]
+            if _plain_block(block):  # most of an odd file is plain: copied as it is
+                out.write(block)
+                line_no += block.count(b"\n")
+                continue
+            for line in block.split(b"\n")[:-1]:
                 emit(line)
         if carry and plan.compressed:
             emit(carry)  # a compressed file's last line counts without its \n
@@ -410,7 +446,13 @@ def _sanitised_copy(plan: _Plan, target: Path) -> list[Reject]:
 
 
 def _connect(work_dir: Path) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": str(work_dir / "duckdb")})
+    con = duckdb.connect(
+        config={
+            "memory_limit": MEMORY_LIMIT,
+            "temp_directory": str(work_dir / "duckdb"),
+        }
+    )
+    con.execute("SET enable_progress_bar = false")
     con.execute("SET preserve_insertion_order = true")
     return con
 
