@@ -1,7 +1,8 @@
 -- pair_intervals: the `intervals` relation, one row per start event before the cut-off.
 -- The next event of the resource ends the interval: a stop closes it (`closed`), a start cuts it
 -- short (`inferred` under double_start policy 'close', `dropped` under 'drop'), none leaves it `open`.
--- Input: relation `pair_steps`. Variables: double_start ('close' / 'drop').
+-- A projection of the materialised walk (the stage registers it as a view): no variables.
+-- Input: relation `pair_steps`.
 SELECT
     event_id AS interval_id,              -- the start's event_id: stable across re-runs and ingests
     family,
@@ -19,12 +20,7 @@ SELECT
     next_ns AS end_ns,
     reason AS start_reason,
     CASE WHEN next_endpoint = 'stop' THEN next_reason END AS end_reason,
-    CASE
-        WHEN next_endpoint IS NULL THEN 'open'
-        WHEN next_endpoint = 'stop' THEN 'closed'
-        WHEN getvariable('double_start') = 'drop' THEN 'dropped'
-        ELSE 'inferred'
-    END AS status,
+    status,                               -- closed / inferred / dropped / open, set by pair_steps
     source_file || ':' || CAST(source_line AS VARCHAR) AS start_source,
     next_source_file || ':' || CAST(next_source_line AS VARCHAR) AS end_source,  -- stop or next start
     event_id AS start_event_id,

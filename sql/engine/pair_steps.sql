@@ -6,7 +6,8 @@
 --   stop after a start         -> closes that interval (kept only through the start's next_* columns)
 --   stop first or after a stop -> unmatched stop (orphan_stop / double_stop)
 -- Only starts and unmatched stops are kept: a closing stop is fully described by its start's row.
--- Input: relation `events`. Variables: cut_off_ns (BIGINT).
+-- `status` is the status of the interval a start opens (NULL on unmatched stops).
+-- Input: relation `events`. Variables: cut_off_ns (BIGINT), double_start ('close' / 'drop').
 WITH live AS (
     SELECT
         event_id, family, endpoint, resource_id, vm_id, snapshot_id, source_snapshot_id, reason,
@@ -15,9 +16,21 @@ WITH live AS (
     WHERE emitted_ns < getvariable('cut_off_ns')
 ),
 
+files AS (
+    -- each source file's rank in byte order: the walk sorts on this integer instead of the path
+    -- (same order, much cheaper to sort on than a string)
+    SELECT source_file, row_number() OVER (ORDER BY source_file) AS file_rank
+    FROM (SELECT DISTINCT source_file FROM live) AS distinct_files
+),
+
+ranked AS (
+    SELECT live.*, files.file_rank
+    FROM live LEFT JOIN files ON live.source_file = files.source_file
+),
+
 walked AS (
     SELECT
-        live.*,
+        ranked.*,
         lag(endpoint) OVER w AS prev_endpoint,         -- NULL: first event of the resource
         lead(endpoint) OVER w AS next_endpoint,        -- NULL: last event before the cut-off
         lead(event_id) OVER w AS next_event_id,
@@ -29,16 +42,27 @@ walked AS (
         lead(cpu) OVER w AS next_cpu,
         lead(mem_bytes) OVER w AS next_mem_bytes,
         lead(storage_bytes) OVER w AS next_storage_bytes
-    FROM live
+    FROM ranked
     WINDOW w AS (
         PARTITION BY family, resource_id
         ORDER BY
             emitted_ns,
             CASE WHEN endpoint = 'stop' THEN 0 ELSE 1 END,  -- stop before start at one instant
-            source_file, source_line, event_id
+            file_rank, source_line, event_id
     )
 )
 
-SELECT *
+SELECT
+    event_id, family, endpoint, resource_id, vm_id, snapshot_id, source_snapshot_id, reason,
+    hypervisor, cpu, mem_bytes, storage_bytes, emitted_at, emitted_ns, source_file, source_line,
+    prev_endpoint, next_endpoint, next_event_id, next_at, next_ns, next_reason, next_source_file,
+    next_source_line, next_cpu, next_mem_bytes, next_storage_bytes,
+    CASE
+        WHEN endpoint = 'stop' THEN NULL
+        WHEN next_endpoint IS NULL THEN 'open'
+        WHEN next_endpoint = 'stop' THEN 'closed'
+        WHEN getvariable('double_start') = 'drop' THEN 'dropped'
+        ELSE 'inferred'
+    END AS status
 FROM walked
 WHERE endpoint = 'start' OR prev_endpoint IS NULL OR prev_endpoint = 'stop'

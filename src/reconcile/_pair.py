@@ -98,21 +98,35 @@ def pair_in(
     double_start: str = "close",
     stale_after_ns: int | None = None,
 ) -> None:
-    """Pair the relation ``events`` in ``con`` into temp tables ``intervals``, ``anomalies``, ``event_roles``.
+    """Pair the relation ``events`` in ``con`` into ``intervals``, ``anomalies`` and ``event_roles``.
 
-    Events with ``emitted_ns >= cut_off_ns`` are ignored. Existing tables of those names are replaced.
+    The walk is materialised once as the temp table ``pair_steps`` (starts and unmatched stops with
+    their neighbours); ``intervals`` is a view projecting it, ``anomalies`` and ``event_roles`` are
+    temp tables. Events with ``emitted_ns >= cut_off_ns`` are ignored. Existing relations of those
+    names are replaced.
     """
     _check_options(cut_off_ns, double_start, stale_after_ns)
     con.execute("SET VARIABLE cut_off_ns = CAST(? AS BIGINT)", [cut_off_ns])
     con.execute("SET VARIABLE double_start = CAST(? AS VARCHAR)", [double_start])
     con.execute("SET VARIABLE stale_after_ns = CAST(? AS BIGINT)", [stale_after_ns])
+    for name in (INTERVALS, ANOMALIES, EVENT_ROLES):
+        _drop_relation(con, name)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {_STEPS} AS\n{load_sql('engine/pair_steps')}")
-    try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {INTERVALS} AS\n{load_sql('engine/pair_intervals')}")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {ANOMALIES} AS\n{load_sql('engine/pair_anomalies')}")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {EVENT_ROLES} AS\n{load_sql('engine/pair_event_roles')}")
-    finally:
-        con.execute(f"DROP TABLE IF EXISTS {_STEPS}")
+    con.execute(f"CREATE TEMP VIEW {INTERVALS} AS\n{load_sql('engine/pair_intervals')}")
+    con.execute(f"CREATE TEMP TABLE {ANOMALIES} AS\n{load_sql('engine/pair_anomalies')}")
+    con.execute(f"CREATE TEMP TABLE {EVENT_ROLES} AS\n{load_sql('engine/pair_event_roles')}")
+
+
+def _drop_relation(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Drop a temp table or view called ``name`` if there is one (a re-run replaces its output)."""
+    found = con.execute(
+        "SELECT table_type FROM information_schema.tables WHERE table_name = ? AND table_schema = 'main'"
+        " AND table_catalog = 'temp'",
+        [name],
+    ).fetchall()
+    for (table_type,) in found:
+        kind = "VIEW" if table_type == "VIEW" else "TABLE"
+        con.execute(f"DROP {kind} IF EXISTS temp.main.{name}")
 
 
 def register_events(con: duckdb.DuckDBPyConnection, events: EventsSource) -> None:

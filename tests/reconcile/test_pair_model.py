@@ -200,5 +200,8 @@ def test_pair_in_leaves_contract_tables_in_the_connection() -> None:
         ("stop",),
         ("unmatched_stop",),
     ]
-    tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-    assert "pair_steps" not in tables
+    # a second run on the same connection replaces the relations (here: an earlier cut-off)
+    pair_in(con, cut_off_ns=BASE_NS + NS + 1, double_start="drop")
+    assert con.execute("SELECT status FROM intervals").fetchall() == [("closed",)]
+    assert con.execute("SELECT count(*) FROM anomalies").fetchall() == [(0,)]
+    assert con.execute("SELECT count(*) FROM event_roles").fetchall() == [(2,)]

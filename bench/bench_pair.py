@@ -1,0 +1,162 @@
+"""Benchmark the pairing stage against DuckDB just sorting the same events.
+
+    uv run --locked --extra reconcile python bench/bench_pair.py [--events 10000000] [--repeat 2]
+
+Builds (once, cached under bench/data/) a Parquet file of the store's events schema with DuckDB:
+resources of 16 events each (vm.compute, vm.storage, snap.storage), mostly alternating start/stop,
+about 1% flipped endpoints (double starts, double stops, orphan stops), 10% restarts where a stop and
+the next start share one instant, rows stored in time order (as ingest writes them).
+
+Each measurement runs in its own subprocess; the parent reads that child's peak RSS (wait4).
+- baseline: ``CREATE TABLE ... AS SELECT * FROM events ORDER BY family, resource_id, emitted_at``
+- pairing:  ``reconcile._pair.pair_in`` (CREATE TABLE intervals, anomalies, event_roles)
+Both read the same Parquet file and materialise their result as DuckDB tables in the same way.
+Prints the pairing/baseline time ratio (target <= 1.5) and peak RSS (target < 2 GB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+DATA = Path(__file__).resolve().parent / "data"
+BASE_NS = 1_793_491_200 * 1_000_000_000  # 2026-11-01T00:00:00Z
+
+# Events of the store's schema, built from a row number: i // 16 is the resource, i % 16 its step.
+_GENERATE_SQL = """
+COPY (
+    WITH numbered AS (
+        SELECT range AS i, range // 16 AS r, range % 16 AS k, hash(range) AS h, hash(range // 16) AS g
+        FROM range(?)
+    ),
+    shaped AS (
+        SELECT
+            i, r, h, CASE WHEN h % 50 = 0 THEN h ELSE g END AS g,  -- the resource's shape; 2% resized
+            CASE r % 4 WHEN 0 THEN 'vm.storage' WHEN 3 THEN 'snap.storage' ELSE 'vm.compute' END AS family,
+            CASE WHEN (k % 2 = 0) <> (h % 100 = 0) THEN 'start' ELSE 'stop' END AS endpoint,
+            CAST(
+                ? + (r % 86400) * 1000000000 + (k // 2) * 7200000000000
+                + CASE
+                    WHEN k % 2 = 0 THEN 0
+                    WHEN h % 10 = 0 THEN 7200000000000  -- a restart: stop at the next start's instant
+                    ELSE (h % 7000000) * 1000000 + h % 1000
+                END AS BIGINT
+            ) AS emitted_ns
+        FROM numbered
+    )
+    SELECT
+        md5(CAST(i AS VARCHAR)) AS event_id,
+        family,
+        endpoint,
+        CASE WHEN family = 'snap.storage' THEN 'snap-' ELSE 'vm-' END || lpad(CAST(r AS VARCHAR), 9, '0')
+            AS resource_id,
+        family || '.' || endpoint AS kind,
+        CASE WHEN family <> 'snap.storage' THEN 'vm-' || lpad(CAST(r AS VARCHAR), 9, '0') END AS vm_id,
+        CASE WHEN family = 'snap.storage' THEN 'snap-' || lpad(CAST(r AS VARCHAR), 9, '0') END AS snapshot_id,
+        CAST(NULL AS VARCHAR) AS source_snapshot_id,
+        CASE WHEN endpoint = 'start' THEN 'boot' ELSE 'stop-user' END AS reason,
+        CASE WHEN r % 3 = 0 THEN 'cloud-hypervisor' ELSE 'firecracker' END AS hypervisor,
+        CASE WHEN family = 'vm.compute' THEN CAST(1 + (g >> 8) % 8 AS BIGINT) ELSE 0 END AS cpu,
+        CASE WHEN family = 'vm.compute' THEN CAST((1 + (g >> 12) % 16) * 1073741824 AS BIGINT) ELSE 0 END
+            AS mem_bytes,
+        CASE WHEN family <> 'vm.compute' THEN CAST((1 + (g >> 16) % 100) * 1073741824 AS BIGINT) ELSE 0 END
+            AS storage_bytes,
+        make_timestamp_ns(emitted_ns) AS emitted_at,
+        emitted_ns,
+        '/ledgers/host-' || CAST(r % 4 AS VARCHAR) || '/ledger.jsonl' AS source_file,
+        CAST(i + 1 AS BIGINT) AS source_line,
+        'bench-ingest' AS ingest_id
+    FROM shaped
+    ORDER BY emitted_ns
+) TO ? (FORMAT parquet, COMPRESSION zstd)
+"""
+
+
+def build_events(n: int) -> Path:
+    import duckdb  # noqa: PLC0415
+
+    path = DATA / f"pair-events-{n}.parquet"
+    if not path.exists():
+        DATA.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.parquet")
+        print(f"building {n:,} events into {path} ...", file=sys.stderr, flush=True)
+        duckdb.connect().execute(_GENERATE_SQL, [n, BASE_NS, str(tmp)])
+        tmp.replace(path)
+    return path
+
+
+def child(kind: str, path: str) -> None:
+    import duckdb  # noqa: PLC0415
+
+    from reconcile._pair import pair_in  # noqa: PLC0415
+
+    con = duckdb.connect()
+    if os.environ.get("BENCH_MEMORY_LIMIT"):
+        con.execute("SET memory_limit = ?", [os.environ["BENCH_MEMORY_LIMIT"]])
+    con.execute("SET VARIABLE bench_events = ?", [path])
+    con.execute("CREATE VIEW events AS SELECT * FROM read_parquet(getvariable('bench_events'))")
+    began = time.perf_counter()
+    if kind == "baseline":
+        con.execute("CREATE TEMP TABLE sorted AS SELECT * FROM events ORDER BY family, resource_id, emitted_at")
+        counts = {"rows": con.execute("SELECT count(*) FROM sorted").fetchall()[0][0]}
+    else:
+        pair_in(con, cut_off_ns=BASE_NS + 400 * 86_400 * 1_000_000_000, stale_after_ns=86_400 * 10**9)
+        counts = {
+            t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]
+            for t in ("intervals", "anomalies", "event_roles")
+        }
+    seconds = time.perf_counter() - began
+    print(json.dumps({"seconds": seconds, **counts}))
+
+
+def measure(kind: str, path: Path) -> tuple[float, int, dict[str, int]]:
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--child", kind, str(path)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"{kind} child failed with exit code {proc.returncode}")
+    figures = json.loads(out)
+    seconds = figures.pop("seconds")
+    return seconds, usage.ru_maxrss * 1024, figures
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--events", type=int, default=10_000_000)
+    p.add_argument("--repeat", type=int, default=2, help="alternating runs of each; the best time counts")
+    p.add_argument("--child", nargs=2, metavar=("KIND", "PATH"), help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.child:
+        child(*args.child)
+        return 0
+    path = build_events(args.events)
+    best: dict[str, float] = {}
+    peak: dict[str, int] = {}
+    for _ in range(args.repeat):
+        for kind in ("baseline", "pairing"):
+            seconds, rss, counts = measure(kind, path)
+            print(f"{kind:9s} {seconds:7.2f} s  peak RSS {rss / 2**30:5.2f} GiB  {counts}", flush=True)
+            best[kind] = min(best.get(kind, seconds), seconds)
+            peak[kind] = max(peak.get(kind, 0), rss)
+    ratio = best["pairing"] / best["baseline"]
+    print(
+        f"pairing {args.events:,} events: {ratio:.2f}x the sort baseline (target <= 1.5x); "
+        f"peak RSS pairing {peak['pairing'] / 2**30:.2f} GiB (target < 2), "
+        f"baseline {peak['baseline'] / 2**30:.2f} GiB"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
