@@ -11,8 +11,9 @@ import polars as pl
 import pytest
 from run_fixture import GIB, PRICES
 
-from reconcile import UsageError, nightly, read_output, run_period
+from reconcile import UsageError, nightly, read_output, run_period, write_fleet
 from reconcile._cli import main
+from reconcile._period import format_ns, parse_instant
 
 
 def line(
@@ -152,3 +153,46 @@ def test_cli_nightly_fails_on_anomalies_with_exit_3(
     assert "restated: none" in captured.out
     assert captured.err == "error: 1 anomalies found (--fail-on-anomalies)\n"
     assert main([*args[:-1], "--today", "2026-10-16x"]) == 2
+
+
+@pytest.mark.slow
+def test_a_torn_line_completed_later_restates_from_its_day(tmp_path: Path) -> None:
+    """On a generated fleet, the torn tail's completion next night restates its day and every later one."""
+    fleet = write_fleet(tmp_path / "ledgers", seed=2)
+    last_day = dt.date.fromisoformat(format_ns(parse_instant(fleet.last_emitted))[:10])
+    today = (last_day + dt.timedelta(days=1)).isoformat()
+    first = night(tmp_path, today, lookback=10)
+    assert first.ingest["pending"] == 1
+    # backfill the earlier days by hand, as an operator would before the first nightly
+    first_day = dt.date.fromisoformat(format_ns(parse_instant(fleet.first_emitted))[:10])
+    day = first_day
+    while day < last_day:
+        run_period(tmp_path / "store", PRICES, tmp_path / "out", day.isoformat(), quiet=True)
+        day += dt.timedelta(days=1)
+    torn = next(h for h in fleet.hosts if h.torn)
+    with torn.live.open("ab") as live:
+        live.write(torn.torn_rest)
+    late_at = parse_instant(json.loads(torn.torn + torn.torn_rest)["emitted_at"])
+    late_day = dt.date.fromisoformat(format_ns(late_at)[:10])
+    second = night(tmp_path, today, lookback=10)
+    assert second.ingest["events"] == 1
+    expected = [
+        d.isoformat()
+        for d in (first_day + dt.timedelta(days=i) for i in range(10))
+        if late_day <= d <= last_day
+    ]
+    assert [d.period for d in second.days if d.action == "restated"] == expected
+    assert all(d.action in ("restated", "unchanged") for d in second.days)
+    # an edited price book changes every day's inputs: the whole window is restated
+    third = nightly(
+        [tmp_path / "ledgers"],
+        tmp_path / "store",
+        tmp_path / "out",
+        "bundled",
+        today=today,
+        lookback=10,
+        quiet=True,
+    )
+    assert third.restated == [
+        d.isoformat() for d in (first_day + dt.timedelta(days=i) for i in range(10)) if d <= last_day
+    ]  # yesterday (last_day) included
