@@ -15,6 +15,11 @@ Each measurement runs in its own subprocess; the parent reads that child's peak 
 Both read the same Parquet file, with the same DuckDB memory_limit (default 1500MB: DuckDB spills to
 disk beyond it; without a limit both hold everything in memory, 4.6 and 5.7 GiB here).
 Prints the pairing/baseline time ratio (target <= 1.5) and peak RSS (target < 2 GB).
+
+With ``--path`` it measures the whole path instead: a seeded ``--events``-line ledger
+(``reconcile.generate_ledger``, deleted afterwards unless ``--keep``) ingested into an empty store and
+paired (``reconcile.ingest`` then ``pair_in`` over the store's events, materialised as above), against
+DuckDB's bare ``read_json`` parse of that ledger to Arrow (explicit columns; target <= 3.5x).
 """
 
 from __future__ import annotations
@@ -119,6 +124,86 @@ def child(kind: str, path: str, memory_limit: str) -> None:
     print(json.dumps({"seconds": seconds, **counts}))
 
 
+_PARSE_SQL = (
+    "SELECT * FROM read_json(?, format='newline_delimited', ignore_errors=true, columns={"
+    "kind: 'VARCHAR', vm_id: 'VARCHAR', snapshot_id: 'VARCHAR', source_snapshot_id: 'VARCHAR',"
+    "reason: 'VARCHAR', hypervisor: 'VARCHAR',"
+    "shape: 'STRUCT(cpu BIGINT, mem_bytes BIGINT, storage_bytes BIGINT)', emitted_at: 'VARCHAR'})"
+)
+
+
+def path_child(kind: str, ledger: str, memory_limit: str) -> None:
+    import shutil  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+
+    import duckdb  # noqa: PLC0415
+
+    from reconcile import Store, ingest  # noqa: PLC0415
+    from reconcile._pair import pair_in, register_events  # noqa: PLC0415
+
+    began = time.perf_counter()
+    if kind == "parse":
+        con = duckdb.connect()
+        con.execute("SET enable_progress_bar = false")
+        rows = con.sql(_PARSE_SQL, params=[ledger]).to_arrow_table().num_rows
+        print(json.dumps({"seconds": time.perf_counter() - began, "rows": rows}))
+        return
+    store_dir = Path(tempfile.mkdtemp(prefix="pair-store-", dir=DATA))
+    try:
+        summary = ingest([ledger], store_dir, quiet=True)
+        ingested = time.perf_counter()
+        con = duckdb.connect()
+        con.execute("SET enable_progress_bar = false")
+        if memory_limit:
+            con.execute("SET memory_limit = ?", [memory_limit])
+        register_events(con, Store(store_dir).event_files())
+        pair_in(con, cut_off_ns=BASE_NS + 400 * 86_400 * 1_000_000_000)
+        counts = {
+            t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]
+            for t in ("intervals", "anomalies", "event_roles")
+        }
+        done = time.perf_counter()
+        print(
+            json.dumps(
+                {
+                    "seconds": done - began,
+                    "ingest_s": round(ingested - began, 2),
+                    "pair_s": round(done - ingested, 2),
+                    "events": summary.events,
+                    **counts,
+                }
+            )
+        )
+    finally:
+        shutil.rmtree(store_dir, ignore_errors=True)
+
+
+def whole_path(lines: int, repeat: int, memory_limit: str, keep: bool) -> None:
+    from reconcile import generate_ledger  # noqa: PLC0415
+
+    ledger = DATA / f"pair-ledger-{lines}.jsonl"
+    DATA.mkdir(parents=True, exist_ok=True)
+    if not ledger.exists():
+        print(f"writing a {lines:,}-line ledger to {ledger} ...", file=sys.stderr, flush=True)
+        generate_ledger(ledger, lines=lines, seed=1)
+    try:
+        best: dict[str, float] = {}
+        peak: dict[str, int] = {}
+        for _ in range(repeat):
+            for kind in ("parse", "ingest+pair"):
+                seconds, rss, figures = measure(kind, ledger, memory_limit)
+                print(f"{kind:11s} {seconds:7.2f} s  peak RSS {rss / 2**30:5.2f} GiB  {figures}", flush=True)
+                best[kind] = min(best.get(kind, seconds), seconds)
+                peak[kind] = max(peak.get(kind, 0), rss)
+        print(
+            f"ledger -> intervals, {lines:,} lines: {best['ingest+pair'] / best['parse']:.2f}x DuckDB's bare "
+            f"read_json parse (target <= 3.5x); peak RSS {peak['ingest+pair'] / 2**30:.2f} GiB"
+        )
+    finally:
+        if not keep:
+            ledger.unlink(missing_ok=True)
+
+
 def measure(kind: str, path: Path, memory_limit: str) -> tuple[float, int, dict[str, int]]:
     proc = subprocess.Popen(
         [sys.executable, __file__, "--child", kind, str(path), memory_limit],
@@ -145,10 +230,18 @@ def main() -> int:
         default="1500MB",
         help="DuckDB memory_limit for both children (default 1500MB; '' for DuckDB's default)",
     )
+    p.add_argument("--path", action="store_true", help="measure ledger -> ingest -> pair instead")
+    p.add_argument("--keep", action="store_true", help="keep the generated ledger of --path")
     p.add_argument("--child", nargs=3, metavar=("KIND", "PATH", "LIMIT"), help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
-        child(*args.child)
+        if args.child[0] in ("parse", "ingest+pair"):
+            path_child(*args.child)
+        else:
+            child(*args.child)
+        return 0
+    if args.path:
+        whole_path(args.events, args.repeat, args.memory_limit, args.keep)
         return 0
     path = build_events(args.events)
     best: dict[str, float] = {}
