@@ -158,6 +158,29 @@ def test_sql_pairing_equals_model(
     _check_against_model(pairing, events, cut_off_ns, policy, stale)
 
 
+@settings(max_examples=300, deadline=None)
+@given(events=histories(), cut_seconds=st.integers(-1, 8), policy=st.sampled_from(["close", "drop"]))
+def test_model_role_follows_from_previous_endpoint(
+    events: list[Event], cut_seconds: int, policy: str
+) -> None:
+    """In the SPEC state machine an event's role depends only on the previous event's endpoint."""
+    cut_off_ns = BASE_NS + cut_seconds * NS
+    model = model_pair(events, cut_off_ns, policy)
+    by_resource: dict[tuple[str, str], list[Event]] = {}
+    for e in sorted(events, key=lambda e: e.order_key):
+        if e.emitted_ns < cut_off_ns:
+            by_resource.setdefault((e.family, e.resource_id), []).append(e)
+    for history in by_resource.values():
+        previous = None
+        for e in history:
+            if e.endpoint == "start":
+                expected = "start"
+            else:
+                expected = "stop" if previous == "start" else "unmatched_stop"
+            assert model.roles[e.event_id] == expected
+            previous = e.endpoint
+
+
 @settings(max_examples=40, deadline=None)
 @given(events=histories(), cut_seconds=st.integers(0, 7), policy=st.sampled_from(["close", "drop"]))
 def test_pairing_ignores_input_order_and_events_after_cut_off(
