@@ -1,6 +1,6 @@
 -- ledger_lines: the lines of one ledger file as text, numbered from 1 (+ line_offset), in file order.
 -- Variables: ledger_path (the file DuckDB reads: the ledger itself, a copy of its unread tail, or a
--- sanitised copy), line_offset (lines of the file before what this read covers).
+-- sanitised copy), line_offset (lines of the file before what this read covers), csv_parallel.
 -- The file is read as one-column CSV with a NUL delimiter and no quote or escape, so every line is
 -- one row and its text is kept as written; DuckDB drops the trailing CR of a CRLF line. Callers only
 -- use this reader on text that holds no NUL byte, no lone CR and valid UTF-8 (the pre-scan checks).
@@ -17,5 +17,6 @@ FROM read_csv(
     auto_detect = false,
     strict_mode = false,
     new_line = '\r\n',  -- CRLF and LF both end a line (with '\n' a CR would end one too)
-    max_line_size = 2097152
+    max_line_size = 2097152,
+    parallel = getvariable('csv_parallel')  -- false only to retry a file the parallel reader refused
 )

@@ -3,15 +3,10 @@
 -- store_event_ids (event_id of every event already committed). Variable: ingest_id.
 -- An event already in the store is a duplicate; within this ingest the first occurrence in the
 -- order (file_index, source_line) is kept (file_index ranks the sorted paths).
-WITH candidates AS (
-    SELECT *, file_index * 1000000000000 + source_line AS ord  -- the de-duplication order
+WITH repeated AS (  -- event ids seen more than once in this ingest, with their first occurrence
+    SELECT event_id, min(file_index * 1000000000000 + source_line) AS first_ord
     FROM ingest_lines
     WHERE code IS NULL AND NOT prescanned
-),
-
-repeated AS (  -- event ids seen more than once in this ingest, with their first occurrence
-    SELECT event_id, min(ord) AS first_ord
-    FROM candidates
     GROUP BY event_id
     HAVING count(*) > 1
 )
@@ -35,7 +30,11 @@ SELECT
     c.source_file,
     c.source_line,
     getvariable('ingest_id') AS ingest_id
-FROM candidates AS c
+FROM ingest_lines AS c
+LEFT JOIN repeated AS r ON r.event_id = c.event_id
+LEFT JOIN store_event_ids AS s ON s.event_id = c.event_id  -- unique in the store
 WHERE
-    NOT EXISTS (SELECT 1 FROM store_event_ids AS s WHERE s.event_id = c.event_id)
-    AND NOT EXISTS (SELECT 1 FROM repeated AS r WHERE r.event_id = c.event_id AND r.first_ord <> c.ord)
+    c.code IS NULL
+    AND NOT c.prescanned
+    AND s.event_id IS NULL
+    AND (r.event_id IS NULL OR r.first_ord = c.file_index * 1000000000000 + c.source_line)

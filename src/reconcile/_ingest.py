@@ -206,23 +206,31 @@ class _PlainCheck:
     def __init__(self) -> None:
         self.plain = True
         self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self._pending_utf8 = False  # the decoder holds the first bytes of a character
         self._last = b""
 
     def feed(self, data: bytes) -> None:
         if not self.plain or not data:
             return
-        joined = self._last + data
-        if b"\x00" in data or joined.count(b"\r") != joined.count(b"\r\n") + (
-            1 if joined.endswith(b"\r") else 0
-        ):
-            # a CR not followed by LF (one at the very end may still be followed by one)
+        if b"\x00" in data:
             self.plain = False
             return
+        if b"\r" in data or self._last == b"\r":
+            # every CR must start a CRLF (one at the very end may still be followed by an LF)
+            crlf = data.count(b"\r\n") + (1 if self._last == b"\r" and data.startswith(b"\n") else 0)
+            crs = data.count(b"\r") + (1 if self._last == b"\r" else 0)
+            if crs != crlf + (1 if data.endswith(b"\r") else 0):
+                self.plain = False
+                return
         self._last = data[-1:]
+        if data.isascii() and not self._pending_utf8:
+            return  # ASCII: valid UTF-8, and no multi-byte character to carry over
         try:
             self._decoder.decode(data)
         except UnicodeDecodeError:
             self.plain = False
+            return
+        self._pending_utf8 = bool(self._decoder.getstate()[0])
 
     def finish(self) -> None:
         if self._last == b"\r":
@@ -237,7 +245,7 @@ def _plan_live(path: Path, index: int, size: int, old: FileState | None) -> _Pla
     """One pass over a live file: whole digest, digest up to the last ``\\n``, old-prefix check, and
     the plain check of the complete lines after the old prefix."""
     whole = hashlib.sha256()
-    upto_newline = hashlib.sha256()
+    last_nl_state: tuple[Any, bytes, int] | None = None
     last_newline_end = 0
     prefix_ok = old is not None and not old.compressed and 0 < old.bytes <= size
     start = old.bytes if (prefix_ok and old is not None) else 0  # provisional until the prefix is seen
@@ -257,9 +265,8 @@ def _plan_live(path: Path, index: int, size: int, old: FileState | None) -> _Pla
                     start = 0
                     check = _check_range(path, 0, pos)
             nl = chunk.rfind(b"\n")
-            if nl >= 0:
-                upto_newline = whole.copy()
-                upto_newline.update(chunk[: nl + 1])
+            if nl >= 0:  # remember the digest state before the last chunk holding a newline
+                last_nl_state = (whole.copy(), chunk, nl)
                 last_newline_end = pos + nl + 1
             whole.update(chunk)
             if end > start:  # the plain check covers complete lines only: not the torn tail
@@ -267,6 +274,10 @@ def _plan_live(path: Path, index: int, size: int, old: FileState | None) -> _Pla
                 check.feed(chunk[max(start - pos, 0) : max(stop, 0)])
             pos = end
     check.finish()
+    upto_newline = hashlib.sha256()
+    if last_nl_state is not None:
+        upto_newline, last_chunk, nl = last_nl_state
+        upto_newline.update(last_chunk[: nl + 1])
     return _Plan(
         path=path,
         index=index,
@@ -399,6 +410,8 @@ def _plain_block(block: bytes) -> bool:
         for begin in range(0, len(block) - window, window // 2):
             if block.find(b"\n", begin, begin + window) < 0:
                 return False
+    if block.isascii():
+        return True
     try:
         block.decode("utf-8")
     except UnicodeDecodeError:
@@ -454,6 +467,8 @@ def _connect(work_dir: Path) -> duckdb.DuckDBPyConnection:
     )
     con.execute("SET enable_progress_bar = false")
     con.execute("SET preserve_insertion_order = true")
+    columns = ", ".join(f"{name} {kind}" for name, kind in _PARSED_COLUMNS)
+    con.execute(f"CREATE TEMP TABLE ingest_lines ({columns})")
     return con
 
 
@@ -461,7 +476,7 @@ def _set(con: duckdb.DuckDBPyConnection, name: str, value: object) -> None:
     con.execute(f"SET VARIABLE {name} = ?", [value])
 
 
-# The columns of sql/engine/parsed_lines.sql (for an ingest that reads no new line).
+# The columns of sql/engine/parsed_lines.sql: the ingest_lines table holds them for every file read.
 _PARSED_COLUMNS: tuple[tuple[str, str], ...] = (
     ("file_index", "BIGINT"),
     ("source_file", "VARCHAR"),
@@ -489,14 +504,13 @@ _PARSED_COLUMNS: tuple[tuple[str, str], ...] = (
 @dataclass
 class _FileResult:
     plan: _Plan
-    parquet: Path | None
     lines: int  # lines read, the pending one included
-    pending_line: int | None  # the pending line's number when it is among the rows read
     prescan: list[Reject]
 
 
 def _read_file(con: duckdb.DuckDBPyConnection, plan: _Plan, work_dir: Path) -> _FileResult:
-    """Parse the new part of one file into a scratch Parquet file (streaming)."""
+    """Parse the new part of one file into the ``ingest_lines`` table (streaming; DuckDB spills the
+    table to the scratch folder past its memory limit)."""
     prescan: list[Reject] = []
     direct = plan.plain and plan.start_bytes == 0
     for attempt in ("direct", "copy"):
@@ -510,50 +524,50 @@ def _read_file(con: duckdb.DuckDBPyConnection, plan: _Plan, work_dir: Path) -> _
                 _copy_region(plan, source)
             else:
                 prescan = _sanitised_copy(plan, source)
-        target = work_dir / f"parsed-{plan.index}.parquet"
         _set(con, "ledger_path", str(source))
         _set(con, "line_offset", plan.start_lines)
         _set(con, "file_index", plan.index)
         _set(con, "source_file", str(plan.path))
         _set(con, "prescan_marker", None if attempt == "direct" or plan.plain else _MARKER.decode())
+        _set(con, "csv_parallel", True)
         # the views bind the file when created, so they are (re)created for each file
         con.execute("CREATE OR REPLACE TEMP VIEW ledger_lines AS " + load_sql("engine/ledger_lines"))
         con.execute("CREATE OR REPLACE TEMP VIEW parsed_lines AS " + load_sql("engine/parsed_lines"))
         try:
-            con.execute(f"COPY (SELECT * FROM parsed_lines) TO '{target}' (FORMAT parquet, COMPRESSION lz4)")
+            con.execute("INSERT INTO ingest_lines SELECT * FROM parsed_lines")
         except duckdb.Error:
             if attempt == "direct":
                 continue  # e.g. a line longer than DuckDB's max_line_size: the Python path takes it
-            raise
+            # DuckDB's parallel CSV reader refuses some files ("does not support a full read"):
+            # the single-threaded one reads them
+            _set(con, "csv_parallel", False)
+            con.execute("CREATE OR REPLACE TEMP VIEW ledger_lines AS " + load_sql("engine/ledger_lines"))
+            con.execute("CREATE OR REPLACE TEMP VIEW parsed_lines AS " + load_sql("engine/parsed_lines"))
+            try:
+                con.execute("INSERT INTO ingest_lines SELECT * FROM parsed_lines")
+            finally:
+                _set(con, "csv_parallel", True)
         hook("after-parse")
         if attempt == "direct" and plan.path.stat().st_size != plan.size:
-            continue  # the file grew while DuckDB read it: read the snapshot's copy instead
-        row = con.execute("SELECT count(*), max(source_line) FROM read_parquet(?)", [str(target)]).fetchone()
+            # the file grew while DuckDB read it: read the snapshot's copy instead
+            con.execute("DELETE FROM ingest_lines WHERE file_index = ?", [plan.index])
+            continue
+        row = con.execute(
+            "SELECT count(*), max(source_line) FROM ingest_lines WHERE file_index = ?", [plan.index]
+        ).fetchone()
         rows = int(row[0]) if row else 0
         max_line = int(row[1]) if row and row[1] is not None else None
-        pending_line = max_line if (attempt == "direct" and plan.pending) else None
-        lines = rows + (1 if plan.pending and pending_line is None else 0)
-        return _FileResult(plan, target, lines, pending_line, prescan)
+        lines = rows + (1 if plan.pending and attempt == "copy" else 0)
+        if attempt == "direct" and plan.pending and max_line is not None:
+            # the torn last line was read: it is pending, not a line of this ingest's tables
+            con.execute(
+                "DELETE FROM ingest_lines WHERE file_index = ? AND source_line = ?", [plan.index, max_line]
+            )
+        return _FileResult(plan, lines, prescan)
     raise AssertionError("unreachable")
 
 
-def _register_ingest_lines(con: duckdb.DuckDBPyConnection, results: Sequence[_FileResult]) -> None:
-    files = [str(r.parquet) for r in results if r.parquet is not None]
-    pending = [(r.plan.index, r.pending_line) for r in results if r.pending_line is not None]
-    con.execute("CREATE OR REPLACE TEMP TABLE pending_lines (file_index BIGINT, source_line BIGINT)")
-    if pending:
-        con.executemany("INSERT INTO pending_lines VALUES (?, ?)", pending)
-    if files:
-        _set(con, "parsed_files", files)
-        con.execute(
-            "CREATE OR REPLACE TEMP VIEW ingest_lines AS "
-            "SELECT * FROM read_parquet(getvariable('parsed_files')) AS l "
-            "WHERE NOT EXISTS (SELECT 1 FROM pending_lines AS p "
-            "WHERE p.file_index = l.file_index AND p.source_line = l.source_line)"
-        )
-    else:
-        columns = ", ".join(f"CAST(NULL AS {kind}) AS {name}" for name, kind in _PARSED_COLUMNS)
-        con.execute(f"CREATE OR REPLACE TEMP VIEW ingest_lines AS SELECT {columns} WHERE false")
+def _register_prescan_rejects(con: duckdb.DuckDBPyConnection, results: Sequence[_FileResult]) -> None:
     con.execute(
         "CREATE OR REPLACE TEMP TABLE prescan_rejects "
         "(file_index BIGINT, source_file VARCHAR, source_line BIGINT, code VARCHAR, raw VARCHAR)"
@@ -580,7 +594,7 @@ def _parse_files(
     done_lines = 0
     for plan in plans:
         if plan.unchanged:
-            results.append(_FileResult(plan, None, 1 if plan.pending else 0, None, []))
+            results.append(_FileResult(plan, 1 if plan.pending else 0, []))
             done_lines += results[-1].lines
             continue
         result = _read_file(con, plan, work_dir)
@@ -621,7 +635,7 @@ def ingest(
         con = _connect(work_dir)
         try:
             results = _parse_files(con, plans, work_dir, progress)
-            _register_ingest_lines(con, results)
+            _register_prescan_rejects(con, results)
             store_files = [str(f) for f in target.event_files()] if target.exists() else []
             if store_files:
                 _set(con, "store_files", store_files)
@@ -635,16 +649,17 @@ def ingest(
                     "SELECT NULL::VARCHAR AS event_id WHERE false"
                 )
             _set(con, "ingest_id", writer.ingest_id)
+            con.execute("SET preserve_insertion_order = false")  # events need no order: parallel writing
             hook("before-write")
             con.execute(
                 f"COPY ({load_sql('engine/new_events')}) TO '{writer.events_tmp}' "
-                "(FORMAT parquet, COMPRESSION zstd)"
+                "(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, PARQUET_VERSION v2)"
             )
             hook("after-events")
             con.execute(
                 "COPY (SELECT code, source_file, source_line, raw, ingest_id FROM "
                 f"({load_sql('engine/rejects')}) ORDER BY file_index, source_line) TO '{writer.rejects_tmp}' "
-                "(FORMAT parquet, COMPRESSION zstd)"
+                "(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, PARQUET_VERSION v2)"
             )
             fsync_file(writer.events_tmp)
             counts = _counts(con, writer)
@@ -750,7 +765,7 @@ def validate(paths: Iterable[str | os.PathLike[str]], *, quiet: bool = True) -> 
         con = _connect(work_dir)
         try:
             results = _parse_files(con, plans, work_dir, progress)
-            _register_ingest_lines(con, results)
+            _register_prescan_rejects(con, results)
             _set(con, "ingest_id", None)
             rows = con.execute(
                 f"SELECT source_file, source_line, code, raw FROM ({load_sql('engine/rejects')}) "
