@@ -1,7 +1,7 @@
 """Ingest speed and memory, each figure next to a baseline measured in the same run.
 
     uv run --locked --extra reconcile python bench/bench_ingest.py [--lines 10000000] [--large 50000000]
-        [--garbage 0.0001] [--keep]
+        [--garbage 0.0001] [--keep] [--json]
 
 Writes a seeded realistic ledger of ``--lines`` lines under bench/data (``reconcile.generate_ledger``),
 then, each in its own child process (wall time measured in the child around the work only, peak RSS
@@ -94,7 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--lines", type=int, default=10_000_000)
     p.add_argument("--large", type=int, default=0, help="also ingest a ledger of this many lines")
-    p.add_argument("--garbage", type=float, default=0.0001, help="fraction of garbage lines")
+    p.add_argument(
+        "--garbage", type=float, default=0.0, help="fraction of garbage lines (default 0: as Go writes)"
+    )
     p.add_argument("--keep", action="store_true", help="keep the generated ledgers")
     p.add_argument("--json", action="store_true", help="also print the figures as one JSON object")
     args = p.parse_args(argv)

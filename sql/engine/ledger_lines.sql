@@ -1,9 +1,11 @@
 -- ledger_lines: the lines of one ledger file as text, numbered from 1 (+ line_offset), in file order.
 -- Variables: ledger_path (the file DuckDB reads: the ledger itself, a copy of its unread tail, or a
--- sanitised copy), line_offset (lines of the file before what this read covers), csv_parallel.
+-- sanitised copy), line_offset (lines of the file before what this read covers), last_line,
+-- csv_parallel.
 -- The file is read as one-column CSV with a NUL delimiter and no quote or escape, so every line is
 -- one row and its text is kept as written; DuckDB drops the trailing CR of a CRLF line. Callers only
 -- use this reader on text that holds no NUL byte, no lone CR and valid UTF-8 (the pre-scan checks).
+SELECT * FROM (
 SELECT
     row_number() OVER () + getvariable('line_offset') AS source_line,
     coalesce(raw, '') AS raw  -- an empty line reads as NULL
@@ -20,3 +22,6 @@ FROM read_csv(
     max_line_size = 2097152,
     parallel = getvariable('csv_parallel')  -- false only to retry a file the parallel reader refused
 )
+)
+-- the complete lines of the snapshot the Python pass read (NULL: all, for a compressed file)
+WHERE source_line <= coalesce(getvariable('last_line'), source_line)

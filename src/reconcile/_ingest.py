@@ -193,6 +193,7 @@ class _Plan:
     plain: bool  # the new part can be read by DuckDB in place (or after a plain copy)
     pending: bool  # a live file ending in a line without \n
     unchanged: bool  # nothing new to read
+    new_lines: int | None  # complete lines in the new part of a live file (None: compressed)
 
 
 def _is_gzip(path: Path) -> bool:
@@ -208,8 +209,10 @@ class _PlainCheck:
         self._decoder = codecs.getincrementaldecoder("utf-8")()
         self._pending_utf8 = False  # the decoder holds the first bytes of a character
         self._last = b""
+        self.newlines = 0  # complete lines fed
 
     def feed(self, data: bytes) -> None:
+        self.newlines += data.count(b"\n")
         if not self.plain or not data:
             return
         if b"\x00" in data:
@@ -291,6 +294,7 @@ def _plan_live(path: Path, index: int, size: int, old: FileState | None) -> _Pla
         plain=check.plain,
         pending=last_newline_end < pos,
         unchanged=last_newline_end <= start,
+        new_lines=check.newlines,
     )
 
 
@@ -339,6 +343,7 @@ def _plan_gzip(path: Path, index: int, size: int, old: FileState | None) -> _Pla
         plain=check.plain,
         pending=False,
         unchanged=unchanged,
+        new_lines=None,
     )
 
 
@@ -399,24 +404,28 @@ def _copy_region(plan: _Plan, target: Path) -> None:
             out.write(chunk)
 
 
-def _plain_block(block: bytes) -> bool:
-    """True when DuckDB can read these complete lines as they are: valid UTF-8, no NUL, no lone CR,
-    no marker byte, no line near DuckDB's line size limit (checked with 1 MiB windows every 512 KiB:
-    any line over 1.5 MiB holds a whole window without a newline)."""
-    if b"\x00" in block or _MARKER in block or block.count(b"\r") != block.count(b"\r\n"):
-        return False
+def _odd_offset(block: bytes, begin: int) -> int:
+    """The first offset at or after ``begin`` of a byte DuckDB cannot read as it is (-1: none): a NUL,
+    the marker byte, a CR not starting a CRLF, invalid UTF-8, or a point inside a line near DuckDB's
+    line size limit (1 MiB windows every 512 KiB: any line over 1.5 MiB holds a whole window)."""
+    hits = [i for i in (block.find(b"\x00", begin), block.find(_MARKER, begin)) if i >= 0]
+    if block.count(b"\r", begin) != block.count(b"\r\n", begin):
+        i = block.find(b"\r", begin)
+        while i >= 0 and block[i + 1 : i + 2] == b"\n":
+            i = block.find(b"\r", i + 2)
+        hits.append(i)
     window = 1 << 20
-    if len(block) > window:
-        for begin in range(0, len(block) - window, window // 2):
-            if block.find(b"\n", begin, begin + window) < 0:
-                return False
-    if block.isascii():
-        return True
-    try:
-        block.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
+    for start in range(begin, len(block) - window, window // 2):
+        if block.find(b"\n", start, start + window) < 0:
+            hits.append(start)
+            break
+    rest = block[begin:]
+    if not rest.isascii():
+        try:
+            rest.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            hits.append(begin + exc.start)
+    return min(hits, default=-1)
 
 
 def _sanitised_copy(plan: _Plan, target: Path) -> list[Reject]:
@@ -444,12 +453,19 @@ def _sanitised_copy(plan: _Plan, target: Path) -> list[Reject]:
             data = carry + chunk
             cut = data.rfind(b"\n") + 1
             block, carry = data[:cut], data[cut:]
-            if _plain_block(block):  # most of an odd file is plain: copied as it is
-                out.write(block)
-                line_no += block.count(b"\n")
-                continue
-            for line in block.split(b"\n")[:-1]:
-                emit(line)
+            pos = 0
+            while pos < len(block):  # copy the plain stretches as they are; odd lines one by one
+                odd = _odd_offset(block, pos)
+                if odd < 0:
+                    out.write(block[pos:])
+                    line_no += block.count(b"\n", pos)
+                    break
+                line_start = block.rfind(b"\n", pos, odd) + 1 or pos
+                line_end = block.find(b"\n", odd)
+                out.write(block[pos:line_start])
+                line_no += block.count(b"\n", pos, line_start)
+                emit(block[line_start:line_end])
+                pos = line_end + 1
         if carry and plan.compressed:
             emit(carry)  # a compressed file's last line counts without its \n
     return rejects
@@ -467,8 +483,6 @@ def _connect(work_dir: Path) -> duckdb.DuckDBPyConnection:
     )
     con.execute("SET enable_progress_bar = false")
     con.execute("SET preserve_insertion_order = true")
-    columns = ", ".join(f"{name} {kind}" for name, kind in _PARSED_COLUMNS)
-    con.execute(f"CREATE TEMP TABLE ingest_lines ({columns})")
     return con
 
 
@@ -476,7 +490,7 @@ def _set(con: duckdb.DuckDBPyConnection, name: str, value: object) -> None:
     con.execute(f"SET VARIABLE {name} = ?", [value])
 
 
-# The columns of sql/engine/parsed_lines.sql: the ingest_lines table holds them for every file read.
+# The columns of sql/engine/parsed_lines.sql (for an ingest that reads no new line).
 _PARSED_COLUMNS: tuple[tuple[str, str], ...] = (
     ("file_index", "BIGINT"),
     ("source_file", "VARCHAR"),
@@ -504,14 +518,20 @@ _PARSED_COLUMNS: tuple[tuple[str, str], ...] = (
 @dataclass
 class _FileResult:
     plan: _Plan
+    parquet: Path | None  # the parsed lines (None: nothing new read)
     lines: int  # lines read, the pending one included
     prescan: list[Reject]
 
 
 def _read_file(con: duckdb.DuckDBPyConnection, plan: _Plan, work_dir: Path) -> _FileResult:
-    """Parse the new part of one file into the ``ingest_lines`` table (streaming; DuckDB spills the
-    table to the scratch folder past its memory limit)."""
+    """Parse the new part of one file into a scratch Parquet file (streaming: memory stays flat).
+
+    Only the complete lines the Python pass counted are kept (``last_line``), so a torn last line,
+    or lines appended while DuckDB reads the file, are not part of this ingest.
+    """
     prescan: list[Reject] = []
+    target = work_dir / f"parsed-{plan.index}.parquet"
+    last_line = None if plan.new_lines is None else plan.start_lines + plan.new_lines
     direct = plan.plain and plan.start_bytes == 0
     for attempt in ("direct", "copy"):
         if attempt == "direct" and not direct:
@@ -526,45 +546,47 @@ def _read_file(con: duckdb.DuckDBPyConnection, plan: _Plan, work_dir: Path) -> _
                 prescan = _sanitised_copy(plan, source)
         _set(con, "ledger_path", str(source))
         _set(con, "line_offset", plan.start_lines)
+        _set(con, "last_line", last_line)
         _set(con, "file_index", plan.index)
         _set(con, "source_file", str(plan.path))
         _set(con, "prescan_marker", None if attempt == "direct" or plan.plain else _MARKER.decode())
-        _set(con, "csv_parallel", True)
-        # the views bind the file when created, so they are (re)created for each file
-        con.execute("CREATE OR REPLACE TEMP VIEW ledger_lines AS " + load_sql("engine/ledger_lines"))
-        con.execute("CREATE OR REPLACE TEMP VIEW parsed_lines AS " + load_sql("engine/parsed_lines"))
         try:
-            con.execute("INSERT INTO ingest_lines SELECT * FROM parsed_lines")
+            _copy_parsed(con, target, parallel=True)
         except duckdb.Error:
             if attempt == "direct":
                 continue  # e.g. a line longer than DuckDB's max_line_size: the Python path takes it
             # DuckDB's parallel CSV reader refuses some files ("does not support a full read"):
             # the single-threaded one reads them
-            _set(con, "csv_parallel", False)
-            con.execute("CREATE OR REPLACE TEMP VIEW ledger_lines AS " + load_sql("engine/ledger_lines"))
-            con.execute("CREATE OR REPLACE TEMP VIEW parsed_lines AS " + load_sql("engine/parsed_lines"))
-            try:
-                con.execute("INSERT INTO ingest_lines SELECT * FROM parsed_lines")
-            finally:
-                _set(con, "csv_parallel", True)
+            _copy_parsed(con, target, parallel=False)
         hook("after-parse")
-        if attempt == "direct" and plan.path.stat().st_size != plan.size:
-            # the file grew while DuckDB read it: read the snapshot's copy instead
-            con.execute("DELETE FROM ingest_lines WHERE file_index = ?", [plan.index])
-            continue
-        row = con.execute(
-            "SELECT count(*), max(source_line) FROM ingest_lines WHERE file_index = ?", [plan.index]
-        ).fetchone()
-        rows = int(row[0]) if row else 0
-        max_line = int(row[1]) if row and row[1] is not None else None
-        lines = rows + (1 if plan.pending and attempt == "copy" else 0)
-        if attempt == "direct" and plan.pending and max_line is not None:
-            # the torn last line was read: it is pending, not a line of this ingest's tables
-            con.execute(
-                "DELETE FROM ingest_lines WHERE file_index = ? AND source_line = ?", [plan.index, max_line]
-            )
-        return _FileResult(plan, lines, prescan)
+        if plan.new_lines is None:
+            row = con.execute("SELECT count(*) FROM read_parquet(?)", [str(target)]).fetchone()
+            lines = int(row[0]) if row else 0
+        else:
+            lines = plan.new_lines + (1 if plan.pending else 0)
+        return _FileResult(plan, target, lines, prescan)
     raise AssertionError("unreachable")
+
+
+def _copy_parsed(con: duckdb.DuckDBPyConnection, target: Path, *, parallel: bool) -> None:
+    _set(con, "csv_parallel", parallel)
+    # the views bind the file when created, so they are (re)created for each file
+    con.execute("CREATE OR REPLACE TEMP VIEW ledger_lines AS " + load_sql("engine/ledger_lines"))
+    con.execute("CREATE OR REPLACE TEMP VIEW parsed_lines AS " + load_sql("engine/parsed_lines"))
+    con.execute(f"COPY (SELECT * FROM parsed_lines) TO '{target}' (FORMAT parquet, COMPRESSION lz4)")
+
+
+def _register_ingest_lines(con: duckdb.DuckDBPyConnection, results: Sequence[_FileResult]) -> None:
+    files = [str(r.parquet) for r in results if r.parquet is not None]
+    if files:
+        _set(con, "parsed_files", files)
+        con.execute(
+            "CREATE OR REPLACE TEMP VIEW ingest_lines AS "
+            "SELECT * FROM read_parquet(getvariable('parsed_files'))"
+        )
+    else:
+        columns = ", ".join(f"CAST(NULL AS {kind}) AS {name}" for name, kind in _PARSED_COLUMNS)
+        con.execute(f"CREATE OR REPLACE TEMP VIEW ingest_lines AS SELECT {columns} WHERE false")
 
 
 def _register_prescan_rejects(con: duckdb.DuckDBPyConnection, results: Sequence[_FileResult]) -> None:
@@ -594,7 +616,7 @@ def _parse_files(
     done_lines = 0
     for plan in plans:
         if plan.unchanged:
-            results.append(_FileResult(plan, 1 if plan.pending else 0, []))
+            results.append(_FileResult(plan, None, 1 if plan.pending else 0, []))
             done_lines += results[-1].lines
             continue
         result = _read_file(con, plan, work_dir)
@@ -635,6 +657,7 @@ def ingest(
         con = _connect(work_dir)
         try:
             results = _parse_files(con, plans, work_dir, progress)
+            _register_ingest_lines(con, results)
             _register_prescan_rejects(con, results)
             store_files = [str(f) for f in target.event_files()] if target.exists() else []
             if store_files:
@@ -765,6 +788,7 @@ def validate(paths: Iterable[str | os.PathLike[str]], *, quiet: bool = True) -> 
         con = _connect(work_dir)
         try:
             results = _parse_files(con, plans, work_dir, progress)
+            _register_ingest_lines(con, results)
             _register_prescan_rejects(con, results)
             _set(con, "ingest_id", None)
             rows = con.execute(
