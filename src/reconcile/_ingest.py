@@ -3,26 +3,31 @@
 How a file is read:
 
 1. A Python pass over its bytes (needed anyway for the SHA-256 of the record) finds the consumed
-   prefix (up to the last ``\\n`` of a live file; all of a ``.gz`` file), checks whether the prefix
-   already consumed is unchanged (``files.json``) and whether the new part is *plain*: valid UTF-8, no
-   NUL byte, no CR except in CRLF. ``hashlib`` and ``bytes`` methods run at memory speed.
+   prefix (up to the last ``\\n`` of a live file; all of a ``.gz`` file), counts its new complete
+   lines, checks whether the prefix already consumed is unchanged (``files.json``) and whether the
+   new part is *plain*: valid UTF-8, no NUL byte, no CR except in CRLF. ``hashlib`` and ``bytes``
+   methods run at memory speed.
 2. DuckDB reads the lines as text (``sql/engine/ledger_lines.sql``: one-column CSV, NUL delimiter, no
-   quoting) and classifies and parses them with its JSON functions (``parsed_lines.sql``), streaming
-   the result to a Parquet file in the writer's scratch folder. The file is read in place when it is
-   read from its start; a grown file's new part is first copied to a scratch file (lines numbered on
-   from the old count). A file that is not plain (rare) is rewritten line by line in Python into a
-   scratch copy where each line the Python pass classifies itself (``invalid_utf8``,
-   ``line_too_long``, a raw NUL or lone CR: ``malformed_json``) is replaced by a one-byte marker
-   line, so the line numbers stay right and every other line goes through the same SQL.
-3. One query over all the files' Parquet de-duplicates (against the store, and within the ingest by
-   sorted path then line) and writes the new events (``new_events.sql``) and the rejects
-   (``rejects.sql``), zstd Parquet; the store commits them with the ingest record and the new
+   quoting, ``row_number()`` for the line numbers, bounded by the counted lines so that a torn tail
+   or lines appended meanwhile are left out) and classifies and parses them with its JSON functions
+   (``parsed_lines.sql``: a typed fast path for lines exactly as Go writes them, a checked slow path
+   for the others), streaming the result to an lz4 Parquet file in the writer's scratch folder. A file
+   read from its start is read in place; a grown file's new part is first copied to a scratch file
+   (lines numbered on from the old count). A file that is not plain (rare) is copied with each odd
+   line classified in Python (``blank``, ``invalid_utf8``, ``line_too_long``; a raw NUL or lone CR:
+   ``malformed_json``) and replaced by a one-byte marker line, so the line numbers stay right and
+   every other line goes through the same SQL.
+3. Queries over all the files' Parquet de-duplicate (against the store, and within the ingest by
+   sorted path then line) and write the new events (``new_events.sql``) and the rejects
+   (``rejects.sql``) as zstd Parquet; the store commits them with the ingest record and the new
    ``files.json`` (see :mod:`reconcile._store`).
 
 A live file's last line without ``\\n`` is pending: counted in ``lines`` and ``pending``, not
 consumed. A ``.gz`` file (by its gzip magic bytes) is complete; it is consumed whole or, when its
-bytes changed, read again whole. Memory stays flat: DuckDB streams each file and spills the
-de-duplication to the scratch folder past ``memory_limit``.
+bytes changed, read again whole. Memory stays flat: DuckDB streams each file to Parquet, and the
+de-duplication spills to the scratch folder past ``memory_limit``. Choices: a folder contributes its
+``*.jsonl*`` files; the ``event_id`` string lengths are UTF-8 byte lengths; ``lines`` of an ingest
+count the pending line it saw (a later ingest counts it again when it reads it).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 from reconcile import IngestSummary, Store, StoreError, ingest, validate
-from reconcile._ingest import REJECT_CODES
+from reconcile._ingest import REJECT_CODES, _odd_offset, _PlainCheck
 from reconcile.exceptions import InputError
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -357,3 +357,60 @@ def test_paths_errors(tmp_path: Path) -> None:
     assert not (tmp_path / "store" / "store.json").exists()
     with pytest.raises(StoreError):
         Store(tmp_path / "store").event_files()
+
+
+def test_plain_check_across_chunk_boundaries() -> None:
+    """The streaming check sees a character or a CRLF split between two chunks, and a lone CR."""
+    text = ("é€" + "\r\n").encode() * 3
+    for cut in range(len(text)):
+        check = _PlainCheck()
+        check.feed(text[:cut])
+        check.feed(text[cut:])
+        check.finish()
+        assert check.plain, cut
+        assert check.newlines == 3
+    for bad in (b"a\rb\n", b"\xc3\n", b"a\x00\n", b"ok\r"):
+        check = _PlainCheck()
+        check.feed(bad)
+        check.finish()
+        assert not check.plain, bad
+
+
+def test_odd_offset_points_at_the_odd_line() -> None:
+    """The odd-byte finder points into the first line DuckDB could not read as it is."""
+    good = b'{"a":1}\r\n' * 5
+    assert _odd_offset(good, 0) == -1
+    for odd in (b"x\x00y", b"x\ry", b"\x01", b"caf\xc3"):
+        block = good + odd + b"\n" + good
+        at = _odd_offset(block, 0)
+        assert len(good) <= at < len(good) + len(odd), odd
+        assert _odd_offset(block, len(good) + len(odd) + 1) == -1
+    long_block = good + b"x" * (2 << 20) + b"\n"
+    assert len(good) <= _odd_offset(long_block, 0) < len(long_block)
+
+
+def test_odd_lines_in_gzip_and_in_a_grown_file(tmp_path: Path) -> None:
+    """Odd lines are found in a compressed file and in the new part of a grown file, numbered right."""
+    good = [_line(f"v{i}", f"2026-05-01T00:00:{i:02d}Z").encode() for i in range(4)]
+    body = b"\n".join([good[0], b"\xff", good[1], b"a\x00b", good[2]])
+    (tmp_path / "r.jsonl.1.gz").write_bytes(gzip.compress(body))  # no final newline: still counted
+    live = tmp_path / "ledger.jsonl"
+    live.write_bytes(good[3] + b"\n")
+    store = tmp_path / "store"
+    s1 = ingest([tmp_path], store)
+    _check_identity(s1)
+    assert (s1.lines, s1.events, s1.rejects) == (6, 4, {"invalid_utf8": 1, "malformed_json": 1})
+    with live.open("ab") as fh:
+        fh.write(b"\xfe\xff\n" + _line("late", "2026-05-02T00:00:00Z").encode() + b"\r\n  \n")
+    s2 = ingest([tmp_path], store)
+    _check_identity(s2)
+    assert (s2.lines, s2.events, s2.rejects) == (3, 1, {"blank": 1, "invalid_utf8": 1})
+    rejects = {(Path(f).name, line, code) for code, f, line in _rejects(store)}
+    assert rejects == {
+        ("r.jsonl.1.gz", 2, "invalid_utf8"),
+        ("r.jsonl.1.gz", 4, "malformed_json"),
+        ("ledger.jsonl", 2, "invalid_utf8"),
+        ("ledger.jsonl", 4, "blank"),
+    }
+    late = [e for e in _events(store) if e["vm_id"] == "late"]
+    assert [e["source_line"] for e in late] == [3]
