@@ -2,7 +2,8 @@
 -- Variables: ledger_path (the file DuckDB reads: the ledger itself, a copy of its unread part, or a
 -- sanitised copy), line_offset (lines of the file before what this read covers), last_line (the
 -- last complete line of the snapshot the Python pass read; NULL: every line, for a compressed
--- file), csv_parallel (false only to retry a file DuckDB's parallel CSV reader refused).
+-- file), first_line (lines up to this one are parsed by another query), csv_parallel (false
+-- only to retry a file DuckDB's parallel CSV reader refused).
 -- The file is read as one-column CSV with a NUL delimiter and no quote or escape, so every line is
 -- one row and its text is kept as written; DuckDB drops the trailing CR of a CRLF line. Callers only
 -- use this reader on text that holds no NUL byte, no lone CR and valid UTF-8 (the Python pass checks).
@@ -25,5 +26,7 @@ FROM (
         parallel = getvariable('csv_parallel')
     )
 )
--- a torn last line, or lines appended while DuckDB reads, are not part of this read
-WHERE source_line <= coalesce(getvariable('last_line'), source_line)
+-- the range this query parses (a big file is parsed by several); a torn last line, or lines
+-- appended while DuckDB reads, are not part of the read
+WHERE source_line > coalesce(getvariable('first_line'), 0)
+    AND source_line <= coalesce(getvariable('last_line'), source_line)

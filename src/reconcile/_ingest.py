@@ -33,6 +33,7 @@ count the pending line it saw (a later ingest counts it again when it reads it).
 from __future__ import annotations
 
 import codecs
+import concurrent.futures
 import glob
 import gzip
 import hashlib
@@ -76,6 +77,7 @@ _GZIP_MAGIC = b"\x1f\x8b"
 # DuckDB settings of an ingest: bounded memory (spilling to the store's scratch folder) so a 50M-line
 # ledger peaks no higher than a 10M-line one.
 MEMORY_LIMIT = "1GB"
+SEGMENT_MIN_LINES = 500_000  # a file with twice as many new lines is parsed by concurrent queries
 
 
 @dataclass(frozen=True)
@@ -523,20 +525,34 @@ _PARSED_COLUMNS: tuple[tuple[str, str], ...] = (
 @dataclass
 class _FileResult:
     plan: _Plan
-    parquet: Path | None  # the parsed lines (None: nothing new read)
+    parquet: list[Path]  # the parsed lines (empty: nothing new read)
     lines: int  # lines read, the pending one included
     prescan: list[Reject]
 
 
+def _segments(first: int, last: int | None) -> list[tuple[int, int | None]]:
+    """Line ranges ``(after, up_to]`` parsed by concurrent queries.
+
+    DuckDB numbers lines with ``row_number()``, which runs on one thread; so a big file is parsed
+    by one query per core, each reading the whole file (cheap) and parsing only its range.
+    """
+    workers = os.cpu_count() or 1
+    if last is None or workers < 2 or last - first < SEGMENT_MIN_LINES * 2:
+        return [(first, last)]
+    step = -(-(last - first) // workers)
+    return [(first + k * step, min(first + (k + 1) * step, last)) for k in range(workers)]
+
+
 def _read_file(con: duckdb.DuckDBPyConnection, plan: _Plan, work_dir: Path) -> _FileResult:
-    """Parse the new part of one file into a scratch Parquet file (streaming: memory stays flat).
+    """Parse the new part of one file into scratch Parquet files (streaming: memory stays flat).
 
     Only the complete lines the Python pass counted are kept (``last_line``), so a torn last line,
     or lines appended while DuckDB reads the file, are not part of this ingest.
     """
     prescan: list[Reject] = []
-    target = work_dir / f"parsed-{plan.index}.parquet"
     last_line = None if plan.new_lines is None else plan.start_lines + plan.new_lines
+    segments = _segments(plan.start_lines, last_line)
+    targets = [work_dir / f"parsed-{plan.index}-{k}.parquet" for k in range(len(segments))]
     direct = plan.plain and plan.start_bytes == 0
     for attempt in ("direct", "copy"):
         if attempt == "direct" and not direct:
@@ -549,40 +565,68 @@ def _read_file(con: duckdb.DuckDBPyConnection, plan: _Plan, work_dir: Path) -> _
                 _copy_region(plan, source)
             else:
                 prescan = _sanitised_copy(plan, source)
-        _set(con, "ledger_path", str(source))
-        _set(con, "line_offset", plan.start_lines)
-        _set(con, "last_line", last_line)
-        _set(con, "file_index", plan.index)
-        _set(con, "source_file", str(plan.path))
-        _set(con, "prescan_marker", None if attempt == "direct" or plan.plain else _MARKER.decode())
+        settings = {
+            "ledger_path": str(source),
+            "line_offset": plan.start_lines,
+            "file_index": plan.index,
+            "source_file": str(plan.path),
+            "prescan_marker": None if attempt == "direct" or plan.plain else _MARKER.decode(),
+        }
         try:
-            _copy_parsed(con, target, parallel=True)
+            _parse_segments(con, settings, segments, targets, parallel=True)
         except duckdb.Error:
             if attempt == "direct":
                 continue  # e.g. a line longer than DuckDB's max_line_size: the Python path takes it
             # DuckDB's parallel CSV reader refuses some files ("does not support a full read"):
             # the single-threaded one reads them
-            _copy_parsed(con, target, parallel=False)
+            _parse_segments(con, settings, segments, targets, parallel=False)
         hook("after-parse")
         if plan.new_lines is None:
-            row = con.execute("SELECT count(*) FROM read_parquet(?)", [str(target)]).fetchone()
+            row = con.execute("SELECT count(*) FROM read_parquet(?)", [[str(t) for t in targets]]).fetchone()
             lines = int(row[0]) if row else 0
         else:
             lines = plan.new_lines + (1 if plan.pending else 0)
-        return _FileResult(plan, target, lines, prescan)
+        return _FileResult(plan, targets, lines, prescan)
     raise AssertionError("unreachable")
 
 
-def _copy_parsed(con: duckdb.DuckDBPyConnection, target: Path, *, parallel: bool) -> None:
-    _set(con, "csv_parallel", parallel)
-    # the views bind the file when created, so they are (re)created for each file
-    con.execute("CREATE OR REPLACE TEMP VIEW ledger_lines AS " + load_sql("engine/ledger_lines"))
-    con.execute("CREATE OR REPLACE TEMP VIEW parsed_lines AS " + load_sql("engine/parsed_lines"))
-    con.execute(f"COPY (SELECT * FROM parsed_lines) TO '{target}' (FORMAT parquet, COMPRESSION lz4)")
+def _parse_segments(
+    con: duckdb.DuckDBPyConnection,
+    settings: dict[str, object],
+    segments: Sequence[tuple[int, int | None]],
+    targets: Sequence[Path],
+    *,
+    parallel: bool,
+) -> None:
+    """Run one streaming parse query per line range, concurrently (one connection each)."""
+
+    def run(k: int) -> None:
+        cur = con.cursor()
+        try:
+            for name, value in settings.items():
+                _set(cur, name, value)
+            _set(cur, "first_line", segments[k][0])
+            _set(cur, "last_line", segments[k][1])
+            _set(cur, "csv_parallel", parallel)
+            # the views bind the file when created, so they are created for each file
+            cur.execute("CREATE OR REPLACE TEMP VIEW ledger_lines AS " + load_sql("engine/ledger_lines"))
+            cur.execute("CREATE OR REPLACE TEMP VIEW parsed_lines AS " + load_sql("engine/parsed_lines"))
+            cur.execute(
+                f"COPY (SELECT * FROM parsed_lines) TO '{targets[k]}' (FORMAT parquet, COMPRESSION lz4)"
+            )
+        finally:
+            cur.close()
+
+    if len(segments) == 1:
+        run(0)
+        return
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(segments)) as pool:
+        for future in [pool.submit(run, k) for k in range(len(segments))]:
+            future.result()
 
 
 def _register_ingest_lines(con: duckdb.DuckDBPyConnection, results: Sequence[_FileResult]) -> None:
-    files = [str(r.parquet) for r in results if r.parquet is not None]
+    files = [str(f) for r in results for f in r.parquet]
     if files:
         _set(con, "parsed_files", files)
         con.execute(
@@ -621,7 +665,7 @@ def _parse_files(
     done_lines = 0
     for plan in plans:
         if plan.unchanged:
-            results.append(_FileResult(plan, None, 1 if plan.pending else 0, []))
+            results.append(_FileResult(plan, [], 1 if plan.pending else 0, []))
             done_lines += results[-1].lines
             continue
         result = _read_file(con, plan, work_dir)

@@ -414,3 +414,18 @@ def test_odd_lines_in_gzip_and_in_a_grown_file(tmp_path: Path) -> None:
     }
     late = [e for e in _events(store) if e["vm_id"] == "late"]
     assert [e["source_line"] for e in late] == [3]
+
+
+def test_segmented_parse_gives_the_same_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file parsed by concurrent line-range queries gives the same events and rejects as one query."""
+    monkeypatch.setattr("os.cpu_count", lambda: 3)
+    results = []
+    for min_lines in (10**9, 2):
+        monkeypatch.setattr("reconcile._ingest.SEGMENT_MIN_LINES", min_lines)
+        store = tmp_path / f"store-{min_lines}"
+        summary = ingest([FLEET / "host-a" / "ledger.jsonl", EDGE], store)
+        _check_identity(summary)
+        events = [(e["event_id"], e["source_file"], e["source_line"]) for e in _events(store)]
+        results.append((summary.lines, summary.events, summary.rejects, events, _rejects(store)))
+    assert results[0] == results[1]
+    assert results[0][1] > 100
