@@ -18,9 +18,10 @@ WITH live AS (
 
 files AS (
     -- each source file's rank in byte order: the walk sorts on this integer instead of the path
-    -- (same order, much cheaper to sort on than a string)
+    -- (same order, much cheaper to sort on than a string). Read from `events`, not `live`: a CTE
+    -- used twice may be materialised whole, and ranks of files holding only later events are harmless.
     SELECT source_file, row_number() OVER (ORDER BY source_file) AS file_rank
-    FROM (SELECT DISTINCT source_file FROM live) AS distinct_files
+    FROM (SELECT DISTINCT source_file FROM events) AS distinct_files
 ),
 
 ranked AS (
