@@ -5,6 +5,10 @@ The pairing is SQL (``sql/engine/pair_*.sql``) run by DuckDB over a relation nam
 walked in the order ``emitted_ns``, stop before start, ``source_file``, ``source_line``,
 ``event_id``. The state after an event is ``open`` exactly when the event is a start, so a single
 window pass (the previous and the next event of each event) settles every role and every interval.
+
+Memory: DuckDB holds the whole walk in memory unless the connection has a ``memory_limit``; with
+``SET memory_limit = '1500MB'`` 10M events pair in about 1.6 GB peak RSS (and faster than without,
+see bench/bench_pair.py), spilling the rest to DuckDB's temp directory.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ from reconcile.exceptions import InputError, UsageError
 DoubleStartPolicy: TypeAlias = Literal["close", "drop"]
 DOUBLE_START_POLICIES: tuple[str, ...] = ("close", "drop")
 
-# Temp tables the stage leaves in the connection: the contract relations of docs/ARCHITECTURE.md.
+# Relations the stage leaves in the connection (docs/ARCHITECTURE.md): `intervals` is a temp view over
+# the temp table `pair_steps` (the materialised walk), `anomalies` and `event_roles` are temp tables.
 INTERVALS = "intervals"
 ANOMALIES = "anomalies"
 EVENT_ROLES = "event_roles"
