@@ -573,13 +573,11 @@ def _read_file(con: duckdb.DuckDBPyConnection, plan: _Plan, work_dir: Path) -> _
             "prescan_marker": None if attempt == "direct" or plan.plain else _MARKER.decode(),
         }
         try:
-            _parse_segments(con, settings, segments, targets, parallel=True)
+            _parse_segments(con, settings, segments, targets)
         except duckdb.Error:
             if attempt == "direct":
                 continue  # e.g. a line longer than DuckDB's max_line_size: the Python path takes it
-            # DuckDB's parallel CSV reader refuses some files ("does not support a full read"):
-            # the single-threaded one reads them
-            _parse_segments(con, settings, segments, targets, parallel=False)
+            raise
         hook("after-parse")
         if plan.new_lines is None:
             row = con.execute("SELECT count(*) FROM read_parquet(?)", [[str(t) for t in targets]]).fetchone()
@@ -595,8 +593,6 @@ def _parse_segments(
     settings: dict[str, object],
     segments: Sequence[tuple[int, int | None]],
     targets: Sequence[Path],
-    *,
-    parallel: bool,
 ) -> None:
     """Run one streaming parse query per line range, concurrently (one connection each)."""
 
@@ -607,7 +603,6 @@ def _parse_segments(
                 _set(cur, name, value)
             _set(cur, "first_line", segments[k][0])
             _set(cur, "last_line", segments[k][1])
-            _set(cur, "csv_parallel", parallel)
             # the views bind the file when created, so they are created for each file
             cur.execute("CREATE OR REPLACE TEMP VIEW ledger_lines AS " + load_sql("engine/ledger_lines"))
             cur.execute("CREATE OR REPLACE TEMP VIEW parsed_lines AS " + load_sql("engine/parsed_lines"))
