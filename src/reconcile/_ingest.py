@@ -606,9 +606,7 @@ def _parse_segments(
             # the views bind the file when created, so they are created for each file
             cur.execute("CREATE OR REPLACE TEMP VIEW ledger_lines AS " + load_sql("engine/ledger_lines"))
             cur.execute("CREATE OR REPLACE TEMP VIEW parsed_lines AS " + load_sql("engine/parsed_lines"))
-            cur.execute(
-                f"COPY (SELECT * FROM parsed_lines) TO '{targets[k]}' (FORMAT parquet, COMPRESSION lz4)"
-            )
+            cur.sql("SELECT * FROM parsed_lines").write_parquet(str(targets[k]), compression="lz4")
         finally:
             cur.close()
 
@@ -718,16 +716,13 @@ def ingest(
             _set(con, "ingest_id", writer.ingest_id)
             con.execute("SET preserve_insertion_order = false")  # events need no order: parallel writing
             hook("before-write")
-            con.execute(
-                f"COPY ({load_sql('engine/new_events')}) TO '{writer.events_tmp}' "
-                "(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, PARQUET_VERSION v2)"
-            )
+            # (write_parquet takes the path as an argument: no path is pasted into SQL text)
+            con.sql(load_sql("engine/new_events")).write_parquet(str(writer.events_tmp), compression="zstd")
             hook("after-events")
-            con.execute(
-                "COPY (SELECT code, source_file, source_line, raw, ingest_id FROM "
-                f"({load_sql('engine/rejects')}) ORDER BY file_index, source_line) TO '{writer.rejects_tmp}' "
-                "(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, PARQUET_VERSION v2)"
-            )
+            con.sql(
+                "SELECT code, source_file, source_line, raw, ingest_id "
+                f"FROM ({load_sql('engine/rejects')}) ORDER BY file_index, source_line"
+            ).write_parquet(str(writer.rejects_tmp), compression="zstd")
             fsync_file(writer.events_tmp)
             counts = _counts(con, writer)
         finally:

@@ -194,6 +194,16 @@ def test_rotated_and_compressed_copy_is_all_duplicates(tmp_path: Path) -> None:
     assert (s2.lines, s2.events, s2.duplicates) == (6, 1, 5)
 
 
+def test_paths_with_quotes_and_spaces(tmp_path: Path) -> None:
+    """Ledger and store paths holding quotes and spaces work (no path is pasted into SQL)."""
+    folder = tmp_path / 'it\'s a "ledger" dir'
+    folder.mkdir()
+    (folder / "l'1.jsonl").write_text(_line("q", "2026-05-01T00:00:00Z") + "\nnot json\n")
+    summary = ingest([folder], folder / "st'ore")
+    assert (summary.events, summary.rejects) == (1, {"malformed_json": 1})
+    assert [e["source_file"] for e in _events(folder / "st'ore")] == [str(folder / "l'1.jsonl")]
+
+
 def test_compressed_last_line_counts_without_newline(tmp_path: Path) -> None:
     """A .gz file is complete: its last line counts even without a newline; a live one is pending."""
     text = _line("a", "2026-05-01T00:00:00Z") + "\n" + _line("b", "2026-05-01T00:00:01Z")

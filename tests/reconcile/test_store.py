@@ -17,7 +17,7 @@ from reconcile._store import EVENT_COLUMNS, REJECT_COLUMNS, FileState
 def _write_parquet(path: Path, columns: tuple[tuple[str, str], ...]) -> None:
     con = duckdb.connect()
     casts = ", ".join(f"CAST(NULL AS {kind}) AS {name}" for name, kind in columns)
-    con.execute(f"COPY (SELECT {casts} WHERE false) TO '{path}' (FORMAT parquet)")
+    con.sql(f"SELECT {casts} WHERE false").write_parquet(str(path))
 
 
 def _commit_empty(store: Store, files: dict[str, FileState] | None = None) -> str:
