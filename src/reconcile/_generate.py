@@ -56,11 +56,12 @@ is bounded by the base blocks whatever the number of lines. A 10M-line ledger ho
 
 from __future__ import annotations
 
+import csv
 import gzip
 import math
 import random
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -275,10 +276,11 @@ class _Event:
 class _HostSim:
     """Simulates one host's VMs and snapshots; ids carry :data:`_MARK` where the replica code goes."""
 
-    def __init__(self, rng: random.Random, t0: int, t1: int) -> None:
+    def __init__(self, rng: random.Random, t0: int, t1: int, lost: float = _P_LOST) -> None:
         self.rng = rng
         self.t0 = t0
         self.t1 = t1
+        self.lost = lost
         self.events: list[_Event] = []
         self.snaps: list[_Snap] = []
         self.n_vms = 0
@@ -302,7 +304,7 @@ class _HostSim:
         for t_ns, head, start in batch:
             if t_ns >= self.t1:
                 continue
-            if rng.random() < _P_LOST:
+            if rng.random() < self.lost:
                 continue
             self._seq += 1
             self.events.append(_Event(max(w, t_ns), self._seq, t_ns, head, start))
@@ -952,6 +954,7 @@ def write_fleet(
     copy_rotated: bool = True,
     torn_tail: bool = True,
     rotated_fraction: float = 0.6,
+    lost: float = _P_LOST,
 ) -> FleetInfo:
     """Write a fleet's ledgers as they reach the nightly job, like ``../shared/samples/fleet``.
 
@@ -963,7 +966,9 @@ def write_fleet(
     goes into a random host's live file at a random place, and one valid line becomes CRLF. With
     ``torn_tail`` host-a's live file ends in the first half of a line (a writer mid-append;
     :attr:`FleetHost.torn_rest` completes it). The defaults (4 hosts, 300 VMs, a week) make about 2k
-    lines in a few tens of milliseconds. Existing host folders are replaced; the result says what an
+    lines in a few tens of milliseconds. ``lost`` is the probability that a start or stop line is lost
+    (the producer's crash between commit and emit): raise it to see more double starts and stops.
+    Existing host folders are replaced; the result says what an
     ingest of the folder should count: ``lines = events + duplicates + rejects + pending``.
     """
     root = Path(directory)
@@ -973,7 +978,7 @@ def write_fleet(
     rendered: list[list[str]] = []
     first_ns, last_ns = t1, t0
     for h in range(hosts):
-        sim = _HostSim(_host_rng(seed, h), t0, t1)
+        sim = _HostSim(_host_rng(seed, h), t0, t1, lost)
         for _ in range(vms_per_host):
             sim.vm()
         offset, name = HOST_OFFSETS[h % len(HOST_OFFSETS)], _host_name(h)
@@ -1020,3 +1025,60 @@ def write_fleet(
         first_emitted=format_instant(first_ns, 0),
         last_emitted=format_instant(last_ns, 0),
     )
+
+
+_TENANT_NAMES: tuple[str, ...] = (
+    "acme",
+    "globex",
+    "initech",
+    "umbrella",
+    "hooli",
+    "stark",
+    "wayne",
+    "tyrell",
+    "cyberdyne",
+    "soylent",
+)
+
+
+def write_tenants(
+    path: str | Path,
+    resource_ids: Iterable[str],
+    seed: int = 0,
+    *,
+    tenants: int = 6,
+    move_at: datetime | None = None,
+    moved: float = 0.05,
+    unattributed: float = 0.03,
+) -> int:
+    """Write a tenant attribution CSV (``resource_id,tenant_id,valid_from,valid_to``) and return its rows.
+
+    Deterministic for ``seed`` and the set of ``resource_ids``. Tenants get resources with skewed
+    weights (the first tenant is the largest, as real fleets are). A ``moved`` fraction of resources
+    changes tenant at ``move_at`` (two rows, split there; needs ``move_at``), an ``unattributed``
+    fraction gets no row at all, so its slices are counted as unattributed. The rest get one row with
+    open validity (empty ``valid_from`` and ``valid_to``).
+    """
+    if not 1 <= tenants <= len(_TENANT_NAMES):
+        raise ValueError(f"tenants must be between 1 and {len(_TENANT_NAMES)}, not {tenants}")
+    rng = random.Random(f"reconcile-tenants:{seed}")  # noqa: S311 (test data, not secrets)
+    names = _TENANT_NAMES[:tenants]
+    weights = [1.0 / (rank + 1) for rank in range(tenants)]
+    split = "" if move_at is None else format_instant(_t_ns(move_at), 0)
+    rows = 0
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        out = csv.writer(handle, lineterminator="\n")
+        out.writerow(["resource_id", "tenant_id", "valid_from", "valid_to"])
+        for resource_id in sorted(set(resource_ids)):
+            u = rng.random()
+            if u < unattributed:
+                continue
+            first = rng.choices(names, weights)[0]
+            if split and u < unattributed + moved and tenants > 1:
+                second = rng.choice([name for name in names if name != first])
+                out.writerows([[resource_id, first, "", split], [resource_id, second, split, ""]])
+                rows += 2
+            else:
+                out.writerow([resource_id, first, "", ""])
+                rows += 1
+    return rows

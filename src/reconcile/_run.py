@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from reconcile import _generate, _ingest, _pair, _price, _pricebook, _store, _write
 from reconcile._currency import round_to_minor
@@ -513,8 +514,24 @@ def nightly(
     return NightlySummary(ingest_summary, yesterday.isoformat(), days, runs)
 
 
+def _resource_ids(store: Path) -> set[str]:
+    """Every resource id with an event in ``store`` (for the demo's tenant table)."""
+    ids: set[str] = set()
+    for path in _store.Store(store).event_files():
+        ids.update(pq.read_table(path, columns=["resource_id"]).column("resource_id").to_pylist())
+    return ids
+
+
+DEMO_LOST = 0.01
+"""The demo fleet loses 1% of start and stop lines (production: far fewer), so that one small week
+shows every anomaly: double starts (inferred intervals), double stops, orphan stops."""
+
+
 def demo(output: str | Path = "demo-output", *, seed: int = 7, quiet: bool = False) -> DemoSummary:
     """Generate a seeded fleet, ingest it, run each day with the bundled price book.
+
+    The fleet comes with a tenant attribution table (``tenants.csv`` in the demo folder: a few resources change
+    tenant mid-week, a few have none) that every run uses.
 
     ``output/ledgers`` (the generated ledgers), ``output/store`` (the event store) and
     ``output/output`` (the Parquet output, one folder per table). A folder from an earlier demo is
@@ -534,13 +551,17 @@ def demo(output: str | Path = "demo-output", *, seed: int = 7, quiet: bool = Fal
         if folder.exists():
             shutil.rmtree(folder)
     progress.note(f"demo: generating a fleet (seed {seed}) into {ledgers}")
-    fleet = _generate.write_fleet(ledgers, seed)
+    fleet = _generate.write_fleet(ledgers, seed, lost=DEMO_LOST)
     ingest_summary = _ingest_paths([ledgers], store, quiet=quiet, wait=0.0)
     last_ns = parse_instant(fleet.last_emitted)
     last_day = dt.date.fromisoformat(format_ns(last_ns)[:10])
     first_day = dt.date.fromisoformat(format_ns(parse_instant(fleet.first_emitted))[:10])
     now_ns = date_to_ns(last_day) + NS_PER_DAY  # the demo's clock: the morning after the fleet's last day
-    options = _options("close", None, None)
+    tenants = root / "tenants.csv"
+    move_at = dt.datetime.combine(first_day + dt.timedelta(days=3), dt.time(12), tzinfo=dt.UTC)
+    _generate.write_tenants(tenants, _resource_ids(store), seed, move_at=move_at)
+    progress.note(f"demo: tenant attribution in {tenants} (some resources change tenant at {move_at})")
+    options = _options("close", None, tenants)
     book = _price_book(_pricebook.BUNDLED)
     runs: list[RunSummary] = []
     with _write.open_output(out_dir) as out:

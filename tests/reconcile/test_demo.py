@@ -69,3 +69,16 @@ def test_demo_refuses_a_folder_it_did_not_make(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="not made by `reconcile demo`"):
         demo(tmp_path, quiet=True)
     assert (tmp_path / "precious.txt").read_text() == "keep me"
+
+
+def test_demo_attributes_tenants_and_shows_inferred_intervals(tmp_path: Path) -> None:
+    """The demo bills with its tenant table (few unattributed slices) and shows inferred intervals."""
+    summary = demo(tmp_path / "demo", quiet=True)
+    assert (tmp_path / "demo" / "tenants.csv").is_file()
+    tables = read_output(summary.output)
+    slices = tables.slices.collect()
+    attributed = slices.filter(pl.col("tenant_id").is_not_null()).height
+    assert attributed > 0.9 * slices.height
+    assert slices.filter(pl.col("tenant_id").is_null()).height > 0
+    statuses = set(tables.intervals.collect()["status"].to_list())
+    assert "inferred" in statuses

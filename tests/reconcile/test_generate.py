@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconcile import _generate as gen
-from reconcile import generate_ledger, write_fleet
+from reconcile import generate_ledger, load_tenants, write_fleet
 from recorder import Entry
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "generate"
@@ -491,3 +491,28 @@ def test_split_writes_one_ledger_per_host(tmp_path: Path) -> None:
     assert sorted(line for v in per_host.values() for line in v) == sorted(merged)
     for name, offset in zip(["host-a", "host-b", "host-c"], ["Z", "-05:00", "+05:30"], strict=True):
         assert all(line.endswith(f'{offset}"}}') for line in per_host[name])
+
+
+def test_write_tenants_is_deterministic_loadable_and_splits_moved_resources(tmp_path: Path) -> None:
+    """write_tenants: same seed same bytes; valid for load_tenants; moved resources split at move_at."""
+    ids = [f"vm-{i:04d}" for i in range(2000)]
+    move_at = datetime(2026, 11, 21, 12, tzinfo=UTC)
+    first, second = tmp_path / "a.csv", tmp_path / "b.csv"
+    rows = gen.write_tenants(first, ids, 3, move_at=move_at, moved=0.1, unattributed=0.05)
+    gen.write_tenants(second, reversed(ids), 3, move_at=move_at, moved=0.1, unattributed=0.05)
+    assert first.read_bytes() == second.read_bytes()
+    table = load_tenants(first).to_pylist()
+    assert len(table) == rows
+    per_resource: dict[str, list[dict[str, object]]] = {}
+    for row in table:
+        per_resource.setdefault(str(row["resource_id"]), []).append(row)
+    split_ns = int(move_at.timestamp()) * 1_000_000_000
+    moved = [r for r in per_resource.values() if len(r) == 2]
+    assert 0.05 * len(ids) < len(moved) < 0.15 * len(ids)
+    for pair in moved:
+        before, after = sorted(pair, key=lambda r: r["valid_to_ns"] is None)
+        assert before["valid_to_ns"] == split_ns
+        assert after["valid_from_ns"] == split_ns
+        assert before["tenant_id"] != after["tenant_id"]
+    missing = len(ids) - len(per_resource)
+    assert 0.02 * len(ids) < missing < 0.08 * len(ids)
