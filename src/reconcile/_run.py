@@ -530,8 +530,8 @@ shows every anomaly: double starts (inferred intervals), double stops, orphan st
 def demo(output: str | Path = "demo-output", *, seed: int = 7, quiet: bool = False) -> DemoSummary:
     """Generate a seeded fleet, ingest it, run each day with the bundled price book.
 
-    The fleet comes with a tenant attribution table (``tenants.csv`` in the demo folder: a few resources change
-    tenant mid-week, a few have none) that every run uses.
+    The fleet comes with a tenant attribution table (``tenants.csv`` in the demo folder: a few
+    resources change tenant mid-week, a few have none) that every run uses.
 
     ``output/ledgers`` (the generated ledgers), ``output/store`` (the event store) and
     ``output/output`` (the Parquet output, one folder per table). A folder from an earlier demo is
