@@ -27,3 +27,9 @@ def round_to_minor(amount: Decimal, code: str) -> Decimal:
     """``amount`` rounded half-even to the minor unit of ``code`` (``Decimal("0.125")`` USD -> ``0.12``)."""
     quantum = Decimal(1).scaleb(-minor_units(code))
     return amount.quantize(quantum, rounding=ROUND_HALF_EVEN)
+
+
+def decimal_text(amount: Decimal) -> str:
+    """``amount`` as a plain decimal string for JSON, keeping its digits (``0.000000000000``, never
+    ``0E-12``; ``0.000000019026``, never ``1.9026E-8``)."""
+    return format(amount, "f")

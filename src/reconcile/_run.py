@@ -31,7 +31,7 @@ import duckdb
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from reconcile import _generate, _ingest, _pair, _price, _pricebook, _store, _write
-from reconcile._currency import round_to_minor
+from reconcile._currency import decimal_text, round_to_minor
 from reconcile._period import (
     NS_PER_DAY,
     Period,
@@ -344,20 +344,24 @@ class _Session:
         by_family: dict[str, dict[str, str]] = {}
         exact: dict[str, Decimal] = {}
         for family, currency, amount in con.execute(load_sql("engine/run_totals")).fetchall():
-            by_family.setdefault(family, {})[currency] = str(amount)
-            exact[currency] = exact.get(currency, Decimal(0)) + amount
+            if family is None:
+                exact[currency] = amount
+            else:
+                by_family.setdefault(family, {})[currency] = decimal_text(amount)
         if not exact:
-            exact[self.book.currency] = Decimal("0E-12")
+            exact[self.book.currency] = Decimal(0).scaleb(-_pricebook.PRICE_SCALE)
         invoice = _price.invoice_totals(_price.invoice_lines(con.table("slices")))
-        quantities = {m: str(q) for m, q in con.execute(load_sql("engine/run_quantities")).fetchall()}
+        quantities = {
+            m: decimal_text(q) for m, q in con.execute(load_sql("engine/run_quantities")).fetchall()
+        }
         unattributed = int(
             con.execute("SELECT count(*) FROM slices WHERE tenant_id IS NULL").fetchall()[0][0]
         )
         return {
             "intervals": {k: int(v) for k, v in sorted(intervals.items())},
             "anomalies": {k: int(v) for k, v in sorted(anomalies.items())},
-            "totals": {c: str(invoice.get(c, round_to_minor(Decimal(0), c))) for c in sorted(exact)},
-            "totals_exact": {c: str(a) for c, a in sorted(exact.items())},
+            "totals": {c: decimal_text(invoice.get(c, round_to_minor(Decimal(0), c))) for c in sorted(exact)},
+            "totals_exact": {c: decimal_text(a) for c, a in sorted(exact.items())},
             "totals_by_family": by_family,
             "quantities": quantities,
             "unattributed_slices": unattributed,

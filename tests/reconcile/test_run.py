@@ -260,3 +260,25 @@ def test_month_and_its_days_give_the_same_invoice(tmp_path: Path) -> None:
         assert sum(Decimal(d.quantities.get(meter, "0")) for d in days) == Decimal(quantity)
     per_slice = ["interval_id", "meter", "slice_start", "slice_end", "quantity", "billed_quantity", "amount"]
     assert month_slices.select(per_slice).sort(per_slice).equals(day_slices.select(per_slice).sort(per_slice))
+
+
+def test_manifest_decimals_are_plain_decimal_strings(tmp_path: Path) -> None:
+    """Totals and quantities in the manifest are fixed-point strings, never `0E-12` or `1.9E-8`."""
+    store = make_store(
+        tmp_path / "store",
+        [
+            # 1 GiB of snapshot for 1 s: 1/3600 GiB-h, 0.000277777778 / 730 x 0.05 = 0.000000019026
+            ev("snap.storage.start", "snap-1", "2026-11-21T10:00:00Z", storage=GIB),
+            ev("snap.storage.stop", "snap-1", "2026-11-21T10:00:01Z", storage=GIB),
+        ],
+    )
+    quiet = run_period(store, PRICES, tmp_path / "out", "2026-11-20", quiet=True, now=LATER)
+    tiny = run_period(store, PRICES, tmp_path / "out", "2026-11-21", quiet=True, now=LATER)
+    assert quiet.totals_exact == {"EUR": "0.000000000000"}
+    assert quiet.totals == {"EUR": "0.00"}
+    assert tiny.totals_by_family == {"snap.storage": {"EUR": "0.000000019026"}}
+    assert tiny.totals_exact == {"EUR": "0.000000019026"}
+    assert tiny.quantities == {"storage_gib_hours": "0.000277777778"}
+    on_disk = read_output(tmp_path / "out").manifests["2026-11-21"]
+    assert on_disk["totals_by_family"] == tiny.totals_by_family
+    assert on_disk["quantities"] == tiny.quantities
