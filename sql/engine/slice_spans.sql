@@ -1,6 +1,9 @@
 -- slice_spans: the slices of the billed intervals before pricing, one row per slice: consecutive cuts
 -- of an interval, plus the zero-length slice [end, end) where period_intervals asks for one.
 -- Inputs: `period_intervals`, `slice_cuts`, `tenants`.
+-- at_ns: the instant whose tenant and price the slice takes: its start; for the zero-length slice of an
+-- interval that lasted (its end fell on a midnight or the period's start), the interval's last instant
+-- (end - 1 ns), since its extra is billed for that interval, not for whatever starts at that midnight.
 WITH spans AS (
     SELECT
         c.interval_id,
@@ -20,15 +23,23 @@ SELECT
     t.tenant_id,                                   -- NULL: unattributed
     s.slice_start_ns,
     s.slice_end_ns,
+    s.at_ns,
     s.slice_end_ns - s.slice_start_ns AS seconds_ns,   -- consumed, exact nanoseconds
     -- billed: consumed, plus the interval's extra on the slice holding its end
     s.slice_end_ns - s.slice_start_ns
         + CASE WHEN s.slice_end_ns = p.end_ns
                 AND (s.slice_start_ns = s.slice_end_ns OR p.extra_on_last_slice)
                THEN p.extra_ns ELSE 0 END AS billed_ns
-FROM spans AS s
+FROM (
+    SELECT
+        spans.*,
+        CASE WHEN spans.slice_start_ns = spans.slice_end_ns AND p.end_ns > p.start_ns
+             THEN p.end_ns - 1 ELSE spans.slice_start_ns END AS at_ns
+    FROM spans
+    JOIN period_intervals AS p USING (interval_id)
+) AS s
 JOIN period_intervals AS p USING (interval_id)
 LEFT JOIN tenants AS t
   ON t.resource_id = p.resource_id
- AND (t.valid_from_ns IS NULL OR t.valid_from_ns <= s.slice_start_ns)
- AND (t.valid_to_ns IS NULL OR s.slice_start_ns < t.valid_to_ns)
+ AND (t.valid_from_ns IS NULL OR t.valid_from_ns <= s.at_ns)
+ AND (t.valid_to_ns IS NULL OR s.at_ns < t.valid_to_ns)

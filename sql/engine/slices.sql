@@ -17,17 +17,18 @@ WITH metered AS (
     FROM slice_spans WHERE family IN ('vm.storage', 'snap.storage')
 ),
 chosen AS (
-    -- the price at the slice's start: the hypervisor's override if one holds, else the default
+    -- the price at the slice's instant at_ns (its start; the interval's last instant for the zero-length
+    -- slice of an interval ending on a midnight): the hypervisor's override if one holds, else the default
     SELECT m.*, coalesce(o.entry, d.entry) AS price_entry
     FROM metered AS m
     LEFT JOIN prices AS o
       ON o.family = m.family AND o.meter = m.meter AND o.hypervisor = m.hypervisor
-     AND o.effective_from_ns <= m.slice_start_ns
-     AND (o.effective_to_ns IS NULL OR m.slice_start_ns < o.effective_to_ns)
+     AND o.effective_from_ns <= m.at_ns
+     AND (o.effective_to_ns IS NULL OR m.at_ns < o.effective_to_ns)
     LEFT JOIN prices AS d
       ON d.family = m.family AND d.meter = m.meter AND d.hypervisor IS NULL
-     AND d.effective_from_ns <= m.slice_start_ns
-     AND (d.effective_to_ns IS NULL OR m.slice_start_ns < d.effective_to_ns)
+     AND d.effective_from_ns <= m.at_ns
+     AND (d.effective_to_ns IS NULL OR m.at_ns < d.effective_to_ns)
 ),
 quantities AS (
     -- hours scaled by 10^12: factor * ns / 1e9 / 3600 / unit_bytes * 1e12 = factor * ns * 5 / (18 * unit_bytes)

@@ -4,7 +4,8 @@ Slices. An interval is billed in the period ``[period_start, period_end)`` over 
 ``open`` interval up to the cut-off; ``dropped`` intervals are not billed. That part is cut at the
 period's edges, at UTC midnights, where a price of its family (default, or its hypervisor's override)
 starts or ends, and where a tenant attribution of its resource starts or ends. Each slice is priced
-by the price in force at its start (constant over the slice, since slices are cut at changes).
+by the price in force at its start (constant over the slice, since slices are cut at changes) and
+attributed to the tenant holding the resource then.
 
 Meters per slice of ``s`` consumed seconds (exact, from nanosecond differences): ``vcpu_hours = cpu *
 s / 3600``, ``mem_gib_hours = mem_bytes / 2^30 * s / 3600``, ``storage_gib_hours = storage_bytes /
@@ -16,7 +17,9 @@ extra time is billed once, on the slice that holds the interval's end. An instan
 day (and period) ``[midnight, next midnight)`` that contains it, so the end is held by the slice of
 that day ending at it; when the end falls exactly on a midnight (or the period's start) no such
 slice exists, and the extra is billed on a zero-length slice ``[end, end)`` in the end's day, the
-same slice a zero-length interval gets. So the extra lands in exactly one day, and a month priced as
+same slice a zero-length interval gets. That slice of an interval that lasted takes the tenant and
+the price of the interval's last instant (``end - 1 ns``), not those starting at that midnight: the
+extra is billed for the interval. So the extra lands in exactly one day, and a month priced as
 one run or as its days' runs (each day seeing the intervals as of its own cut-off) gives the same
 slices, quantities and amounts. ``open`` intervals get no increment or minimum yet.
 

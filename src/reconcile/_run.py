@@ -47,7 +47,8 @@ from reconcile._progress import Progress
 from reconcile._sql import load_sql
 from reconcile.exceptions import ReconcileError, StoreError, UsageError
 
-RUN_FORMAT = 1  # bump when the same inputs would give different rows: it is part of run_id
+RUN_FORMAT = 2  # bump when the same inputs would give different rows: it is part of run_id
+# 2: the extra of an interval ending on a midnight takes the tenant and price of its last instant
 
 
 # --- results ----------------------------------------------------------------------------------------

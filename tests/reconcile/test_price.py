@@ -515,3 +515,32 @@ def test_price_book_used_by_the_stage_can_be_parsed_from_bytes() -> None:
     """parse_price_book gives the same book (and version) as load_price_book for the same bytes."""
     path = DATA / "prices" / "golden.toml"
     assert parse_price_book(path.read_bytes(), str(path)) == GOLDEN_BOOK
+
+
+def test_extra_of_an_interval_ending_on_midnight_goes_to_its_last_tenant_and_price() -> None:
+    """The minimum of an interval ending exactly on a midnight (a zero-length slice in the next day) is
+    attributed and priced as its last instant: the tenant and firecracker price that held it, not the
+    ones starting at that midnight."""
+    tenants = normalize_tenants(
+        pa.table(
+            {
+                "resource_id": ["vm-1", "vm-1"],
+                "tenant_id": ["t-old", "t-new"],
+                "valid_from": [None, "2026-03-25"],
+                "valid_to": ["2026-03-25", None],
+            }
+        )
+    )
+    # 30 s on firecracker (0.03 until 2026-03-25, then the default 0.05) ending at 2026-03-25T00:00:00Z
+    row = {"id": "a", "cpu": 1, "hypervisor": "firecracker", "start": day(25) - 30 * S, "end": day(25)}
+    day_25 = price([row], day(25), day(26), tenants=tenants).to_pylist()
+    month = price([row], day(1), day(32), tenants=tenants).to_pylist()
+    for table in (day_25, month):
+        extra = [r for r in table if r["meter"] == "vcpu_hours" and r["seconds"] == 0]
+        assert len(extra) == 1
+        assert extra[0]["tenant_id"] == "t-old"
+        assert extra[0]["unit_price"] == Decimal("0.03")
+        assert extra[0]["billed_seconds"] == Decimal(30)
+        # 30 s of 1 vCPU at 0.03: 0.008333333333 h x 0.03 = 0.00025
+        assert extra[0]["amount"] == Decimal("0.00025")
+    assert {r["tenant_id"] for r in month} == {"t-old"}
