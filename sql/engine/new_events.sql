@@ -1,16 +1,9 @@
 -- new_events: the events this ingest adds to the store, in the store's `events` columns.
 -- Input relations: ingest_lines (parsed_lines rows of every file read, pending lines removed),
--- store_event_ids (event_id of every event already committed). Variable: ingest_id.
+-- store_event_ids (event_id of every event already committed), repeated_events (ids read more than
+-- once, with their first occurrence). Variable: ingest_id.
 -- An event already in the store is a duplicate; within this ingest the first occurrence in the
 -- order (file_index, source_line) is kept (file_index ranks the sorted paths).
-WITH repeated AS (  -- event ids seen more than once in this ingest, with their first occurrence
-    SELECT event_id, min(file_index * 1000000000000 + source_line) AS first_ord
-    FROM ingest_lines
-    WHERE code IS NULL AND NOT prescanned
-    GROUP BY event_id
-    HAVING count(*) > 1
-)
-
 SELECT
     c.event_id,
     c.family,
@@ -31,7 +24,7 @@ SELECT
     c.source_line,
     getvariable('ingest_id') AS ingest_id
 FROM ingest_lines AS c
-LEFT JOIN repeated AS r ON r.event_id = c.event_id
+LEFT JOIN repeated_events AS r ON r.event_id = c.event_id
 LEFT JOIN store_event_ids AS s ON s.event_id = c.event_id  -- unique in the store
 WHERE
     c.code IS NULL

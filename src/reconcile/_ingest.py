@@ -715,6 +715,10 @@ def ingest(
                 )
             _set(con, "ingest_id", writer.ingest_id)
             con.execute("SET preserve_insertion_order = false")  # events need no order: parallel writing
+            # a table: small, so the planner builds the de-duplication join on it
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE repeated_events AS " + load_sql("engine/repeated_events")
+            )
             hook("before-write")
             # (write_parquet takes the path as an argument: no path is pasted into SQL text)
             con.sql(load_sql("engine/new_events")).write_parquet(str(writer.events_tmp), compression="zstd")

@@ -1,0 +1,18 @@
+-- repeated_events: the event ids this ingest read more than once, with their first occurrence.
+-- Input relation: ingest_lines (parsed_lines rows of every file read). The ingest keeps the first
+-- occurrence in the order (file_index, source_line): first_ord = file_index * 10^12 + source_line.
+-- Grouping first by the 64-bit hash of event_id keeps the big aggregate small (8-byte keys; DuckDB
+-- spills it past its memory limit); only ids whose hash repeats are then grouped exactly.
+WITH repeated_hashes AS (
+    SELECT hash(event_id) AS h
+    FROM ingest_lines
+    WHERE code IS NULL AND NOT prescanned
+    GROUP BY h
+    HAVING count(*) > 1
+)
+
+SELECT event_id, min(file_index * 1000000000000 + source_line) AS first_ord
+FROM ingest_lines
+WHERE code IS NULL AND NOT prescanned AND hash(event_id) IN (SELECT h FROM repeated_hashes)
+GROUP BY event_id
+HAVING count(*) > 1
