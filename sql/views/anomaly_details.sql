@@ -1,11 +1,13 @@
 -- anomaly_details: every anomaly with the interval it names (latest status, start, end, hypervisor), its tenants and the amount billed on it
 -- Inputs: anomalies, intervals, slices. day is the UTC date of the anomaly's event; an anomaly seen by more
--- than one run counts once. interval_status is the interval's status in the latest period holding it
+-- than one run counts once, with the detail of the latest run (a stale_open's age grows run by run).
+-- interval_status is the interval's status in the latest period holding it
 -- ('inferred' when the engine guessed its end); interval_amount sums all its slices (NULL when it names no
 -- billed interval: orphan and double stops, dropped intervals).
 WITH anomaly AS (
-    SELECT DISTINCT code, family, resource_id, "at", source_file, source_line, interval_id, detail
+    SELECT code, family, resource_id, "at", source_file, source_line, interval_id, arg_max(detail, period) AS detail
     FROM anomalies
+    GROUP BY code, family, resource_id, "at", source_file, source_line, interval_id
 ),
 latest AS (
     SELECT

@@ -432,3 +432,22 @@ def test_demo_invoice_lines_agree_with_the_pricing_stage(demo: tuple[Path, Path]
     assert invoices.height > 1  # the demo has several tenants
     for row in invoices.iter_rows(named=True):
         assert row["totals"] == [row["lines"]], row
+
+
+def test_a_stale_interval_reported_by_several_runs_is_one_anomaly(tmp_path: Path) -> None:
+    """stale_open, reported by every day run that finds it stale (with that day's age in its detail),
+    is one row in anomaly_details and counts once in anomaly_summary."""
+    from run_fixture import PRICES, ev, make_store  # noqa: PLC0415
+
+    store = make_store(
+        tmp_path / "store", [ev("vm.compute.start", "vm-1", "2026-11-20T10:00:00Z", cpu=1, reason="boot")]
+    )
+    for day in ("2026-11-22", "2026-11-23", "2026-11-24"):
+        reconcile.run_period(
+            store, PRICES, tmp_path / "out", day, stale_after="1d", quiet=True, now=10**19 // 5
+        )
+    details = read_relation("anomaly_details", tmp_path / "out")
+    assert details["code"].to_list() == ["stale_open"]
+    assert "open for 396000000000000 ns" in details["detail"][0]  # as of the latest run (11-24's end)
+    summary = read_relation("anomaly_summary", tmp_path / "out")
+    assert summary["anomalies"].to_list() == [1]
