@@ -3,6 +3,7 @@
 -- registered by reconcile from the ISO 4217 data). The line amount is the exact sum of its slices' amounts,
 -- rounded once; invoice_total is the sum of the invoice's rounded lines, so it always equals them exactly.
 -- DuckDB's round() goes half away from zero, so half-even is spelled out on the scaled amount.
+-- The one definition of an invoice line: reconcile.invoice_lines (and so the run's manifest totals) runs this file.
 WITH line AS (
     SELECT
         tenant_id,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, Decimal
 
+import pyarrow as pa  # type: ignore[import-untyped]
 from iso4217 import Currency
 
 
@@ -33,3 +34,26 @@ def decimal_text(amount: Decimal) -> str:
     """``amount`` as a plain decimal string for JSON, keeping its digits (``0.000000000000``, never
     ``0E-12``; ``0.000000019026``, never ``1.9026E-8``)."""
     return format(amount, "f")
+
+
+def currency_table() -> pa.Table:
+    """ISO 4217 currencies with minor units (from the ``iso4217`` package): the input of invoice_lines.
+
+    Columns: ``currency`` (code), ``minor_unit`` (fraction digits), ``minor_scale`` (10^minor_unit) and
+    ``minor_step`` (10^-minor_unit as DECIMAL(38, 12)). Currencies without minor units (gold, SDR, ...)
+    are left out.
+    """
+    rows: list[tuple[str, int]] = []
+    for code in sorted(c.code for c in Currency):
+        try:
+            rows.append((code, minor_units(code)))
+        except ValueError:
+            continue  # no minor unit: not a billing currency
+    return pa.table(
+        {
+            "currency": pa.array([code for code, _ in rows], pa.string()),
+            "minor_unit": pa.array([exp for _, exp in rows], pa.int32()),
+            "minor_scale": pa.array([10**exp for _, exp in rows], pa.int64()),
+            "minor_step": pa.array([Decimal(1).scaleb(-exp) for _, exp in rows], pa.decimal128(38, 12)),
+        }
+    )

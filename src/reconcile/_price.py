@@ -27,8 +27,8 @@ Money. ``quantity`` (consumed) and ``billed_quantity`` (in the meter's hours) ar
 once per slice to 12 fraction digits from the exact value; ``amount = billed_quantity * unit_price``
 (``/ hours_per_month`` for a GiB-month price), rounded half-even once to 12 fraction digits. All are
 DECIMAL(38,12), computed as exact integers in DuckDB (see ``sql/engine/slices.sql``). Invoice lines
-(:func:`invoice_lines`) sum a tenant's month per family and meter and round once, half-even, to the
-currency's minor unit.
+(:func:`invoice_lines`, the analysts' ``sql/views/invoice_lines.sql``) sum a tenant's month per family
+and meter and round once, half-even, to the currency's minor unit.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ import pyarrow.compute as pc  # type: ignore[import-untyped]
 import pyarrow.csv as pacsv  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
-from reconcile._currency import round_to_minor
+from reconcile._currency import currency_table
 from reconcile._pricebook import PriceBook
 from reconcile._progress import Progress
 from reconcile._sql import load_sql
@@ -103,7 +103,8 @@ def price_slices(
     slice (``slice_start = slice_end``) carries the minimum of a zero-length interval, or the extra of an
     interval ending exactly on a UTC midnight (see the module docstring). Rows are in no set order.
 
-    The stage also leaves in ``con``: views ``prices``, ``billing_rules``, ``tenants``, the macro
+    The stage also leaves in ``con``: views ``prices``, ``billing_rules``, ``tenants``, ``currencies``
+    (for :func:`invoice_lines`), the macro
     ``div_half_even`` and the variables ``period_start_ns``, ``period_end_ns``, ``cut_off_ns``,
     ``currency``, ``price_version``. Raises :class:`PriceBookError` when the book's default prices do
     not cover the period, :class:`UsageError` for a bad period or cut-off, :class:`TenantsError` for a
@@ -128,6 +129,7 @@ def price_slices(
     con.register("prices", price_book.price_table())
     con.register("billing_rules", price_book.billing_table())
     con.register("tenants", tenant_table)
+    con.register("currencies", currency_table())
     for name, value, sql_type in (
         ("period_start_ns", period_start_ns, "BIGINT"),
         ("period_end_ns", period_end_ns, "BIGINT"),
@@ -245,22 +247,38 @@ def invoice_lines(slices: pa.Table | duckdb.DuckDBPyRelation) -> pa.Table:
     ``amount`` (``amount_exact``, DECIMAL(38,12)), ``amount`` rounded once, half-even, to the currency's
     minor unit (DECIMAL(38, the largest minor unit present)) and the number of ``slice_rows``.
 
-    ``slices`` is a table or relation with the columns of :func:`price_slices` (or the Parquet output).
+    These are the analysts' ``invoice_lines`` (``sql/views/invoice_lines.sql``, the one definition of
+    an invoice line and its rounding), under this function's column names. ``slices`` is a table or
+    relation with the columns of :func:`price_slices` (or the Parquet output); a relation's connection
+    must hold the ``currencies`` relation (:func:`price_slices` leaves it there).
     """
-    sql = load_sql("engine/invoice_lines")
+    sql = load_sql("views/invoice_lines")
     if isinstance(slices, duckdb.DuckDBPyRelation):
         result = slices.query("slices", sql)
         assert result is not None
-        sums = result.to_arrow_table()
+        lines = result.to_arrow_table()
     else:
         with duckdb.connect() as con:
             con.register("slices", slices)
-            sums = con.sql(sql).to_arrow_table()
-    currencies = sums.column("currency").to_pylist()
-    exact: list[Decimal] = sums.column("amount_exact").to_pylist()
-    rounded = [round_to_minor(amount, code) for amount, code in zip(exact, currencies, strict=True)]
-    scale = max((-int(r.as_tuple().exponent) for r in rounded), default=2)
-    return sums.append_column("amount", pa.array(rounded, pa.decimal128(38, scale)))
+            con.register("currencies", currency_table())
+            lines = con.sql(sql).to_arrow_table()
+    scale = max(lines.column("minor_unit").to_pylist(), default=2)
+    months = pc.strftime(lines.column("invoice_month"), format="%Y-%m")
+    return pa.table(
+        {
+            "tenant_id": lines.column("tenant_id"),
+            "month": months,
+            "family": lines.column("family"),
+            "meter": lines.column("meter"),
+            "currency": lines.column("currency"),
+            "quantity": lines.column("quantity"),
+            "billed_quantity": lines.column("billed_quantity"),
+            "amount_exact": lines.column("amount_exact"),
+            "slice_rows": lines.column("slices"),
+            # exact: the rounded amounts are whole multiples of the minor unit (a lossy cast raises)
+            "amount": lines.column("amount").cast(pa.decimal128(38, scale)),
+        }
+    )
 
 
 def invoice_totals(lines: pa.Table) -> dict[str, Decimal]:

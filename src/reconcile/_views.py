@@ -19,15 +19,13 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 import polars as pl
 import pyarrow as pa  # type: ignore[import-untyped]
-from iso4217 import Currency
 
-from reconcile._currency import minor_units
+from reconcile._currency import currency_table
 from reconcile._period import parse_period
 from reconcile._sql import load_sql, sql_root
 from reconcile._store import Store
@@ -197,29 +195,6 @@ def list_relations() -> list[RelationInfo]:
         found[path.stem] = RelationInfo(path.stem, match["description"].strip(), path)
     ordered = [found.pop(name) for name in _ORDER if name in found]
     return ordered + sorted(found.values(), key=lambda info: info.name)
-
-
-def currency_table() -> pa.Table:
-    """ISO 4217 currencies with minor units (from the ``iso4217`` package): the input of invoice_lines.
-
-    Columns: ``currency`` (code), ``minor_unit`` (fraction digits), ``minor_scale`` (10^minor_unit) and
-    ``minor_step`` (10^-minor_unit as DECIMAL(38, 12)). Currencies without minor units (gold, SDR, ...)
-    are left out.
-    """
-    rows: list[tuple[str, int]] = []
-    for code in sorted(c.code for c in Currency):
-        try:
-            rows.append((code, minor_units(code)))
-        except ValueError:
-            continue  # no minor unit: not a billing currency
-    return pa.table(
-        {
-            "currency": pa.array([code for code, _ in rows], pa.string()),
-            "minor_unit": pa.array([exp for _, exp in rows], pa.int32()),
-            "minor_scale": pa.array([10**exp for _, exp in rows], pa.int64()),
-            "minor_step": pa.array([Decimal(1).scaleb(-exp) for _, exp in rows], pa.decimal128(38, 12)),
-        }
-    )
 
 
 def committed_reject_files(store: str | os.PathLike[str]) -> list[Path]:
