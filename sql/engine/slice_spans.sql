@@ -9,11 +9,16 @@ WITH spans AS (
         c.interval_id,
         c.cut_ns AS slice_start_ns,
         coalesce(lead(c.cut_ns) OVER (PARTITION BY c.interval_id ORDER BY c.cut_ns), p.bill_end_ns)
-            AS slice_end_ns
+            AS slice_end_ns,
+        c.cut_ns AS at_ns
     FROM slice_cuts AS c
     JOIN period_intervals AS p USING (interval_id)
     UNION ALL
-    SELECT interval_id, end_ns AS slice_start_ns, end_ns AS slice_end_ns
+    SELECT
+        interval_id,
+        end_ns AS slice_start_ns,
+        end_ns AS slice_end_ns,
+        CASE WHEN end_ns > start_ns THEN end_ns - 1 ELSE end_ns END AS at_ns
     FROM period_intervals
     WHERE zero_end_slice
 )
@@ -30,14 +35,7 @@ SELECT
         + CASE WHEN s.slice_end_ns = p.end_ns
                 AND (s.slice_start_ns = s.slice_end_ns OR p.extra_on_last_slice)
                THEN p.extra_ns ELSE 0 END AS billed_ns
-FROM (
-    SELECT
-        spans.*,
-        CASE WHEN spans.slice_start_ns = spans.slice_end_ns AND p.end_ns > p.start_ns
-             THEN p.end_ns - 1 ELSE spans.slice_start_ns END AS at_ns
-    FROM spans
-    JOIN period_intervals AS p USING (interval_id)
-) AS s
+FROM spans AS s
 JOIN period_intervals AS p USING (interval_id)
 LEFT JOIN tenants AS t
   ON t.resource_id = p.resource_id
