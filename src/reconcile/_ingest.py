@@ -661,6 +661,10 @@ def _parse_files(
             results.append(_FileResult(plan, [], 1 if plan.pending else 0, []))
             done_lines += results[-1].lines
             continue
+        progress.update(
+            f"ingest: reading {plan.path} from line {plan.start_lines + 1:,}"
+            f" ({(plan.consumed_bytes - plan.start_bytes) / 1e6:,.1f} MB)"
+        )
         result = _read_file(con, plan, work_dir)
         results.append(result)
         done_bytes += plan.consumed_bytes - plan.start_bytes
