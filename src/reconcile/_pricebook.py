@@ -54,6 +54,7 @@ from pathlib import Path
 import pyarrow as pa  # type: ignore[import-untyped]
 
 from reconcile._currency import minor_units
+from reconcile._period import format_ns
 from reconcile.exceptions import PriceBookError
 
 NS_PER_SECOND = 1_000_000_000
@@ -195,7 +196,7 @@ class PriceBook:
     def _gaps(
         self, family: str, meter: str, entries: list[PriceEntry], start_ns: int, end_ns: int
     ) -> list[str]:
-        period = f"the period [{_fmt_ns(start_ns)}, {_fmt_ns(end_ns)})"
+        period = f"the period [{format_ns(start_ns)}, {format_ns(end_ns)})"
         problems = []
         covered = start_ns  # everything before `covered` (from start_ns) has a price
         previous: PriceEntry | None = None
@@ -206,8 +207,8 @@ class PriceBook:
                 previous = entry
                 continue
             if entry.effective_from_ns > covered:
-                gap = f"{family} {meter} has no default price from {_fmt_ns(covered)} to"
-                gap += f" {_fmt_ns(min(entry.effective_from_ns, end_ns))}, inside {period}"
+                gap = f"{family} {meter} has no default price from {format_ns(covered)} to"
+                gap += f" {format_ns(min(entry.effective_from_ns, end_ns))}, inside {period}"
                 if previous is not None and previous.effective_to_ns is not None:
                     problems.append(f"{previous.label}: effective_to: {gap}")
                 else:
@@ -215,7 +216,7 @@ class PriceBook:
             covered = end_ns if entry.effective_to_ns is None else max(covered, entry.effective_to_ns)
             previous = entry
         if covered < end_ns:
-            gap = f"{family} {meter} has no default price from {_fmt_ns(covered)} to {_fmt_ns(end_ns)}"
+            gap = f"{family} {meter} has no default price from {format_ns(covered)} to {format_ns(end_ns)}"
             gap += f", inside {period}"
             problems.append(f"{previous.label}: effective_to: {gap}" if previous else gap)
         return problems
@@ -327,7 +328,7 @@ def _parse_entry(raw: object, position: int, line: int | None, problems: list[st
     start = _parse_instant(raw["effective_from"], "effective_from", bad) if "effective_from" in raw else None
     end = _parse_instant(raw["effective_to"], "effective_to", bad) if "effective_to" in raw else None
     if start is not None and end is not None and end <= start:
-        bad("effective_to", f"{_fmt_ns(end)} is not after effective_from {_fmt_ns(start)}")
+        bad("effective_to", f"{format_ns(end)} is not after effective_from {format_ns(start)}")
     hypervisor = raw.get("hypervisor")
     if "hypervisor" in raw and (not isinstance(hypervisor, str) or not hypervisor):
         bad("hypervisor", f"must be a non-empty string, not {hypervisor!r}")
@@ -482,15 +483,6 @@ def _parse_billing(raw: object, problems: list[str]) -> dict[str, BillingRule]:
     return rules
 
 
-def _fmt_ns(ns: int) -> str:
-    seconds, frac = divmod(ns, NS_PER_SECOND)
-    stamp = _EPOCH + dt.timedelta(seconds=seconds)
-    text = stamp.strftime("%Y-%m-%dT%H:%M:%S")
-    if frac:
-        text += "." + f"{frac:09d}".rstrip("0")
-    return text + "Z"
-
-
 def _range(entry: PriceEntry) -> str:
-    end = "open" if entry.effective_to_ns is None else _fmt_ns(entry.effective_to_ns)
-    return f"[{_fmt_ns(entry.effective_from_ns)}, {end})"
+    end = "open" if entry.effective_to_ns is None else format_ns(entry.effective_to_ns)
+    return f"[{format_ns(entry.effective_from_ns)}, {end})"

@@ -231,3 +231,21 @@ def test_round_to_minor_is_half_even() -> None:
     assert round_to_minor(Decimal("3.5"), "JPY") == Decimal(4)
     assert round_to_minor(Decimal("0.0125"), "BHD") == Decimal("0.012")
     assert str(round_to_minor(Decimal(0), "USD")) == "0.00"
+
+
+def test_instants_in_messages_have_four_digit_years() -> None:
+    """Messages write instants as RFC 3339 with a four-digit year, even before year 1000 (a typo'd date)."""
+    book = b"""currency = "USD"
+[[price]]
+family = "vm.compute"
+meter = "vcpu_hours"
+unit = "vCPU-hour"
+price = "0.04"
+effective_from = 2026-01-01
+effective_to = 0206-01-01
+"""
+    with pytest.raises(PriceBookError) as info:
+        parse_price_book(book, "typo.toml")
+    assert "effective_to: 0206-01-01T00:00:00Z is not after effective_from 2026-01-01T00:00:00Z" in str(
+        info.value
+    )
