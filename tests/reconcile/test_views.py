@@ -451,3 +451,30 @@ def test_a_stale_interval_reported_by_several_runs_is_one_anomaly(tmp_path: Path
     assert "open for 396000000000000 ns" in details["detail"][0]  # as of the latest run (11-24's end)
     summary = read_relation("anomaly_summary", tmp_path / "out")
     assert summary["anomalies"].to_list() == [1]
+
+
+def test_empty_base_relations_have_the_engines_column_types(tmp_path: Path) -> None:
+    """A base relation standing in for a missing folder has the types a real run writes (SPEC columns)."""
+    from run_fixture import GIB, PRICES, ev, make_store  # noqa: PLC0415
+
+    store = make_store(
+        tmp_path / "store",
+        [
+            ev("vm.storage.start", "vm-1", "2026-11-20T10:00:00Z", storage=GIB, reason="boot"),
+            ev("vm.compute.stop", "vm-2", "2026-11-20T11:00:00Z", reason="stop-user"),
+        ],
+    )
+    out = tmp_path / "out"
+    reconcile.run_period(store, PRICES, out, "2026-11-20", quiet=True, now=10**19 // 5)
+    real = connect_output(out)
+    bare = tmp_path / "bare"
+    shutil.copytree(out / "manifests", bare / "manifests")
+    empty = connect_output(bare)
+    try:
+        for name in ("slices", "intervals", "anomalies"):
+            want = {c: t for c, t, *_ in real.execute(f"DESCRIBE {name}").fetchall()}
+            got = {c: t for c, t, *_ in empty.execute(f"DESCRIBE {name}").fetchall()}
+            assert {c: want[c] for c in got} == got, name
+    finally:
+        real.close()
+        empty.close()
