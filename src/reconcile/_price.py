@@ -71,6 +71,17 @@ _INSTANT_RE = re.compile(
 )
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MAX_LISTED = 20  # problems listed in one TenantsError
+# the slices columns sql/views/invoice_lines.sql reads
+_INVOICE_INPUT = (
+    "tenant_id",
+    "usage_date",
+    "currency",
+    "family",
+    "meter",
+    "quantity",
+    "billed_quantity",
+    "amount",
+)
 
 
 def price_slices(
@@ -250,14 +261,21 @@ def invoice_lines(slices: pa.Table | duckdb.DuckDBPyRelation) -> pa.Table:
     These are the analysts' ``invoice_lines`` (``sql/views/invoice_lines.sql``, the one definition of
     an invoice line and its rounding), under this function's column names. ``slices`` is a table or
     relation with the columns of :func:`price_slices` (or the Parquet output); a relation's connection
-    must hold the ``currencies`` relation (:func:`price_slices` leaves it there).
+    is summed in its own connection when that holds the ``currencies`` relation (:func:`price_slices`
+    leaves it there), else read out.
     """
     sql = load_sql("views/invoice_lines")
+    lines: pa.Table | None = None
     if isinstance(slices, duckdb.DuckDBPyRelation):
-        result = slices.query("slices", sql)
-        assert result is not None
-        lines = result.to_arrow_table()
-    else:
+        try:  # summed where the slices are (a month of a fleet stays in DuckDB)
+            result = slices.query("slices", sql)
+            assert result is not None
+            lines = result.to_arrow_table()
+        except duckdb.CatalogException as exc:
+            if "currencies" not in str(exc):
+                raise
+            slices = slices.select(*_INVOICE_INPUT).to_arrow_table()  # a connection without currencies
+    if lines is None:
         with duckdb.connect() as con:
             con.register("slices", slices)
             con.register("currencies", currency_table())

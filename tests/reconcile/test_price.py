@@ -544,3 +544,13 @@ def test_extra_of_an_interval_ending_on_midnight_goes_to_its_last_tenant_and_pri
         # 30 s of 1 vCPU at 0.03: 0.008333333333 h x 0.03 = 0.00025
         assert extra[0]["amount"] == Decimal("0.00025")
     assert {r["tenant_id"] for r in month} == {"t-old"}
+
+
+def test_invoice_lines_of_a_relation_from_any_connection() -> None:
+    """invoice_lines takes a slices relation of a connection that has no `currencies` relation too."""
+    rows = [{"id": "a", "cpu": 2, "mem_bytes": GIB, "start": day(20), "end": day(20) + 5400 * S}]
+    table = price(rows, day(20), day(21))
+    con = duckdb.connect()
+    con.register("priced", table)
+    relation = con.sql("SELECT * FROM priced")
+    assert invoice_lines(relation).equals(invoice_lines(table))
