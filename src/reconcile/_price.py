@@ -260,9 +260,9 @@ def invoice_lines(slices: pa.Table | duckdb.DuckDBPyRelation) -> pa.Table:
 
     These are the analysts' ``invoice_lines`` (``sql/views/invoice_lines.sql``, the one definition of
     an invoice line and its rounding), under this function's column names. ``slices`` is a table or
-    relation with the columns of :func:`price_slices` (or the Parquet output); a relation's connection
-    is summed in its own connection when that holds the ``currencies`` relation (:func:`price_slices`
-    leaves it there), else read out.
+    relation with the columns of :func:`price_slices` (or the Parquet output); a relation is summed in
+    its own connection when that holds the ``currencies`` relation (:func:`price_slices` leaves it
+    there), else its columns are read out and summed apart.
     """
     sql = load_sql("views/invoice_lines")
     lines: pa.Table | None = None
