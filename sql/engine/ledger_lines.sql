@@ -2,7 +2,7 @@
 -- Variables: ledger_path (the file DuckDB reads: the ledger itself, a copy of its unread part, or a
 -- sanitised copy), line_offset (lines of the file before what this read covers), last_line (the
 -- last complete line of the snapshot the Python pass read; NULL: every line, for a compressed
--- file), first_line (lines up to this one are parsed by another query).
+-- file), first_line (lines up to this one are parsed by another query), csv_parallel.
 -- The file is read as one-column CSV with a NUL delimiter and no quote or escape, so every line is
 -- one row and its text is kept as written; DuckDB drops the trailing CR of a CRLF line. Callers only
 -- use this reader on text that holds no NUL byte, no lone CR and valid UTF-8 (the Python pass checks).
@@ -22,9 +22,7 @@ FROM (
         strict_mode = false,
         new_line = '\r\n',  -- CRLF and LF both end a line (with '\n' a CR would end one too)
         max_line_size = 2097152,
-        -- one thread reads (row_number() numbers the lines on one thread anyway; DuckDB's parallel
-        -- reader refuses some big files: 'does not support a full read on this file')
-        parallel = false
+        parallel = getvariable('csv_parallel')  -- false only for a file the parallel reader refuses
     )
 )
 -- the range this query parses (a big file is parsed by several); a torn last line, or lines

@@ -77,7 +77,10 @@ _GZIP_MAGIC = b"\x1f\x8b"
 # DuckDB settings of an ingest: bounded memory (spilling to the store's scratch folder) so a 50M-line
 # ledger peaks no higher than a 10M-line one.
 MEMORY_LIMIT = "1GB"
-SEGMENT_MIN_LINES = 500_000  # a file with twice as many new lines is parsed by concurrent queries
+SEGMENT_MIN_LINES = 500_000  # a file with twice as many new lines may be parsed by concurrent queries
+# Concurrent queries (one DuckDB connection each) are off: on a 10 GB ledger they ended in a DuckDB
+# internal error ("Attempting to dereference an optional pointer that is not set").
+SEGMENT_WORKERS = 1
 
 
 @dataclass(frozen=True)
@@ -536,7 +539,7 @@ def _segments(first: int, last: int | None) -> list[tuple[int, int | None]]:
     DuckDB numbers lines with ``row_number()``, which runs on one thread; so a big file is parsed
     by one query per core, each reading the whole file (cheap) and parsing only its range.
     """
-    workers = os.cpu_count() or 1
+    workers = min(os.cpu_count() or 1, SEGMENT_WORKERS)
     if last is None or workers < 2 or last - first < SEGMENT_MIN_LINES * 2:
         return [(first, last)]
     step = -(-(last - first) // workers)
@@ -573,11 +576,16 @@ def _read_file(con: duckdb.DuckDBPyConnection, plan: _Plan, work_dir: Path) -> _
             "prescan_marker": None if attempt == "direct" or plan.plain else _MARKER.decode(),
         }
         try:
-            _parse_segments(con, settings, segments, targets)
-        except duckdb.Error:
-            if attempt == "direct":
+            _parse_segments(con, settings, segments, targets, parallel=True)
+        except duckdb.Error as exc:
+            if "Parallel CSV Reader" in str(exc):
+                # DuckDB's parallel CSV reader refuses some big files ("does not support a full
+                # read on this file"): its single-threaded reader takes them
+                _parse_segments(con, settings, segments, targets, parallel=False)
+            elif attempt == "direct":
                 continue  # e.g. a line longer than DuckDB's max_line_size: the Python path takes it
-            raise
+            else:
+                raise
         hook("after-parse")
         if plan.new_lines is None:
             row = con.execute("SELECT count(*) FROM read_parquet(?)", [[str(t) for t in targets]]).fetchone()
@@ -593,6 +601,8 @@ def _parse_segments(
     settings: dict[str, object],
     segments: Sequence[tuple[int, int | None]],
     targets: Sequence[Path],
+    *,
+    parallel: bool,
 ) -> None:
     """Run one streaming parse query per line range, concurrently (one connection each)."""
 
@@ -603,6 +613,7 @@ def _parse_segments(
                 _set(cur, name, value)
             _set(cur, "first_line", segments[k][0])
             _set(cur, "last_line", segments[k][1])
+            _set(cur, "csv_parallel", parallel)
             # the views bind the file when created, so they are created for each file
             cur.execute("CREATE OR REPLACE TEMP VIEW ledger_lines AS " + load_sql("engine/ledger_lines"))
             cur.execute("CREATE OR REPLACE TEMP VIEW parsed_lines AS " + load_sql("engine/parsed_lines"))

@@ -429,6 +429,7 @@ def test_odd_lines_in_gzip_and_in_a_grown_file(tmp_path: Path) -> None:
 def test_segmented_parse_gives_the_same_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A file parsed by concurrent line-range queries gives the same events and rejects as one query."""
     monkeypatch.setattr("os.cpu_count", lambda: 3)
+    monkeypatch.setattr("reconcile._ingest.SEGMENT_WORKERS", 3)
     results = []
     for min_lines in (10**9, 2):
         monkeypatch.setattr("reconcile._ingest.SEGMENT_MIN_LINES", min_lines)
