@@ -34,7 +34,6 @@ and meter and round once, half-even, to the currency's minor unit.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -47,6 +46,7 @@ import pyarrow.csv as pacsv  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from reconcile._currency import currency_table
+from reconcile._period import date_to_ns, parse_date, parse_instant
 from reconcile._pricebook import PriceBook
 from reconcile._progress import Progress
 from reconcile._sql import load_sql
@@ -65,11 +65,7 @@ TENANT_SCHEMA = pa.schema(
     ]
 )
 
-_INSTANT_RE = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})"  # a date, optionally followed by a time of day with Z or an offset
-    r"(?:[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))?)?"
-)
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _MAX_LISTED = 20  # problems listed in one TenantsError
 # the slices columns sql/views/invoice_lines.sql reads
 _INVOICE_INPUT = (
@@ -367,21 +363,10 @@ def _instants(table: pa.Table, name: str, source: str, problems: list[str]) -> l
 
 
 def _parse_instant(text: str) -> int | None:
-    match = _INSTANT_RE.fullmatch(text)
-    if match is None:
-        return None
-    year, month, day, hour, minute, second, frac, zulu, sign, off_h, off_m = match.groups()
+    """A date (UTC midnight) or an RFC 3339 instant as Unix ns; None if it is neither."""
     try:
-        stamp = dt.datetime(
-            int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0), tzinfo=dt.UTC
-        )
-    except ValueError:
+        if _DATE_RE.fullmatch(text):
+            return date_to_ns(parse_date(text))
+        return parse_instant(text)
+    except UsageError:
         return None
-    delta = stamp - _EPOCH
-    ns = (delta.days * 86_400 + delta.seconds) * NS_PER_SECOND + int((frac or "").ljust(9, "0") or 0)
-    if sign:
-        offset = (int(off_h) * 60 + int(off_m)) * 60 * NS_PER_SECOND
-        ns -= offset if sign == "+" else -offset
-    elif hour is not None and not zulu:
-        return None  # a time of day needs Z or an offset
-    return ns

@@ -554,3 +554,12 @@ def test_invoice_lines_of_a_relation_from_any_connection() -> None:
     con.register("priced", table)
     relation = con.sql("SELECT * FROM priced")
     assert invoice_lines(relation).equals(invoice_lines(table))
+
+
+def test_tenant_instants_with_an_impossible_offset_are_refused() -> None:
+    """A tenant validity instant with an offset beyond +-23:59 is an error, not a 99-hour shift."""
+    table = pa.table(
+        {"resource_id": ["vm-1"], "tenant_id": ["a"], "valid_from": ["2026-03-20T08:00:00+99:00"]}
+    )
+    with pytest.raises(TenantsError, match=r"row 1: valid_from: '2026-03-20T08:00:00\+99:00'"):
+        normalize_tenants(table)
