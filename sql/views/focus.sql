@@ -22,9 +22,10 @@ priced AS (
         i.latest_status,
         a.codes AS anomaly_codes,
         -- billed_quantity is in the meter's hours; a monthly price counts months: divide by hours_per_month
-        -- exactly, in integers of 1e-12, half-even (DECIMAL / DECIMAL would be a DOUBLE in DuckDB)
-        CAST(s.billed_quantity * 1000000000000 AS HUGEINT) * 1000000000000 AS q_num,
-        CAST(CAST(s.hours_per_month AS DECIMAL(38, 12)) * 1000000000000 AS HUGEINT) AS q_den
+        -- exactly, in integers of 1e-12, half-even (DECIMAL / DECIMAL would be a DOUBLE in DuckDB):
+        -- months * 1e12 = (hours * 1e12) / hours_per_month
+        CAST(s.billed_quantity * 1000000000000 AS HUGEINT) AS q_num,
+        CAST(s.hours_per_month AS HUGEINT) AS q_den
     FROM slices AS s
     LEFT JOIN interval_info AS i ON i.interval_id = s.interval_id
     LEFT JOIN interval_anomalies AS a ON a.interval_id = s.interval_id
