@@ -320,6 +320,13 @@ def _lo(value: int | None) -> int:
     return -(2**63) if value is None else value
 
 
+def _clamp(ns: int) -> int:
+    """An instant beyond what int64 nanoseconds hold (years before 1677 or after 2262, such as the usual
+    "forever" 9999-12-31) as the nearest one it holds: no event is that early or late, so a validity
+    bound there acts as no bound."""
+    return max(-(2**63), min(ns, 2**63 - 1))
+
+
 def _strings(table: pa.Table, name: str, source: str, problems: list[str]) -> list[str | None]:
     values: list[Any] = table.column(name).to_pylist()
     out: list[str | None] = []
@@ -338,12 +345,13 @@ def _instants(table: pa.Table, name: str, source: str, problems: list[str]) -> l
     column = table.column(name)
     kind = column.type
     if pa.types.is_timestamp(kind):
-        as_ns = pc.cast(column, pa.timestamp("ns", tz=kind.tz))
-        values: list[int | None] = pc.cast(as_ns, pa.int64()).to_pylist()
-        return values
+        # counts of the column's own unit, scaled in Python: 9999-12-31 does not fit int64 nanoseconds
+        per_ns = {"s": NS_PER_SECOND, "ms": 1_000_000, "us": 1_000, "ns": 1}[kind.unit]
+        counts = pc.cast(column, pa.int64()).to_pylist()
+        return [None if c is None else _clamp(c * per_ns) for c in counts]
     if pa.types.is_date(kind):
         days = pc.cast(pc.cast(column, pa.date32()), pa.int32()).to_pylist()
-        return [None if d is None else d * NS_PER_DAY for d in days]
+        return [None if d is None else _clamp(d * NS_PER_DAY) for d in days]
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         out: list[int | None] = []
         for row_number, text in enumerate(column.to_pylist(), start=1):
@@ -351,6 +359,7 @@ def _instants(table: pa.Table, name: str, source: str, problems: list[str]) -> l
                 out.append(None)
                 continue
             parsed = _parse_instant(text.strip())
+            parsed = None if parsed is None else _clamp(parsed)
             if parsed is None:
                 problems.append(
                     f"{source}: row {row_number}: {name}: {text!r} is not a date (2026-11-01) or an RFC 3339"

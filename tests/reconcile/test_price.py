@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from pathlib import Path
@@ -563,3 +564,31 @@ def test_tenant_instants_with_an_impossible_offset_are_refused() -> None:
     )
     with pytest.raises(TenantsError, match=r"row 1: valid_from: '2026-03-20T08:00:00\+99:00'"):
         normalize_tenants(table)
+
+
+def test_tenant_validity_far_in_the_future_or_past_means_unbounded(tmp_path: Path) -> None:
+    """valid_to 9999-12-31 (the usual "forever") and valid_from 0001-01-01, as text, dates or
+    timestamps, attribute like an open bound instead of overflowing nanoseconds."""
+    csv = tmp_path / "forever.csv"
+    csv.write_text(
+        "resource_id,tenant_id,valid_from,valid_to\nvm-1,acme,0001-01-01,9999-12-31\n", encoding="utf-8"
+    )
+    parquet = tmp_path / "forever.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "resource_id": ["vm-1", "vm-2"],
+                "tenant_id": ["acme", "beta"],
+                "valid_from": pa.array([None, dt.datetime(1, 1, 1)], pa.timestamp("us")),
+                "valid_to": pa.array([dt.date(9999, 12, 31), None], pa.date32()),
+            }
+        ),
+        parquet,
+    )
+    rows = [
+        {"id": "a", "cpu": 1, "start": day(20), "end": day(21)},
+        {"id": "b", "resource_id": "vm-2", "cpu": 1, "start": day(20), "end": day(21)},
+    ]
+    for path, want in ((csv, {("a", "acme"), ("b", None)}), (parquet, {("a", "acme"), ("b", "beta")})):
+        table = price(rows, day(20), day(21), tenants=load_tenants(path))
+        assert {(r["interval_id"], r["tenant_id"]) for r in table.to_pylist()} == want
