@@ -136,7 +136,9 @@ class PriceBook:
         Columns: ``entry`` (1-based index), ``family``, ``meter``, ``hypervisor`` (NULL = default),
         ``unit``, ``unit_price`` DECIMAL(38,12), ``unit_price_e12`` DECIMAL(38,0) (the price times
         10^12, an exact integer for integer arithmetic), ``hours_per_month`` (NULL unless monthly),
-        ``effective_from_ns``, ``effective_to_ns`` (NULL = open-ended).
+        ``effective_from_ns``, ``effective_to_ns`` (NULL = open-ended; an instant beyond int64
+        nanoseconds, such as ``9999-12-31`` for "until further notice", as the nearest one that fits: no
+        event is that early or late).
         """
         rows = self.entries
         scale = Decimal(10) ** PRICE_SCALE
@@ -150,8 +152,8 @@ class PriceBook:
                 "unit_price": pa.array([e.price for e in rows], pa.decimal128(38, PRICE_SCALE)),
                 "unit_price_e12": pa.array([e.price * scale for e in rows], pa.decimal128(38, 0)),
                 "hours_per_month": pa.array([e.hours_per_month for e in rows], pa.int32()),
-                "effective_from_ns": pa.array([e.effective_from_ns for e in rows], pa.int64()),
-                "effective_to_ns": pa.array([e.effective_to_ns for e in rows], pa.int64()),
+                "effective_from_ns": pa.array([_int64(e.effective_from_ns) for e in rows], pa.int64()),
+                "effective_to_ns": pa.array([_int64(e.effective_to_ns) for e in rows], pa.int64()),
             }
         )
 
@@ -481,6 +483,11 @@ def _parse_billing(raw: object, problems: list[str]) -> dict[str, BillingRule]:
         if len(problems) == before:
             rules[family] = BillingRule(family=family, increment_seconds=increment, minimum_seconds=minimum)
     return rules
+
+
+def _int64(ns: int | None) -> int | None:
+    """``ns`` clamped to what int64 holds (None stays None)."""
+    return None if ns is None else max(-(2**63), min(ns, 2**63 - 1))
 
 
 def _range(entry: PriceEntry) -> str:

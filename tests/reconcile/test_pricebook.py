@@ -249,3 +249,40 @@ effective_to = 0206-01-01
     assert "effective_to: 0206-01-01T00:00:00Z is not after effective_from 2026-01-01T00:00:00Z" in str(
         info.value
     )
+
+
+def test_far_effective_dates_mean_open_ended() -> None:
+    """effective_from 0001-01-01 and effective_to 9999-12-31 load, cover any period and build the price
+    table (they do not overflow int64 nanoseconds)."""
+    book = b"""currency = "USD"
+[[price]]
+family = "vm.compute"
+meter = "vcpu_hours"
+unit = "vCPU-hour"
+price = "0.04"
+effective_from = 0001-01-01
+effective_to = 9999-12-31
+[[price]]
+family = "vm.compute"
+meter = "mem_gib_hours"
+unit = "GiB-hour"
+price = "0.005"
+effective_from = 2026-01-01
+[[price]]
+family = "vm.storage"
+meter = "storage_gib_hours"
+unit = "GiB-month"
+price = "0.10"
+effective_from = 2026-01-01
+[[price]]
+family = "snap.storage"
+meter = "storage_gib_hours"
+unit = "GiB-month"
+price = "0.05"
+effective_from = 2026-01-01
+"""
+    parsed = parse_price_book(book, "far.toml")
+    table = parsed.price_table()
+    assert table.column("effective_from_ns")[0].as_py() == -(2**63)
+    assert table.column("effective_to_ns")[0].as_py() == 2**63 - 1
+    parsed.check_coverage(1_800_000_000 * 10**9, 1_800_086_400 * 10**9)
