@@ -235,7 +235,7 @@ def load_tenants(path: str | Path) -> pa.Table:
         if file.suffix.lower() in {".parquet", ".pq"}:
             table = pq.read_table(file)
         else:
-            with file.open(newline="", encoding="utf-8") as handle:
+            with file.open(newline="", encoding="utf-8-sig") as handle:  # a BOM is not part of a name
                 names = next(csv.reader(handle), [])
             table = pacsv.read_csv(
                 file,

@@ -592,3 +592,12 @@ def test_tenant_validity_far_in_the_future_or_past_means_unbounded(tmp_path: Pat
     for path, want in ((csv, {("a", "acme"), ("b", None)}), (parquet, {("a", "acme"), ("b", "beta")})):
         table = price(rows, day(20), day(21), tenants=load_tenants(path))
         assert {(r["interval_id"], r["tenant_id"]) for r in table.to_pylist()} == want
+
+
+def test_tenants_csv_with_a_byte_order_mark_keeps_ids_as_text(tmp_path: Path) -> None:
+    """A CSV saved with a UTF-8 BOM (as spreadsheets do) still reads every id as text: 0042 stays 0042."""
+    csv = tmp_path / "bom.csv"
+    csv.write_bytes(b"\xef\xbb\xbfresource_id,tenant_id\n0042,007\n")
+    assert load_tenants(csv).select(["resource_id", "tenant_id"]).to_pylist() == [
+        {"resource_id": "0042", "tenant_id": "007"}
+    ]
