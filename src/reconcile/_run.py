@@ -20,6 +20,7 @@ import hashlib
 import importlib.metadata
 import json
 import shutil
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -194,6 +195,10 @@ def _cut_off_ns(cut_off: str | int | dt.datetime | None) -> int | None:
     return _pair.instant_ns(cut_off, "cut_off")
 
 
+MEMORY_LIMIT = "1500MB"
+"""DuckDB's memory limit for a run's connection (it spills past it)."""
+
+
 class _Session:
     """One DuckDB connection over a store's committed events, the price book and the options."""
 
@@ -206,7 +211,11 @@ class _Session:
         self.book = book
         self.options = options
         self.progress = progress
-        self.con = duckdb.connect()
+        # A memory limit makes DuckDB spill the pairing walk and the slices instead of holding them:
+        # measured on 10M events it kept pairing under 2 GB and made it faster. Spill files go to a
+        # private scratch folder, not to the working directory.
+        self._scratch = tempfile.TemporaryDirectory(prefix="reconcile-run-")
+        self.con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": self._scratch.name})
         self.con.execute("SET enable_progress_bar = false")  # progress is ours, on stderr
         _pair.register_events(self.con, self.store.event_files())
         self.con.execute(
@@ -219,6 +228,7 @@ class _Session:
 
     def close(self) -> None:
         self.con.close()
+        self._scratch.cleanup()
 
     def ingests_before(self, cut_off_ns: int) -> list[str]:
         """The ingests holding at least one event before ``cut_off_ns`` (sorted)."""
