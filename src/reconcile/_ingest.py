@@ -616,10 +616,25 @@ def _parse_segments(
             _set(cur, "first_line", segments[k][0])
             _set(cur, "last_line", segments[k][1])
             _set(cur, "csv_parallel", parallel)
-            # the views bind the file when created, so they are created for each file
+            # 1. number the lines: row_number() runs on one thread, so this cheap step writes the
+            #    numbered lines to scratch Parquet (the views bind the file when created)
+            cur.execute("SET preserve_insertion_order = true")
             cur.execute("CREATE OR REPLACE TEMP VIEW ledger_lines AS " + load_sql("engine/ledger_lines"))
+            numbered = targets[k].with_suffix(".lines.parquet")
+            cur.sql("SELECT * FROM ledger_lines").write_parquet(str(numbered), compression="lz4")
+            # 2. parse them on every core (row order no longer matters: the numbers are in the rows)
+            _set(cur, "numbered_lines", str(numbered))
+            cur.execute(
+                "CREATE OR REPLACE TEMP VIEW ledger_lines AS "
+                "SELECT * FROM read_parquet(getvariable('numbered_lines'))"
+            )
             cur.execute("CREATE OR REPLACE TEMP VIEW parsed_lines AS " + load_sql("engine/parsed_lines"))
-            cur.sql("SELECT * FROM parsed_lines").write_parquet(str(targets[k]), compression="lz4")
+            cur.execute("SET preserve_insertion_order = false")
+            try:
+                cur.sql("SELECT * FROM parsed_lines").write_parquet(str(targets[k]), compression="lz4")
+            finally:
+                cur.execute("SET preserve_insertion_order = true")
+                numbered.unlink(missing_ok=True)
         finally:
             cur.close()
 
