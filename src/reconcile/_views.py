@@ -25,6 +25,7 @@ import duckdb
 import polars as pl
 import pyarrow as pa  # type: ignore[import-untyped]
 
+from reconcile import _schema as schema
 from reconcile._currency import currency_table
 from reconcile._period import parse_period
 from reconcile._sql import load_sql, sql_root
@@ -32,99 +33,22 @@ from reconcile._store import Store
 from reconcile._write import recover_output
 from reconcile.exceptions import OutputError, UsageError
 
-_DEC = "DECIMAL(38, 12)"
-_TS = "TIMESTAMP_NS"
-
 # The SPEC section 5 columns of each base relation: the shape of the empty relation used when the folder
 # holds no file yet (files add columns freely; the derived relations use only these).
+_RUN = {"run_id": "VARCHAR"}
+_PERIOD = {"period": "VARCHAR"}
 _BASE_COLUMNS: dict[str, dict[str, str]] = {
-    "slices": {
-        "interval_id": "VARCHAR",
-        "family": "VARCHAR",
-        "resource_id": "VARCHAR",
-        "tenant_id": "VARCHAR",
-        "usage_date": "DATE",
-        "slice_start": _TS,
-        "slice_end": _TS,
-        "seconds": "DECIMAL(18, 9)",
-        "meter": "VARCHAR",
-        "quantity": _DEC,
-        "billed_quantity": _DEC,
-        "unit_price": _DEC,
-        "price_unit": "VARCHAR",
-        "hours_per_month": "INTEGER",
-        "amount": _DEC,
-        "currency": "VARCHAR",
-        "price_version": "VARCHAR",
-        "status": "VARCHAR",
-        "run_id": "VARCHAR",
-    },
-    "intervals": {
-        "interval_id": "VARCHAR",
-        "family": "VARCHAR",
-        "resource_id": "VARCHAR",
-        "vm_id": "VARCHAR",
-        "snapshot_id": "VARCHAR",
-        "source_snapshot_id": "VARCHAR",
-        "hypervisor": "VARCHAR",
-        "cpu": "BIGINT",
-        "mem_bytes": "BIGINT",
-        "storage_bytes": "BIGINT",
-        "start_at": _TS,
-        "end_at": _TS,
-        "start_reason": "VARCHAR",
-        "end_reason": "VARCHAR",
-        "status": "VARCHAR",
-        "start_source": "VARCHAR",
-        "end_source": "VARCHAR",
-        "run_id": "VARCHAR",
-        "period": "VARCHAR",
-    },
-    "anomalies": {
-        "code": "VARCHAR",
-        "family": "VARCHAR",
-        "resource_id": "VARCHAR",
-        "at": _TS,
-        "source_file": "VARCHAR",
-        "source_line": "BIGINT",
-        "interval_id": "VARCHAR",
-        "detail": "VARCHAR",
-        "run_id": "VARCHAR",
-        "period": "VARCHAR",
-    },
-    "events": {
-        "event_id": "VARCHAR",
-        "family": "VARCHAR",
-        "endpoint": "VARCHAR",
-        "resource_id": "VARCHAR",
-        "kind": "VARCHAR",
-        "vm_id": "VARCHAR",
-        "snapshot_id": "VARCHAR",
-        "source_snapshot_id": "VARCHAR",
-        "reason": "VARCHAR",
-        "hypervisor": "VARCHAR",
-        "cpu": "BIGINT",
-        "mem_bytes": "BIGINT",
-        "storage_bytes": "BIGINT",
-        "emitted_at": _TS,
-        "emitted_ns": "BIGINT",
-        "source_file": "VARCHAR",
-        "source_line": "BIGINT",
-        "ingest_id": "VARCHAR",
-    },
-    "rejects": {
-        "code": "VARCHAR",
-        "source_file": "VARCHAR",
-        "source_line": "BIGINT",
-        "raw": "VARCHAR",
-        "ingest_id": "VARCHAR",
-    },
+    "slices": schema.SLICES | _RUN,
+    "intervals": schema.INTERVALS | _RUN | _PERIOD,
+    "anomalies": schema.ANOMALIES | _RUN | _PERIOD,
+    "events": schema.EVENTS,
+    "rejects": schema.REJECTS,
     "runs": {
         "run_id": "VARCHAR",
         "period": "VARCHAR",
-        "period_start": _TS,
-        "period_end": _TS,
-        "cut_off": _TS,
+        "period_start": schema.INSTANT,
+        "period_end": schema.INSTANT,
+        "cut_off": schema.INSTANT,
         "price_version": "VARCHAR",
         "manifest_file": "VARCHAR",
     },

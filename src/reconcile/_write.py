@@ -44,6 +44,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from reconcile import _schema as schema
 from reconcile._period import Period
 from reconcile._sql import load_sql
 from reconcile.exceptions import OutputError, StoreLockedError, UsageError
@@ -57,59 +58,11 @@ _TRASH = ".trash"
 _LOCK = ".lock"
 _DATA = "data_0.parquet"  # the name DuckDB's partitioned writer would give: readers glob *.parquet
 
-# Columns SPEC section 5 names, with the DuckDB type family each must have.
-SLICE_COLUMNS: dict[str, str] = {
-    "interval_id": "VARCHAR",
-    "family": "VARCHAR",
-    "resource_id": "VARCHAR",
-    "tenant_id": "VARCHAR",
-    "usage_date": "DATE",
-    "slice_start": "TIMESTAMP_NS",
-    "slice_end": "TIMESTAMP_NS",
-    "seconds": "DECIMAL",
-    "meter": "VARCHAR",
-    "quantity": "DECIMAL",
-    "billed_quantity": "DECIMAL",
-    "unit_price": "DECIMAL",
-    "price_unit": "VARCHAR",
-    "hours_per_month": "",
-    "amount": "DECIMAL",
-    "currency": "VARCHAR",
-    "price_version": "VARCHAR",
-    "status": "VARCHAR",
-}
-INTERVAL_COLUMNS: dict[str, str] = {
-    "interval_id": "VARCHAR",
-    "family": "VARCHAR",
-    "resource_id": "VARCHAR",
-    "vm_id": "VARCHAR",
-    "snapshot_id": "VARCHAR",
-    "source_snapshot_id": "VARCHAR",
-    "hypervisor": "VARCHAR",
-    "cpu": "BIGINT",
-    "mem_bytes": "BIGINT",
-    "storage_bytes": "BIGINT",
-    "start_at": "TIMESTAMP_NS",
-    "end_at": "TIMESTAMP_NS",
-    "start_ns": "BIGINT",
-    "end_ns": "BIGINT",
-    "start_reason": "VARCHAR",
-    "end_reason": "VARCHAR",
-    "status": "VARCHAR",
-    "start_source": "VARCHAR",
-    "end_source": "VARCHAR",
-}
-ANOMALY_COLUMNS: dict[str, str] = {
-    "code": "VARCHAR",
-    "family": "VARCHAR",
-    "resource_id": "VARCHAR",
-    "at": "TIMESTAMP_NS",
-    "at_ns": "BIGINT",
-    "source_file": "VARCHAR",
-    "source_line": "BIGINT",
-    "interval_id": "VARCHAR",
-    "detail": "VARCHAR",
-}
+# Columns SPEC section 5 names with their exact types, plus the instants as nanoseconds the writer
+# filters on.
+SLICE_COLUMNS: dict[str, str] = schema.SLICES
+INTERVAL_COLUMNS: dict[str, str] = schema.INTERVALS | {"start_ns": "BIGINT", "end_ns": "BIGINT"}
+ANOMALY_COLUMNS: dict[str, str] = schema.ANOMALIES | {"at_ns": "BIGINT"}
 
 
 def _kill_point(phase: str) -> None:
@@ -234,21 +187,19 @@ class WriteResult:
     replaced: bool  # an earlier run of this period was replaced
 
 
-def _type_family(type_name: str) -> str:
-    name = type_name.upper()
-    if name.startswith("DECIMAL"):
-        return "DECIMAL"
-    return name
+def _normal_type(type_name: str) -> str:
+    """``DECIMAL(38, 12)`` and ``DECIMAL(38,12)`` alike, upper case."""
+    return type_name.upper().replace(" ", "")
 
 
 def _check_columns(rel: duckdb.DuckDBPyRelation, table: str, spec: dict[str, str]) -> None:
     """Raise :class:`OutputError` if ``rel`` misses a SPEC column or holds one of the wrong type."""
-    types = {c: _type_family(str(t)) for c, t in zip(rel.columns, rel.types, strict=True)}
+    types = {c: _normal_type(str(t)) for c, t in zip(rel.columns, rel.types, strict=True)}
     for column, want in spec.items():
         if column not in types:
             raise OutputError(f"{table}: column {column!r} is missing (SPEC section 5)")
         got = types[column]
-        if want and got != want and not (want == "VARCHAR" and got == '"NULL"'):
+        if got != _normal_type(want) and not (want == "VARCHAR" and got == '"NULL"'):
             raise OutputError(f"{table}: column {column!r} is {got}, expected {want}")
     for column, got in types.items():
         if got in {"FLOAT", "DOUBLE", "REAL"}:

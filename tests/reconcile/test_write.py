@@ -84,9 +84,9 @@ def build_tables(con: duckdb.DuckDBPyConnection, *, variant: int = 0, days: list
         """
         CREATE OR REPLACE TABLE slices (
             interval_id VARCHAR, family VARCHAR, resource_id VARCHAR, tenant_id VARCHAR, usage_date DATE,
-            slice_start TIMESTAMP_NS, slice_end TIMESTAMP_NS, seconds DECIMAL(38, 9), meter VARCHAR,
+            slice_start TIMESTAMP_NS, slice_end TIMESTAMP_NS, seconds DECIMAL(18, 9), meter VARCHAR,
             quantity DECIMAL(38, 12), billed_quantity DECIMAL(38, 12), unit_price DECIMAL(38, 12),
-            price_unit VARCHAR, hours_per_month DECIMAL(38, 12), amount DECIMAL(38, 12), currency VARCHAR,
+            price_unit VARCHAR, hours_per_month INTEGER, amount DECIMAL(38, 12), currency VARCHAR,
             price_version VARCHAR, status VARCHAR)
         """
     )

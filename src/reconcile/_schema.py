@@ -1,0 +1,92 @@
+"""The column contract of the store and the output (SPEC sections 2 and 5), with exact DuckDB types.
+
+Column names are an interface (notebooks, SQL and other teams depend on them): add, never rename. The
+writer checks every table it commits against these, and the analyst views use them for the empty
+relation of a folder that holds no file yet, so the two can never disagree.
+"""
+
+from __future__ import annotations
+
+MONEY = "DECIMAL(38, 12)"  # quantities, prices and amounts: 12 fraction digits
+INSTANT = "TIMESTAMP_NS"  # UTC
+
+SLICES: dict[str, str] = {
+    "interval_id": "VARCHAR",
+    "family": "VARCHAR",
+    "resource_id": "VARCHAR",
+    "tenant_id": "VARCHAR",
+    "usage_date": "DATE",
+    "slice_start": INSTANT,
+    "slice_end": INSTANT,
+    "seconds": "DECIMAL(18, 9)",  # exact: nanoseconds / 10^9
+    "meter": "VARCHAR",
+    "quantity": MONEY,
+    "billed_quantity": MONEY,
+    "unit_price": MONEY,
+    "price_unit": "VARCHAR",
+    "hours_per_month": "INTEGER",  # NULL unless the unit is GiB-month
+    "amount": MONEY,
+    "currency": "VARCHAR",
+    "price_version": "VARCHAR",
+    "status": "VARCHAR",
+}
+
+INTERVALS: dict[str, str] = {
+    "interval_id": "VARCHAR",
+    "family": "VARCHAR",
+    "resource_id": "VARCHAR",
+    "vm_id": "VARCHAR",
+    "snapshot_id": "VARCHAR",
+    "source_snapshot_id": "VARCHAR",
+    "hypervisor": "VARCHAR",
+    "cpu": "BIGINT",
+    "mem_bytes": "BIGINT",
+    "storage_bytes": "BIGINT",
+    "start_at": INSTANT,
+    "end_at": INSTANT,
+    "start_reason": "VARCHAR",
+    "end_reason": "VARCHAR",
+    "status": "VARCHAR",
+    "start_source": "VARCHAR",
+    "end_source": "VARCHAR",
+}
+
+ANOMALIES: dict[str, str] = {
+    "code": "VARCHAR",
+    "family": "VARCHAR",
+    "resource_id": "VARCHAR",
+    "at": INSTANT,
+    "source_file": "VARCHAR",
+    "source_line": "BIGINT",
+    "interval_id": "VARCHAR",
+    "detail": "VARCHAR",
+}
+
+EVENTS: dict[str, str] = {
+    "event_id": "VARCHAR",
+    "family": "VARCHAR",
+    "endpoint": "VARCHAR",
+    "resource_id": "VARCHAR",
+    "kind": "VARCHAR",
+    "vm_id": "VARCHAR",
+    "snapshot_id": "VARCHAR",
+    "source_snapshot_id": "VARCHAR",
+    "reason": "VARCHAR",
+    "hypervisor": "VARCHAR",
+    "cpu": "BIGINT",
+    "mem_bytes": "BIGINT",
+    "storage_bytes": "BIGINT",
+    "emitted_at": INSTANT,
+    "emitted_ns": "BIGINT",
+    "source_file": "VARCHAR",
+    "source_line": "BIGINT",
+    "ingest_id": "VARCHAR",
+}
+
+REJECTS: dict[str, str] = {
+    "code": "VARCHAR",
+    "source_file": "VARCHAR",
+    "source_line": "BIGINT",
+    "raw": "VARCHAR",
+    "ingest_id": "VARCHAR",
+}
