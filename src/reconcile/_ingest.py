@@ -50,9 +50,10 @@ from typing import Any
 
 import duckdb
 
+from reconcile._files import fsync_path
 from reconcile._progress import Progress
 from reconcile._sql import load_sql
-from reconcile._store import FileState, Store, fsync_file, hook
+from reconcile._store import FileState, Store, hook
 from reconcile.exceptions import InputError
 
 # SPEC section 2, in order: where a line has several faults the first code wins.
@@ -759,7 +760,7 @@ def ingest(
                 "SELECT code, source_file, source_line, raw, ingest_id "
                 f"FROM ({load_sql('engine/rejects')}) ORDER BY file_index, source_line"
             ).write_parquet(str(writer.rejects_tmp), compression="zstd")
-            fsync_file(writer.events_tmp)
+            fsync_path(writer.events_tmp)
             counts = _counts(con, writer)
         finally:
             con.close()

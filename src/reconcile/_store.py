@@ -45,6 +45,7 @@ from typing import Any
 
 import duckdb
 
+from reconcile._files import fsync_path, write_json_atomic
 from reconcile.exceptions import StoreError, StoreLockedError
 
 STORE_FORMAT = 1
@@ -113,35 +114,6 @@ class FileState:
             sha256=str(data["sha256"]),
             compressed=bool(data.get("compressed", False)),
         )
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_json_atomic(path: Path, data: Any) -> None:  # noqa: ANN401 - any JSON value
-    """Write ``data`` as JSON to ``path`` via a temp file, fsync and rename."""
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=1, sort_keys=True)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    tmp.replace(path)
-    _fsync_dir(path.parent)
-
-
-def fsync_file(path: Path) -> None:
-    """Flush a written file to disk."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def new_ingest_id() -> str:
@@ -372,7 +344,7 @@ class StoreWriter:
             pending = store._pending_files_path(ids[-1])
             if pending.is_file():
                 pending.replace(store.files_path)
-                _fsync_dir(store.path)
+                fsync_path(store.path)
         for folder, suffix in (
             (store.events_dir, ".parquet"),
             (store.rejects_dir, ".parquet"),
@@ -385,8 +357,9 @@ class StoreWriter:
                     _remove(entry)
         for entry in store.path.glob("files.*.json"):
             _remove(entry)
-        for entry in store.path.glob("*.tmp"):
-            _remove(entry)
+        for pattern in ("*.tmp", "*.tmp-*"):  # write_json_atomic's temp files
+            for entry in store.path.glob(pattern):
+                _remove(entry)
         shutil.rmtree(store.tmp_dir, ignore_errors=True)
 
     def commit(self, record: dict[str, Any], files: dict[str, FileState]) -> None:
@@ -401,11 +374,11 @@ class StoreWriter:
             (self.events_tmp, store.events_path(self.ingest_id)),
             (self.rejects_tmp, store.rejects_path(self.ingest_id)),
         ):
-            fsync_file(tmp)
+            fsync_path(tmp)
             tmp.replace(final)
         write_json_atomic(store.record_path(self.ingest_id), record)
-        _fsync_dir(store.events_dir)
-        _fsync_dir(store.rejects_dir)
+        fsync_path(store.events_dir)
+        fsync_path(store.rejects_dir)
         pending = store._pending_files_path(self.ingest_id)
         write_json_atomic(
             pending,
@@ -420,7 +393,7 @@ class StoreWriter:
         write_json_atomic(store.manifest_path, {"format": STORE_FORMAT, "ingests": [*ids, self.ingest_id]})
         hook("after-store-json")
         pending.replace(store.files_path)
-        _fsync_dir(store.path)
+        fsync_path(store.path)
 
 
 def _remove(path: Path) -> None:

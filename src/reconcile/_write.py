@@ -45,6 +45,7 @@ import duckdb
 import polars as pl
 
 from reconcile import _schema as schema
+from reconcile._files import fsync_path, fsync_tree, write_json_atomic
 from reconcile._period import Period
 from reconcile._sql import load_sql
 from reconcile.exceptions import OutputError, StoreLockedError, UsageError
@@ -69,32 +70,6 @@ def _kill_point(phase: str) -> None:
     """Die here, as a power cut would, when the test hook names ``phase``."""
     if os.environ.get(KILL_ENV) == phase:
         os.kill(os.getpid(), signal.SIGKILL)
-
-
-def _fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_tree(root: Path) -> None:
-    for dirpath, _dirs, files in os.walk(root):
-        for name in files:
-            _fsync_path(Path(dirpath) / name)
-        _fsync_path(Path(dirpath))
-
-
-def _write_json_atomic(path: Path, data: object) -> None:
-    tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
-    with tmp.open("w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2, sort_keys=True)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    tmp.replace(path)
-    _fsync_path(path.parent)
 
 
 # --- recovery -----------------------------------------------------------------------------------
@@ -122,9 +97,9 @@ def _roll_forward(root: Path) -> bool:
         target.parent.mkdir(parents=True, exist_ok=True)
         source.rename(target)
     for folder in {Path(s["target"]).parts[0] for s in journal["swaps"]}:
-        _fsync_path(root / folder)
+        fsync_path(root / folder)
     journal_path.unlink()
-    _fsync_path(root)
+    fsync_path(root)
     shutil.rmtree(root / _STAGING / journal["token"], ignore_errors=True)
     shutil.rmtree(root / _TRASH / journal["token"], ignore_errors=True)
     for leftover in (_STAGING, _TRASH):
@@ -279,7 +254,7 @@ class OutputFolder:
                 "use one output folder per period length"
             )
         if held is None and self.period_length() != period.length:
-            _write_json_atomic(
+            write_json_atomic(
                 self.path / "output.json", {"format": OUTPUT_FORMAT, "period_length": period.length}
             )
 
@@ -307,8 +282,8 @@ class OutputFolder:
             (manifest_dir / "manifest.json").write_text(
                 json.dumps(manifest_out, indent=2, sort_keys=True) + "\n", encoding="utf-8"
             )
-            _fsync_tree(staging)
-            _fsync_path(staging.parent)
+            fsync_tree(staging)
+            fsync_path(staging.parent)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -329,7 +304,7 @@ class OutputFolder:
             "run_id": run_id,
             "swaps": swaps,
         }
-        _write_json_atomic(self.path / _JOURNAL, journal)  # the commit point
+        write_json_atomic(self.path / _JOURNAL, journal)  # the commit point
         _kill_point("journal")
         self._swap_with_kill_points(swaps)
         return WriteResult(period=period.name, run_id=run_id, rows=rows, replaced=replaced)
