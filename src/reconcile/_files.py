@@ -1,10 +1,15 @@
-"""Durable file operations shared by the store and the output writer: fsync and atomic JSON replace."""
+"""File operations shared by the store and the output writer: fsync, atomic JSON replace, flock."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
+
+from reconcile.exceptions import StoreLockedError
 
 
 def fsync_path(path: Path) -> None:
@@ -34,3 +39,27 @@ def write_json_atomic(path: Path, data: object) -> None:
         os.fsync(fh.fileno())
     tmp.replace(path)
     fsync_path(path.parent)
+
+
+_POLL_SECONDS = 0.05
+
+
+def flock_exclusive(fd: int, *, wait: float, busy: Callable[[str], str]) -> None:
+    """Take the exclusive flock on the open lock file ``fd``, polling up to ``wait`` seconds.
+
+    On success our pid is written into the lock file (for the next process's message). When another
+    process still holds it after ``wait``, raises :class:`StoreLockedError` with ``busy(holder_pid)``;
+    the caller closes ``fd`` (closing it is also what releases the lock).
+    """
+    deadline = time.monotonic() + max(wait, 0.0)
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
+                raise StoreLockedError(busy(holder)) from None
+            time.sleep(_POLL_SECONDS)
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)

@@ -69,6 +69,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from reconcile._progress import Progress
+from reconcile._schema import REJECT_CODES
 
 __all__ = [
     "DEFAULT_FLEET_START",
@@ -151,19 +152,7 @@ _P_PREDATES = 0.10
 _P_CLONE = 0.15
 _P_LOST = 0.0005  # each start and each stop line is lost with this probability
 
-GARBAGE_CODES: tuple[str, ...] = (
-    "blank",
-    "invalid_utf8",
-    "malformed_json",
-    "not_an_object",
-    "wrong_type",
-    "unknown_kind",
-    "missing_id",
-    "bad_timestamp",
-    "zero_timestamp",
-    "implausible_timestamp",
-    "bad_shape",
-)
+GARBAGE_CODES: tuple[str, ...] = tuple(code for code in REJECT_CODES if code != "line_too_long")
 """The reject codes garbage lines produce (SPEC section 2), one fault per line. ``line_too_long`` is
 available on request (``garbage_codes=(..., "line_too_long")``) but not in the default mix."""
 

@@ -52,25 +52,10 @@ import duckdb
 
 from reconcile._files import fsync_path
 from reconcile._progress import Progress
+from reconcile._schema import REJECT_CODES
 from reconcile._sql import load_sql
 from reconcile._store import FileState, Store, hook
 from reconcile.exceptions import InputError
-
-# SPEC section 2, in order: where a line has several faults the first code wins.
-REJECT_CODES: tuple[str, ...] = (
-    "blank",
-    "invalid_utf8",
-    "line_too_long",
-    "malformed_json",
-    "not_an_object",
-    "wrong_type",
-    "unknown_kind",
-    "missing_id",
-    "bad_timestamp",
-    "zero_timestamp",
-    "implausible_timestamp",
-    "bad_shape",
-)
 
 MAX_LINE_BYTES = 1 << 20  # a longer line is `line_too_long`
 RAW_BYTES = 4096  # rejects keep the first 4 KiB of the line

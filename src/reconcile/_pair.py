@@ -24,6 +24,7 @@ import duckdb
 import polars as pl
 import pyarrow as pa  # type: ignore[import-untyped]
 
+from reconcile import _schema as schema
 from reconcile._sql import load_sql
 from reconcile.exceptions import InputError, UsageError
 
@@ -38,13 +39,7 @@ EVENT_ROLES = "event_roles"
 _STEPS = "pair_steps"
 
 # The events columns pairing reads (docs/ARCHITECTURE.md, `events`); used for an empty store.
-_EVENT_COLUMNS_SQL = """
-    event_id VARCHAR, family VARCHAR, endpoint VARCHAR, resource_id VARCHAR, kind VARCHAR,
-    vm_id VARCHAR, snapshot_id VARCHAR, source_snapshot_id VARCHAR, reason VARCHAR,
-    hypervisor VARCHAR, cpu BIGINT, mem_bytes BIGINT, storage_bytes BIGINT,
-    emitted_at TIMESTAMP_NS, emitted_ns BIGINT, source_file VARCHAR, source_line BIGINT,
-    ingest_id VARCHAR
-"""
+_EVENT_COLUMNS_SQL = ", ".join(f"{name} {sql_type}" for name, sql_type in schema.EVENTS.items())
 
 _NS_PER_US = 1_000
 _NS_PER_S = 1_000_000_000

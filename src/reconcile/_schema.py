@@ -7,6 +7,22 @@ relation of a folder that holds no file yet, so the two can never disagree.
 
 from __future__ import annotations
 
+# SPEC section 2, in order: where a line has several faults, the first code wins.
+REJECT_CODES: tuple[str, ...] = (
+    "blank",
+    "invalid_utf8",
+    "line_too_long",
+    "malformed_json",
+    "not_an_object",
+    "wrong_type",
+    "unknown_kind",
+    "missing_id",
+    "bad_timestamp",
+    "zero_timestamp",
+    "implausible_timestamp",
+    "bad_shape",
+)
+
 MONEY = "DECIMAL(38, 12)"  # quantities, prices and amounts: 12 fraction digits
 INSTANT = "TIMESTAMP_NS"  # UTC
 

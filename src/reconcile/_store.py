@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import json
 import os
 import secrets
@@ -45,42 +44,16 @@ from typing import Any
 
 import duckdb
 
-from reconcile._files import fsync_path, write_json_atomic
-from reconcile.exceptions import StoreError, StoreLockedError
+from reconcile import _schema as schema
+from reconcile._files import flock_exclusive, fsync_path, write_json_atomic
+from reconcile.exceptions import StoreError
 
 STORE_FORMAT = 1
 
 # The events and rejects columns (docs/ARCHITECTURE.md), as DuckDB column definitions: used to give
 # readers a correctly typed empty relation when a store has no ingest yet.
-EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("event_id", "VARCHAR"),
-    ("family", "VARCHAR"),
-    ("endpoint", "VARCHAR"),
-    ("resource_id", "VARCHAR"),
-    ("kind", "VARCHAR"),
-    ("vm_id", "VARCHAR"),
-    ("snapshot_id", "VARCHAR"),
-    ("source_snapshot_id", "VARCHAR"),
-    ("reason", "VARCHAR"),
-    ("hypervisor", "VARCHAR"),
-    ("cpu", "BIGINT"),
-    ("mem_bytes", "BIGINT"),
-    ("storage_bytes", "BIGINT"),
-    ("emitted_at", "TIMESTAMP_NS"),
-    ("emitted_ns", "BIGINT"),
-    ("source_file", "VARCHAR"),
-    ("source_line", "BIGINT"),
-    ("ingest_id", "VARCHAR"),
-)
-REJECT_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("code", "VARCHAR"),
-    ("source_file", "VARCHAR"),
-    ("source_line", "BIGINT"),
-    ("raw", "VARCHAR"),
-    ("ingest_id", "VARCHAR"),
-)
-
-_POLL_SECONDS = 0.05
+EVENT_COLUMNS: tuple[tuple[str, str], ...] = tuple(schema.EVENTS.items())
+REJECT_COLUMNS: tuple[tuple[str, str], ...] = tuple(schema.REJECTS.items())
 
 
 @dataclass(frozen=True)
@@ -286,21 +259,14 @@ class Store:
         except OSError as exc:
             raise StoreError(f"cannot open the event store {self.path}: {exc.strerror}") from None
         try:
-            deadline = time.monotonic() + max(wait, 0.0)
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
-                        raise StoreLockedError(
-                            f"event store {self.path} is locked by another ingest (pid {holder});"
-                            " try again later or pass --wait SECONDS"
-                        ) from None
-                    time.sleep(_POLL_SECONDS)
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+            flock_exclusive(
+                fd,
+                wait=wait,
+                busy=lambda holder: (
+                    f"event store {self.path} is locked by another ingest (pid {holder});"
+                    " try again later or pass --wait SECONDS"
+                ),
+            )
             writer = StoreWriter(self)
             writer.cleanup()
             try:

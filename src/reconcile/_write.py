@@ -29,13 +29,11 @@ SIGKILLs itself there. Without the variable nothing happens.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import secrets
 import shutil
 import signal
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,10 +43,10 @@ import duckdb
 import polars as pl
 
 from reconcile import _schema as schema
-from reconcile._files import fsync_path, fsync_tree, write_json_atomic
+from reconcile._files import flock_exclusive, fsync_path, fsync_tree, write_json_atomic
 from reconcile._period import Period
 from reconcile._sql import load_sql
-from reconcile.exceptions import OutputError, StoreLockedError, UsageError
+from reconcile.exceptions import OutputError, UsageError
 
 OUTPUT_FORMAT = 1
 KILL_ENV = "RECONCILE_KILL_AT"  # test hook: SIGKILL this process at the named commit phase
@@ -118,22 +116,18 @@ def _lock_fd(path: Path, *, wait: float) -> int:
         raise OutputError(
             f"output folder {path}: cannot take its lock {lock_path}: {exc.strerror or exc}"
         ) from None
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            break
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
-                os.close(fd)
-                raise StoreLockedError(
-                    f"output folder {path} is in use by another run (pid {holder}); "
-                    "wait for it to finish or pass --wait SECONDS"
-                ) from None
-            time.sleep(0.05)
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
+    try:
+        flock_exclusive(
+            fd,
+            wait=wait,
+            busy=lambda holder: (
+                f"output folder {path} is in use by another run (pid {holder}); "
+                "wait for it to finish or pass --wait SECONDS"
+            ),
+        )
+    except BaseException:
+        os.close(fd)
+        raise
     return fd
 
 
