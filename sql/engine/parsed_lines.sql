@@ -23,19 +23,19 @@ lines AS (
         source_line,
         raw,
         coalesce(raw = getvariable('prescan_marker'), false) AS prescanned,
-        -- valid for DuckDB's JSON parser (yyjson, which is laxer than JSON: see `strict` below)
-        CASE WHEN strlen(raw) <= 1048576 THEN json_valid(raw) ELSE false END AS valid
+        strlen(raw) <= 1048576 AS short
     FROM ledger_lines
 ),
 
 typed AS (
     SELECT
         *,
-        CASE WHEN valid AND starts_with(raw, '{"kind":"') THEN
-            json_transform(raw, '{"kind": "VARCHAR", "vm_id": "VARCHAR", "snapshot_id": "VARCHAR",
+        CASE WHEN short AND starts_with(raw, '{"kind":"') THEN
+            -- (try: NULL for a line that is not JSON; json_valid then runs only off the fast path)
+            try(json_transform(raw, '{"kind": "VARCHAR", "vm_id": "VARCHAR", "snapshot_id": "VARCHAR",
                 "source_snapshot_id": "VARCHAR", "reason": "VARCHAR", "hypervisor": "VARCHAR",
                 "shape": {"cpu": "BIGINT", "mem_bytes": "BIGINT", "storage_bytes": "BIGINT"},
-                "emitted_at": "VARCHAR"}')
+                "emitted_at": "VARCHAR"}'))
         END AS t
     FROM lines
 ),
@@ -63,6 +63,15 @@ fast AS (
     FROM typed
 ),
 
+validated AS (
+    SELECT
+        *,
+        -- valid for DuckDB's JSON parser (yyjson, which is laxer than JSON: see `strict` below); a
+        -- canonical line is valid by construction, so the fast path parses each line only once
+        CASE WHEN canonical THEN true WHEN short THEN json_valid(raw) ELSE false END AS valid
+    FROM fast
+),
+
 -- Slow path, from here to `strict`: each member as its JSON text (NULL when absent or null).
 members AS (
     SELECT
@@ -75,7 +84,7 @@ members AS (
                     "source_snapshot_id": "JSON", "reason": "JSON", "hypervisor": "JSON", "shape": "JSON",
                     "emitted_at": "JSON"}')
         END AS m
-    FROM fast
+    FROM validated
 ),
 
 shape_members AS (
