@@ -1,6 +1,7 @@
 -- parsed_lines: every line of `ledger_lines` classified: a SPEC reject code, or the event it becomes.
 -- Input relation: ledger_lines(source_line, raw). Variables: file_index (the file's rank in the
--- ingest's sorted path list: the de-duplication order), source_file (its absolute path),
+-- ingest's sorted path list: the de-duplication order), source_file (its absolute path), line_offset
+-- and last_line (passed on to `ingest_lines`, which numbers and bounds the lines),
 -- prescan_marker (a line holding only this text was classified by the Python pre-scan of an odd
 -- file and is skipped here; NULL on the fast path).
 --
@@ -308,7 +309,9 @@ coded AS (
 SELECT
     getvariable('file_index') AS file_index,
     getvariable('source_file') AS source_file,
-    source_line,
+    source_line,  -- NULL when one query parses the whole file: numbered in `ingest_lines`
+    CAST(getvariable('line_offset') AS BIGINT) AS line_offset,
+    CAST(getvariable('last_line') AS BIGINT) AS last_line,  -- NULL: every line (a compressed file)
     prescanned,
     code,
     CASE WHEN code IS NOT NULL THEN raw END AS raw,

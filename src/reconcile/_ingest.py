@@ -625,9 +625,20 @@ def _parse_segments(
             _set(cur, "first_line", segments[k][0])
             _set(cur, "last_line", segments[k][1])
             _set(cur, "csv_parallel", parallel)
-            # 1. number the lines: row_number() runs on one thread, so this cheap step writes the
-            #    numbered lines to scratch Parquet (the views bind the file when created)
             cur.execute("SET preserve_insertion_order = true")
+            cur.execute("CREATE OR REPLACE TEMP VIEW ledger_text AS " + load_sql("engine/ledger_text"))
+            if len(segments) == 1:
+                # one pass on every core: the rows stay in file order (preserve_insertion_order), so
+                # `ingest_lines` numbers them by their position in the scratch file
+                cur.execute(
+                    "CREATE OR REPLACE TEMP VIEW ledger_lines AS "
+                    "SELECT CAST(NULL AS BIGINT) AS source_line, raw FROM ledger_text"
+                )
+                cur.execute("CREATE OR REPLACE TEMP VIEW parsed_lines AS " + load_sql("engine/parsed_lines"))
+                cur.sql("SELECT * FROM parsed_lines").write_parquet(str(targets[k]), compression="lz4")
+                return
+            # a range of the lines: 1. number them (row_number() runs on one thread, so this cheap
+            # step writes the numbered lines to scratch Parquet; the views bind the file when created)
             cur.execute("CREATE OR REPLACE TEMP VIEW ledger_lines AS " + load_sql("engine/ledger_lines"))
             numbered = targets[k].with_suffix(".lines.parquet")
             cur.sql("SELECT * FROM ledger_lines").write_parquet(str(numbered), compression="lz4")
@@ -659,10 +670,7 @@ def _register_ingest_lines(con: duckdb.DuckDBPyConnection, results: Sequence[_Fi
     files = [str(f) for r in results for f in r.parquet]
     if files:
         _set(con, "parsed_files", files)
-        con.execute(
-            "CREATE OR REPLACE TEMP VIEW ingest_lines AS "
-            "SELECT * FROM read_parquet(getvariable('parsed_files'))"
-        )
+        con.execute("CREATE OR REPLACE TEMP VIEW ingest_lines AS " + load_sql("engine/ingest_lines"))
     else:
         columns = ", ".join(f"CAST(NULL AS {kind}) AS {name}" for name, kind in _PARSED_COLUMNS)
         con.execute(f"CREATE OR REPLACE TEMP VIEW ingest_lines AS SELECT {columns} WHERE false")
