@@ -1,8 +1,7 @@
 -- parsed_lines: every line of `ledger_lines` classified: a SPEC reject code, or the event it becomes.
 -- Input relation: ledger_lines(source_line, raw). Variables: file_index (the file's rank in the
--- ingest's sorted path list: the de-duplication order), source_file (its absolute path), line_offset
--- and last_line (passed on to `ingest_lines`, which numbers and bounds the lines),
--- prescan_marker (a line holding only this text was classified by the Python pre-scan of an odd
+-- ingest's sorted path list: the de-duplication order), line_offset and last_line (passed on to
+-- `ingest_lines`, which numbers and bounds the lines), prescan_marker (a line holding only this text was classified by the Python pre-scan of an odd
 -- file and is skipped here; NULL on the fast path).
 --
 -- Codes in SPEC order, the first that applies wins: blank, invalid_utf8 and line_too_long (invalid
@@ -308,24 +307,14 @@ coded AS (
 
 SELECT
     getvariable('file_index') AS file_index,
-    getvariable('source_file') AS source_file,
     source_line,  -- NULL when one query parses the whole file: numbered in `ingest_lines`
     CAST(getvariable('line_offset') AS BIGINT) AS line_offset,
     CAST(getvariable('last_line') AS BIGINT) AS last_line,  -- NULL: every line (a compressed file)
     prescanned,
     code,
     CASE WHEN code IS NOT NULL THEN raw END AS raw,
-    CASE WHEN code IS NULL AND NOT prescanned THEN
-        CASE WHEN starts_with(kind, 'vm.compute.') THEN 'vm.compute'
-            WHEN starts_with(kind, 'vm.storage.') THEN 'vm.storage'
-            ELSE 'snap.storage' END
-    END AS family,
-    CASE WHEN code IS NULL AND NOT prescanned THEN
-        CASE WHEN ends_with(kind, '.start') THEN 'start' ELSE 'stop' END
-    END AS endpoint,
-    CASE WHEN code IS NULL AND NOT prescanned THEN
-        CASE WHEN starts_with(kind, 'vm.') THEN vm_id ELSE snapshot_id END
-    END AS resource_id,
+    -- (family, endpoint, resource_id and source_file follow from kind, the ids and file_index: added
+    -- by `ingest_lines`, so the scratch Parquet does not hold them)
     kind,
     vm_id,
     snapshot_id,
