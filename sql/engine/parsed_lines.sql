@@ -1,7 +1,7 @@
 -- parsed_lines: every line of `ledger_lines` classified: a SPEC reject code, or the event it becomes.
 -- Input relation: ledger_lines(source_line, raw). Variables: file_index (the file's rank in the
--- ingest's sorted path list: the de-duplication order), source_file (its absolute path),
--- prescan_marker (a line holding only this text was classified by the Python pre-scan of an odd
+-- ingest's sorted path list: the de-duplication order), line_offset and last_line (passed on to
+-- `ingest_lines`, which numbers and bounds the lines), prescan_marker (a line holding only this text was classified by the Python pre-scan of an odd
 -- file and is skipped here; NULL on the fast path).
 --
 -- Codes in SPEC order, the first that applies wins: blank, invalid_utf8 and line_too_long (invalid
@@ -23,19 +23,19 @@ lines AS (
         source_line,
         raw,
         coalesce(raw = getvariable('prescan_marker'), false) AS prescanned,
-        -- valid for DuckDB's JSON parser (yyjson, which is laxer than JSON: see `strict` below)
-        CASE WHEN strlen(raw) <= 1048576 THEN json_valid(raw) ELSE false END AS valid
+        strlen(raw) <= 1048576 AS short
     FROM ledger_lines
 ),
 
 typed AS (
     SELECT
         *,
-        CASE WHEN valid AND starts_with(raw, '{"kind":"') THEN
-            json_transform(raw, '{"kind": "VARCHAR", "vm_id": "VARCHAR", "snapshot_id": "VARCHAR",
+        CASE WHEN short AND starts_with(raw, '{"kind":"') THEN
+            -- (try: NULL for a line that is not JSON; json_valid then runs only off the fast path)
+            try(json_transform(raw, '{"kind": "VARCHAR", "vm_id": "VARCHAR", "snapshot_id": "VARCHAR",
                 "source_snapshot_id": "VARCHAR", "reason": "VARCHAR", "hypervisor": "VARCHAR",
                 "shape": {"cpu": "BIGINT", "mem_bytes": "BIGINT", "storage_bytes": "BIGINT"},
-                "emitted_at": "VARCHAR"}')
+                "emitted_at": "VARCHAR"}'))
         END AS t
     FROM lines
 ),
@@ -63,6 +63,15 @@ fast AS (
     FROM typed
 ),
 
+validated AS (
+    SELECT
+        *,
+        -- valid for DuckDB's JSON parser (yyjson, which is laxer than JSON: see `strict` below); a
+        -- canonical line is valid by construction, so the fast path parses each line only once
+        CASE WHEN canonical THEN true WHEN short THEN json_valid(raw) ELSE false END AS valid
+    FROM fast
+),
+
 -- Slow path, from here to `strict`: each member as its JSON text (NULL when absent or null).
 members AS (
     SELECT
@@ -75,7 +84,7 @@ members AS (
                     "source_snapshot_id": "JSON", "reason": "JSON", "hypervisor": "JSON", "shape": "JSON",
                     "emitted_at": "JSON"}')
         END AS m
-    FROM fast
+    FROM validated
 ),
 
 shape_members AS (
@@ -298,22 +307,14 @@ coded AS (
 
 SELECT
     getvariable('file_index') AS file_index,
-    getvariable('source_file') AS source_file,
-    source_line,
+    source_line,  -- NULL when one query parses the whole file: numbered in `ingest_lines`
+    CAST(getvariable('line_offset') AS BIGINT) AS line_offset,
+    CAST(getvariable('last_line') AS BIGINT) AS last_line,  -- NULL: every line (a compressed file)
     prescanned,
     code,
     CASE WHEN code IS NOT NULL THEN raw END AS raw,
-    CASE WHEN code IS NULL AND NOT prescanned THEN
-        CASE WHEN starts_with(kind, 'vm.compute.') THEN 'vm.compute'
-            WHEN starts_with(kind, 'vm.storage.') THEN 'vm.storage'
-            ELSE 'snap.storage' END
-    END AS family,
-    CASE WHEN code IS NULL AND NOT prescanned THEN
-        CASE WHEN ends_with(kind, '.start') THEN 'start' ELSE 'stop' END
-    END AS endpoint,
-    CASE WHEN code IS NULL AND NOT prescanned THEN
-        CASE WHEN starts_with(kind, 'vm.') THEN vm_id ELSE snapshot_id END
-    END AS resource_id,
+    -- (family, endpoint, resource_id and source_file follow from kind, the ids and file_index: added
+    -- by `ingest_lines`, so the scratch Parquet does not hold them)
     kind,
     vm_id,
     snapshot_id,

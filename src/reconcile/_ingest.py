@@ -7,26 +7,42 @@ How a file is read:
    lines, checks whether the prefix already consumed is unchanged (``files.json``) and whether the
    new part is *plain*: valid UTF-8, no NUL byte, no CR except in CRLF. ``hashlib`` and ``bytes``
    methods run at memory speed.
-2. DuckDB reads the lines as text (``sql/engine/ledger_lines.sql``: one-column CSV, NUL delimiter, no
-   quoting, ``row_number()`` for the line numbers, bounded by the counted lines so that a torn tail
-   or lines appended meanwhile are left out) and classifies and parses them with its JSON functions
-   (``parsed_lines.sql``: a typed fast path for lines exactly as Go writes them, a checked slow path
-   for the others), streaming the result to an lz4 Parquet file in the writer's scratch folder. A file
-   read from its start is read in place; a grown file's new part is first copied to a scratch file
-   (lines numbered on from the old count). A file that is not plain (rare) is copied with each odd
-   line classified in Python (``blank``, ``invalid_utf8``, ``line_too_long``; a raw NUL or lone CR:
+2. DuckDB reads the lines as text (``sql/engine/ledger_text.sql``: one-column CSV, NUL delimiter, no
+   quoting) and classifies and parses them with its JSON functions (``parsed_lines.sql``: a typed
+   fast path that parses a line exactly as Go writes it once, a checked slow path for the others),
+   in one parallel pass streaming to an lz4 Parquet file in the writer's scratch folder (up to
+   ``ONE_PASS_MAX_BYTES`` of new text; a bigger file's lines are first numbered with
+   ``row_number()``, ``ledger_lines.sql``, in a single-threaded step to scratch Parquet, which
+   spills less). With ``preserve_insertion_order`` the rows stay in file order, so no query numbers them:
+   ``ingest_lines.sql`` reads a row's line as its position in its scratch file (``file_row_number``)
+   after the lines read before, drops the lines past those the Python pass counted (a torn tail, or
+   lines appended meanwhile), and adds the columns that follow from others (``source_file``,
+   ``family``, ``endpoint``, ``resource_id``), so the scratch files are smaller. A file read from its
+   start is read in place; a grown file's new part is first copied to a scratch file (lines
+   numbered on from the old count). A file that is not plain (rare) is copied with each odd line
+   classified in Python (``blank``, ``invalid_utf8``, ``line_too_long``; a raw NUL or lone CR:
    ``malformed_json``) and replaced by a one-byte marker line, so the line numbers stay right and
-   every other line goes through the same SQL.
+   every other line goes through the same SQL. (The segmented parse, several queries over line
+   ranges of one file, is off: ``SEGMENT_WORKERS``; it numbers lines in the two-step way.)
 3. Queries over all the files' Parquet de-duplicate (against the store, and within the ingest by
    sorted path then line) and write the new events (``new_events.sql``) and the rejects
-   (``rejects.sql``) as zstd Parquet; the store commits them with the ingest record and the new
+   (``rejects.sql``) as zstd Parquet (level 1: cheaper than DuckDB's default 3, and no bigger
+   here); the store commits them with the ingest record and the new
    ``files.json`` (see :mod:`reconcile._store`).
 
 A live file's last line without ``\\n`` is pending: counted in ``lines`` and ``pending``, not
 consumed. A ``.gz`` file (by its gzip magic bytes) is complete; it is consumed whole or, when its
 bytes changed, read again whole. Memory stays bounded by DuckDB's ``memory_limit``: it streams each
-file to Parquet and spills past the limit to the store's scratch folder (measured: a 50M-line,
-10 GB ledger spilled up to 16 GB there while parsing: the scratch folder needs that much disk).
+file to Parquet and spills past the limit to the store's scratch folder (measured with the former
+two-step parse: a 50M-line, 10 GB ledger spilled up to 16 GB there: the scratch folder needs that
+much disk).
+
+Where the time goes (10M Go-shaped lines, 2.1 GB, 2 cores, one file into an empty store: about
+17 s, 0.7 GB peak): the Python pass 2 s on one core; the parse about 22 CPU-seconds on both cores
+(JSON parse, canonical check, timestamps, the md5 of ``event_id`` about a quarter, the scratch
+write); de-duplication and the events file about 8 CPU-seconds. A path reading Go-shaped files
+with DuckDB's ``read_json`` (proving each line canonical by byte counts) was measured and gave no
+gain: the JSON parse is the small part; md5, timestamps and Parquet writes dominate.
 Choices: a folder contributes its ``*.jsonl*`` files; the ``event_id`` string lengths are UTF-8 byte
 lengths; ``lines`` of an ingest count the pending line it saw (a later ingest counts it again when it
 reads it).
@@ -65,6 +81,10 @@ _GZIP_MAGIC = b"\x1f\x8b"
 # DuckDB settings of an ingest: bounded memory (spilling to the store's scratch folder) so a 50M-line
 # ledger peaks no higher than a 10M-line one.
 MEMORY_LIMIT = "1GB"
+# A file's new part up to this size is parsed in one ordered pass. Past it (a 10 GB, 50M-line ledger)
+# the ordered pass spilled far more than the two-step parse: 250 s and 1.31 GB peak instead of 175 s
+# and 1.21 GB; at 2 GB (10M lines) it is the faster (about 1.3 s less) at the same peak.
+ONE_PASS_MAX_BYTES = 3 << 30
 SEGMENT_MIN_LINES = 500_000  # a file with twice as many new lines may be parsed by concurrent queries
 # Concurrent queries (one DuckDB connection each) are off: on a 10 GB ledger they ended in a DuckDB
 # internal error ("Attempting to dereference an optional pointer that is not set").
@@ -484,6 +504,15 @@ def _connect(work_dir: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def _copy_zstd(query: str) -> str:
+    """A statement writing ``query``'s rows to the zstd Parquet file given as its one parameter.
+
+    zstd level 1 (DuckDB's default is 3): measured 20% less CPU for the events file, and no bigger
+    (an events file is mostly md5 hex, which no level compresses much).
+    """
+    return f"COPY ({query}) TO ? (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)"
+
+
 def _set(con: duckdb.DuckDBPyConnection, name: str, value: object) -> None:
     con.execute(f"SET VARIABLE {name} = ?", [value])
 
@@ -545,6 +574,9 @@ def _read_file(con: duckdb.DuckDBPyConnection, plan: _Plan, work_dir: Path) -> _
     segments = _segments(plan.start_lines, last_line)
     targets = [work_dir / f"parsed-{plan.index}-{k}.parquet" for k in range(len(segments))]
     direct = plan.plain and plan.start_bytes == 0
+    # (a gzip ledger holds about ten times its size in text)
+    new_bytes = (plan.consumed_bytes - plan.start_bytes) * (10 if plan.compressed else 1)
+    one_pass = new_bytes <= ONE_PASS_MAX_BYTES
     for attempt in ("direct", "copy"):
         if attempt == "direct" and not direct:
             continue
@@ -564,12 +596,12 @@ def _read_file(con: duckdb.DuckDBPyConnection, plan: _Plan, work_dir: Path) -> _
             "prescan_marker": None if attempt == "direct" or plan.plain else _MARKER.decode(),
         }
         try:
-            _parse_segments(con, settings, segments, targets, parallel=True)
+            _parse_segments(con, settings, segments, targets, parallel=True, one_pass=one_pass)
         except duckdb.Error as exc:
             if "Parallel CSV Reader" in str(exc):
                 # DuckDB's parallel CSV reader refuses some big files ("does not support a full
                 # read on this file"): its single-threaded reader takes them
-                _parse_segments(con, settings, segments, targets, parallel=False)
+                _parse_segments(con, settings, segments, targets, parallel=False, one_pass=one_pass)
             elif attempt == "direct":
                 continue  # e.g. a line longer than DuckDB's max_line_size: the Python path takes it
             else:
@@ -591,8 +623,13 @@ def _parse_segments(
     targets: Sequence[Path],
     *,
     parallel: bool,
+    one_pass: bool,
 ) -> None:
-    """Run one streaming parse query per line range, concurrently (one connection each)."""
+    """Run one streaming parse query per line range, concurrently (one connection each).
+
+    ``one_pass``: a whole file is read, parsed and written in one ordered pass; else its lines are
+    numbered first (see ``ONE_PASS_MAX_BYTES``).
+    """
 
     def run(k: int) -> None:
         cur = con.cursor()
@@ -602,9 +639,21 @@ def _parse_segments(
             _set(cur, "first_line", segments[k][0])
             _set(cur, "last_line", segments[k][1])
             _set(cur, "csv_parallel", parallel)
-            # 1. number the lines: row_number() runs on one thread, so this cheap step writes the
-            #    numbered lines to scratch Parquet (the views bind the file when created)
             cur.execute("SET preserve_insertion_order = true")
+            cur.execute("CREATE OR REPLACE TEMP VIEW ledger_text AS " + load_sql("engine/ledger_text"))
+            if len(segments) == 1 and one_pass:
+                # one pass on every core: the rows stay in file order (preserve_insertion_order), so
+                # `ingest_lines` numbers them by their position in the scratch file
+                cur.execute(
+                    "CREATE OR REPLACE TEMP VIEW ledger_lines AS "
+                    "SELECT CAST(NULL AS BIGINT) AS source_line, raw FROM ledger_text"
+                )
+                cur.execute("CREATE OR REPLACE TEMP VIEW parsed_lines AS " + load_sql("engine/parsed_lines"))
+                cur.sql("SELECT * FROM parsed_lines").write_parquet(str(targets[k]), compression="lz4")
+                return
+            # two steps (a big file, or a range of the lines): 1. number them (row_number() runs on
+            # one thread, so this cheap step writes the numbered lines to scratch Parquet; the views
+            # bind the file when created)
             cur.execute("CREATE OR REPLACE TEMP VIEW ledger_lines AS " + load_sql("engine/ledger_lines"))
             numbered = targets[k].with_suffix(".lines.parquet")
             cur.sql("SELECT * FROM ledger_lines").write_parquet(str(numbered), compression="lz4")
@@ -636,10 +685,9 @@ def _register_ingest_lines(con: duckdb.DuckDBPyConnection, results: Sequence[_Fi
     files = [str(f) for r in results for f in r.parquet]
     if files:
         _set(con, "parsed_files", files)
-        con.execute(
-            "CREATE OR REPLACE TEMP VIEW ingest_lines AS "
-            "SELECT * FROM read_parquet(getvariable('parsed_files'))"
-        )
+        paths = {r.plan.index: str(r.plan.path) for r in results}
+        _set(con, "source_files", [paths.get(i, "") for i in range(max(paths) + 1)])
+        con.execute("CREATE OR REPLACE TEMP VIEW ingest_lines AS " + load_sql("engine/ingest_lines"))
     else:
         columns = ", ".join(f"CAST(NULL AS {kind}) AS {name}" for name, kind in _PARSED_COLUMNS)
         con.execute(f"CREATE OR REPLACE TEMP VIEW ingest_lines AS SELECT {columns} WHERE false")
@@ -738,13 +786,16 @@ def ingest(
                 "CREATE OR REPLACE TEMP TABLE repeated_events AS " + load_sql("engine/repeated_events")
             )
             hook("before-write")
-            # (write_parquet takes the path as an argument: no path is pasted into SQL text)
-            con.sql(load_sql("engine/new_events")).write_parquet(str(writer.events_tmp), compression="zstd")
+            # (COPY takes the path as a prepared parameter: no path is pasted into SQL text)
+            con.execute(_copy_zstd(load_sql("engine/new_events")), [str(writer.events_tmp)])
             hook("after-events")
-            con.sql(
-                "SELECT code, source_file, source_line, raw, ingest_id "
-                f"FROM ({load_sql('engine/rejects')}) ORDER BY file_index, source_line"
-            ).write_parquet(str(writer.rejects_tmp), compression="zstd")
+            con.execute(
+                _copy_zstd(
+                    "SELECT code, source_file, source_line, raw, ingest_id "
+                    f"FROM ({load_sql('engine/rejects')}) ORDER BY file_index, source_line"
+                ),
+                [str(writer.rejects_tmp)],
+            )
             fsync_path(writer.events_tmp)
             counts = _counts(con, writer)
         finally:
