@@ -182,7 +182,8 @@ def dedupe(events: Iterable[Event]) -> list[Event]:
     return list(seen.values())
 
 
-_SCHEMA = pa.schema(
+# The events table of docs/ARCHITECTURE.md as Arrow (also used by run_fixture).
+EVENT_SCHEMA = pa.schema(
     [
         ("event_id", pa.string()),
         ("family", pa.string()),
@@ -213,4 +214,6 @@ def events_table(events: Sequence[Event]) -> pa.Table:
         for name, value in asdict(e).items():
             columns[name].append(value)
     columns["emitted_at"] = list(columns["emitted_ns"])
-    return pa.table({name: pa.array(columns[name], type=_SCHEMA.field(name).type) for name in _SCHEMA.names})
+    return pa.table(
+        {name: pa.array(columns[name], type=EVENT_SCHEMA.field(name).type) for name in EVENT_SCHEMA.names}
+    )

@@ -8,6 +8,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pairing_ledger import EVENT_SCHEMA
 
 from reconcile._period import parse_instant
 from reconcile._store import Store
@@ -16,28 +17,6 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "runs"
 PRICES = DATA / "prices.toml"
 GIB = 2**30
 
-_SCHEMA = pa.schema(
-    [
-        ("event_id", pa.string()),
-        ("family", pa.string()),
-        ("endpoint", pa.string()),
-        ("resource_id", pa.string()),
-        ("kind", pa.string()),
-        ("vm_id", pa.string()),
-        ("snapshot_id", pa.string()),
-        ("source_snapshot_id", pa.string()),
-        ("reason", pa.string()),
-        ("hypervisor", pa.string()),
-        ("cpu", pa.int64()),
-        ("mem_bytes", pa.int64()),
-        ("storage_bytes", pa.int64()),
-        ("emitted_at", pa.timestamp("ns")),
-        ("emitted_ns", pa.int64()),
-        ("source_file", pa.string()),
-        ("source_line", pa.int64()),
-        ("ingest_id", pa.string()),
-    ]
-)
 _REJECTS = pa.schema(
     [
         ("code", pa.string()),
@@ -103,7 +82,7 @@ def add_ingest(store: Path, events: list[dict[str, Any]], source: str = "ledger.
             full["source_line"] = line
             full["ingest_id"] = writer.ingest_id
             rows.append(full)
-        table = pa.Table.from_pylist(rows, schema=_SCHEMA)
+        table = pa.Table.from_pylist(rows, schema=EVENT_SCHEMA)
         pq.write_table(table, writer.events_tmp, compression="zstd")
         pq.write_table(_REJECTS.empty_table(), writer.rejects_tmp, compression="zstd")
         record = {"ingest_id": writer.ingest_id, "inputs": [], "lines": len(rows), "events": len(rows)}
