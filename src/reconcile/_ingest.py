@@ -713,7 +713,9 @@ def _parse_files(
     plans: Sequence[_Plan],
     work_dir: Path,
     progress: Progress,
+    command: str = "ingest",
 ) -> list[_FileResult]:
+    """Parse each planned file; progress lines start with ``command`` (``ingest`` or ``validate``)."""
     results = []
     total = sum(p.consumed_bytes - p.start_bytes for p in plans if not p.unchanged)
     done_bytes = 0
@@ -724,7 +726,7 @@ def _parse_files(
             done_lines += results[-1].lines
             continue
         progress.update(
-            f"ingest: reading {plan.path} from line {plan.start_lines + 1:,}"
+            f"{command}: reading {plan.path} from line {plan.start_lines + 1:,}"
             f" ({(plan.consumed_bytes - plan.start_bytes) / 1e6:,.1f} MB)"
         )
         result = _read_file(con, plan, work_dir)
@@ -732,7 +734,7 @@ def _parse_files(
         done_bytes += plan.consumed_bytes - plan.start_bytes
         done_lines += result.lines
         progress.update(
-            f"ingest: {done_bytes / 1e6:,.1f} of {total / 1e6:,.1f} MB, {done_lines:,} lines"
+            f"{command}: {done_bytes / 1e6:,.1f} of {total / 1e6:,.1f} MB, {done_lines:,} lines"
             f" ({plan.path.name})"
         )
     return results
@@ -899,7 +901,7 @@ def validate(paths: Iterable[str | os.PathLike[str]], *, quiet: bool = True) -> 
         plans = [_plan(path, i, None) for i, path in enumerate(files)]
         con = _connect(work_dir)
         try:
-            results = _parse_files(con, plans, work_dir, progress)
+            results = _parse_files(con, plans, work_dir, progress, "validate")
             _register_ingest_lines(con, results)
             _register_prescan_rejects(con, results)
             _set(con, "ingest_id", None)

@@ -67,6 +67,16 @@ def test_validate_lists_rejects(fleet: Path, capsys: pytest.CaptureFixture[str])
     assert capsys.readouterr().out == ""
 
 
+def test_validate_progress_names_validate(fleet: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """validate's progress lines on stderr are labelled validate, not ingest; stdout holds only rejects."""
+    assert main(["validate", str(fleet / "host-a" / "ledger.jsonl")]) == 1
+    captured = capsys.readouterr()
+    progress = captured.err.splitlines()
+    assert progress
+    assert all(line.startswith("validate: ") for line in progress)
+    assert len(captured.out.splitlines()) == 9  # the rejects, and nothing else
+
+
 def test_validate_writes_nothing(fleet: Path) -> None:
     """validate leaves the ledger folder as it was."""
     before = sorted(p.name for p in fleet.rglob("*"))
