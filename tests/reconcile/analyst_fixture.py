@@ -15,91 +15,18 @@ import duckdb
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from reconcile import _schema as schema
+
 DATA = Path(__file__).resolve().parents[1] / "data" / "analysts"
 
-_DEC = "DECIMAL(38, 12)"
-_TS = "TIMESTAMP_NS"
+_RUN = {"run_id": "VARCHAR", "period": "VARCHAR"}
 
-SLICE_TYPES = {
-    "interval_id": "VARCHAR",
-    "family": "VARCHAR",
-    "resource_id": "VARCHAR",
-    "tenant_id": "VARCHAR",
-    "usage_date": "DATE",
-    "slice_start": _TS,
-    "slice_end": _TS,
-    "seconds": "DECIMAL(18, 9)",
-    "meter": "VARCHAR",
-    "quantity": _DEC,
-    "billed_quantity": _DEC,
-    "unit_price": _DEC,
-    "price_unit": "VARCHAR",
-    "hours_per_month": "INTEGER",
-    "amount": _DEC,
-    "currency": "VARCHAR",
-    "price_version": "VARCHAR",
-    "status": "VARCHAR",
-    "run_id": "VARCHAR",
-}
-INTERVAL_TYPES = {
-    "period": "VARCHAR",
-    "interval_id": "VARCHAR",
-    "family": "VARCHAR",
-    "resource_id": "VARCHAR",
-    "vm_id": "VARCHAR",
-    "snapshot_id": "VARCHAR",
-    "source_snapshot_id": "VARCHAR",
-    "hypervisor": "VARCHAR",
-    "cpu": "BIGINT",
-    "mem_bytes": "BIGINT",
-    "storage_bytes": "BIGINT",
-    "start_at": _TS,
-    "end_at": _TS,
-    "start_reason": "VARCHAR",
-    "end_reason": "VARCHAR",
-    "status": "VARCHAR",
-    "start_source": "VARCHAR",
-    "end_source": "VARCHAR",
-    "run_id": "VARCHAR",
-}
-ANOMALY_TYPES = {
-    "period": "VARCHAR",
-    "code": "VARCHAR",
-    "family": "VARCHAR",
-    "resource_id": "VARCHAR",
-    "at": _TS,
-    "source_file": "VARCHAR",
-    "source_line": "BIGINT",
-    "interval_id": "VARCHAR",
-    "detail": "VARCHAR",
-    "run_id": "VARCHAR",
-}
-EVENT_TYPES = {
-    "ingest_id": "VARCHAR",
-    "event_id": "VARCHAR",
-    "family": "VARCHAR",
-    "endpoint": "VARCHAR",
-    "resource_id": "VARCHAR",
-    "kind": "VARCHAR",
-    "vm_id": "VARCHAR",
-    "snapshot_id": "VARCHAR",
-    "source_snapshot_id": "VARCHAR",
-    "reason": "VARCHAR",
-    "hypervisor": "VARCHAR",
-    "cpu": "BIGINT",
-    "mem_bytes": "BIGINT",
-    "storage_bytes": "BIGINT",
-    "emitted_at": _TS,
-    "source_file": "VARCHAR",
-    "source_line": "BIGINT",
-}
-REJECT_TYPES = {
-    "ingest_id": "VARCHAR",
-    "code": "VARCHAR",
-    "source_file": "VARCHAR",
-    "source_line": "BIGINT",
-    "raw": "VARCHAR",
-}
+
+def _types(csv: str, columns: dict[str, str]) -> dict[str, str]:
+    """The DuckDB types of ``csv``'s columns, in its header's order, from the engine's contract."""
+    header = (DATA / csv).read_text(encoding="utf-8").splitlines()[0].split(",")
+    return {name: (columns | _RUN)[name] for name in header}
+
 
 # period -> (run_id, period_start, period_end): the manifests of the three day runs
 RUNS = {
@@ -123,9 +50,9 @@ def write_output(root: Path) -> Path:
     out = root / "output"
     con = duckdb.connect()
     try:
-        _copy(con, "slices.csv", SLICE_TYPES, out / "slices", "usage_date")
-        _copy(con, "intervals.csv", INTERVAL_TYPES, out / "intervals", "period")
-        _copy(con, "anomalies.csv", ANOMALY_TYPES, out / "anomalies", "period")
+        _copy(con, "slices.csv", _types("slices.csv", schema.SLICES), out / "slices", "usage_date")
+        _copy(con, "intervals.csv", _types("intervals.csv", schema.INTERVALS), out / "intervals", "period")
+        _copy(con, "anomalies.csv", _types("anomalies.csv", schema.ANOMALIES), out / "anomalies", "period")
     finally:
         con.close()
     for period, (run_id, start, end) in RUNS.items():
@@ -149,8 +76,12 @@ def write_store(root: Path) -> Path:
     (store / "events").mkdir(parents=True)
     con = duckdb.connect()
     try:
-        rejects = con.read_csv(str(DATA / "rejects.csv"), header=True, columns=REJECT_TYPES).to_arrow_table()
-        events = con.read_csv(str(DATA / "events.csv"), header=True, columns=EVENT_TYPES)
+        rejects = con.read_csv(
+            str(DATA / "rejects.csv"), header=True, columns=_types("rejects.csv", schema.REJECTS)
+        ).to_arrow_table()
+        events = con.read_csv(
+            str(DATA / "events.csv"), header=True, columns=_types("events.csv", schema.EVENTS)
+        )
         events = events.project("*, epoch_ns(emitted_at) AS emitted_ns").to_arrow_table()
     finally:
         con.close()
