@@ -1,7 +1,7 @@
 -- parsed_lines: every line of `ledger_lines` classified: a SPEC reject code, or the event it becomes.
 -- Input relation: ledger_lines(source_line, raw). Variables: file_index (the file's rank in the
--- ingest's sorted path list: the de-duplication order), line_offset and last_line (passed on to
--- `ingest_lines`, which numbers and bounds the lines), prescan_marker (a line holding only this text was classified by the Python pre-scan of an odd
+-- ingest's sorted path list: the de-duplication order), line_offset (passed on to `ingest_lines`,
+-- which numbers the lines and bounds them by the Python pass's count), prescan_marker (a line holding only this text was classified by the Python pre-scan of an odd
 -- file and is skipped here; NULL on the fast path).
 --
 -- Codes in SPEC order, the first that applies wins: blank, invalid_utf8 and line_too_long (invalid
@@ -309,7 +309,6 @@ SELECT
     getvariable('file_index') AS file_index,
     source_line,  -- NULL when one query parses the whole file: numbered in `ingest_lines`
     CAST(getvariable('line_offset') AS BIGINT) AS line_offset,
-    CAST(getvariable('last_line') AS BIGINT) AS last_line,  -- NULL: every line (a compressed file)
     prescanned,
     code,
     CASE WHEN code IS NOT NULL THEN raw END AS raw,

@@ -687,6 +687,12 @@ def _register_ingest_lines(con: duckdb.DuckDBPyConnection, results: Sequence[_Fi
         _set(con, "parsed_files", files)
         paths = {r.plan.index: str(r.plan.path) for r in results}
         _set(con, "source_files", [paths.get(i, "") for i in range(max(paths) + 1)])
+        last = {
+            r.plan.index: r.plan.start_lines + r.plan.new_lines
+            for r in results
+            if r.plan.new_lines is not None
+        }
+        _set(con, "last_lines", [last.get(i) for i in range(max(paths) + 1)])
         con.execute("CREATE OR REPLACE TEMP VIEW ingest_lines AS " + load_sql("engine/ingest_lines"))
     else:
         columns = ", ".join(f"CAST(NULL AS {kind}) AS {name}" for name, kind in _PARSED_COLUMNS)
