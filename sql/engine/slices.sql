@@ -45,15 +45,27 @@ quantities AS (
     FROM chosen AS c
     LEFT JOIN prices AS p ON p.entry = c.price_entry
 ),
-amounts AS (
-    -- amount = billed_quantity * unit_price [/ hours_per_month], from the rounded billed quantity
+amount_terms AS (
+    -- amount = billed_quantity * unit_price [/ hours_per_month], from the rounded billed quantity:
+    -- Q * P / D with Q = billed_quantity_e12, P = unit_price_e12 (< 2^63), D = 10^12 * hours_per_month.
+    -- Q * P fits HUGEINT while Q < 2^63; a bigger Q (a shape near int64 max) would overflow it, so
+    -- Q is split as (Q // D) * D + Q % D: Q * P / D = (Q // D) * P + (Q % D) * P / D, where the first
+    -- term is a whole number, so rounding the second alone rounds the sum, exactly.
     SELECT
         *,
-        div_half_even(
-            billed_quantity_e12 * unit_price_e12,
-            CAST(1000000000000 AS HUGEINT) * coalesce(hours_per_month, 1)
-        ) AS amount_e12
+        CAST(1000000000000 AS HUGEINT) * coalesce(hours_per_month, 1) AS amount_d,
+        billed_quantity_e12 >= CAST(9223372036854775807 AS HUGEINT) AS amount_split
     FROM quantities
+),
+amounts AS (
+    SELECT
+        * EXCLUDE (amount_d, amount_split),
+        CASE WHEN amount_split
+            THEN (billed_quantity_e12 // amount_d) * unit_price_e12
+                + div_half_even((billed_quantity_e12 % amount_d) * unit_price_e12, amount_d)
+            ELSE div_half_even(billed_quantity_e12 * unit_price_e12, amount_d)
+        END AS amount_e12
+    FROM amount_terms
 )
 SELECT
     interval_id,

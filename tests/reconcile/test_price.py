@@ -601,3 +601,30 @@ def test_tenants_csv_with_a_byte_order_mark_keeps_ids_as_text(tmp_path: Path) ->
     assert load_tenants(csv).select(["resource_id", "tenant_id"]).to_pylist() == [
         {"resource_id": "0042", "tenant_id": "007"}
     ]
+
+
+@pytest.mark.parametrize("factor", [10**6, 2**40, 2**63 - 1])
+def test_amounts_of_huge_shapes_are_exact(factor: int) -> None:
+    """Shapes up to int64 max price without overflow: each amount is its billed quantity times its
+    price (over hours_per_month), rounded half-even once, as Python's Decimal computes it."""
+    start = day(3) + 7 * S  # 7 s past midnight: quantities with long fractions
+    rows = [
+        {"id": "c", "cpu": factor, "mem_bytes": factor, "start": start, "end": start + 37 * 3600 * S + 13},
+        {"id": "s", "family": "vm.storage", "storage_bytes": factor, "start": start, "end": day(4) + 11},
+    ]
+    got = price(rows, day(3), day(5)).to_pylist()
+    assert {(r["interval_id"], r["meter"]) for r in got} >= {
+        ("c", "vcpu_hours"),
+        ("c", "mem_gib_hours"),
+        ("s", "storage_gib_hours"),
+    }
+    exact = Context(prec=100, rounding=ROUND_HALF_EVEN)
+    for r in got:
+        value = exact.multiply(r["billed_quantity"], r["unit_price"])
+        if r["hours_per_month"] is not None:
+            value = exact.divide(value, Decimal(r["hours_per_month"]))
+        assert r["amount"] == exact.quantize(value, Decimal("1e-12")), r
+        # the quantity itself: factor * seconds / 3600 (/ 2^30 for GiB meters), rounded half-even
+        unit = 1 if r["meter"] == "vcpu_hours" else GIB
+        hours = exact.divide(exact.multiply(Decimal(factor), r["seconds"]), Decimal(3600 * unit))
+        assert r["quantity"] == exact.quantize(hours, Decimal("1e-12")), r
