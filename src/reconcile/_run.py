@@ -46,7 +46,7 @@ from reconcile._period import (
 )
 from reconcile._progress import Progress
 from reconcile._sql import load_sql
-from reconcile.exceptions import ReconcileError, StoreError, UsageError
+from reconcile.exceptions import PricingError, ReconcileError, StoreError, UsageError
 
 RUN_FORMAT = 2  # bump when the same inputs would give different rows: it is part of run_id
 # 2: the extra of an interval ending on a midnight takes the tenant and price of its last instant
@@ -273,15 +273,18 @@ class _Session:
         )
         roles = self._roles(cut_off_ns)
         self.progress.note(f"run {period.name}: pricing slices")
-        _price.price_slices(
-            self.con,
-            self.book,
-            period_start_ns=period.start_ns,
-            period_end_ns=period.end_ns,
-            cut_off_ns=cut_off_ns,
-            tenants=self.tenants,
-            progress=self.progress,
-        )
+        try:
+            _price.price_slices(
+                self.con,
+                self.book,
+                period_start_ns=period.start_ns,
+                period_end_ns=period.end_ns,
+                cut_off_ns=cut_off_ns,
+                tenants=self.tenants,
+                progress=self.progress,
+            )
+        except (duckdb.OutOfRangeException, duckdb.ConversionException) as exc:
+            raise PricingError(f"run {period.name}: {self._out_of_range('intervals', exc)}") from exc
         for name, value in (
             ("run_id", run_id),
             ("period_name", period.name),
@@ -290,7 +293,10 @@ class _Session:
             ("cut_off_ns", cut_off_ns),
         ):
             self.con.execute(f"SET VARIABLE {name} = ?", [value])
-        counts = self._counts()
+        try:
+            counts = self._counts()
+        except (duckdb.OutOfRangeException, duckdb.ConversionException) as exc:
+            raise PricingError(f"run {period.name}: {self._out_of_range('slices', exc)}") from exc
         manifest = {
             "run_id": run_id,
             "period": period.name,
@@ -338,6 +344,27 @@ class _Session:
         if distinct_events != roles["events"]:
             raise ReconcileError(f"{roles['events'] - distinct_events} events have no role or several roles")
         return roles
+
+    def _out_of_range(self, table: str, exc: duckdb.Error) -> str:
+        """What overflowed, naming the interval with the biggest shape (``intervals``) or amount
+        (``slices``): amounts are DECIMAL(38, 12) and invoice lines count int64 minor units."""
+        if table == "slices":
+            query = (
+                "SELECT interval_id, resource_id, meter || ' amount ' || CAST(amount AS VARCHAR) "
+                "FROM slices ORDER BY abs(amount) DESC LIMIT 1"
+            )
+        else:
+            query = (
+                "SELECT interval_id, resource_id, 'shape ' || cpu || ' cpu, ' || mem_bytes || ' mem_bytes, '"
+                " || storage_bytes || ' storage_bytes' FROM intervals"
+                " ORDER BY greatest(cpu, mem_bytes, storage_bytes) DESC LIMIT 1"
+            )
+        row = self.con.execute(query).fetchone()
+        where = f"interval {row[0]} of {row[1]} ({row[2]})" if row else "an interval"
+        return (
+            f"an amount is beyond what the output holds (DECIMAL(38,12) money, int64 minor units); "
+            f"the largest is {where}; DuckDB said: {str(exc).splitlines()[0]}"
+        )
 
     def _counts(self) -> dict[str, Any]:
         """Intervals by status, anomalies by code, totals and quantities of the period."""

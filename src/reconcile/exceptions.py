@@ -27,6 +27,10 @@ class PriceBookError(ReconcileError):
     """The price book is invalid; the message names the file, the entry and the field."""
 
 
+class PricingError(ReconcileError):
+    """A run cannot price its slices: an amount is beyond what the output's money columns hold."""
+
+
 class TenantsError(ReconcileError):
     """The tenant attribution table is invalid."""
 

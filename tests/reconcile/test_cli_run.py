@@ -174,3 +174,50 @@ def test_a_killed_run_leaves_the_previous_or_the_new_output(tmp_path: Path) -> N
         assert healed.replaced
         assert {p.name for p in out.iterdir()} == layout
         assert rows(out) == new, phase
+
+
+def test_an_amount_beyond_the_output_is_one_error_and_keeps_the_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A shape so big its amount does not fit the output's money columns stops the run with one line
+    naming the interval's resource, and the period's earlier output stays as it was."""
+    store = make_store(tmp_path / "store", EVENTS)
+    out = tmp_path / "out"
+    assert main([*run_args(store, out), "--quiet"]) == 0
+    before = rows(out)
+    huge = 2**63 - 1
+    add_ingest(
+        store,
+        [
+            ev("vm.compute.start", "vm-huge", "2026-10-15T01:00:00Z", cpu=huge, mem=huge, reason="boot"),
+            ev("vm.compute.stop", "vm-huge", "2026-10-15T09:00:00Z", cpu=huge, mem=huge, reason="stop-user"),
+        ],
+        source="huge.jsonl",
+    )
+    capsys.readouterr()
+    assert main([*run_args(store, out), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("error: run 2026-10-15: an amount is beyond what the output holds")
+    assert "of vm-huge" in err
+    assert rows(out) == before
+
+
+def test_an_unexpected_failure_is_one_line_and_the_traceback_only_with_debug(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An exception the engine did not foresee still prints one `error: ...` line and exits 1; the
+    traceback is printed only with --debug."""
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("engine exploded\nsecond line")
+
+    monkeypatch.setattr("reconcile._run.run_period", broken)
+    store = make_store(tmp_path / "store", EVENTS)
+    assert main([*run_args(store, tmp_path / "out"), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err == "error: unexpected RuntimeError: engine exploded (--debug: traceback)\n"
+    assert main([*run_args(store, tmp_path / "out"), "--quiet", "--debug"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err
+    assert err.endswith("error: unexpected RuntimeError: engine exploded (--debug: traceback)\n")
