@@ -1,12 +1,16 @@
--- repeated_events: the event ids this ingest read more than once, with their first occurrence.
--- Input relation: ingest_lines (parsed_lines rows of every file read). The ingest keeps the first
--- occurrence in the order (file_index, source_line): first_ord = file_index * 10^12 + source_line.
+-- repeated_events: the event ids this ingest read more than once, with their first occurrence, for
+-- one part of the ids (a big ingest is de-duplicated part by part, so memory does not grow with it).
+-- Input relation: ingest_lines (parsed_lines rows of every file read). Variables: dedupe_parts and
+-- dedupe_part (this query covers the ids whose 64-bit hash is dedupe_part modulo dedupe_parts).
+-- The ingest keeps the first occurrence in the order (file_index, source_line):
+-- first_ord = file_index * 10^12 + source_line.
 -- Grouping first by the 64-bit hash of event_id keeps the big aggregate small (8-byte keys; DuckDB
 -- spills it past its memory limit); only ids whose hash repeats are then grouped exactly.
 WITH repeated_hashes AS (
     SELECT hash(event_id) AS h
     FROM ingest_lines
     WHERE code IS NULL AND NOT prescanned
+        AND hash(event_id) % getvariable('dedupe_parts') = getvariable('dedupe_part')
     GROUP BY h
     HAVING count(*) > 1
 )

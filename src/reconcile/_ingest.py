@@ -8,37 +8,38 @@ How a file is read:
    new part is *plain*: valid UTF-8, no NUL byte, no CR except in CRLF. ``hashlib`` and ``bytes``
    methods run at memory speed.
 2. DuckDB reads the lines as text (``sql/engine/ledger_text.sql``: one-column CSV, NUL delimiter, no
-   quoting) and classifies and parses them with its JSON functions (``parsed_lines.sql``: a typed
-   fast path that parses a line exactly as Go writes it once, a checked slow path for the others),
-   in one parallel pass streaming to an lz4 Parquet file in the writer's scratch folder (up to
-   ``ONE_PASS_MAX_BYTES`` of new text; a bigger file's lines are first numbered with
-   ``row_number()``, ``ledger_lines.sql``, in a single-threaded step to scratch Parquet, which
-   spills less). With ``preserve_insertion_order`` the rows stay in file order, so no query numbers them:
-   ``ingest_lines.sql`` reads a row's line as its position in its scratch file (``file_row_number``)
-   after the lines read before, drops the lines past those the Python pass counted (a torn tail, or
-   lines appended meanwhile), and adds the columns that follow from others (``source_file``,
-   ``family``, ``endpoint``, ``resource_id``), so the scratch files are smaller. A file read from its
-   start is read in place; a grown file's new part is first copied to a scratch file (lines
-   numbered on from the old count). A file that is not plain (rare) is copied with each odd line
-   classified in Python (``blank``, ``invalid_utf8``, ``line_too_long``; a raw NUL or lone CR:
-   ``malformed_json``) and replaced by a one-byte marker line, so the line numbers stay right and
-   every other line goes through the same SQL. (The segmented parse, several queries over line
+   quoting) and classifies and parses them with its JSON functions (``parsed_lines.sql``: a typed fast
+   path that parses a line exactly as Go writes it once, a checked slow path for the others), in one
+   parallel pass streaming to an lz4 Parquet file in the writer's scratch folder (up to
+   ``ONE_PASS_MAX_BYTES`` of new text; a bigger file's lines are first numbered by the reader's ``WITH
+   ORDINALITY`` position, ``ledger_lines.sql``, in a streaming single-threaded step to scratch Parquet,
+   which spills less; measured on a 50M-line ledger: 150 s, where numbering with ``row_number()``,
+   which gathers every line first, took 175 s). With ``preserve_insertion_order`` the rows stay in file
+   order, so no query numbers them: ``ingest_lines.sql`` reads a row's line as its position in its
+   scratch file (``file_row_number``) after the lines read before, drops the lines past those the
+   Python pass counted (a torn tail, or lines appended meanwhile), and adds the columns that follow
+   from others (``source_file``, ``family``, ``endpoint``, ``resource_id``), so the scratch files are
+   smaller. A file read from its start is read in place; a grown file's new part is first copied to a
+   scratch file (lines numbered on from the old count). A file that is not plain (rare) is copied with
+   each odd line classified in Python (``blank``, ``invalid_utf8``, ``line_too_long``; a raw NUL or
+   lone CR: ``malformed_json``) and replaced by a one-byte marker line, so the line numbers stay right
+   and every other line goes through the same SQL. (The segmented parse, several queries over line
    ranges of one file, is off: ``SEGMENT_WORKERS``; it numbers lines in the two-step way.)
-3. Queries over all the files' Parquet de-duplicate (against the store, and within the ingest by
-   sorted path then line) and write the new events (``new_events.sql``) and the rejects
-   (``rejects.sql``) as zstd Parquet (level 1: cheaper than DuckDB's default 3, and no bigger
-   here); the store commits them with the ingest record and the new
-   ``files.json`` (see :mod:`reconcile._store`).
+3. Queries over all the files' Parquet de-duplicate (against the store, and within the ingest by sorted
+   path then line; the ids read more than once are found in parts of ``DEDUPE_PART_LINES`` lines, by
+   hash, so memory does not grow with the ingest) and write the new events (``new_events.sql``) and the
+   rejects (``rejects.sql``) as zstd Parquet (level 1: cheaper than DuckDB's default 3, and no bigger
+   here); the store commits them with the ingest record and the new ``files.json`` (see
+   :mod:`reconcile._store`).
 
 A live file's last line without ``\\n`` is pending: counted in ``lines`` and ``pending``, not
 consumed. A ``.gz`` file (by its gzip magic bytes) is complete; it is consumed whole or, when its
 bytes changed, read again whole. Memory stays bounded by DuckDB's ``memory_limit``: it streams each
-file to Parquet and spills past the limit to the store's scratch folder (measured with the former
-two-step parse: a 50M-line, 10 GB ledger spilled up to 16 GB there: the scratch folder needs that
-much disk).
+file to Parquet and spills past the limit to the store's scratch folder (a 50M-line, 10 GB ledger
+spilled up to 16 GB there with an earlier parse: the scratch folder needs that much disk).
 
 Where the time goes (10M Go-shaped lines, 2.1 GB, 2 cores, one file into an empty store: about
-17 s, 0.7 GB peak): the Python pass 2 s on one core; the parse about 22 CPU-seconds on both cores
+17 s, 0.46 GB peak): the Python pass 2 s on one core; the parse about 22 CPU-seconds on both cores
 (JSON parse, canonical check, timestamps, the md5 of ``event_id`` about a quarter, the scratch
 write); de-duplication and the events file about 8 CPU-seconds. A path reading Go-shaped files
 with DuckDB's ``read_json`` (proving each line canonical by byte counts) was measured and gave no
@@ -79,8 +80,15 @@ _CHUNK = 8 << 20
 _MARKER = b"\x01"  # a scratch-copy line the Python pass classified itself
 _GZIP_MAGIC = b"\x1f\x8b"
 # DuckDB settings of an ingest: bounded memory (spilling to the store's scratch folder) so a 50M-line
-# ledger peaks no higher than a 10M-line one.
-MEMORY_LIMIT = "1GB"
+# ledger peaks about as high as a 10M-line one (DuckDB's buffers fill up to the limit on a long read;
+# at 1GB: 0.68 / 1.21 GB peaks, at 512MB: 0.46 / 0.52 GB, 10M lines as fast; at 384MB: 0.41 / 0.49
+# GB, 8% slower).
+MEMORY_LIMIT = "512MB"
+NUMBERING_MEMORY_LIMIT = "256MB"  # the streaming first step of the two-step parse
+# De-duplication runs in parts of about this many lines (by hash of event_id), so its hash tables
+# do not grow with the ingest. Measured (10M / 50M lines, 512MB limit): 16M-line parts peaked at
+# 587 / 668 MB, 5M-line parts at 459 / 517 MB, at the same speed for 10M lines.
+DEDUPE_PART_LINES = 5_000_000
 # A file's new part up to this size is parsed in one ordered pass. Past it (a 10 GB, 50M-line ledger)
 # the ordered pass spilled far more than the two-step parse: 250 s and 1.31 GB peak instead of 175 s
 # and 1.21 GB; at 2 GB (10M lines) it is the faster (about 1.3 s less) at the same peak.
@@ -651,12 +659,17 @@ def _parse_segments(
                 cur.execute("CREATE OR REPLACE TEMP VIEW parsed_lines AS " + load_sql("engine/parsed_lines"))
                 cur.sql("SELECT * FROM parsed_lines").write_parquet(str(targets[k]), compression="lz4")
                 return
-            # two steps (a big file, or a range of the lines): 1. number them (row_number() runs on
-            # one thread, so this cheap step writes the numbered lines to scratch Parquet; the views
-            # bind the file when created)
+            # two steps (a big file, or a range of the lines): 1. number them (the reader's
+            # `position` streams on one thread, so this cheap step writes the numbered lines to
+            # scratch Parquet; the views bind the file when created). It streams: a smaller memory
+            # limit keeps DuckDB's buffers from growing over a long read
             cur.execute("CREATE OR REPLACE TEMP VIEW ledger_lines AS " + load_sql("engine/ledger_lines"))
             numbered = targets[k].with_suffix(".lines.parquet")
-            cur.sql("SELECT * FROM ledger_lines").write_parquet(str(numbered), compression="lz4")
+            cur.execute("SET memory_limit = ?", [NUMBERING_MEMORY_LIMIT])
+            try:
+                cur.sql("SELECT * FROM ledger_lines").write_parquet(str(numbered), compression="lz4")
+            finally:
+                cur.execute("SET memory_limit = ?", [MEMORY_LIMIT])
             # 2. parse them on every core (row order no longer matters: the numbers are in the rows)
             _set(cur, "numbered_lines", str(numbered))
             cur.execute(
@@ -790,9 +803,7 @@ def ingest(
             _set(con, "ingest_id", writer.ingest_id)
             con.execute("SET preserve_insertion_order = false")  # events need no order: parallel writing
             # a table: small, so the planner builds the de-duplication join on it
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE repeated_events AS " + load_sql("engine/repeated_events")
-            )
+            _repeated_events(con, results)
             hook("before-write")
             # (COPY takes the path as a prepared parameter: no path is pasted into SQL text)
             con.execute(_copy_zstd(load_sql("engine/new_events")), [str(writer.events_tmp)])
@@ -831,6 +842,21 @@ def ingest(
         f"ingest: {summary.lines:,} lines, {summary.events:,} new events in {summary.seconds:.2f} s"
     )
     return summary
+
+
+def _repeated_events(con: duckdb.DuckDBPyConnection, results: Sequence[_FileResult]) -> None:
+    """The ``repeated_events`` table, built in parts of up to ``DEDUPE_PART_LINES`` lines each (by
+    hash of ``event_id``), so the de-duplication's memory does not grow with the ingest."""
+    lines = sum(r.lines for r in results)
+    parts = max(1, -(-lines // DEDUPE_PART_LINES))
+    _set(con, "dedupe_parts", parts)
+    for part in range(parts):
+        _set(con, "dedupe_part", part)
+        query = load_sql("engine/repeated_events")
+        if part == 0:
+            con.execute("CREATE OR REPLACE TEMP TABLE repeated_events AS " + query)
+        else:
+            con.execute("INSERT INTO repeated_events " + query)
 
 
 def _counts(con: duckdb.DuckDBPyConnection, writer: Any) -> dict[str, Any]:  # noqa: ANN401
