@@ -1,7 +1,8 @@
 -- slices: the priced slices of a run, one row per slice and meter (SPEC section 5 columns, without
 -- run_id, which the writer adds), plus hypervisor, slice_start_ns, slice_end_ns, billed_seconds and
 -- price_entry.
--- Inputs: `slice_spans`, `prices`. Variables: currency, price_version. Needs the div_half_even macro.
+-- Inputs: `slice_spans`, `prices`. Variables: currency, price_version. Needs the macros of
+-- div_half_even.sql.
 -- Money is integer arithmetic on values scaled by 10^12 (`*_e12`, HUGEINT), each rounded half-even
 -- once, then turned into DECIMAL(38,12) by a multiplication that keeps the DECIMAL type (a DECIMAL
 -- division would give DOUBLE).
@@ -45,27 +46,16 @@ quantities AS (
     FROM chosen AS c
     LEFT JOIN prices AS p ON p.entry = c.price_entry
 ),
-amount_terms AS (
-    -- amount = billed_quantity * unit_price [/ hours_per_month], from the rounded billed quantity:
-    -- Q * P / D with Q = billed_quantity_e12, P = unit_price_e12 (< 2^63), D = 10^12 * hours_per_month.
-    -- Q * P fits HUGEINT while Q < 2^63; a bigger Q (a shape near int64 max) would overflow it, so
-    -- Q is split as (Q // D) * D + Q % D: Q * P / D = (Q // D) * P + (Q % D) * P / D, where the first
-    -- term is a whole number, so rounding the second alone rounds the sum, exactly.
+amounts AS (
+    -- amount = billed_quantity * unit_price [/ hours_per_month], from the rounded billed quantity
+    -- (mul_div_half_even: exact even where the product is beyond HUGEINT, e.g. a shape near int64
+    -- max or a price near the book's 10^14 limit)
     SELECT
         *,
-        CAST(1000000000000 AS HUGEINT) * coalesce(hours_per_month, 1) AS amount_d,
-        billed_quantity_e12 >= CAST(9223372036854775807 AS HUGEINT) AS amount_split
+        mul_div_half_even(
+            billed_quantity_e12, unit_price_e12, CAST(1000000000000 AS HUGEINT) * coalesce(hours_per_month, 1)
+        ) AS amount_e12
     FROM quantities
-),
-amounts AS (
-    SELECT
-        * EXCLUDE (amount_d, amount_split),
-        CASE WHEN amount_split
-            THEN (billed_quantity_e12 // amount_d) * unit_price_e12
-                + div_half_even((billed_quantity_e12 % amount_d) * unit_price_e12, amount_d)
-            ELSE div_half_even(billed_quantity_e12 * unit_price_e12, amount_d)
-        END AS amount_e12
-    FROM amount_terms
 )
 SELECT
     interval_id,

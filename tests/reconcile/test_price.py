@@ -12,7 +12,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from reconcile import (
@@ -109,6 +109,30 @@ def test_div_half_even_macro_matches_decimal(n: int, d: int) -> None:
             Decimal(1), rounding=ROUND_HALF_EVEN, context=WIDE
         )
         assert got == int(want)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    q=st.integers(min_value=0, max_value=2**62) | st.integers(min_value=2**62, max_value=10**32),
+    p=st.integers(min_value=0, max_value=2**62) | st.integers(min_value=2**62, max_value=10**26),
+    hours=st.sampled_from([1, 730, 744]) | st.integers(min_value=1, max_value=744),
+    tie=st.booleans(),
+)
+def test_mul_div_half_even_macro_matches_decimal(q: int, p: int, hours: int, tie: bool) -> None:
+    """mul_div_half_even rounds q*p/d exactly like ROUND_HALF_EVEN, also where q*p is beyond HUGEINT
+    (the amount of a shape near int64 max, or of a price near the book's limit), ties included."""
+    d = 10**12 * hours
+    if tie and p % 2 == 1:  # q*p/d exactly halfway: the fractional part of q*p/d is 1/2
+        q = (q // d) * d + d // 2
+    assume(q * p // d < 2**126)  # the amount itself fits HUGEINT (the output holds far less)
+    got = MACRO_CON.execute(
+        "SELECT mul_div_half_even(CAST(? AS HUGEINT), CAST(? AS HUGEINT), CAST(? AS HUGEINT))",
+        [str(q), str(p), str(d)],
+    ).fetchall()[0][0]
+    want = WIDE.divide(WIDE.multiply(Decimal(q), Decimal(p)), Decimal(d)).quantize(
+        Decimal(1), rounding=ROUND_HALF_EVEN, context=WIDE
+    )
+    assert got == int(want)
 
 
 def test_quantity_ties_round_half_even() -> None:
@@ -628,3 +652,65 @@ def test_amounts_of_huge_shapes_are_exact(factor: int) -> None:
         unit = 1 if r["meter"] == "vcpu_hours" else GIB
         hours = exact.divide(exact.multiply(Decimal(factor), r["seconds"]), Decimal(3600 * unit))
         assert r["quantity"] == exact.quantize(hours, Decimal("1e-12")), r
+
+
+ODD_BOOK = parse_price_book(
+    b"""
+currency = "USD"
+[[price]]
+family = "vm.compute"
+meter = "vcpu_hours"
+unit = "vCPU-hour"
+price = "0.040000000001"
+effective_from = 2026-01-01
+[[price]]
+family = "vm.compute"
+meter = "mem_gib_hours"
+unit = "GiB-hour"
+price = "99999999999999"
+effective_from = 2026-01-01
+[[price]]
+family = "vm.storage"
+meter = "storage_gib_hours"
+unit = "GiB-month"
+price = "0.100000000001"
+effective_from = 2026-01-01
+[[price]]
+family = "snap.storage"
+meter = "storage_gib_hours"
+unit = "GiB-month"
+price = "0.073"
+effective_from = 2026-01-01
+""",
+    "odd.toml",
+)
+
+
+@pytest.mark.parametrize("factor", [2, 18_446_747, 2**62 + 1])
+def test_amounts_with_odd_and_huge_prices_are_exact(factor: int) -> None:
+    """Prices with an odd last digit (where a tie rounds by the parity of the whole amount) and prices
+    near the book's 10^14 limit give each amount exactly, as Python's Decimal rounds it."""
+    start = day(3)
+    rows = [
+        {"id": "c", "cpu": factor, "mem_bytes": 4 * GIB, "start": start, "end": start + 1800 * S},
+        {
+            "id": "s",
+            "family": "vm.storage",
+            "storage_bytes": factor,
+            "start": start,
+            "end": start + 7 * 3600 * S,
+        },
+    ]
+    con = duckdb.connect()
+    got = (
+        price_slices(con, ODD_BOOK, period_start_ns=day(3), period_end_ns=day(4), intervals=intervals(rows))
+        .to_arrow_table()
+        .to_pylist()
+    )
+    assert len(got) == 3
+    exact = Context(prec=100, rounding=ROUND_HALF_EVEN)
+    for r in got:
+        value = exact.multiply(r["billed_quantity"], r["unit_price"])
+        if r["hours_per_month"] is not None:
+            value = exact.divide(value, Decimal(r["hours_per_month"]))
+        assert r["amount"] == exact.quantize(value, Decimal("1e-12")), r
