@@ -369,6 +369,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug or an engine failure: still one line, the traceback with --debug
         if debug:
             traceback.print_exc()
+        if type(exc).__name__ == "InterruptException" or str(exc) == "Query interrupted":
+            print("error: interrupted", file=sys.stderr)  # Ctrl-C while DuckDB ran a query
+            return 130
         first = str(exc).splitlines()[0] if str(exc) else ""
         print(f"error: unexpected {type(exc).__name__}: {first} (--debug: traceback)", file=sys.stderr)
         return EXIT_FAILED

@@ -346,24 +346,39 @@ class _Session:
         return roles
 
     def _out_of_range(self, table: str, exc: duckdb.Error) -> str:
-        """What overflowed, naming the interval with the biggest shape (``intervals``) or amount
-        (``slices``): amounts are DECIMAL(38, 12) and invoice lines count int64 minor units."""
+        """What overflowed, naming the likeliest interval: with ``slices`` priced, the slice with the
+        largest amount; else (pricing itself failed) the interval with the largest hourly amount
+        estimated in floating point from the book's highest price of each meter."""
         if table == "slices":
-            query = (
+            row = self.con.execute(
                 "SELECT interval_id, resource_id, meter || ' amount ' || CAST(amount AS VARCHAR) "
                 "FROM slices ORDER BY abs(amount) DESC LIMIT 1"
-            )
+            ).fetchone()
         else:
-            query = (
-                "SELECT interval_id, resource_id, 'shape ' || cpu || ' cpu, ' || mem_bytes || ' mem_bytes, '"
-                " || storage_bytes || ' storage_bytes' FROM intervals"
-                " ORDER BY greatest(cpu, mem_bytes, storage_bytes) DESC LIMIT 1"
-            )
-        row = self.con.execute(query).fetchone()
-        where = f"interval {row[0]} of {row[1]} ({row[2]})" if row else "an interval"
+            top: dict[str, float] = {}
+            for e in self.book.entries:
+                key = e.meter if e.family == "vm.compute" else e.family
+                top[key] = max(top.get(key, 0.0), float(e.price) / (e.hours_per_month or 1))
+            row = self.con.execute(
+                "SELECT interval_id, resource_id, 'about ' || printf('%.3g', hourly) FROM ("
+                "  SELECT interval_id, resource_id, CASE family"
+                "    WHEN 'vm.compute' THEN greatest(cpu * $vcpu, mem_bytes / 1073741824 * $mem)"
+                "    WHEN 'vm.storage' THEN storage_bytes / 1073741824 * $volume"
+                "    ELSE storage_bytes / 1073741824 * $snapshot END AS hourly"
+                "  FROM intervals) ORDER BY hourly DESC NULLS LAST LIMIT 1",
+                {
+                    "vcpu": top.get("vcpu_hours", 0.0),
+                    "mem": top.get("mem_gib_hours", 0.0),
+                    "volume": top.get("vm.storage", 0.0),
+                    "snapshot": top.get("snap.storage", 0.0),
+                },
+            ).fetchone()
+        per = "" if table == "slices" else " an hour"
+        where = f"interval {row[0]} of {row[1]} ({row[2]} {self.book.currency}{per})" if row else "unknown"
+        said = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return (
-            f"an amount is beyond what the output holds (DECIMAL(38,12) money, int64 minor units); "
-            f"the largest is {where}; DuckDB said: {str(exc).splitlines()[0]}"
+            "an amount cannot be computed or held (money is DECIMAL(38,12), invoice lines count int64 "
+            f"minor units); the likeliest cause is {where}; DuckDB said: {said}"
         )
 
     def _counts(self) -> dict[str, Any]:

@@ -198,7 +198,7 @@ def test_an_amount_beyond_the_output_is_one_error_and_keeps_the_output(
     assert main([*run_args(store, out), "--quiet"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1
-    assert err.startswith("error: run 2026-10-15: an amount is beyond what the output holds")
+    assert err.startswith("error: run 2026-10-15: an amount cannot be computed or held")
     assert "of vm-huge" in err
     assert rows(out) == before
 
@@ -221,3 +221,50 @@ def test_an_unexpected_failure_is_one_line_and_the_traceback_only_with_debug(
     err = capsys.readouterr().err
     assert "Traceback (most recent call last)" in err
     assert err.endswith("error: unexpected RuntimeError: engine exploded (--debug: traceback)\n")
+
+
+def test_an_amount_pricing_cannot_compute_names_the_likeliest_interval(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """When even the priced amount is beyond DECIMAL(38,12) (a huge shape at a huge price), the one
+    error line names the interval with the largest estimated hourly amount, not merely the largest
+    shape (here a cheap snapshot of 2^62 bytes)."""
+    book = tmp_path / "prices.toml"
+    book.write_text(PRICES.read_text().replace('price = "0.04"', 'price = "99999999999999"'))
+    big = 2**62
+    store = make_store(
+        tmp_path / "store",
+        [
+            *EVENTS,
+            ev("vm.compute.start", "vm-huge", "2026-10-15T01:00:00Z", cpu=big, mem=GIB, reason="boot"),
+            ev("vm.compute.stop", "vm-huge", "2026-10-15T09:00:00Z", cpu=big, mem=GIB, reason="stop-user"),
+            ev("snap.storage.start", "snap-big", "2026-10-15T01:00:00Z", storage=big, reason="snapshot"),
+        ],
+    )
+    args = run_args(store, tmp_path / "out", "--quiet")
+    args[args.index("--prices") + 1] = str(book)
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("error: run 2026-10-15: an amount cannot be computed or held")
+    assert "of vm-huge (about " in err
+    assert " EUR an hour)" in err
+    assert not (tmp_path / "out" / "manifests").exists()
+
+
+def test_ctrl_c_during_a_query_is_an_interruption(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C while DuckDB runs a query (DuckDB raises its InterruptException) exits 130 with
+    `error: interrupted`, as a Ctrl-C anywhere else does."""
+    import duckdb  # noqa: PLC0415
+
+    def interrupted(*_args: object, **_kwargs: object) -> None:
+        con = duckdb.connect()
+        threading.Timer(0.2, con.interrupt).start()
+        con.execute("SELECT count(*) FROM range(10000000000) t(x) WHERE x % 7 = 3").fetchall()
+
+    monkeypatch.setattr("reconcile._run.run_period", interrupted)
+    store = make_store(tmp_path / "store", EVENTS)
+    assert main([*run_args(store, tmp_path / "out"), "--quiet"]) == 130
+    assert capsys.readouterr().err == "error: interrupted\n"
