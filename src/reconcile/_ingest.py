@@ -270,15 +270,24 @@ class _PlainCheck:
             self.plain = False
 
 
-def _plan_live(path: Path, index: int, size: int, old: FileState | None) -> _Plan:
-    """One pass over a live file: whole digest, digest up to the last ``\\n``, old-prefix check, and
-    the plain check of the complete lines after the old prefix."""
+@dataclass
+class _LiveDigests:
+    """The digests of a live file's bytes [0, size) that its record and ``files.json`` need."""
+
+    size: int  # bytes read
+    whole: str  # sha256 of them all
+    consumed_bytes: int  # up to the last \n
+    consumed: str  # sha256 up to the last \n
+    prefix: str | None  # sha256 of the first ``prefix_bytes`` (the old consumed prefix), if asked
+
+
+def _live_digests(path: Path, size: int, prefix_bytes: int | None) -> _LiveDigests:
+    """One read of a live file for its digests (``hashlib`` releases the GIL: this runs on a worker
+    thread while the plain check reads the same bytes)."""
     whole = hashlib.sha256()
+    prefix: str | None = None
     last_nl_state: tuple[Any, bytes, int] | None = None
     last_newline_end = 0
-    prefix_ok = old is not None and not old.compressed and 0 < old.bytes <= size
-    start = old.bytes if (prefix_ok and old is not None) else 0  # provisional until the prefix is seen
-    check = _PlainCheck()
     pos = 0
     with path.open("rb") as fh:
         while pos < size:
@@ -286,40 +295,70 @@ def _plan_live(path: Path, index: int, size: int, old: FileState | None) -> _Pla
             if not chunk:
                 break
             end = pos + len(chunk)
-            if prefix_ok and old is not None and pos < old.bytes <= end:
+            if prefix_bytes is not None and pos < prefix_bytes <= end:
                 head = whole.copy()
-                head.update(chunk[: old.bytes - pos])
-                prefix_ok = head.hexdigest() == old.sha256
-                if not prefix_ok:  # replaced: read from the start (re-check the bytes before this chunk)
-                    start = 0
-                    check = _check_range(path, 0, pos)
+                head.update(chunk[: prefix_bytes - pos])
+                prefix = head.hexdigest()
             nl = chunk.rfind(b"\n")
             if nl >= 0:  # remember the digest state before the last chunk holding a newline
                 last_nl_state = (whole.copy(), chunk, nl)
                 last_newline_end = pos + nl + 1
             whole.update(chunk)
-            if end > start:  # the plain check covers complete lines only: not the torn tail
-                stop = len(chunk) if end < size else nl + 1
-                check.feed(chunk[max(start - pos, 0) : max(stop, 0)])
             pos = end
-    check.finish()
     upto_newline = hashlib.sha256()
     if last_nl_state is not None:
         upto_newline, last_chunk, nl = last_nl_state
         upto_newline.update(last_chunk[: nl + 1])
+    return _LiveDigests(pos, whole.hexdigest(), last_newline_end, upto_newline.hexdigest(), prefix)
+
+
+def _live_check(path: Path, size: int, start: int) -> tuple[_PlainCheck, int]:
+    """The plain check of a live file's complete lines after ``start``, and the bytes read."""
+    check = _PlainCheck()
+    pos = 0
+    with path.open("rb") as fh:
+        fh.seek(start)
+        pos = start
+        while pos < size:
+            chunk = fh.read(min(_CHUNK, size - pos))
+            if not chunk:
+                break
+            end = pos + len(chunk)
+            # the plain check covers complete lines only: not the torn tail
+            check.feed(chunk if end < size else chunk[: chunk.rfind(b"\n") + 1])
+            pos = end
+    check.finish()
+    return check, pos
+
+
+def _plan_live(path: Path, index: int, size: int, old: FileState | None) -> _Plan:
+    """A live file: its digests (whole, up to the last ``\n``, the old prefix) on a worker thread,
+    and at the same time the plain check of the complete lines after the old prefix. A file whose
+    old prefix changed (replaced) is checked again from its start."""
+    prefix_bytes = old.bytes if (old is not None and not old.compressed and 0 < old.bytes <= size) else None
+    start = prefix_bytes or 0
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256") as pool:
+        future = pool.submit(_live_digests, path, size, prefix_bytes)
+        check, checked_to = _live_check(path, size, start)
+        digests = future.result()
+    if old is not None and prefix_bytes is not None and digests.prefix != old.sha256:
+        start = 0  # replaced: read from the start
+        check, checked_to = _live_check(path, size, 0)
+    if checked_to != digests.size:
+        raise InputError(f"{path}: changed size while being read ({checked_to} then {digests.size} bytes)")
     return _Plan(
         path=path,
         index=index,
         compressed=False,
-        size=pos,
-        sha256=whole.hexdigest(),
-        consumed_bytes=last_newline_end,
-        consumed_sha256=upto_newline.hexdigest(),
+        size=digests.size,
+        sha256=digests.whole,
+        consumed_bytes=digests.consumed_bytes,
+        consumed_sha256=digests.consumed,
         start_bytes=start,
         start_lines=old.lines if (start and old is not None) else 0,
         plain=check.plain,
-        pending=last_newline_end < pos,
-        unchanged=last_newline_end <= start,
+        pending=digests.consumed_bytes < digests.size,
+        unchanged=digests.consumed_bytes <= start,
         new_lines=check.newlines,
     )
 
