@@ -457,3 +457,25 @@ def test_de_duplication_in_parts_gives_the_same_store(
         results.append((summary.lines, summary.events, summary.duplicates, events, _rejects(store)))
     assert results[0] == results[1]
     assert results[0][2] > 10  # the fleet re-ships rotated files: duplicates to find in every part
+
+
+def test_a_file_truncated_while_read_is_an_error_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file whose two reads (digests and plain check) see different sizes, as when it is truncated
+    during the ingest, stops the ingest with an error naming it, and the store is not written."""
+    import reconcile._ingest as ingest_module  # noqa: PLC0415
+
+    path = tmp_path / "ledger.jsonl"
+    shutil.copy(FLEET / "host-a" / "ledger.jsonl", path)
+    real = ingest_module._live_digests
+
+    def truncated(file: Path, size: int, prefix_bytes: int | None) -> object:
+        digests = real(file, size, prefix_bytes)
+        digests.size -= 10
+        return digests
+
+    monkeypatch.setattr(ingest_module, "_live_digests", truncated)
+    with pytest.raises(InputError, match=r"ledger\.jsonl: changed size while being read"):
+        ingest([path], tmp_path / "store")
+    assert not Store(tmp_path / "store").exists() or not Store(tmp_path / "store").event_files()
