@@ -38,12 +38,13 @@ bytes changed, read again whole. Memory stays bounded by DuckDB's ``memory_limit
 file to Parquet and spills past the limit to the store's scratch folder (a 50M-line, 10 GB ledger
 spilled up to 16 GB there with an earlier parse: the scratch folder needs that much disk).
 
-Where the time goes (10M Go-shaped lines, 2.1 GB, 2 cores, one file into an empty store: about
-17 s, 0.46 GB peak): the Python pass 2 s on one core; the parse about 22 CPU-seconds on both cores
-(JSON parse, canonical check, timestamps, the md5 of ``event_id`` about a quarter, the scratch
-write); de-duplication and the events file about 8 CPU-seconds. A path reading Go-shaped files
-with DuckDB's ``read_json`` (proving each line canonical by byte counts) was measured and gave no
-gain: the JSON parse is the small part; md5, timestamps and Parquet writes dominate.
+Where the time goes (10M Go-shaped lines, 2.1 GB, 2 cores, one file into an empty store: about 17 s,
+0.46 GB peak): the Python pass 1.7 s (SHA-256 on a worker thread beside the plain check); the parse
+about 22 CPU-seconds on both cores (JSON parse, canonical check, timestamps, the md5 of ``event_id``
+about a quarter, the scratch write); de-duplication and the events file about 8 CPU-seconds. A path
+reading Go-shaped files with DuckDB's ``read_json`` (proving each line canonical by byte counts) was
+measured and gave no gain: the JSON parse is the small part; md5, timestamps and Parquet writes
+dominate.
 Choices: a folder contributes its ``*.jsonl*`` files; the ``event_id`` string lengths are UTF-8 byte
 lengths; ``lines`` of an ingest count the pending line it saw (a later ingest counts it again when it
 reads it).
