@@ -8,7 +8,9 @@ traceback. Each command's handler is a small function below; the work lives in t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -366,15 +368,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader of stdout went away (`reconcile sql ... | head`): nothing more to say to it; point
+        # stdout at /dev/null so the interpreter's final flush does not fail again
+        with contextlib.suppress(OSError, ValueError):  # (a stdout without a file descriptor)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
     except Exception as exc:  # a bug or an engine failure: still one line, the traceback with --debug
         if debug:
             traceback.print_exc()
-        if type(exc).__name__ == "InterruptException" or str(exc) == "Query interrupted":
-            print("error: interrupted", file=sys.stderr)  # Ctrl-C while DuckDB ran a query
-            return 130
-        first = str(exc).splitlines()[0] if str(exc) else ""
-        print(f"error: unexpected {type(exc).__name__}: {first} (--debug: traceback)", file=sys.stderr)
-        return EXIT_FAILED
+        return _unforeseen(exc)
+
+
+def _unforeseen(exc: Exception) -> int:
+    """One line for an exception no handler foresaw; Ctrl-C inside a DuckDB query is an interruption."""
+    if type(exc).__name__ == "InterruptException" or str(exc) == "Query interrupted":
+        print("error: interrupted", file=sys.stderr)  # Ctrl-C while DuckDB ran a query
+        return 130
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    print(f"error: unexpected {type(exc).__name__}: {first} (--debug: traceback)", file=sys.stderr)
+    return EXIT_FAILED
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 from decimal import Decimal
@@ -127,3 +128,19 @@ def test_the_installed_script_runs(folders: tuple[Path, Path]) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0].startswith("day,code,anomalies")
+
+
+def test_a_closed_pipe_ends_quietly(
+    folders: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`reconcile sql ... | head -1`: when the reader of stdout has gone away, the command stops with
+    exit 1 and neither a traceback nor an `error:` line."""
+    output, store = folders
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone: every write raises BrokenPipeError
+    with os.fdopen(write_end, "w", buffering=1) as pipe:  # line-buffered: the first line fails
+        monkeypatch.setattr(sys, "stdout", pipe)
+        code = main(["sql", "slices", "--output", str(output), "--store", str(store), "--format", "csv"])
+        monkeypatch.undo()
+    assert code == 1
+    assert capsys.readouterr().err == ""
