@@ -642,16 +642,24 @@ def test_amounts_of_huge_shapes_are_exact(factor: int) -> None:
         ("c", "mem_gib_hours"),
         ("s", "storage_gib_hours"),
     }
-    exact = Context(prec=100, rounding=ROUND_HALF_EVEN)
-    for r in got:
-        value = exact.multiply(r["billed_quantity"], r["unit_price"])
-        if r["hours_per_month"] is not None:
-            value = exact.divide(value, Decimal(r["hours_per_month"]))
-        assert r["amount"] == exact.quantize(value, Decimal("1e-12")), r
-        # the quantity itself: factor * seconds / 3600 (/ 2^30 for GiB meters), rounded half-even
+    assert_amounts_exact(got)
+    for r in got:  # the quantity itself: factor * seconds / 3600 (/ 2^30 for GiB meters), half-even
         unit = 1 if r["meter"] == "vcpu_hours" else GIB
-        hours = exact.divide(exact.multiply(Decimal(factor), r["seconds"]), Decimal(3600 * unit))
-        assert r["quantity"] == exact.quantize(hours, Decimal("1e-12")), r
+        hours = EXACT.divide(EXACT.multiply(Decimal(factor), r["seconds"]), Decimal(3600 * unit))
+        assert r["quantity"] == EXACT.quantize(hours, Decimal("1e-12")), r
+
+
+EXACT = Context(prec=100, rounding=ROUND_HALF_EVEN)
+
+
+def assert_amounts_exact(slices: list[dict[str, Any]]) -> None:
+    """Each slice's amount is its billed quantity times its unit price (over hours_per_month),
+    rounded half-even once to 12 digits, as Python's Decimal computes it."""
+    for r in slices:
+        value = EXACT.multiply(r["billed_quantity"], r["unit_price"])
+        if r["hours_per_month"] is not None:
+            value = EXACT.divide(value, Decimal(r["hours_per_month"]))
+        assert r["amount"] == EXACT.quantize(value, Decimal("1e-12")), r
 
 
 ODD_BOOK = parse_price_book(
@@ -708,9 +716,4 @@ def test_amounts_with_odd_and_huge_prices_are_exact(factor: int) -> None:
         .to_pylist()
     )
     assert len(got) == 3
-    exact = Context(prec=100, rounding=ROUND_HALF_EVEN)
-    for r in got:
-        value = exact.multiply(r["billed_quantity"], r["unit_price"])
-        if r["hours_per_month"] is not None:
-            value = exact.divide(value, Decimal(r["hours_per_month"]))
-        assert r["amount"] == exact.quantize(value, Decimal("1e-12")), r
+    assert_amounts_exact(got)
