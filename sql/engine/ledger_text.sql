@@ -9,7 +9,7 @@
 -- when `preserve_insertion_order` is on (also with the parallel reader), and an ordered Parquet
 -- file written from them numbers the lines by position (`file_row_number`). The rows run to the end
 -- of the file as DuckDB sees it: a torn last line, or lines appended while DuckDB reads, are
--- dropped by line number afterwards (`last_line`).
+-- dropped by line number afterwards (`ledger_lines`' last_line, `ingest_lines`' last_lines).
 SELECT
     ordinality AS position,
     coalesce(raw, '') AS raw  -- an empty line reads as NULL

@@ -316,10 +316,9 @@ def _live_digests(path: Path, size: int, prefix_bytes: int | None) -> _LiveDiges
 def _live_check(path: Path, size: int, start: int) -> tuple[_PlainCheck, int]:
     """The plain check of a live file's complete lines after ``start``, and the bytes read."""
     check = _PlainCheck()
-    pos = 0
+    pos = start
     with path.open("rb") as fh:
         fh.seek(start)
-        pos = start
         while pos < size:
             chunk = fh.read(min(_CHUNK, size - pos))
             if not chunk:
@@ -362,21 +361,6 @@ def _plan_live(path: Path, index: int, size: int, old: FileState | None) -> _Pla
         unchanged=digests.consumed_bytes <= start,
         new_lines=check.newlines,
     )
-
-
-def _check_range(path: Path, begin: int, end: int) -> _PlainCheck:
-    """The plain check fed with the bytes [begin, end) of a file."""
-    check = _PlainCheck()
-    with path.open("rb") as fh:
-        fh.seek(begin)
-        remaining = end - begin
-        while remaining > 0:
-            chunk = fh.read(min(_CHUNK, remaining))
-            if not chunk:
-                break
-            check.feed(chunk)
-            remaining -= len(chunk)
-    return check
 
 
 def _plan_gzip(path: Path, index: int, size: int, old: FileState | None) -> _Plan:
@@ -890,9 +874,9 @@ def _repeated_events(con: duckdb.DuckDBPyConnection, results: Sequence[_FileResu
     lines = sum(r.lines for r in results)
     parts = max(1, -(-lines // DEDUPE_PART_LINES))
     _set(con, "dedupe_parts", parts)
+    query = load_sql("engine/repeated_events")
     for part in range(parts):
         _set(con, "dedupe_part", part)
-        query = load_sql("engine/repeated_events")
         if part == 0:
             con.execute("CREATE OR REPLACE TEMP TABLE repeated_events AS " + query)
         else:
