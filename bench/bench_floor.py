@@ -33,9 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,6 +41,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+
+from _child import run_child
 
 DATA = Path(__file__).resolve().parent / "data"
 FAR_CUT_OFF_NS = 7_258_118_400 * 1_000_000_000  # 2200-01-01: every event is before it
@@ -190,18 +190,11 @@ def measure(kind: str, ledger: Path) -> tuple[float, float, dict[str, object]]:
     """Run ``kind`` in a fresh interpreter: its wall seconds, peak RSS in GiB and other figures."""
     work = tempfile.mkdtemp(prefix=f"floor-{kind.replace('+', '-')}-", dir=DATA)
     try:
-        proc = subprocess.Popen(
-            [sys.executable, __file__, "--child", kind, str(ledger), work], stdout=subprocess.PIPE, text=True
-        )
-        assert proc.stdout is not None
-        out = proc.stdout.read()
-        _pid, status, usage = os.wait4(proc.pid, 0)
+        out, rss = run_child([__file__, "--child", kind, str(ledger), work])
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{kind}: child failed")
     figures = json.loads(out)
-    return float(figures.pop("seconds")), usage.ru_maxrss / 2**20, figures
+    return float(figures.pop("seconds")), rss / 2**30, figures
 
 
 def main(argv: list[str] | None = None) -> int:

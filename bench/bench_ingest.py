@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
+from _child import run_child
 from reconcile import generate_ledger
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,14 +59,8 @@ print(time.perf_counter() - started, summary.events, summary.lines, summary.dupl
 
 def _child(code: str, *args: str) -> tuple[list[str], float]:
     """Run ``code`` in a fresh interpreter; its stdout words and its peak RSS in MB."""
-    proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    out = proc.stdout.read()
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise SystemExit(f"child failed with exit code {proc.returncode}")
-    return out.split(), usage.ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
+    out, rss = run_child(["-c", code, *args])
+    return out.split(), rss / 2**20
 
 
 def _ledger(lines: int, garbage: float) -> Path:

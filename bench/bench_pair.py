@@ -26,12 +26,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+from _child import run_child
 
 DATA = Path(__file__).resolve().parent / "data"
 BASE_NS = 1_793_491_200 * 1_000_000_000  # 2026-11-01T00:00:00Z
@@ -218,20 +218,10 @@ def whole_path(lines: int, repeat: int, memory_limit: str, keep: bool) -> None:
 
 
 def measure(kind: str, path: Path, memory_limit: str) -> tuple[float, int, dict[str, int]]:
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "--child", kind, str(path), memory_limit],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise SystemExit(f"{kind} child failed with exit code {proc.returncode}")
+    out, rss = run_child([__file__, "--child", kind, str(path), memory_limit])
     figures = json.loads(out)
     seconds = figures.pop("seconds")
-    return seconds, usage.ru_maxrss * 1024, figures
+    return seconds, rss, figures
 
 
 def main() -> int:

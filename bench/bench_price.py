@@ -20,11 +20,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
+
+from _child import run_child
 
 DATA = Path(__file__).resolve().parent / "data"
 MARCH_NS = 1_772_323_200 * 1_000_000_000  # 2026-03-01T00:00:00Z
@@ -131,15 +130,9 @@ def _decimal_money(rows: list[tuple[object, ...]]) -> None:
 
 
 def _measure(kind: str, path: Path) -> tuple[float, int, float]:
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "--child", kind, str(path)], stdout=subprocess.PIPE, text=True
-    )
-    _, status, usage = os.wait4(proc.pid, 0)
-    out = proc.stdout.read() if proc.stdout else ""
-    if status != 0:
-        raise SystemExit(f"{kind} child failed with status {status}")
+    out, rss = run_child([__file__, "--child", kind, str(path)])
     result = json.loads(out)
-    return float(result["seconds"]), int(result["rows"]), usage.ru_maxrss / 1024
+    return float(result["seconds"]), int(result["rows"]), rss / 2**20
 
 
 def main() -> None:
