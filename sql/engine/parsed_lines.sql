@@ -8,15 +8,17 @@
 -- UTF-8 only ever comes from the pre-scan: the lines DuckDB reads are valid UTF-8), malformed_json,
 -- not_an_object, wrong_type, unknown_kind, missing_id, bad_timestamp, zero_timestamp,
 -- implausible_timestamp, bad_shape.
--- Choices: a JSON null member counts as absent (Go's decoder leaves the field unset); a duplicated
--- key reads its first value; `blank` means only spaces, tabs and CRs; RFC 3339 accepts `t`/`z` in
+-- Needs the macros of json_members.sql.
+-- Choices (docs/SPEC.md section 2): a JSON null member counts as absent (Go's decoder leaves the
+-- field unset); a member that appears more than once is read as Go reads it (json_members.sql);
+-- `blank` means only spaces, tabs and CRs; RFC 3339 accepts `t`/`z` in
 -- lower case but no leap second (Go refuses second 60) and 1 to 9 fraction digits.
 --
 -- Two paths. Fast: one typed parse of the line (json_transform), then the line Go would write for
 -- those values is rebuilt and compared with the line; when they are equal the line is strict JSON
 -- with exactly the ledger's members, of the right types (every line Go or `recorder` writes, unless
 -- a string needs escaping). Slow (every other line, and only those): each member is read as JSON
--- text and its type checked.
+-- text, every occurrence of it, and its type checked.
 WITH
 lines AS (
     SELECT
@@ -72,85 +74,81 @@ validated AS (
     FROM fast
 ),
 
--- Slow path, from here to `strict`: each member as its JSON text (NULL when absent or null).
+-- Slow path, from here to `fields`: each member as the JSON texts of its occurrences, in order (a
+-- member may appear more than once; macros of json_members.sql). Go's decoder reads them in turn:
+-- a null leaves the value as it was, a later value replaces an earlier one, shape objects merge
+-- member by member, and one occurrence it cannot decode (a wrong type) fails the whole line.
 members AS (
     SELECT
         *,
         CASE
             WHEN canonical OR NOT valid THEN NULL
             -- (an object whose text starts with whitespace is rare: json_type only runs for those)
-            WHEN CASE WHEN starts_with(raw, '{') THEN true ELSE json_type(raw) = 'OBJECT' END THEN
-                json_transform(raw, '{"kind": "JSON", "vm_id": "JSON", "snapshot_id": "JSON",
-                    "source_snapshot_id": "JSON", "reason": "JSON", "hypervisor": "JSON", "shape": "JSON",
-                    "emitted_at": "JSON"}')
-        END AS m
+            WHEN CASE WHEN starts_with(raw, '{') THEN true ELSE json_type(raw) = 'OBJECT' END THEN json_keys(raw)
+        END AS keys
     FROM validated
 ),
 
-shape_members AS (
+occurrences AS (
     SELECT
         *,
-        CASE WHEN starts_with(CAST(m.shape AS VARCHAR), '{') THEN
-            json_transform(m.shape, '{"cpu": "JSON", "mem_bytes": "JSON", "storage_bytes": "JSON"}')
-        END AS sm
+        CASE WHEN keys IS NOT NULL THEN json_extract(raw, '$.*') END AS vals
     FROM members
 ),
 
--- JSON texts of the members; a string's text starts with '"', an object's with '{'
 texts AS (
     SELECT
         *,
-        CAST(m.kind AS VARCHAR) AS j_kind,
-        CAST(m.vm_id AS VARCHAR) AS j_vm_id,
-        CAST(m.snapshot_id AS VARCHAR) AS j_snapshot_id,
-        CAST(m.source_snapshot_id AS VARCHAR) AS j_source_snapshot_id,
-        CAST(m.reason AS VARCHAR) AS j_reason,
-        CAST(m.hypervisor AS VARCHAR) AS j_hypervisor,
-        CAST(m.shape AS VARCHAR) AS j_shape,
-        CAST(m.emitted_at AS VARCHAR) AS j_emitted_at,
-        CAST(sm.cpu AS VARCHAR) AS j_cpu,
-        CAST(sm.mem_bytes AS VARCHAR) AS j_mem_bytes,
-        CAST(sm.storage_bytes AS VARCHAR) AS j_storage_bytes
-    FROM shape_members
+        member_texts(keys, vals, 'kind') AS o_kind,
+        member_texts(keys, vals, 'vm_id') AS o_vm_id,
+        member_texts(keys, vals, 'snapshot_id') AS o_snapshot_id,
+        member_texts(keys, vals, 'source_snapshot_id') AS o_source_snapshot_id,
+        member_texts(keys, vals, 'reason') AS o_reason,
+        member_texts(keys, vals, 'hypervisor') AS o_hypervisor,
+        member_texts(keys, vals, 'shape') AS o_shape,
+        member_texts(keys, vals, 'emitted_at') AS o_emitted_at
+    FROM occurrences
 ),
 
--- yyjson also accepts NaN/Inf literals and trailing commas, which are not JSON. A slow-path line is
--- surely strict JSON when it holds exactly the members read here, written without whitespace (the
--- lengths add up: no other member can hold a NaN, no trailing comma fits) and those start as
--- strings and integers do. Any other line is re-checked by a regex over its text with the string
--- literals blanked out.
+shape_texts AS (
+    SELECT
+        *,
+        shape_member_texts(o_shape, 'cpu') AS o_cpu,
+        shape_member_texts(o_shape, 'mem_bytes') AS o_mem_bytes,
+        shape_member_texts(o_shape, 'storage_bytes') AS o_storage_bytes
+    FROM texts
+),
+
+values_ AS (
+    SELECT
+        *,
+        member_value(o_kind) AS j_kind,
+        member_value(o_vm_id) AS j_vm_id,
+        member_value(o_snapshot_id) AS j_snapshot_id,
+        member_value(o_source_snapshot_id) AS j_source_snapshot_id,
+        member_value(o_reason) AS j_reason,
+        member_value(o_hypervisor) AS j_hypervisor,
+        member_value(o_emitted_at) AS j_emitted_at,
+        member_value(o_cpu) AS j_cpu,
+        member_value(o_mem_bytes) AS j_mem_bytes,
+        member_value(o_storage_bytes) AS j_storage_bytes
+    FROM shape_texts
+),
+
+-- yyjson also accepts NaN/Inf literals and trailing commas, which are not JSON: a slow-path line is
+-- checked by a regex over its text with the string literals blanked out.
 strict AS (
     SELECT
         *,
         CASE
             WHEN canonical THEN true
             WHEN NOT valid THEN false
-            WHEN m IS NOT NULL
-                AND strlen(raw) = 1 + (
-                    coalesce(strlen(j_kind) + 8, 0) + coalesce(strlen(j_vm_id) + 9, 0)
-                    + coalesce(strlen(j_snapshot_id) + 15, 0) + coalesce(strlen(j_source_snapshot_id) + 22, 0)
-                    + coalesce(strlen(j_reason) + 10, 0) + coalesce(strlen(j_hypervisor) + 14, 0)
-                    + coalesce(strlen(j_shape) + 9, 0) + coalesce(strlen(j_emitted_at) + 14, 0)
-                )  -- '{', each member as '"key":value' plus one ',' or the closing '}'
-                AND (j_shape IS NULL OR strlen(j_shape) = greatest(2, 1 + (
-                    coalesce(strlen(j_cpu) + 7, 0) + coalesce(strlen(j_mem_bytes) + 13, 0)
-                    + coalesce(strlen(j_storage_bytes) + 17, 0)
-                )))
-                AND coalesce(starts_with(j_kind, '"'), true) AND coalesce(starts_with(j_vm_id, '"'), true)
-                AND coalesce(starts_with(j_snapshot_id, '"'), true)
-                AND coalesce(starts_with(j_source_snapshot_id, '"'), true)
-                AND coalesce(starts_with(j_reason, '"'), true) AND coalesce(starts_with(j_hypervisor, '"'), true)
-                AND coalesce(starts_with(j_emitted_at, '"'), true)
-                AND coalesce(ascii(j_cpu) BETWEEN 48 AND 57, true)  -- starts with a digit
-                AND coalesce(ascii(j_mem_bytes) BETWEEN 48 AND 57, true)
-                AND coalesce(ascii(j_storage_bytes) BETWEEN 48 AND 57, true)
-                THEN true
             ELSE NOT regexp_matches(
                 regexp_replace(raw, '"(?:[^"\\]|\\.)*"', '""', 'g'),
                 '(?:^|[:\[,])[ \t\r\n]*[+-]?(?:[nN][aA]|[iI][nN])|,[ \t\r\n]*[\]}]'
             )
         END AS strict_valid
-    FROM texts
+    FROM values_
 ),
 
 -- The values, from the path each line took.
@@ -176,26 +174,24 @@ fields AS (
             AS hypervisor,
         CASE WHEN canonical THEN t.emitted_at
             WHEN starts_with(j_emitted_at, '"') THEN json_extract_string(j_emitted_at, '$') END AS emitted_text,
-        -- shape members must be JSON integers: yyjson writes every other number with '.' or 'e';
-        -- TRY_CAST to BIGINT is NULL beyond int64. A member present as a non-integer is `bad`.
-        CASE WHEN canonical THEN t.shape.cpu
-            WHEN NOT (contains(j_cpu, '.') OR contains(j_cpu, 'e') OR contains(j_cpu, 'E')) THEN TRY_CAST(j_cpu AS BIGINT)
-        END AS cpu_i,
-        CASE WHEN canonical THEN t.shape.mem_bytes
-            WHEN NOT (contains(j_mem_bytes, '.') OR contains(j_mem_bytes, 'e') OR contains(j_mem_bytes, 'E'))
-                THEN TRY_CAST(j_mem_bytes AS BIGINT)
-        END AS mem_i,
-        CASE WHEN canonical THEN t.shape.storage_bytes
-            WHEN NOT (contains(j_storage_bytes, '.') OR contains(j_storage_bytes, 'e') OR contains(j_storage_bytes, 'E'))
-                THEN TRY_CAST(j_storage_bytes AS BIGINT)
-        END AS sto_i,
+        -- shape members: the last non-null occurrence, a JSON integer in int64 (yyjson writes every
+        -- other number with '.' or 'e'; TRY_CAST to BIGINT is NULL beyond int64)
+        CASE WHEN canonical THEN t.shape.cpu ELSE TRY_CAST(j_cpu AS BIGINT) END AS cpu_i,
+        CASE WHEN canonical THEN t.shape.mem_bytes ELSE TRY_CAST(j_mem_bytes AS BIGINT) END AS mem_i,
+        CASE WHEN canonical THEN t.shape.storage_bytes ELSE TRY_CAST(j_storage_bytes AS BIGINT) END AS sto_i,
+        -- an occurrence of a shape member that is not null and not an int64 integer
         CASE WHEN canonical THEN false ELSE
-            (j_cpu IS NOT NULL AND NOT coalesce(TRY_CAST(j_cpu AS BIGINT) >= 0 AND NOT regexp_matches(j_cpu, '[.eE]'), false))
-            OR (j_mem_bytes IS NOT NULL
-                AND NOT coalesce(TRY_CAST(j_mem_bytes AS BIGINT) >= 0 AND NOT regexp_matches(j_mem_bytes, '[.eE]'), false))
-            OR (j_storage_bytes IS NOT NULL
-                AND NOT coalesce(TRY_CAST(j_storage_bytes AS BIGINT) >= 0 AND NOT regexp_matches(j_storage_bytes, '[.eE]'), false))
-        END AS slow_bad_shape
+            NOT (int64_texts(o_cpu) AND int64_texts(o_mem_bytes) AND int64_texts(o_storage_bytes))
+        END AS slow_bad_shape,
+        -- an occurrence of a member of the wrong JSON type
+        CASE WHEN canonical THEN false ELSE NOT (
+            texts_start_with(o_kind, '"') AND texts_start_with(o_vm_id, '"')
+            AND texts_start_with(o_snapshot_id, '"') AND texts_start_with(o_source_snapshot_id, '"')
+            AND texts_start_with(o_reason, '"') AND texts_start_with(o_hypervisor, '"')
+            AND texts_start_with(o_shape, '{') AND texts_start_with(o_emitted_at, '"')
+        ) END AS slow_wrong_type,
+        -- an earlier emitted_at occurrence that is not an RFC 3339 time (Go's decoder refuses the line)
+        CASE WHEN canonical THEN false ELSE NOT texts_rfc3339(o_emitted_at) END AS slow_bad_earlier_time
     FROM strict
 ),
 
@@ -274,13 +270,8 @@ classified AS (
             WHEN CASE WHEN valid THEN false ELSE trim(raw, e' \t\r') = '' END THEN 'blank'
             WHEN strlen(raw) > 1048576 THEN 'line_too_long'
             WHEN NOT strict_valid THEN 'malformed_json'
-            WHEN m IS NULL THEN 'not_an_object'  -- strict JSON, but not an object
-            WHEN NOT starts_with(coalesce(j_kind, '"'), '"') OR NOT starts_with(coalesce(j_vm_id, '"'), '"')
-                OR NOT starts_with(coalesce(j_snapshot_id, '"'), '"')
-                OR NOT starts_with(coalesce(j_source_snapshot_id, '"'), '"')
-                OR NOT starts_with(coalesce(j_reason, '"'), '"') OR NOT starts_with(coalesce(j_hypervisor, '"'), '"')
-                OR NOT starts_with(coalesce(j_shape, '{'), '{') OR NOT starts_with(coalesce(j_emitted_at, '"'), '"')
-                THEN 'wrong_type'
+            WHEN keys IS NULL THEN 'not_an_object'  -- strict JSON, but not an object
+            WHEN slow_wrong_type THEN 'wrong_type'
         END AS early_code
     FROM ts_utc
 ),
@@ -296,7 +287,7 @@ coded AS (
                 'snap.storage.start', 'snap.storage.stop'
             ) THEN 'unknown_kind'
             WHEN (CASE WHEN starts_with(kind, 'vm.') THEN vm_id ELSE snapshot_id END) IS NULL THEN 'missing_id'
-            WHEN NOT ts_ok THEN 'bad_timestamp'
+            WHEN NOT ts_ok OR slow_bad_earlier_time THEN 'bad_timestamp'
             WHEN far_s = -62135596800 AND far_whole_second THEN 'zero_timestamp'
             WHEN utc_ns IS NULL OR utc_ns < 946684800000000000 OR utc_ns >= 7258118400000000000
                 THEN 'implausible_timestamp'

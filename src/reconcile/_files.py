@@ -1,15 +1,58 @@
-"""File operations shared by the store and the output writer: fsync, atomic JSON replace, flock."""
+"""File operations shared by the store and the output writer: fsync, atomic JSON replace, flock,
+private modes.
+
+Private modes: the store and the output hold billing data (the rejects even hold raw ledger text),
+so everything the engine creates there is private to its user: files 0600, folders 0700, whatever
+the process umask says. :func:`private_files` sets the umask to 077 while a writer works (DuckDB's
+threads create their files under it too) and puts the previous one back after.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from reconcile.exceptions import StoreLockedError
+
+PRIVATE_UMASK = 0o077
+_umask_lock = threading.Lock()
+_umask_depth = 0
+_umask_saved = 0
+
+
+@contextlib.contextmanager
+def private_files() -> Iterator[None]:
+    """Files and folders created in this block are private (umask 077); nests, thread-safe."""
+    global _umask_depth, _umask_saved  # noqa: PLW0603 - the process umask is process-wide state
+    with _umask_lock:
+        if _umask_depth == 0:
+            _umask_saved = os.umask(PRIVATE_UMASK)
+        _umask_depth += 1
+    try:
+        yield
+    finally:
+        with _umask_lock:
+            _umask_depth -= 1
+            if _umask_depth == 0:
+                os.umask(_umask_saved)
+
+
+def make_private_dir(path: Path) -> None:
+    """Create ``path`` (and missing parents) with mode 0700; an existing folder keeps its mode."""
+    with private_files():
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+
+def open_lock_file(folder: Path, name: str = ".lock") -> int:
+    """Open (creating it, and its folder, private) the lock file of ``folder``; raises OSError."""
+    make_private_dir(folder)
+    return os.open(folder / name, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
 
 
 def fsync_path(path: Path) -> None:
@@ -32,7 +75,8 @@ def fsync_tree(root: Path) -> None:
 def write_json_atomic(path: Path, data: object) -> None:
     """Replace ``path`` with ``data`` as JSON, all or nothing: a temp file, fsync, rename, fsync folder."""
     tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    with tmp.open("w", encoding="utf-8") as fh:
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(data, fh, indent=2, sort_keys=True)
         fh.write("\n")
         fh.flush()

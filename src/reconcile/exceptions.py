@@ -37,3 +37,7 @@ class TenantsError(ReconcileError):
 
 class OutputError(ReconcileError):
     """The output folder cannot be written or read."""
+
+
+class ResourceError(ReconcileError):
+    """The machine ran out of memory or disk while doing the job; the message names the step."""

@@ -12,7 +12,8 @@ import duckdb
 import pytest
 
 from reconcile import IngestSummary, Store, StoreError, ingest, validate
-from reconcile._ingest import REJECT_CODES, _odd_offset, _PlainCheck
+from reconcile._ingest._scan import PlainCheck
+from reconcile._schema import REJECT_CODES
 from reconcile.exceptions import InputError
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -257,7 +258,17 @@ def test_edge_case_events_and_store(tmp_path: Path) -> None:
     assert events["edge-hi"]["emitted_ns"] == 7258118400 * 10**9 - 1
     assert events["s-é<"]["family"] == "snap.storage"
     assert events["s-é<"]["storage_bytes"] == 5
-    assert events["dup-key"]["vm_id"] == "dup-key"  # a duplicated key reads its first value
+    # a member written twice: the last value that is not null, as Go's decoder reads it
+    assert "dup-key" not in events
+    assert events["second"]["vm_id"] == "second"
+    assert events["null-after"]["cpu"] == 3
+    assert (events["merge"]["cpu"], events["merge"]["mem_bytes"]) == (1, 4)
+    assert events["bad-then-good"]["cpu"] == 2
+    # a CR between tokens is whitespace; a lone surrogate escape reads as U+FFFD (Go's answers)
+    assert "cr-space" in events
+    assert "sur" in events
+    assert "sur-id-\ufffd" in events
+    assert "pair-\U0001f600" in events
     assert events["crlf"]["source_line"] == 54
 
 
@@ -370,33 +381,22 @@ def test_paths_errors(tmp_path: Path) -> None:
 
 
 def test_plain_check_across_chunk_boundaries() -> None:
-    """The streaming check sees a character or a CRLF split between two chunks, and a lone CR."""
+    """The streaming check sees a character, a CRLF or a BOM split between two chunks, and a lone CR."""
     text = ("é€" + "\r\n").encode() * 3
     for cut in range(len(text)):
-        check = _PlainCheck()
+        check = PlainCheck()
         check.feed(text[:cut])
         check.feed(text[cut:])
         check.finish()
         assert check.plain, cut
         assert check.newlines == 3
-    for bad in (b"a\rb\n", b"\xc3\n", b"a\x00\n", b"ok\r"):
-        check = _PlainCheck()
-        check.feed(bad)
-        check.finish()
-        assert not check.plain, bad
-
-
-def test_odd_offset_points_at_the_odd_line() -> None:
-    """The odd-byte finder points into the first line DuckDB could not read as it is."""
-    good = b'{"a":1}\r\n' * 5
-    assert _odd_offset(good, 0) == -1
-    for odd in (b"x\x00y", b"x\ry", b"\x01", b"caf\xc3"):
-        block = good + odd + b"\n" + good
-        at = _odd_offset(block, 0)
-        assert len(good) <= at < len(good) + len(odd), odd
-        assert _odd_offset(block, len(good) + len(odd) + 1) == -1
-    long_block = good + b"x" * (2 << 20) + b"\n"
-    assert len(good) <= _odd_offset(long_block, 0) < len(long_block)
+    for bad in (b"a\rb\n", b"\xc3\n", b"a\x00\n", b"ok\r", b"x\xef\xbb\xbfy\n", b'"\\ud800"\n', b"\x01\n"):
+        for cut in range(len(bad) + 1):
+            check = PlainCheck()
+            check.feed(bad[:cut])
+            check.feed(bad[cut:])
+            check.finish()
+            assert not check.plain, (bad, cut)
 
 
 def test_odd_lines_in_gzip_and_in_a_grown_file(tmp_path: Path) -> None:
@@ -426,22 +426,6 @@ def test_odd_lines_in_gzip_and_in_a_grown_file(tmp_path: Path) -> None:
     assert [e["source_line"] for e in late] == [3]
 
 
-def test_segmented_parse_gives_the_same_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A file parsed by concurrent line-range queries gives the same events and rejects as one query."""
-    monkeypatch.setattr("os.cpu_count", lambda: 3)
-    monkeypatch.setattr("reconcile._ingest.SEGMENT_WORKERS", 3)
-    results = []
-    for min_lines in (10**9, 2):
-        monkeypatch.setattr("reconcile._ingest.SEGMENT_MIN_LINES", min_lines)
-        store = tmp_path / f"store-{min_lines}"
-        summary = ingest([FLEET / "host-a" / "ledger.jsonl", EDGE], store)
-        _check_identity(summary)
-        events = [(e["event_id"], e["source_file"], e["source_line"]) for e in _events(store)]
-        results.append((summary.lines, summary.events, summary.rejects, events, _rejects(store)))
-    assert results[0] == results[1]
-    assert results[0][1] > 100
-
-
 def test_de_duplication_in_parts_gives_the_same_store(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -449,7 +433,7 @@ def test_de_duplication_in_parts_gives_the_same_store(
     part does: the same events, duplicates and first occurrences."""
     results = []
     for part_lines in (10**9, 50):
-        monkeypatch.setattr("reconcile._ingest.DEDUPE_PART_LINES", part_lines)
+        monkeypatch.setattr("reconcile._ingest._dedupe.DEDUPE_PART_LINES", part_lines)
         store = tmp_path / f"store-{part_lines}"
         summary = ingest([FLEET, EDGE], store)
         _check_identity(summary)
@@ -459,23 +443,34 @@ def test_de_duplication_in_parts_gives_the_same_store(
     assert results[0][2] > 10  # the fleet re-ships rotated files: duplicates to find in every part
 
 
-def test_a_file_truncated_while_read_is_an_error_naming_it(
+def test_a_file_that_changes_while_read_is_a_finding_and_the_rest_is_ingested(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A file whose two reads (digests and plain check) see different sizes, as when it is truncated
-    during the ingest, stops the ingest with an error naming it, and the store is not written."""
-    import reconcile._ingest as ingest_module  # noqa: PLC0415
+    or appended to during the ingest, is skipped with a finding naming it; the other files are
+    ingested and the skipped one is read again by the next ingest."""
+    import reconcile._ingest._scan as scan  # noqa: PLC0415
 
-    path = tmp_path / "ledger.jsonl"
+    path = tmp_path / "a" / "ledger.jsonl"
+    path.parent.mkdir()
     shutil.copy(FLEET / "host-a" / "ledger.jsonl", path)
-    real = ingest_module._live_digests
+    other = tmp_path / "b.jsonl"
+    other.write_text(_line("ok", "2026-05-01T00:00:00Z") + "\n")
+    real = scan.live_digests
 
     def truncated(file: Path, size: int, prefix_bytes: int | None) -> object:
         digests = real(file, size, prefix_bytes)
-        digests.size -= 10
+        if file == path:
+            digests.size -= 10
         return digests
 
-    monkeypatch.setattr(ingest_module, "_live_digests", truncated)
-    with pytest.raises(InputError, match=r"ledger\.jsonl: changed size while being read"):
-        ingest([path], tmp_path / "store")
-    assert not Store(tmp_path / "store").exists() or not Store(tmp_path / "store").event_files()
+    monkeypatch.setattr(scan, "live_digests", truncated)
+    summary = ingest([path, other], tmp_path / "store")
+    assert [(f.code, f.path) for f in summary.findings] == [("unreadable", str(path))]
+    assert "changed size while being read" in summary.findings[0].detail
+    assert summary.events == 1
+    assert str(path) not in Store(tmp_path / "store").files_state()
+    monkeypatch.setattr(scan, "live_digests", real)
+    again = ingest([path, other], tmp_path / "store")
+    assert again.findings == []
+    assert again.events > 100

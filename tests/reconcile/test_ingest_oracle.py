@@ -1,15 +1,12 @@
 """Property: ingest classifies and parses random ledger lines exactly as a plain Python model does.
 
-The model below is written from SPEC section 2 and docs/ARCHITECTURE.md, independently of the SQL:
-Python's strict JSON parser, explicit RFC 3339 parsing, integer arithmetic for the instant.
+The model (``ledger_oracle.classify``) is written from SPEC section 2 and docs/SPEC.md,
+independently of the SQL.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 import json
-import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -18,96 +15,10 @@ import duckdb
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from ledger_oracle import KINDS, MEMBERS, STRINGS
+from ledger_oracle import classify as model
 
 from reconcile import Store, ingest, validate
-
-KINDS = ("vm.compute.start", "vm.compute.stop", "vm.storage.start", "vm.storage.stop")
-KINDS += ("snap.storage.start", "snap.storage.stop")
-STRINGS = ("kind", "vm_id", "snapshot_id", "source_snapshot_id", "reason", "hypervisor")
-MEMBERS = ("cpu", "mem_bytes", "storage_bytes")
-RFC3339 = re.compile(
-    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,9}))?"
-    r"(?:([Zz])|([+-])([0-9]{2}):([0-9]{2}))"
-)
-LOW, HIGH = 946684800, 7258118400  # 2000-01-01, 2200-01-01 (UTC seconds)
-GO_ZERO = -62135596800  # 0001-01-01T00:00:00Z
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(name)
-
-
-def _first_wins(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        out.setdefault(key, value)
-    return out
-
-
-def model(line: bytes) -> tuple[str, dict[str, Any] | None]:  # noqa: PLR0911, PLR0912 - SPEC order
-    """(code, None) for a reject, ("event", fields) for an accepted line."""
-    if line.endswith(b"\r"):
-        line = line[:-1]
-    if not line.strip(b" \t\r"):
-        return "blank", None
-    try:
-        text = line.decode("utf-8")
-    except UnicodeDecodeError:
-        return "invalid_utf8", None
-    if len(line) > 1 << 20:
-        return "line_too_long", None
-    try:
-        doc = json.loads(text, parse_constant=_no_constants, object_pairs_hook=_first_wins)
-    except ValueError:
-        return "malformed_json", None
-    if not isinstance(doc, dict):
-        return "not_an_object", None
-    for name in (*STRINGS, "emitted_at"):
-        if doc.get(name) is not None and not isinstance(doc[name], str):
-            return "wrong_type", None
-    if doc.get("shape") is not None and not isinstance(doc["shape"], dict):
-        return "wrong_type", None
-    fields = {name: (doc.get(name) or None) for name in STRINGS}
-    if fields["kind"] not in KINDS:
-        return "unknown_kind", None
-    resource = fields["vm_id"] if fields["kind"].startswith("vm.") else fields["snapshot_id"]
-    if resource is None:
-        return "missing_id", None
-    match = RFC3339.fullmatch(doc.get("emitted_at") or "")
-    if not match:
-        return "bad_timestamp", None
-    y, mo, d, h, mi, s, frac, zulu, sign, oh, om = match.groups()
-    try:
-        day = dt.date(int(y), int(mo), int(d))
-    except ValueError:
-        return "bad_timestamp", None
-    if int(h) > 23 or int(mi) > 59 or int(s) > 59 or (not zulu and (int(oh) > 23 or int(om) > 59)):
-        return "bad_timestamp", None
-    offset = 0 if zulu else (1 if sign == "+" else -1) * (int(oh) * 3600 + int(om) * 60)
-    seconds = (day.toordinal() - dt.date(1970, 1, 1).toordinal()) * 86400
-    seconds += int(h) * 3600 + int(mi) * 60 + int(s) - offset
-    nanos = int((frac or "").ljust(9, "0"))
-    if seconds == GO_ZERO and nanos == 0:
-        return "zero_timestamp", None
-    if not LOW <= seconds < HIGH:
-        return "implausible_timestamp", None
-    shape = doc.get("shape") or {}
-    for name in MEMBERS:
-        value = shape.get(name)
-        if value is None:
-            fields[name] = 0
-        elif isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
-            return "bad_shape", None
-        else:
-            fields[name] = value
-    fields["emitted_ns"] = seconds * 10**9 + nanos
-    fields["family"] = fields["kind"].rsplit(".", 1)[0]
-    fields["resource_id"] = resource
-    parts = [f"{len(v.encode())}:{v}" if v is not None else "0:" for v in (fields[n] for n in STRINGS)]
-    parts += [str(fields[n]) for n in (*MEMBERS, "emitted_ns")]
-    fields["event_id"] = hashlib.md5("|".join(parts).encode()).hexdigest()  # noqa: S324 - contract hash
-    return "event", fields
-
 
 # --- random lines ---------------------------------------------------------------------------------
 

@@ -1,0 +1,90 @@
+"""The DuckDB seam: connections, literal paths, and the one place DuckDB's errors become ours.
+
+- :func:`connect` opens an in-process DuckDB with a memory limit and a private spill folder.
+- :func:`literal` turns a path into the text DuckDB's readers take as *that file only*: DuckDB expands
+  ``*``, ``?`` and ``[...]`` in every path it reads (a file ``led[1].jsonl`` would read ``led1.jsonl``),
+  so each of those characters is written as a one-character class (``[[]``, ``[*]``, ``[?]``). Paths
+  without them are passed as they are. Paths DuckDB writes (``COPY ... TO``) are never patterns.
+- :func:`engine_errors` maps DuckDB's exceptions to the project's: out of memory and a full disk
+  become :class:`~reconcile.exceptions.ResourceError` naming the step (and the memory limit and how to
+  raise it), an interrupted query becomes :class:`KeyboardInterrupt` (exit 130). DuckDB has no
+  exception type for a full disk: its IO error text is read here, and only here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import duckdb
+
+from reconcile.exceptions import ResourceError
+
+_GLOB = re.compile(r"([*?\[])")
+MEMORY_ENV = "RECONCILE_MEMORY_LIMIT"
+
+
+def literal(path: str | os.PathLike[str]) -> str:
+    """``path`` as DuckDB reads it literally (its glob characters escaped)."""
+    return _GLOB.sub(r"[\1]", os.fspath(path))
+
+
+def literals(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
+    """:func:`literal` of each path."""
+    return [literal(p) for p in paths]
+
+
+def connect(*, memory_limit: str, scratch: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-process DuckDB connection with ``memory_limit`` (it spills past it to ``scratch``)."""
+    config: dict[str, str | bool | int | float | list[str]] = {"memory_limit": memory_limit}
+    if scratch is not None:
+        config["temp_directory"] = str(scratch / "duckdb")
+    con = duckdb.connect(config=config)
+    con.execute("SET enable_progress_bar = false")  # progress is ours, on stderr
+    return con
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` (an OSError or a DuckDB IO error) says the disk or quota is full."""
+    if isinstance(exc, OSError):
+        return exc.errno in (28, 122)  # ENOSPC, EDQUOT
+    return isinstance(exc, duckdb.IOException) and (
+        "No space left on device" in str(exc) or "Disk quota exceeded" in str(exc)
+    )
+
+
+def is_parallel_csv_refusal(exc: BaseException) -> bool:
+    """Whether DuckDB's parallel CSV reader refused a file it reads single-threaded."""
+    return isinstance(exc, duckdb.Error) and "Parallel CSV Reader" in str(exc)
+
+
+@contextlib.contextmanager
+def engine_errors(step: str, *, memory_limit: str | None = None, where: str | None = None) -> Iterator[None]:
+    """Run a block of DuckDB work, turning its resource errors into one clear :class:`ResourceError`.
+
+    ``step`` names the work (``ingest: parsing ledger.jsonl``); ``memory_limit`` is the connection's
+    limit; ``where`` the folder being written, for a full disk.
+    """
+    try:
+        yield
+    except duckdb.OutOfMemoryException as exc:
+        limit = f" (memory limit {memory_limit})" if memory_limit else ""
+        raise ResourceError(
+            f"{step}: out of memory{limit}; raise it with --memory-limit or {MEMORY_ENV}"
+            f" (DuckDB said: {_first_line(exc)})"
+        ) from exc
+    except duckdb.InterruptException as exc:
+        raise KeyboardInterrupt from exc
+    except (duckdb.IOException, OSError) as exc:
+        if not is_disk_full(exc):
+            raise
+        place = f" writing under {where}" if where else ""
+        raise ResourceError(f"{step}: the disk is full{place}: {_first_line(exc)}") from exc

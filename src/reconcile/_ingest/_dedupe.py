@@ -1,0 +1,190 @@
+"""De-duplicate the parsed lines of one ingest and write its events and rejects (SPEC section 2).
+
+``ingest_lines`` (the scratch Parquet of every file, numbered and bounded by the Python pass's line
+count) is de-duplicated against the store and within the ingest, by sorted path then line; the ids
+read more than once are found in parts of ``DEDUPE_PART_LINES`` lines, by hash, so memory does not
+grow with the ingest. New events (``new_events.sql``) and rejects (``rejects.sql``) are written as
+zstd Parquet (level 1: cheaper than DuckDB's default 3, and no bigger here).
+
+Before anything is committed the counts are checked: each file gave exactly the rows the Python pass
+counted (``lines``), the lines it classified itself are all there, and ``lines = events + duplicates +
+rejects + pending`` over the files actually written. An ingest that fails the check stops with an
+error naming the file and commits nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from reconcile._engine import literals
+from reconcile._ingest._parse import set_var
+from reconcile._ingest._prepare import ORIGINALS_SCHEMA, PRESCAN_SCHEMA, Prepared
+from reconcile._ingest._summary import SAMPLE_REJECTS, display_path
+from reconcile._sql import load_sql
+from reconcile.exceptions import InputError, ReconcileError
+
+# De-duplication runs in parts of about this many lines (by hash of event_id), so its hash tables
+# do not grow with the ingest. Measured (10M / 50M lines, 512MB limit): 16M-line parts peaked at
+# 587 / 668 MB, 5M-line parts at 459 / 517 MB, at the same speed for 10M lines.
+DEDUPE_PART_LINES = 5_000_000
+
+# The columns of sql/engine/parsed_lines.sql (for an ingest that reads no new line).
+_PARSED_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("file_index", "BIGINT"),
+    ("source_file", "VARCHAR"),
+    ("source_line", "BIGINT"),
+    ("prescanned", "BOOLEAN"),
+    ("code", "VARCHAR"),
+    ("raw", "VARCHAR"),
+    ("family", "VARCHAR"),
+    ("endpoint", "VARCHAR"),
+    ("resource_id", "VARCHAR"),
+    ("kind", "VARCHAR"),
+    ("vm_id", "VARCHAR"),
+    ("snapshot_id", "VARCHAR"),
+    ("source_snapshot_id", "VARCHAR"),
+    ("reason", "VARCHAR"),
+    ("hypervisor", "VARCHAR"),
+    ("cpu", "BIGINT"),
+    ("mem_bytes", "BIGINT"),
+    ("storage_bytes", "BIGINT"),
+    ("emitted_ns", "BIGINT"),
+    ("event_id", "VARCHAR"),
+)
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A prepared file and the scratch Parquet its lines were parsed into."""
+
+    prepared: Prepared
+    parquet: Path
+
+
+@dataclass(frozen=True)
+class Counts:
+    """What the written files hold."""
+
+    lines: int  # complete lines read (pending ones not included)
+    candidates: int  # lines that parsed into an event, duplicates included
+    events: int
+    rejects: dict[str, int]
+    sample: list[str]  # the first rejects as file:line: code
+
+
+def _empty_table(con: duckdb.DuckDBPyConnection, name: str, schema: object) -> None:
+    types = {"int64": "BIGINT", "string": "VARCHAR"}
+    columns = ", ".join(f"{f.name} {types[str(f.type)]}" for f in schema)  # type: ignore[attr-defined]
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({columns})")
+
+
+def register(con: duckdb.DuckDBPyConnection, parsed: Sequence[Parsed], sources: Sequence[Path]) -> None:
+    """Register ``ingest_lines``, ``prescan_rejects`` and ``original_lines`` for this ingest's files.
+
+    ``sources`` are the ingest's sorted paths (a file's place there is its ``file_index``).
+    """
+    if parsed:
+        set_var(con, "parsed_files", literals([p.parquet for p in parsed]))
+        set_var(con, "source_files", [str(p) for p in sources])
+        last = {p.prepared.plan.index: p.prepared.last_line for p in parsed}
+        set_var(con, "last_lines", [last.get(i) for i in range(len(sources))])
+        con.execute("CREATE OR REPLACE TEMP VIEW ingest_lines AS " + load_sql("engine/ingest_lines"))
+    else:
+        columns = ", ".join(f"CAST(NULL AS {kind}) AS {name}" for name, kind in _PARSED_COLUMNS)
+        con.execute(f"CREATE OR REPLACE TEMP VIEW ingest_lines AS SELECT {columns} WHERE false")
+    for name, attr, schema in (
+        ("prescan_rejects", "prescan", PRESCAN_SCHEMA),
+        ("original_lines", "originals", ORIGINALS_SCHEMA),
+    ):
+        files = [f for p in parsed if (f := getattr(p.prepared, attr)) is not None]
+        if files:
+            set_var(con, f"{name}_files", literals(files))
+            reader = f"read_parquet(getvariable('{name}_files'))"
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {reader}")
+        else:
+            _empty_table(con, name, schema)
+
+
+def check_rows(con: duckdb.DuckDBPyConnection, parsed: Sequence[Parsed]) -> None:
+    """Each file gave exactly the rows (and marker rows) the Python pass counted."""
+    got = {
+        int(i): (int(rows), int(markers))
+        for i, rows, markers in con.execute(
+            "SELECT file_index, count(*), count(*) FILTER (WHERE prescanned) FROM ingest_lines GROUP BY 1"
+        ).fetchall()
+    }
+    for p in parsed:
+        prepared = p.prepared
+        rows, markers = got.get(prepared.plan.index, (0, 0))
+        if rows != prepared.lines or markers != prepared.prescanned:
+            raise InputError(
+                f"{display_path(prepared.plan.path)}: DuckDB read {rows:,} lines ({markers:,} classified"
+                f" before) where the Python pass counted {prepared.lines:,} ({prepared.prescanned:,});"
+                " nothing was committed (please report this file)"
+            )
+
+
+def find_repeated(con: duckdb.DuckDBPyConnection, lines: int) -> None:
+    """The ``repeated_events`` table, built in parts of up to ``DEDUPE_PART_LINES`` lines each (by
+    hash of ``event_id``), so the de-duplication's memory does not grow with the ingest."""
+    parts = max(1, -(-lines // DEDUPE_PART_LINES))
+    set_var(con, "dedupe_parts", parts)
+    query = load_sql("engine/repeated_events")
+    for part in range(parts):
+        set_var(con, "dedupe_part", part)
+        if part == 0:
+            con.execute("CREATE OR REPLACE TEMP TABLE repeated_events AS " + query)
+        else:
+            con.execute("INSERT INTO repeated_events " + query)
+
+
+def copy_zstd(query: str) -> str:
+    """A statement writing ``query``'s rows to the zstd Parquet file given as its one parameter.
+
+    zstd level 1 (DuckDB's default is 3): measured 20% less CPU for the events file, and no bigger
+    (an events file is mostly md5 hex, which no level compresses much).
+    """
+    return f"COPY ({query}) TO ? (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)"
+
+
+def rejects_query() -> str:
+    """The rejects of this ingest in the store's columns, in file then line order."""
+    return (
+        "SELECT code, source_file, source_line, raw, ingest_id "
+        f"FROM ({load_sql('engine/rejects')}) ORDER BY file_index, source_line"
+    )
+
+
+def count(con: duckdb.DuckDBPyConnection, parsed: Sequence[Parsed], events: Path, rejects: Path) -> Counts:
+    """The counts of the files written, checked: lines = events + duplicates + rejects (+ pending)."""
+    row = con.execute(
+        "SELECT count(*) FILTER (WHERE code IS NULL AND NOT prescanned) FROM ingest_lines"
+    ).fetchone()
+    candidates = int(row[0]) if row else 0
+    row = con.execute("SELECT count(*) FROM read_parquet(?)", [literals([events])]).fetchone()
+    n_events = int(row[0]) if row else 0
+    by_code = {
+        str(code): int(n)
+        for code, n in con.execute(
+            "SELECT code, count(*) FROM read_parquet(?) GROUP BY code", [literals([rejects])]
+        ).fetchall()
+    }
+    sample = [
+        f"{display_path(f)}:{line}: {code}"
+        for f, line, code in con.execute(
+            "SELECT source_file, source_line, code FROM read_parquet(?) LIMIT ?",
+            [literals([rejects]), SAMPLE_REJECTS],
+        ).fetchall()
+    ]
+    lines = sum(p.prepared.lines for p in parsed)
+    rejected = sum(by_code.values())
+    if lines != candidates + rejected:
+        raise ReconcileError(
+            f"ingest identity broken: {lines:,} lines read but {candidates:,} events or duplicates and"
+            f" {rejected:,} rejects written; nothing was committed (please report this)"
+        )
+    return Counts(lines, candidates, n_events, by_code, sample)

@@ -1,0 +1,194 @@
+"""What DuckDB reads of each file: the ledger itself, or a copy in the ingest's scratch folder.
+
+- A plain live file read from its start is read in place (unless its torn tail is big: DuckDB would
+  read that too, so the complete lines are copied instead).
+- A plain live file that grew: its new part is copied (lines numbered on from the old count).
+- A live file that is not plain, and every compressed file (decompressed as a stream): its lines go
+  through the :class:`~reconcile._ingest._sanitise.Sanitiser`, which writes marker lines for the
+  lines it classified (their rejects spooled to a scratch Parquet file, so memory stays flat however
+  many there are) and the original text of the lines it rewrote.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+from reconcile._ingest._compressed import StreamEnd, decompressed
+from reconcile._ingest._sanitise import Sanitiser
+from reconcile._ingest._scan import CHUNK, Plan, is_ledger_name
+from reconcile._ingest._summary import Finding, Reject, display_path
+
+DIRECT_TAIL_BYTES = 64 << 10  # a torn tail up to this size is read (and dropped) by DuckDB in place
+_SPOOL_ROWS = 65_536
+
+PRESCAN_SCHEMA = pa.schema(
+    [
+        ("file_index", pa.int64()),
+        ("source_file", pa.string()),
+        ("source_line", pa.int64()),
+        ("code", pa.string()),
+        ("raw", pa.string()),
+    ]
+)
+ORIGINALS_SCHEMA = pa.schema([("file_index", pa.int64()), ("source_line", pa.int64()), ("raw", pa.string())])
+
+
+class _Spool:
+    """Rows written to a Parquet file in row groups of ``_SPOOL_ROWS`` (memory stays flat)."""
+
+    def __init__(self, path: Path, schema: pa.Schema) -> None:
+        self.path = path
+        self._schema = schema
+        self._rows: list[tuple[object, ...]] = []
+        self._writer: pq.ParquetWriter | None = None
+        self.count = 0
+
+    def add(self, row: tuple[object, ...]) -> None:
+        self._rows.append(row)
+        self.count += 1
+        if len(self._rows) >= _SPOOL_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._rows:
+            return
+        columns = list(zip(*self._rows, strict=True))
+        batch = pa.table(
+            [pa.array(col, f.type) for col, f in zip(columns, self._schema, strict=True)], schema=self._schema
+        )
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.path, self._schema, compression="lz4")
+        self._writer.write_table(batch)
+        self._rows.clear()
+
+    def close(self) -> Path | None:
+        """The file written, or None when no row was added."""
+        self._flush()
+        if self._writer is None:
+            return None
+        self._writer.close()
+        return self.path
+
+
+@dataclass
+class Prepared:
+    """One file, ready for DuckDB."""
+
+    plan: Plan
+    source: Path | None  # the file DuckDB reads (None: nothing to read)
+    copy: bool  # ``source`` is a copy in the scratch folder
+    sanitised: bool  # the copy holds marker lines (prescan rejects)
+    lines: int  # complete lines read (the rows DuckDB must give)
+    prescan: Path | None = None  # Parquet of the rejects classified in Python
+    prescanned: int = 0
+    originals: Path | None = None  # Parquet of the original text of rewritten lines
+    findings: list[Finding] = field(default_factory=list)
+    ledger: bool = True
+
+    @property
+    def last_line(self) -> int | None:
+        """The last complete line this ingest reads (None: every line DuckDB gives)."""
+        return self.plan.start_lines + self.lines
+
+
+def _region(plan: Plan) -> Iterator[bytes]:
+    """The bytes of the part of a live file this ingest reads: the complete lines after the old prefix."""
+    with plan.path.open("rb") as fh:
+        fh.seek(plan.start_bytes)
+        remaining = plan.consumed_bytes - plan.start_bytes
+        while remaining > 0:
+            chunk = fh.read(min(CHUNK, remaining))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+            yield chunk
+
+
+def prepare(plan: Plan, work_dir: Path, *, force_copy: bool = False) -> Prepared:
+    """What DuckDB reads of ``plan``'s file (module doc). ``force_copy``: never read in place (after
+    DuckDB refused to read the file as it is)."""
+    if plan.unchanged:
+        return Prepared(plan, None, copy=False, sanitised=False, lines=0)
+    if plan.compressed:
+        return _prepare_compressed(plan, work_dir)
+    assert plan.new_lines is not None
+    tail = plan.size - plan.consumed_bytes
+    if plan.plain and not force_copy and plan.start_bytes == 0 and tail <= DIRECT_TAIL_BYTES:
+        return Prepared(plan, plan.path, copy=False, sanitised=False, lines=plan.new_lines)
+    if plan.plain and not force_copy:
+        target = work_dir / f"lines-{plan.index}.txt"
+        with target.open("wb") as out:
+            for chunk in _region(plan):
+                out.write(chunk)
+        return Prepared(plan, target, copy=True, sanitised=False, lines=plan.new_lines)
+    return _run_sanitiser(plan, work_dir, _region(plan), None)
+
+
+def _run_sanitiser(plan: Plan, work_dir: Path, chunks: Iterator[bytes], end: StreamEnd | None) -> Prepared:
+    """Copy ``chunks`` through the sanitiser. ``end``: how a compressed stream ended (its last line
+    counts without ``\\n`` unless it was cut short); None for the region of a live file."""
+    index = plan.index
+    target = work_dir / f"lines-{index}.txt"
+    prescan = _Spool(work_dir / f"prescan-{index}.parquet", PRESCAN_SCHEMA)
+    originals = _Spool(work_dir / f"originals-{index}.parquet", ORIGINALS_SCHEMA)
+
+    def reject(r: Reject) -> None:
+        prescan.add((index, r.source_file, r.source_line, r.code, r.raw))
+
+    def original(line: int, raw: str) -> None:
+        originals.add((index, line, raw))
+
+    with target.open("wb") as out:
+        sanitiser = Sanitiser(out, str(plan.path), plan.start_lines, reject, original)
+        for chunk in chunks:
+            sanitiser.feed(chunk)
+        left = sanitiser.finish(last_line_counts=end is not None and end.status != "truncated")
+    prepared = Prepared(
+        plan,
+        target,
+        copy=True,
+        sanitised=True,
+        lines=sanitiser.line - plan.start_lines,
+        prescan=prescan.close(),
+        prescanned=prescan.count,
+        originals=originals.close(),
+    )
+    prepared.ledger = _ledger(plan, sanitiser, prepared.lines)
+    shown = display_path(plan.path)
+    if end is not None and end.status == "truncated":
+        incomplete = f", the last {left:,} bytes (an incomplete line) are not" if left else ""
+        prepared.findings.append(
+            Finding(
+                shown,
+                "truncated",
+                f"{plan.compression} stream ends early: its {prepared.lines:,} complete lines are read"
+                + incomplete,
+            )
+        )
+    elif end is not None and end.status == "trailing_data":
+        prepared.findings.append(
+            Finding(
+                shown, "trailing_data", f"{end.trailing:,} bytes after the {plan.compression} stream ignored"
+            )
+        )
+    return prepared
+
+
+def _ledger(plan: Plan, sanitiser: Sanitiser, lines: int) -> bool:
+    """A live file's plan already decided (from the whole file); a compressed one by its text."""
+    if not plan.compressed:
+        return plan.ledger
+    if sanitiser.ledger_like or lines == 0:
+        return True
+    return not sanitiser.binary and is_ledger_name(plan.path.name)
+
+
+def _prepare_compressed(plan: Plan, work_dir: Path) -> Prepared:
+    assert plan.compression is not None
+    end = StreamEnd()
+    return _run_sanitiser(plan, work_dir, decompressed(plan.path, plan.compression, end), end)
