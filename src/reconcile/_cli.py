@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import os
 import sys
@@ -292,7 +293,11 @@ def _cmd_sql(args: argparse.Namespace) -> int:
         raise UsageError(f"sql {args.name}: these rows live in the event store: give --store DIR")
     frame = read_relation(args.name, args.output, store=args.store, params=parse_params(args.param))
     if args.format == "csv":
-        sys.stdout.write(frame.write_csv())
+        from reconcile._csv import write_csv  # noqa: PLC0415
+
+        buffer = io.StringIO()
+        write_csv(frame, buffer)  # formula-like text neutralised, instants with Z
+        sys.stdout.write(buffer.getvalue())
     elif args.format == "json":
         text = frame.with_columns(
             pl.col(pl.Decimal).cast(pl.String),

@@ -25,6 +25,7 @@ import polars as pl
 import pyarrow as pa  # type: ignore[import-untyped]
 
 from reconcile import _schema as schema
+from reconcile._engine import literals
 from reconcile._sql import load_sql
 from reconcile.exceptions import InputError, UsageError
 
@@ -144,7 +145,7 @@ def register_events(con: duckdb.DuckDBPyConnection, events: EventsSource) -> Non
     if not files:
         con.execute(f"CREATE OR REPLACE TEMP TABLE events ({_EVENT_COLUMNS_SQL})")
         return
-    con.execute("SET VARIABLE pair_event_files = ?", [[str(f) for f in files]])
+    con.execute("SET VARIABLE pair_event_files = ?", [literals(files)])
     con.execute(
         "CREATE OR REPLACE TEMP VIEW events AS SELECT * FROM read_parquet(getvariable('pair_event_files'))"
     )

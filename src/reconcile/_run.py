@@ -15,12 +15,12 @@ holding only later events does not change it. The nightly job restates a day exa
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import importlib.metadata
 import json
 import shutil
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -33,6 +33,7 @@ import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from reconcile import _generate, _ingest, _pair, _price, _pricebook, _store, _write
 from reconcile._currency import decimal_text, round_to_minor
+from reconcile._engine import connect
 from reconcile._period import (
     NS_PER_DAY,
     Period,
@@ -45,6 +46,7 @@ from reconcile._period import (
     resolve_cut_off,
 )
 from reconcile._progress import Progress
+from reconcile._scratch import scratch_dir
 from reconcile._sql import load_sql
 from reconcile.exceptions import PricingError, ReconcileError, StoreError, UsageError
 
@@ -214,9 +216,9 @@ class _Session:
         # A memory limit makes DuckDB spill the pairing walk and the slices instead of holding them:
         # measured on 10M events it kept pairing under 2 GB and made it faster. Spill files go to a
         # private scratch folder, not to the working directory.
-        self._scratch = tempfile.TemporaryDirectory(prefix="reconcile-run-")
-        self.con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": self._scratch.name})
-        self.con.execute("SET enable_progress_bar = false")  # progress is ours, on stderr
+        self._stack = contextlib.ExitStack()
+        scratch = self._stack.enter_context(scratch_dir("run"))
+        self.con = connect(memory_limit=MEMORY_LIMIT, scratch=scratch)
         _pair.register_events(self.con, self.store.event_files())
         self.con.execute(
             "CREATE OR REPLACE TEMP TABLE _ingest_first AS " + load_sql("engine/run_ingest_first")
@@ -228,7 +230,7 @@ class _Session:
 
     def close(self) -> None:
         self.con.close()
-        self._scratch.cleanup()
+        self._stack.close()
 
     def ingests_before(self, cut_off_ns: int) -> list[str]:
         """The ingests holding at least one event before ``cut_off_ns`` (sorted)."""

@@ -45,7 +45,8 @@ from typing import Any
 import duckdb
 
 from reconcile import _schema as schema
-from reconcile._files import flock_exclusive, fsync_path, write_json_atomic
+from reconcile._engine import literals
+from reconcile._files import flock_exclusive, fsync_path, open_lock_file, private_files, write_json_atomic
 from reconcile.exceptions import StoreError
 
 STORE_FORMAT = 1
@@ -231,7 +232,7 @@ class Store:
         else:
             raise StoreError(f"unknown store table {table!r}: expected 'events' or 'rejects'")
         if files:
-            return "SELECT * FROM read_parquet(?)", [[str(f) for f in files]]
+            return "SELECT * FROM read_parquet(?)", [literals(files)]
         casts = ", ".join(f"CAST(NULL AS {kind}) AS {name}" for name, kind in columns)
         return f"SELECT {casts} WHERE false", []
 
@@ -254,8 +255,7 @@ class Store:
         Waits up to ``wait`` seconds for another writer, then raises :class:`StoreLockedError`.
         """
         try:
-            self.path.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+            fd = open_lock_file(self.path)
         except OSError as exc:
             raise StoreError(f"cannot open the event store {self.path}: {exc.strerror}") from None
         try:
@@ -267,12 +267,13 @@ class Store:
                     " try again later or pass --wait SECONDS"
                 ),
             )
-            writer = StoreWriter(self)
-            writer.cleanup()
-            try:
-                yield writer
-            finally:
-                shutil.rmtree(self.tmp_dir, ignore_errors=True)
+            with private_files():  # everything the writer creates is private (0600 / 0700)
+                writer = StoreWriter(self)
+                writer.cleanup()
+                try:
+                    yield writer
+                finally:
+                    shutil.rmtree(self.tmp_dir, ignore_errors=True)
         finally:
             os.close(fd)  # releases the flock
 

@@ -26,7 +26,10 @@ import polars as pl
 import pyarrow as pa  # type: ignore[import-untyped]
 
 from reconcile import _schema as schema
+from reconcile._csv import write_csv
 from reconcile._currency import currency_table
+from reconcile._engine import literal, literals
+from reconcile._files import private_files
 from reconcile._period import parse_period
 from reconcile._sql import load_sql, sql_root
 from reconcile._store import Store
@@ -199,9 +202,9 @@ def connect_output(
         values[name] = _typed(name, given) if isinstance(given, str) else given
 
     con = con if con is not None else duckdb.connect()
-    con.execute("SET VARIABLE output_dir = ?", [str(out)])
-    reject_files = [str(p) for p in committed_reject_files(store)] if store is not None else []
-    event_files = [str(p) for p in committed_event_files(store)] if store is not None else []
+    con.execute("SET VARIABLE output_dir = ?", [literal(out)])  # a folder name is never a pattern
+    reject_files = literals(committed_reject_files(store)) if store is not None else []
+    event_files = literals(committed_event_files(store)) if store is not None else []
     con.execute("SET VARIABLE reject_files = ?", [reject_files])
     con.execute("SET VARIABLE event_files = ?", [event_files])
     for name, value in values.items():
@@ -229,9 +232,6 @@ def connect_output(
         except duckdb.Error as exc:
             raise OutputError(f"{info.path}: cannot create relation {info.name} over {out}: {exc}") from None
     return con
-
-
-_CSV_INSTANT = "%Y-%m-%dT%H:%M:%S.%nZ"  # ISO 8601 UTC with nanoseconds, as FOCUS asks for date/times
 
 
 def _quote(identifier: str) -> str:
@@ -290,7 +290,9 @@ def export_focus(
     """Write the ``focus`` rows of ``period`` to ``to`` (``.parquet`` zstd or ``.csv``); return the row count.
 
     The file is written next to its destination and renamed into place, so a reader never sees half of
-    it. CSV instants are ISO 8601 UTC with nanoseconds (``2026-11-25T10:00:00.000000000Z``).
+    it. CSV instants are ISO 8601 UTC with nanoseconds (``2026-11-25T10:00:00.000000000Z``), and text
+    cells a spreadsheet would run as a formula are neutralised (``reconcile._csv``). The file is
+    private (0600) and its folder must exist.
     """
     dest = Path(to)
     suffix = dest.suffix.lower()
@@ -299,24 +301,21 @@ def export_focus(
     parse_period(period)  # a usage error before any work
     merged: dict[str, str | int] = dict(params or {})
     merged["period"] = period
+    if not dest.parent.is_dir():
+        raise UsageError(f"--to {dest}: the folder {dest.parent} does not exist")
     con = connect_output(output, params=merged)
     tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
     try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        rel = con.table("focus")
-        if suffix == ".parquet":
-            rel.write_parquet(str(tmp), compression="zstd")
-        else:
-            # DuckDB's CSV writer ignores timestampformat for TIMESTAMP_NS: format those columns here
-            columns = [
-                f"strftime({_quote(col)}, '{_CSV_INSTANT}') AS {_quote(col)}"
-                if str(col_type) == "TIMESTAMP_NS"
-                else _quote(col)
-                for col, col_type in zip(rel.columns, rel.types, strict=True)
-            ]
-            rel.project(", ".join(columns)).write_csv(str(tmp), header=True)
-        row = con.execute("SELECT count(*) FROM focus").fetchone()
-        os.replace(tmp, dest)
+        with private_files():
+            rel = con.table("focus")
+            if suffix == ".parquet":
+                rel.write_parquet(str(tmp), compression="zstd")
+            else:
+                frame = pl.from_arrow(rel.to_arrow_table())
+                assert isinstance(frame, pl.DataFrame)
+                write_csv(frame, tmp)  # formula-like text neutralised, instants with Z
+            row = con.execute("SELECT count(*) FROM focus").fetchone()
+            os.replace(tmp, dest)
     except duckdb.Error as exc:
         raise OutputError(f"export focus to {dest}: {exc}") from None
     except OSError as exc:

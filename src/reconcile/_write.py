@@ -43,7 +43,15 @@ import duckdb
 import polars as pl
 
 from reconcile import _schema as schema
-from reconcile._files import flock_exclusive, fsync_path, fsync_tree, write_json_atomic
+from reconcile._engine import literal
+from reconcile._files import (
+    flock_exclusive,
+    fsync_path,
+    fsync_tree,
+    open_lock_file,
+    private_files,
+    write_json_atomic,
+)
 from reconcile._period import Period
 from reconcile._sql import load_sql
 from reconcile.exceptions import OutputError, UsageError
@@ -110,8 +118,7 @@ def _lock_fd(path: Path, *, wait: float) -> int:
     """Take the exclusive flock on ``path/.lock``, polling up to ``wait`` seconds."""
     lock_path = path / _LOCK
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = open_lock_file(path, _LOCK)
     except OSError as exc:
         raise OutputError(
             f"output folder {path}: cannot take its lock {lock_path}: {exc.strerror or exc}"
@@ -236,8 +243,23 @@ class OutputFolder:
         ``slices`` are the period's priced slices; ``intervals`` and ``anomalies`` are pairing's
         tables as of ``cut_off_ns`` (all history: this stage keeps the intervals overlapping the
         period and the anomalies whose event lies in it, plus every ``stale_open``). ``manifest`` is
-        written as ``manifest.json`` with the row counts added. The commit is atomic.
+        written as ``manifest.json`` with the row counts added. The commit is atomic. Everything it
+        creates is private (files 0600, folders 0700).
         """
+        with private_files():
+            return self._write_period(
+                con, period=period, cut_off_ns=cut_off_ns, run_id=run_id, manifest=manifest
+            )
+
+    def _write_period(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        *,
+        period: Period,
+        cut_off_ns: int,
+        run_id: str,
+        manifest: dict[str, Any],
+    ) -> WriteResult:
         if self._fd is None:
             raise OutputError(f"output folder {self.path} is closed")
         # output.json is written before the first commit; it binds the folder once a period is committed
@@ -358,7 +380,7 @@ class OutputFolder:
             folder.mkdir(parents=True)
             rel = con.sql(load_sql(f"engine/output_{table}"))
             rel.write_parquet(str(folder / _DATA), compression="zstd")
-            rows[table] = _count(con, "SELECT count(*) FROM read_parquet(?)", [str(folder / _DATA)])
+            rows[table] = _count(con, "SELECT count(*) FROM read_parquet(?)", [literal(folder / _DATA)])
         return rows
 
 
@@ -423,7 +445,7 @@ def read_output(path: str | Path, *, wait: float = 30.0) -> OutputTables:
 
     def scan(table: str) -> pl.LazyFrame:
         files = sorted(str(p) for p in (root / table).glob("*=*/*.parquet"))
-        return pl.scan_parquet(files, hive_partitioning=False)
+        return pl.scan_parquet(files, hive_partitioning=False, glob=False)
 
     return OutputTables(scan("slices"), scan("intervals"), scan("anomalies"), manifests)
 

@@ -37,11 +37,16 @@ RUNS = {
 
 
 def _copy(con: duckdb.DuckDBPyConnection, csv: str, types: dict[str, str], dest: Path, part: str) -> None:
-    """Read ``csv`` with ``types`` and write it as zstd Parquet partitioned by ``part`` under ``dest``."""
+    """Read ``csv`` with ``types`` and write it as zstd Parquet partitioned by ``part`` under ``dest``;
+    each file holds its partition column too, as the engine's output files do."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     rel = con.read_csv(str(DATA / csv), header=True, columns=types)
     con.register("fixture_rows", rel)
-    con.sql("SELECT * FROM fixture_rows").write_parquet(str(dest), compression="zstd", partition_by=[part])
+    con.execute(
+        f"COPY fixture_rows TO ? (FORMAT parquet, COMPRESSION zstd, PARTITION_BY ({part}),"
+        " WRITE_PARTITION_COLUMNS true)",
+        [str(dest)],
+    )
     con.unregister("fixture_rows")
 
 

@@ -166,7 +166,11 @@ def test_constants_come_from_parameters(output: Path) -> None:
 def test_export_parquet_keeps_decimals_and_filters_the_period(output: Path, tmp_path: Path) -> None:
     """export focus --period 2026-11 writes only November's rows, DECIMAL(38,12) and ns timestamps intact."""
     dest = tmp_path / "out" / "focus.parquet"
+    with pytest.raises(UsageError, match="does not exist"):
+        export_focus(output, period="2026-11", to=dest)  # the target's folder is never created
+    dest.parent.mkdir()
     rows = export_focus(output, period="2026-11", to=dest)
+    assert dest.stat().st_mode & 0o777 == 0o600
     assert rows == 14
     table = pq.read_table(dest)
     assert table.num_rows == 14
