@@ -39,7 +39,7 @@ from reconcile._ingest import _dedupe
 from reconcile._ingest._inputs import resolve_inputs
 from reconcile._ingest._parse import parse, set_var
 from reconcile._ingest._prepare import prepare
-from reconcile._ingest._scan import Plan, plan_file, same_file
+from reconcile._ingest._scan import NotALedgerError, Plan, plan_file, same_file
 from reconcile._ingest._summary import (
     Finding,
     IngestSummary,
@@ -69,6 +69,9 @@ def _plan_all(files: Sequence[Path], state: dict[str, FileState], findings: list
     for index, path in enumerate(files):
         try:
             plan = plan_file(path, index, state.get(str(path)))
+        except NotALedgerError as exc:
+            findings.append(Finding(display_path(path), "not_a_ledger", str(exc)))
+            continue
         except InputError as exc:
             findings.append(Finding(display_path(path), "unreadable", f"{_detail(exc, path)}: skipped"))
             continue
@@ -86,7 +89,9 @@ def _detail(exc: InputError, path: Path) -> str:
 
 
 def _not_a_ledger(path: Path) -> Finding:
-    return Finding(display_path(path), "not_a_ledger", "neither ledger text nor a known compression: skipped")
+    return Finding(
+        display_path(path), "not_a_ledger", "no ledger line, and the name does not say .jsonl: skipped"
+    )
 
 
 def _read(

@@ -34,6 +34,22 @@ MAGIC: dict[str, bytes] = {
 }
 
 
+#: Compressions that are recognised but not read: such a file is one finding, not a reject per line.
+UNREAD_MAGIC: dict[str, bytes] = {
+    "lz4": b"\x04\x22\x4d\x18",
+    "zip": b"PK\x03\x04",
+    "7z": b"7z\xbc\xaf\x27\x1c",
+    "lzip": b"LZIP",
+    "lzop": b"\x89LZO",
+    "compress": b"\x1f\x9d",
+}
+
+
+def unread_compression(head: bytes) -> str | None:
+    """The name of a compression this engine recognises but does not read, from a file's first bytes."""
+    return next((name for name, magic in UNREAD_MAGIC.items() if head.startswith(magic)), None)
+
+
 def compression_of(head: bytes) -> str | None:
     """``gzip``, ``bzip2``, ``xz`` or ``zstd`` from a file's first bytes; None for anything else."""
     for name, magic in MAGIC.items():

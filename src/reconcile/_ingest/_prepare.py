@@ -183,9 +183,7 @@ def _ledger(plan: Plan, sanitiser: Sanitiser, lines: int) -> bool:
     """A live file's plan already decided (from the whole file); a compressed one by its text."""
     if not plan.compressed:
         return plan.ledger
-    if sanitiser.ledger_like or lines == 0:
-        return True
-    return not sanitiser.binary and is_ledger_name(plan.path.name)
+    return sanitiser.ledger_like or lines == 0 or is_ledger_name(plan.path.name)
 
 
 def _prepare_compressed(plan: Plan, work_dir: Path) -> Prepared:

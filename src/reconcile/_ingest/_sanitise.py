@@ -233,7 +233,6 @@ class Sanitiser:
         self._carry = bytearray()
         self._long: _LongLine | None = None
         self.odd_lines = 0
-        self.binary = False  # invalid UTF-8 was seen
         self.ledger_like = False  # a `"kind"` member was seen somewhere
 
     def feed(self, data: bytes) -> None:
@@ -295,7 +294,6 @@ class Sanitiser:
         assert self._long is not None
         long_line, self._long = self._long, None
         code, raw = long_line.finish()
-        self.binary = self.binary or not long_line.valid
         self.line += 1
         self.odd_lines += 1
         self._rejects(Reject(self._source, self.line, code, raw))
@@ -331,9 +329,7 @@ class Sanitiser:
             line = line[:-1]
         code = classify_odd(line)
         if code is not None:
-            valid = code != "invalid_utf8"
-            self.binary = self.binary or not valid
-            raw = raw_text(line[: RAW_BYTES + 1], valid, len(line))
+            raw = raw_text(line[: RAW_BYTES + 1], code != "invalid_utf8", len(line))
             self._rejects(Reject(self._source, self.line, code, raw))
             self._out.write(MARKER + b"\n")
             return

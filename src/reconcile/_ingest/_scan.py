@@ -8,11 +8,11 @@ CRLF, valid UTF-8, no BOM, no ``\\u`` surrogate escape, no line near 1 MiB (see 
 *compressed* file (by its magic bytes) is digested whole; it is complete, so it is consumed whole or,
 when its bytes changed, read again whole.
 
-Whether a file is a ledger at all is decided by its content: a file with no ``"kind"`` member
-anywhere that is binary (invalid UTF-8: an unknown compression, an image), or, when its name does not
-say ``.jsonl``, that is not empty, is ``not_a_ledger`` (one finding instead of a reject per line). A
-``*.jsonl`` file of valid text is always a ledger, even one holding only a block of NULs (what a
-power cut leaves): its lines are rejects. A file an earlier ingest read stays a ledger.
+Whether a file is a ledger at all: a file compressed with something this engine does not read (lz4,
+zip, ...: by magic bytes) is not; a file whose name says ``.jsonl`` is, whatever it holds (a block of
+NULs a power cut left, garbage: its lines are rejects); a file with another name (logrotate's
+``dateext`` rotations, say) is when it holds a ``"kind"`` member somewhere or nothing at all. A file
+that is not a ledger is one finding (``not_a_ledger``), not a reject per line.
 """
 
 from __future__ import annotations
@@ -26,13 +26,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reconcile._ingest._compressed import compression_of
+from reconcile._ingest._compressed import compression_of, unread_compression
 from reconcile._ingest._sanitise import _HALF, BOM, MARKER
 from reconcile._store import FileState
 from reconcile.exceptions import InputError
 
 CHUNK = 8 << 20
 _EDGE = 8  # bytes of the previous chunk kept to find patterns split between two chunks
+
+
+class NotALedgerError(InputError):
+    """A file that is not a ledger (its message says why)."""
 
 
 def is_ledger_name(name: str) -> bool:
@@ -67,12 +71,12 @@ class Plan:
 
 
 class PlainCheck:
-    """Streaming check of complete lines: plain (module doc), binary (invalid UTF-8), ledger-like
-    (a ``"kind"`` member somewhere); counts lines."""
+    """Streaming check of complete lines: plain (module doc), ledger-like (a ``"kind"`` member
+    somewhere); counts lines."""
 
     def __init__(self) -> None:
         self.plain = True
-        self.binary = False
+        self._invalid_utf8 = False
         self.ledger_like = False
         self.newlines = 0
         self._decoder = codecs.getincrementaldecoder("utf-8")()
@@ -90,7 +94,7 @@ class PlainCheck:
             self.ledger_like = True
         if self.plain and b"\x00" in data:
             self.plain = False
-        if not self.binary:
+        if not self._invalid_utf8:
             self._check_utf8(data)
         if self.plain:
             self._check_plain(data, joined)
@@ -104,7 +108,7 @@ class PlainCheck:
         try:
             self._decoder.decode(data)
         except UnicodeDecodeError:
-            self.binary = True
+            self._invalid_utf8 = True
             self.plain = False
             return
         self._pending_utf8 = bool(self._decoder.getstate()[0])
@@ -142,11 +146,11 @@ class PlainCheck:
         """The end of the bytes checked."""
         if self._edge.endswith(b"\r"):
             self.plain = False
-        if not self.binary:
+        if not self._invalid_utf8:
             try:
                 self._decoder.decode(b"", final=True)
             except UnicodeDecodeError:
-                self.binary = True
+                self._invalid_utf8 = True
                 self.plain = False
 
 
@@ -210,9 +214,7 @@ def live_check(path: Path, size: int, start: int) -> tuple[PlainCheck, int]:
 
 
 def _is_ledger(path: Path, check: PlainCheck, size: int, old: FileState | None) -> bool:
-    if old is not None or check.ledger_like or size == 0:
-        return True
-    return not check.binary and is_ledger_name(path.name)
+    return old is not None or check.ledger_like or size == 0 or is_ledger_name(path.name)
 
 
 def _plan_live(path: Path, index: int, size: int, old: FileState | None, identity: tuple[int, int]) -> Plan:
@@ -294,6 +296,9 @@ def plan_file(path: Path, index: int, old: FileState | None) -> Plan:
     finally:
         os.close(fd)
     identity = (info.st_dev, info.st_ino)
+    unread = unread_compression(head)
+    if unread is not None:
+        raise NotALedgerError(f"{unread}-compressed, which reconcile does not read: skipped")
     kind = compression_of(head)
     try:
         if kind is not None:
