@@ -6,19 +6,29 @@ import os
 import subprocess
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+
+_PEAK = Path(__file__).resolve().parent / "_peak.py"
 
 
 def run_child(args: Sequence[str]) -> tuple[str, int]:
-    """Run ``python ARGS...``; its stdout and its peak RSS in bytes (``os.wait4`` of that child only).
+    """Run ``python ARGS...``; its stdout and its peak RSS in bytes (VmHWM of that process only,
+    reported by ``_peak.py`` as it exits: ``ru_maxrss`` would include this benchmark's own peak).
 
     Stdout is read before waiting, so a child printing much cannot block on a full pipe. Exits the
     benchmark, naming the child, when it fails.
     """
-    proc = subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE, text=True)
+    read_fd, write_fd = os.pipe()
+    env = {**os.environ, "RECONCILE_BENCH_PEAK_FD": str(write_fd)}
+    proc = subprocess.Popen(
+        [sys.executable, str(_PEAK), *args], stdout=subprocess.PIPE, text=True, env=env, pass_fds=(write_fd,)
+    )
+    os.close(write_fd)
     assert proc.stdout is not None
     out = proc.stdout.read()
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    code = os.waitstatus_to_exitcode(status)
+    code = proc.wait()
+    with os.fdopen(read_fd) as fh:
+        peak = fh.read().strip()
     if code != 0:
         raise SystemExit(f"child {' '.join(args[:3])[:80]} failed with exit code {code}")
-    return out, usage.ru_maxrss * 1024  # ru_maxrss is in KiB on Linux
+    return out, int(peak) * 1024

@@ -28,6 +28,5 @@ LEFT JOIN repeated_events AS r ON r.event_id = c.event_id
 LEFT JOIN store_event_ids AS s ON s.event_id = c.event_id  -- unique in the store
 WHERE
     c.code IS NULL
-    AND NOT c.prescanned
     AND s.event_id IS NULL
     AND (r.event_id IS NULL OR r.first_ord = c.file_index * 1000000000000 + c.source_line)

@@ -1,8 +1,8 @@
 -- parsed_lines: every line of `ledger_lines` classified: a SPEC reject code, or the event it becomes.
 -- Input relation: ledger_lines(source_line, raw). Variables: file_index (the file's rank in the
 -- ingest's sorted path list: the de-duplication order), line_offset (passed on to `ingest_lines`,
--- which numbers the lines and bounds them by the Python pass's count), prescan_marker (a line holding only this text was classified by the Python pre-scan of an odd
--- file and is skipped here; NULL on the fast path).
+-- which numbers the lines and bounds them by the Python pass's count). Lines the Python pre-scan
+-- classified itself are not in ledger_lines (ingest_lines numbers around them).
 --
 -- Codes in SPEC order, the first that applies wins: blank, invalid_utf8 and line_too_long (invalid
 -- UTF-8 only ever comes from the pre-scan: the lines DuckDB reads are valid UTF-8), malformed_json,
@@ -24,7 +24,6 @@ lines AS (
     SELECT
         source_line,
         raw,
-        coalesce(raw = getvariable('prescan_marker'), false) AS prescanned,
         strlen(raw) <= 1048576 AS short
     FROM ledger_lines
 ),
@@ -264,7 +263,6 @@ classified AS (
     SELECT
         *,
         CASE
-            WHEN prescanned THEN NULL
             WHEN canonical THEN NULL  -- the checks of the slow path hold by construction
             -- (trim is slow: only lines that are not JSON can be blank)
             WHEN CASE WHEN valid THEN false ELSE trim(raw, e' \t\r') = '' END THEN 'blank'
@@ -280,7 +278,6 @@ coded AS (
     SELECT
         *,
         CASE
-            WHEN prescanned THEN NULL
             WHEN early_code IS NOT NULL THEN early_code
             WHEN kind IS NULL OR kind NOT IN (
                 'vm.compute.start', 'vm.compute.stop', 'vm.storage.start', 'vm.storage.stop',
@@ -300,7 +297,6 @@ SELECT
     getvariable('file_index') AS file_index,
     source_line,  -- NULL when one query parses the whole file: numbered in `ingest_lines`
     CAST(getvariable('line_offset') AS BIGINT) AS line_offset,
-    prescanned,
     code,
     CASE WHEN code IS NOT NULL THEN raw END AS raw,
     -- (family, endpoint, resource_id and source_file follow from kind, the ids and file_index: added
@@ -314,10 +310,10 @@ SELECT
     CASE WHEN code IS NULL THEN coalesce(cpu_i, 0) END AS cpu,
     CASE WHEN code IS NULL THEN coalesce(mem_i, 0) END AS mem_bytes,
     CASE WHEN code IS NULL THEN coalesce(sto_i, 0) END AS storage_bytes,
-    CASE WHEN code IS NULL AND NOT prescanned THEN utc_ns END AS emitted_ns,
+    CASE WHEN code IS NULL THEN utc_ns END AS emitted_ns,
     -- event_id: md5 of the normalised fields (docs/ARCHITECTURE.md): strings as <UTF-8 byte length>:<value>
     -- (NULL as 0:), integers in decimal, joined with '|'
-    CASE WHEN code IS NULL AND NOT prescanned THEN md5(concat(
+    CASE WHEN code IS NULL THEN md5(concat(
         coalesce(strlen(kind), 0), ':', kind, '|',
         coalesce(strlen(vm_id), 0), ':', vm_id, '|',
         coalesce(strlen(snapshot_id), 0), ':', snapshot_id, '|',

@@ -9,7 +9,7 @@
 WITH repeated_hashes AS (
     SELECT hash(event_id) AS h
     FROM ingest_lines
-    WHERE code IS NULL AND NOT prescanned
+    WHERE code IS NULL
         AND hash(event_id) % getvariable('dedupe_parts') = getvariable('dedupe_part')
     GROUP BY h
     HAVING count(*) > 1
@@ -17,6 +17,6 @@ WITH repeated_hashes AS (
 
 SELECT event_id, min(file_index * 1000000000000 + source_line) AS first_ord
 FROM ingest_lines
-WHERE code IS NULL AND NOT prescanned AND hash(event_id) IN (SELECT h FROM repeated_hashes)
+WHERE code IS NULL AND hash(event_id) IN (SELECT h FROM repeated_hashes)
 GROUP BY event_id
 HAVING count(*) > 1

@@ -80,14 +80,17 @@ def _add_validate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     """Print ``file:line: code: raw`` per reject; exit 0 when clean, 1 when something was rejected."""
-    from reconcile._ingest import validate  # noqa: PLC0415 - keep `reconcile --help` fast
+    from reconcile._ingest import validate_files  # noqa: PLC0415 - keep `reconcile --help` fast
+    from reconcile._ingest._summary import display_path, escape_control  # noqa: PLC0415
 
-    rejects = validate(args.paths, quiet=args.quiet)
-    for r in rejects:
-        print(f"{r.source_file}:{r.source_line}: {r.code}: {r.raw}")
+    rejects, findings = validate_files(args.paths, quiet=args.quiet)
+    for r in rejects:  # (control bytes escaped: a terminal never receives them)
+        print(f"{display_path(r.source_file)}:{r.source_line}: {r.code}: {escape_control(r.raw)}")
+    for finding in findings:
+        print(f"validate: {finding}", file=sys.stderr)
     if not args.quiet:
-        print(f"validate: {len(rejects)} rejected line(s)", file=sys.stderr)
-    return EXIT_FAILED if rejects else EXIT_OK
+        print(f"validate: {len(rejects)} rejected line(s), {len(findings)} file(s) skipped", file=sys.stderr)
+    return EXIT_FAILED if rejects or findings else EXIT_OK
 
 
 # --- run / nightly / demo (owner: pricing and runs) ---------------------------------------------------

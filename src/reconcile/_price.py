@@ -176,8 +176,9 @@ def price_slices(
 def normalize_tenants(table: pa.Table, source: str = "tenants") -> pa.Table:
     """Check a tenants table and bring it to :data:`TENANT_SCHEMA`.
 
-    Columns: ``resource_id`` and ``tenant_id`` (non-empty strings), optional ``valid_from`` (inclusive)
-    and ``valid_to`` (exclusive): timestamps (naive ones mean UTC), dates (UTC midnight), RFC 3339
+    Columns: ``resource_id`` and ``tenant_id`` (non-empty strings; one with spaces around it is
+    refused, not trimmed: it would match nothing), optional ``valid_from`` (inclusive) and
+    ``valid_to`` (exclusive): timestamps (naive ones mean UTC), dates (UTC midnight), RFC 3339
     strings or ``YYYY-MM-DD``; null or absent means unbounded. A resource's validity ranges must not
     overlap. Raises :class:`TenantsError` naming ``source``, the row (counted from 1) and the field.
     """
@@ -237,6 +238,9 @@ def load_tenants(path: str | Path) -> pa.Table:
         else:
             with file.open(newline="", encoding="utf-8-sig") as handle:  # a BOM is not part of a name
                 names = next(csv.reader(handle), [])
+            repeated = sorted({n for n in names if names.count(n) > 1})
+            if repeated:
+                raise TenantsError(f"{path}: header names column {repeated[0]!r} more than once")
             table = pacsv.read_csv(
                 file,
                 convert_options=pacsv.ConvertOptions(
@@ -333,6 +337,10 @@ def _strings(table: pa.Table, name: str, source: str, problems: list[str]) -> li
     for row_number, value in enumerate(values, start=1):
         if value is None or (isinstance(value, str) and not value.strip()):
             problems.append(f"{source}: row {row_number}: {name}: empty")
+            out.append(None)
+        elif isinstance(value, str) and value != value.strip():
+            # ' t1' would match no tenant and ' vm-1' no resource: its slices would go unattributed
+            problems.append(f"{source}: row {row_number}: {name}: {value!r} has spaces around it")
             out.append(None)
         else:
             out.append(str(value))

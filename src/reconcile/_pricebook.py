@@ -81,7 +81,7 @@ _PRICE_FIELDS = frozenset(
 )
 _BILLING_FIELDS = frozenset({"increment_seconds", "minimum_seconds"})
 _TOP_FIELDS = frozenset({"currency", "price", "billing"})
-_DECIMAL_RE = re.compile(r"-?\d+(?:\.\d+)?")
+_DECIMAL_RE = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")  # ASCII digits only: no full-width or Arabic-Indic digits
 _PRICE_HEADER_RE = re.compile(r"^[ \t]*\[\[[ \t]*price[ \t]*\]\]", re.MULTILINE)
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
@@ -246,7 +246,7 @@ def parse_price_book(data: bytes, source: str) -> PriceBook:
     """Validate the bytes of a price book (``source`` names it in messages)."""
     version = hashlib.sha256(data).hexdigest()[:16]
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8").removeprefix("\ufeff")  # a BOM some editors write is not TOML
         doc = tomllib.loads(text)
     except UnicodeDecodeError as exc:
         raise PriceBookError(f"{source}: not UTF-8 text: {exc}") from None
@@ -397,10 +397,10 @@ def _parse_price(value: object, bad: Report) -> Decimal | None:
         problem = f'{value!r} is a TOML float; write the price as a decimal string, e.g. "{value}"'
     elif not isinstance(value, str):
         problem = f'{value!r} must be a decimal string, e.g. "0.0400"'
-    elif not _DECIMAL_RE.fullmatch(value.strip()):
-        problem = f'{value!r} is not a plain decimal number like "0.0400"'
+    elif not _DECIMAL_RE.fullmatch(value.strip(" ")):
+        problem = f'{value!r} is not a plain decimal number of ASCII digits like "0.0400"'
     else:
-        price = Decimal(value.strip())
+        price = Decimal(value.strip(" "))
         exponent = price.as_tuple().exponent
         if price < 0:
             problem = f"{value!r} is negative"

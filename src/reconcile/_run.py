@@ -33,7 +33,7 @@ import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from reconcile import _generate, _ingest, _pair, _price, _pricebook, _store, _write
 from reconcile._currency import decimal_text, round_to_minor
-from reconcile._engine import connect
+from reconcile._engine import connect, engine_errors
 from reconcile._period import (
     NS_PER_DAY,
     Period,
@@ -265,6 +265,10 @@ class _Session:
         if not force and previous is not None and previous.get("run_id") == run_id:
             summary = _summary_from_manifest(previous, out.path)
             return RunSummary(**{**summary.to_json(), "skipped": True})
+        with engine_errors(f"run {period.name}", memory_limit=MEMORY_LIMIT, where=str(out.path)):
+            return self._run(out, period, cut_off_ns, run_id)
+
+    def _run(self, out: _write.OutputFolder, period: Period, cut_off_ns: int, run_id: str) -> RunSummary:
         started = time.monotonic()
         self.progress.note(f"run {period.name}: pairing events before {format_ns(cut_off_ns)}")
         _pair.pair_in(

@@ -224,7 +224,10 @@ class FileRecorder(_Base):
         super().__init__()
         self.path = os.path.abspath(os.fspath(path))  # reopening after a chdir must find the same file
         self.durable = durable
-        self._flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | (_O_DSYNC if durable else 0)
+        # O_NOFOLLOW: a symlink planted at the ledger path (to any file the process may write) is
+        # refused, counted and logged, never followed
+        self._flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
+        self._flags |= _O_DSYNC if durable else 0
         self._fsync = durable and not _O_DSYNC
         self._check_interval = check_interval
         # The fast path of emit (no lock, no stat) runs while monotonic() < _next_check; it is 0 whenever
@@ -247,6 +250,8 @@ class FileRecorder(_Base):
         try:
             fd = os.open(self.path, self._flags, 0o600)
         except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                return OSError(exc.errno, "the ledger path is a symlink: refused (O_NOFOLLOW)")
             return exc
         try:
             st = os.fstat(fd)
@@ -307,7 +312,7 @@ class FileRecorder(_Base):
         reopen = not self._connected
         if not reopen:
             try:
-                st = os.stat(self.path)
+                st = os.lstat(self.path)  # (a symlink put in its place is another file: reopen, refuse)
             except OSError:
                 reopen = True  # the path is gone (renamed or removed): reopen it
             else:
@@ -318,8 +323,8 @@ class FileRecorder(_Base):
                 self._connected = False
                 return self._drop(f"cannot open ledger {self.path!r}: {error}")
         fd = self._fd
-        if self._partial:
-            data = b"\n" + data
+        if self._partial and not _ends_with_newline(fd):
+            data = b"\n" + data  # end the fragment, so that this line is whole
         try:
             written = _os_write(fd, data)
         except OSError as exc:
@@ -351,18 +356,38 @@ class FileRecorder(_Base):
         return self._drop(f"cannot write to ledger {self.path!r}: {exc}")
 
     def _write_rest(self, fd: int, data: bytes, written: int) -> None:
-        """Finish a short write (only a disk filling up or a signal cause them on regular files)."""
+        """Finish a short write (only a disk filling up or a signal cause them on regular files).
+
+        When the rest cannot be written, the fragment is cut off again (``ftruncate`` to where this
+        line began), so no reader ever sees it as a line; if another process appended after it
+        meanwhile (the file no longer ends where this write did), cutting would lose their line, so
+        the fragment stays and the next line starts on a fresh line instead.
+        """
         view = memoryview(data)
         while written < len(data):
             try:
                 n = _os_write(fd, view[written:])
             except OSError:
-                self._partial = written > 0
+                self._drop_fragment(fd, written)
                 raise
             if n <= 0:
-                self._partial = written > 0
+                self._drop_fragment(fd, written)
                 raise OSError(errno.EIO, f"write returned {n} after {written} of {len(data)} bytes")
             written += n
+
+    def _drop_fragment(self, fd: int, written: int) -> None:
+        """Remove the ``written`` bytes of a line that could not be finished (lock held)."""
+        if written <= 0:
+            return
+        try:
+            end = os.lseek(fd, 0, os.SEEK_CUR)  # O_APPEND: the offset is where this write ended
+            if os.fstat(fd).st_size == end:
+                os.ftruncate(fd, end - written)
+                self._partial = False
+                return
+        except OSError:
+            pass
+        self._partial = True
 
     def close(self) -> None:
         """Release the ledger file; later emits are dropped and counted. Closing twice is fine."""
@@ -382,6 +407,22 @@ class FileRecorder(_Base):
         if fd >= 0:
             with contextlib.suppress(OSError):
                 os.close(fd)
+
+
+def _ends_with_newline(fd: int) -> bool:
+    """Whether the file open (write-only) on ``fd`` ends with a newline: another writer may have
+    ended our fragment's line. Read through a second, read-only descriptor of the same file."""
+    try:
+        reader = os.open(f"/proc/self/fd/{fd}", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        size = os.fstat(reader).st_size
+        return size == 0 or os.pread(reader, 1, size - 1) == b"\n"
+    except OSError:
+        return False
+    finally:
+        os.close(reader)
 
 
 def _park(fd: int) -> None:

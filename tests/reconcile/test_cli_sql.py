@@ -144,3 +144,22 @@ def test_a_closed_pipe_ends_quietly(
         monkeypatch.undo()
     assert code == 1
     assert capsys.readouterr().err == ""
+
+
+def test_csv_neutralises_text_a_spreadsheet_would_run() -> None:
+    """Text cells starting with = + - @ (or TAB, CR) get a leading quote; numbers are left alone."""
+    import polars as pl  # noqa: PLC0415
+
+    from reconcile._csv import write_csv  # noqa: PLC0415
+
+    frame = pl.DataFrame(
+        {
+            "tenant_id": ['=HYPERLINK("http://x")', "+1", "-a", "@b", "\tc", "ok"],
+            "amount": [-1, 2, 3, 4, 5, 6],
+        }
+    )
+    buffer = io.StringIO()
+    write_csv(frame, buffer)
+    rows = list(csv.reader(io.StringIO(buffer.getvalue())))
+    assert [r[0] for r in rows[1:]] == ['\'=HYPERLINK("http://x")', "'+1", "'-a", "'@b", "'\tc", "ok"]
+    assert rows[1][1] == "-1"

@@ -390,7 +390,7 @@ def test_plain_check_across_chunk_boundaries() -> None:
         check.finish()
         assert check.plain, cut
         assert check.newlines == 3
-    for bad in (b"a\rb\n", b"\xc3\n", b"a\x00\n", b"ok\r", b"x\xef\xbb\xbfy\n", b'"\\ud800"\n', b"\x01\n"):
+    for bad in (b"a\rb\n", b"\xc3\n", b"a\x00\n", b"ok\r", b"x\xef\xbb\xbfy\n", b'"\\ud800"\n'):
         for cut in range(len(bad) + 1):
             check = PlainCheck()
             check.feed(bad[:cut])

@@ -717,3 +717,17 @@ def test_amounts_with_odd_and_huge_prices_are_exact(factor: int) -> None:
     )
     assert len(got) == 3
     assert_amounts_exact(got)
+
+
+def test_tenants_with_a_repeated_column_or_spaced_ids_are_refused(tmp_path: Path) -> None:
+    """A header naming a column twice, and ids with spaces around them, are errors naming the row."""
+    repeated = tmp_path / "repeated.csv"
+    repeated.write_text("resource_id,tenant_id,tenant_id\nvm-1,a,b\n", encoding="utf-8")
+    with pytest.raises(TenantsError, match="header names column 'tenant_id' more than once"):
+        load_tenants(repeated)
+    spaced = tmp_path / "spaced.csv"
+    spaced.write_text("resource_id,tenant_id\nvm-1, acme\n vm-2,beta\n", encoding="utf-8")
+    with pytest.raises(TenantsError) as info:
+        load_tenants(spaced)
+    assert "row 1: tenant_id: ' acme' has spaces around it" in str(info.value)
+    assert "row 2: resource_id: ' vm-2' has spaces around it" in str(info.value)

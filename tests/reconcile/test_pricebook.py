@@ -286,3 +286,23 @@ effective_from = 2026-01-01
     assert table.column("effective_from_ns")[0].as_py() == -(2**63)
     assert table.column("effective_to_ns")[0].as_py() == 2**63 - 1
     parsed.check_coverage(1_800_000_000 * 10**9, 1_800_086_400 * 10**9)
+
+
+def test_prices_take_ascii_digits_only() -> None:
+    """Full-width or Arabic-Indic digits are refused, not read as 0.005."""
+    text = (PRICES / "valid.toml").read_text(encoding="utf-8")
+    for odd in ("０.００５", "0.00٥٠"):  # noqa: RUF001 - the point of the test
+        changed = text.replace('price = "5.5"', f'price = "{odd}"', 1)
+        assert changed != text
+        with pytest.raises(PriceBookError, match="ASCII digits"):
+            parse_price_book(changed.encode(), "odd.toml")
+
+
+def test_a_bom_at_the_start_of_a_price_book_is_not_toml_and_is_read_past(tmp_path: Path) -> None:
+    """A UTF-8 BOM some editors write loads as the same book (the version still hashes the bytes)."""
+    data = (PRICES / "valid.toml").read_bytes()
+    (tmp_path / "bom.toml").write_bytes(b"\xef\xbb\xbf" + data)
+    book = load_price_book(tmp_path / "bom.toml")
+    plain = load_price_book(PRICES / "valid.toml")
+    assert book.entries == plain.entries
+    assert book.price_version != plain.price_version

@@ -243,8 +243,8 @@ def test_fd_closed_behind_our_back_is_reopened(tmp_path: Path) -> None:
     recorder.close()
 
 
-def test_half_written_line_does_not_swallow_the_next(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A short write that cannot be finished leaves a fragment; the next line starts on a fresh line."""
+def test_half_written_line_is_cut_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A short write that cannot be finished (a full disk) is cut off again: no reader sees a fragment."""
     path = tmp_path / "ledger.jsonl"
     recorder = FileRecorder(path)
     real_write = os.write
@@ -264,9 +264,65 @@ def test_half_written_line_does_not_swallow_the_next(tmp_path: Path, monkeypatch
     recorder.emit(entry("whole"))
     recorder.emit(entry("next"))
     recorder.close()
+    assert path.read_bytes() == entry("whole").to_line() + entry("next").to_line()
+
+
+def test_fragment_after_which_another_writer_appended_stays_and_the_next_line_is_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When another process appended after a fragment, cutting it would lose their line: the
+    fragment stays, and the next line starts on a fresh line so that it is not swallowed."""
+    path = tmp_path / "ledger.jsonl"
+    recorder = FileRecorder(path)
+    real_write = os.write
+    calls = 0
+
+    def short_then_other_writer_then_full_disk(fd: int, data: bytes) -> int:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            written = real_write(fd, data[:10])
+            with path.open("ab") as other:
+                other.write(entry("other").to_line())
+            return written
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(_recorders, "_os_write", short_then_other_writer_then_full_disk)
+    recorder.emit(entry("broken"))
+    assert recorder.dropped == 1
+    monkeypatch.setattr(_recorders, "_os_write", real_write)
+    recorder.emit(entry("whole"))
+    recorder.close()
     raw = path.read_bytes().split(b"\n")
-    assert raw[0] == entry("broken").to_line()[:10]
-    assert [Entry.from_line(line).vm_id for line in raw[1:-1]] == ["whole", "next"]
+    assert raw[0] == entry("broken").to_line()[:10] + entry("other").to_line()[:-1]
+    assert [Entry.from_line(line).vm_id for line in raw[1:-1]] == ["whole"]
+
+
+def test_a_symlink_at_the_ledger_path_is_refused_and_counted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A symlink at the ledger path (to any file) is never followed: the entry is dropped and logged."""
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"precious\n")
+    path = tmp_path / "ledger.jsonl"
+    path.symlink_to(victim)
+    with caplog.at_level(logging.ERROR, logger="recorder"):
+        recorder = FileRecorder(path)
+        recorder.emit(entry("x"))
+    assert victim.read_bytes() == b"precious\n"
+    assert recorder.dropped == 1
+    assert "symlink" in caplog.text
+    path.unlink()
+    recorder.emit(entry("after"))
+    assert [e.vm_id for e in lines(path)] == ["after"]
+    # a symlink swapped in after the ledger was opened is noticed at the next check, and refused too
+    path.rename(tmp_path / "ledger.jsonl.1")
+    path.symlink_to(victim)
+    time.sleep(0.01)
+    recorder.emit(entry("refused"))
+    assert victim.read_bytes() == b"precious\n"
+    assert recorder.dropped == 2
+    recorder.close()
 
 
 def test_short_write_is_finished(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -34,7 +34,7 @@ from pathlib import Path
 import duckdb
 
 from reconcile._engine import connect, engine_errors, literal
-from reconcile._files import fsync_path, private_files
+from reconcile._files import fsync_path
 from reconcile._ingest import _dedupe
 from reconcile._ingest._inputs import resolve_inputs
 from reconcile._ingest._parse import parse, set_var
@@ -184,7 +184,7 @@ def ingest(
         raise _nothing_to_read(inputs.findings)
     target = store if isinstance(store, Store) else Store(store)
     findings = list(inputs.findings)
-    with private_files(), target.writer(wait=wait) as writer:
+    with engine_errors("ingest", where=str(target.path)), target.writer(wait=wait) as writer:
         work_dir = writer.work_dir
         state = target.files_state()
         plans = _plan_all(inputs.files, state, findings)

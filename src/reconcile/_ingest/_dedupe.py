@@ -21,8 +21,9 @@ from pathlib import Path
 import duckdb
 
 from reconcile._engine import literals
+from reconcile._ingest import _prepare
 from reconcile._ingest._parse import set_var
-from reconcile._ingest._prepare import ORIGINALS_SCHEMA, PRESCAN_SCHEMA, Prepared
+from reconcile._ingest._prepare import GAPS_SCHEMA, ORIGINALS_SCHEMA, PRESCAN_SCHEMA, Prepared
 from reconcile._ingest._summary import SAMPLE_REJECTS, display_path
 from reconcile._sql import load_sql
 from reconcile.exceptions import InputError, ReconcileError
@@ -37,7 +38,6 @@ _PARSED_COLUMNS: tuple[tuple[str, str], ...] = (
     ("file_index", "BIGINT"),
     ("source_file", "VARCHAR"),
     ("source_line", "BIGINT"),
-    ("prescanned", "BOOLEAN"),
     ("code", "VARCHAR"),
     ("raw", "VARCHAR"),
     ("family", "VARCHAR"),
@@ -78,52 +78,72 @@ class Counts:
 
 def _empty_table(con: duckdb.DuckDBPyConnection, name: str, schema: object) -> None:
     types = {"int64": "BIGINT", "string": "VARCHAR"}
-    columns = ", ".join(f"{f.name} {types[str(f.type)]}" for f in schema)  # type: ignore[attr-defined]
+    columns = ", ".join(
+        f"{f.name} {types[str(f.type)]}"
+        for f in schema  # type: ignore[attr-defined]
+        if f.name != "lines"
+    )
     con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({columns})")
 
 
 def register(con: duckdb.DuckDBPyConnection, parsed: Sequence[Parsed], sources: Sequence[Path]) -> None:
-    """Register ``ingest_lines``, ``prescan_rejects`` and ``original_lines`` for this ingest's files.
+    """Register ``prescan_rejects``, ``original_lines``, ``line_gaps`` and ``ingest_lines`` (which
+    reads ``line_gaps``) for this ingest's files.
 
     ``sources`` are the ingest's sorted paths (a file's place there is its ``file_index``).
     """
+    con.execute(load_sql("engine/spooled_lines"))
+    set_var(con, "run_lines", _prepare.RUN_LINES)
+    for name, attr, schema in (
+        ("prescan_rejects", "prescan", PRESCAN_SCHEMA),
+        ("original_lines", "originals", ORIGINALS_SCHEMA),
+        ("line_gaps", "gaps", GAPS_SCHEMA),
+    ):
+        files = [f for p in parsed if (f := getattr(p.prepared, attr)) is not None]
+        if not files:
+            _empty_table(con, name, schema)
+            continue
+        set_var(con, f"{name}_files", literals(files))
+        source = (
+            f"read_parquet(getvariable('{name}_files'))"
+            if name == "line_gaps"
+            else f"spooled_lines(getvariable('{name}_files'), getvariable('run_lines'))"  # runs expanded
+        )
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {source}")
     if parsed:
-        set_var(con, "parsed_files", literals([p.parquet for p in parsed]))
         set_var(con, "source_files", [str(p) for p in sources])
         last = {p.prepared.plan.index: p.prepared.last_line for p in parsed}
         set_var(con, "last_lines", [last.get(i) for i in range(len(sources))])
+        for name, group in (
+            ("parsed_plain", [p for p in parsed if p.prepared.gaps is None]),
+            ("parsed_gapped", [p for p in parsed if p.prepared.gaps is not None]),
+        ):
+            # an empty group reads every file's columns and no row
+            set_var(con, f"{name}_files", literals([p.parquet for p in group or parsed]))
+            reader = f"read_parquet(getvariable('{name}_files'), file_row_number = true)"
+            con.execute(
+                f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {reader}"
+                + ("" if group else " WHERE false")
+            )
         con.execute("CREATE OR REPLACE TEMP VIEW ingest_lines AS " + load_sql("engine/ingest_lines"))
     else:
         columns = ", ".join(f"CAST(NULL AS {kind}) AS {name}" for name, kind in _PARSED_COLUMNS)
         con.execute(f"CREATE OR REPLACE TEMP VIEW ingest_lines AS SELECT {columns} WHERE false")
-    for name, attr, schema in (
-        ("prescan_rejects", "prescan", PRESCAN_SCHEMA),
-        ("original_lines", "originals", ORIGINALS_SCHEMA),
-    ):
-        files = [f for p in parsed if (f := getattr(p.prepared, attr)) is not None]
-        if files:
-            set_var(con, f"{name}_files", literals(files))
-            reader = f"read_parquet(getvariable('{name}_files'))"
-            con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {reader}")
-        else:
-            _empty_table(con, name, schema)
 
 
 def check_rows(con: duckdb.DuckDBPyConnection, parsed: Sequence[Parsed]) -> None:
-    """Each file gave exactly the rows (and marker rows) the Python pass counted."""
+    """Each file gave exactly the rows the Python pass counted (its lines but those it classified)."""
     got = {
-        int(i): (int(rows), int(markers))
-        for i, rows, markers in con.execute(
-            "SELECT file_index, count(*), count(*) FILTER (WHERE prescanned) FROM ingest_lines GROUP BY 1"
-        ).fetchall()
+        int(i): int(rows)
+        for i, rows in con.execute("SELECT file_index, count(*) FROM ingest_lines GROUP BY 1").fetchall()
     }
     for p in parsed:
         prepared = p.prepared
-        rows, markers = got.get(prepared.plan.index, (0, 0))
-        if rows != prepared.lines or markers != prepared.prescanned:
+        rows = got.get(prepared.plan.index, 0)
+        if rows != prepared.rows:
             raise InputError(
-                f"{display_path(prepared.plan.path)}: DuckDB read {rows:,} lines ({markers:,} classified"
-                f" before) where the Python pass counted {prepared.lines:,} ({prepared.prescanned:,});"
+                f"{display_path(prepared.plan.path)}: DuckDB read {rows:,} lines where the Python pass"
+                f" counted {prepared.rows:,} (and classified {prepared.prescanned:,} more itself);"
                 " nothing was committed (please report this file)"
             )
 
@@ -152,18 +172,14 @@ def copy_zstd(query: str) -> str:
 
 
 def rejects_query() -> str:
-    """The rejects of this ingest in the store's columns, in file then line order."""
-    return (
-        "SELECT code, source_file, source_line, raw, ingest_id "
-        f"FROM ({load_sql('engine/rejects')}) ORDER BY file_index, source_line"
-    )
+    """The rejects of this ingest in the store's columns (in no set order: sorting a hundred million
+    rejects of a NUL block would cost more than the ingest; readers order them)."""
+    return f"SELECT code, source_file, source_line, raw, ingest_id FROM ({load_sql('engine/rejects')})"
 
 
 def count(con: duckdb.DuckDBPyConnection, parsed: Sequence[Parsed], events: Path, rejects: Path) -> Counts:
     """The counts of the files written, checked: lines = events + duplicates + rejects (+ pending)."""
-    row = con.execute(
-        "SELECT count(*) FILTER (WHERE code IS NULL AND NOT prescanned) FROM ingest_lines"
-    ).fetchone()
+    row = con.execute("SELECT count(*) FILTER (WHERE code IS NULL) FROM ingest_lines").fetchone()
     candidates = int(row[0]) if row else 0
     row = con.execute("SELECT count(*) FROM read_parquet(?)", [literals([events])]).fetchone()
     n_events = int(row[0]) if row else 0
@@ -176,7 +192,8 @@ def count(con: duckdb.DuckDBPyConnection, parsed: Sequence[Parsed], events: Path
     sample = [
         f"{display_path(f)}:{line}: {code}"
         for f, line, code in con.execute(
-            "SELECT source_file, source_line, code FROM read_parquet(?) LIMIT ?",
+            "SELECT source_file, source_line, code FROM read_parquet(?)"
+            " ORDER BY source_file, source_line LIMIT ?",
             [literals([rejects]), SAMPLE_REJECTS],
         ).fetchall()
     ]

@@ -18,7 +18,6 @@ import duckdb
 
 from reconcile._engine import is_parallel_csv_refusal, literal
 from reconcile._ingest._prepare import Prepared
-from reconcile._ingest._sanitise import MARKER
 from reconcile._sql import load_sql
 
 ONE_PASS_MAX_BYTES = 3 << 30
@@ -39,7 +38,6 @@ def parse(con: duckdb.DuckDBPyConnection, prepared: Prepared, target: Path, *, m
         "line_offset": plan.start_lines,
         "file_index": plan.index,
         "source_file": str(plan.path),
-        "prescan_marker": MARKER.decode() if prepared.sanitised else None,
     }
     one_pass = prepared.source.stat().st_size <= ONE_PASS_MAX_BYTES
     try:

@@ -25,17 +25,27 @@ from reconcile._ingest._summary import Finding, Reject, display_path
 
 DIRECT_TAIL_BYTES = 64 << 10  # a torn tail up to this size is read (and dropped) by DuckDB in place
 _SPOOL_ROWS = 65_536
+# A spooled run of identical lines stands for at most this many (DuckDB expands a run into a list of
+# its line numbers: a run of a hundred million NUL lines would be one 800 MB list).
+RUN_LINES = 65_536
 
+# Runs of identical lines: `lines` lines from `source_line` on (sql/engine/prescan_rejects.sql
+# expands them).
 PRESCAN_SCHEMA = pa.schema(
     [
         ("file_index", pa.int64()),
         ("source_file", pa.string()),
         ("source_line", pa.int64()),
+        ("lines", pa.int64()),
         ("code", pa.string()),
         ("raw", pa.string()),
     ]
 )
-ORIGINALS_SCHEMA = pa.schema([("file_index", pa.int64()), ("source_line", pa.int64()), ("raw", pa.string())])
+ORIGINALS_SCHEMA = pa.schema(
+    [("file_index", pa.int64()), ("source_line", pa.int64()), ("lines", pa.int64()), ("raw", pa.string())]
+)
+# Where a sanitised copy left lines out (sql/engine/ingest_lines.sql numbers the rows around them).
+GAPS_SCHEMA = pa.schema([("file_index", pa.int64()), ("rows_before", pa.int64()), ("skipped", pa.int64())])
 
 
 class _Spool:
@@ -46,11 +56,11 @@ class _Spool:
         self._schema = schema
         self._rows: list[tuple[object, ...]] = []
         self._writer: pq.ParquetWriter | None = None
-        self.count = 0
+        self.count = 0  # lines (a row may stand for a run of identical lines)
 
-    def add(self, row: tuple[object, ...]) -> None:
+    def add(self, row: tuple[object, ...], lines: int) -> None:
         self._rows.append(row)
-        self.count += 1
+        self.count += lines
         if len(self._rows) >= _SPOOL_ROWS:
             self._flush()
 
@@ -82,18 +92,30 @@ class Prepared:
     plan: Plan
     source: Path | None  # the file DuckDB reads (None: nothing to read)
     copy: bool  # ``source`` is a copy in the scratch folder
-    sanitised: bool  # the copy holds marker lines (prescan rejects)
-    lines: int  # complete lines read (the rows DuckDB must give)
+    sanitised: bool  # the copy went through the sanitiser (it may leave lines out)
+    lines: int  # complete lines read
     prescan: Path | None = None  # Parquet of the rejects classified in Python
-    prescanned: int = 0
+    prescanned: int = 0  # lines classified in Python (left out of the copy)
     originals: Path | None = None  # Parquet of the original text of rewritten lines
+    gaps: Path | None = None  # Parquet of where the copy left lines out
     findings: list[Finding] = field(default_factory=list)
     ledger: bool = True
+
+    @property
+    def rows(self) -> int:
+        """The rows DuckDB must give: the lines not classified in Python."""
+        return self.lines - self.prescanned
 
     @property
     def last_line(self) -> int | None:
         """The last complete line this ingest reads (None: every line DuckDB gives)."""
         return self.plan.start_lines + self.lines
+
+
+def _pieces(first: int, lines: int) -> Iterator[tuple[int, int]]:
+    """A run of ``lines`` lines from ``first`` as runs of at most ``RUN_LINES``."""
+    for start in range(first, first + lines, RUN_LINES):
+        yield start, min(RUN_LINES, first + lines - start)
 
 
 def _region(plan: Plan) -> Iterator[bytes]:
@@ -136,15 +158,23 @@ def _run_sanitiser(plan: Plan, work_dir: Path, chunks: Iterator[bytes], end: Str
     target = work_dir / f"lines-{index}.txt"
     prescan = _Spool(work_dir / f"prescan-{index}.parquet", PRESCAN_SCHEMA)
     originals = _Spool(work_dir / f"originals-{index}.parquet", ORIGINALS_SCHEMA)
+    gaps = _Spool(work_dir / f"gaps-{index}.parquet", GAPS_SCHEMA)
 
-    def reject(r: Reject) -> None:
-        prescan.add((index, r.source_file, r.source_line, r.code, r.raw))
+    def reject(r: Reject, lines: int) -> None:
+        for first, count in _pieces(r.source_line, lines):
+            prescan.add((index, r.source_file, first, count, r.code, r.raw), count)
 
-    def original(line: int, raw: str) -> None:
-        originals.add((index, line, raw))
+    def original(line: int, raw: str, lines: int) -> None:
+        for first, count in _pieces(line, lines):
+            originals.add((index, first, count, raw), count)
+
+    def gap(rows_before: int, skipped: int) -> None:
+        gaps.add((index, rows_before, skipped), 1)
 
     with target.open("wb") as out:
-        sanitiser = Sanitiser(out, str(plan.path), plan.start_lines, reject, original)
+        sanitiser = Sanitiser(
+            out, str(plan.path), plan.start_lines, rejects=reject, originals=original, gaps=gap
+        )
         for chunk in chunks:
             sanitiser.feed(chunk)
         left = sanitiser.finish(last_line_counts=end is not None and end.status != "truncated")
@@ -157,6 +187,7 @@ def _run_sanitiser(plan: Plan, work_dir: Path, chunks: Iterator[bytes], end: Str
         prescan=prescan.close(),
         prescanned=prescan.count,
         originals=originals.close(),
+        gaps=gaps.close(),
     )
     prepared.ledger = _ledger(plan, sanitiser, prepared.lines)
     shown = display_path(plan.path)

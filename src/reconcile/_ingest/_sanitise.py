@@ -3,10 +3,11 @@
 DuckDB reads ledger lines as one-column CSV (``sql/engine/ledger_text.sql``). A few kinds of bytes it
 cannot take as they are, or would read differently from Go's decoder; a line holding one is *odd*:
 
-- a NUL byte or the byte 0x01 (the marker below), invalid UTF-8, a line over 1 MiB (DuckDB's line
-  limit is 2 MiB, and a reject must cost constant memory whatever its length): the line is classified
-  here (``blank``, ``invalid_utf8``, ``line_too_long`` or ``malformed_json``, in SPEC order) and
-  replaced by a one-byte marker line, so line numbers stay right;
+- a NUL byte, invalid UTF-8, a line over 1 MiB (DuckDB's line limit is 2 MiB, and a reject must
+  cost constant memory whatever its length): the line is classified here (``blank``,
+  ``invalid_utf8``, ``line_too_long`` or ``malformed_json``, in SPEC order) and left out of the
+  copy; its place is recorded (a *gap*: how many rows of the copy come before it), so the SQL
+  numbers the copy's rows with the file's own line numbers;
 - a UTF-8 BOM at the start of a line (DuckDB's reader drops one at the start of a file, Go's decoder
   refuses it anywhere): ``malformed_json``, here, wherever the line sits in the file;
 - a CR that does not end the line: it is JSON whitespace between tokens (Go accepts it) and invalid
@@ -33,7 +34,6 @@ from reconcile._ingest._summary import Reject
 
 MAX_LINE_BYTES = 1 << 20  # a longer line is `line_too_long`
 RAW_BYTES = 4096  # rejects keep the first 4 KiB of the line
-MARKER = b"\x01"  # a line of the copy classified here (SQL skips it)
 BOM = b"\xef\xbb\xbf"
 _HALF = MAX_LINE_BYTES // 2  # any line over 1 MiB holds a whole aligned window of this size
 _INF = 1 << 62
@@ -82,8 +82,8 @@ def classify_odd(line: bytes) -> str | None:
         return "invalid_utf8"
     if len(line) > MAX_LINE_BYTES:
         return "line_too_long"
-    if b"\x00" in line or MARKER in line or line.startswith(BOM):
-        return "malformed_json"  # a raw NUL or control byte, or a BOM: not JSON as Go reads it
+    if b"\x00" in line or line.startswith(BOM):
+        return "malformed_json"  # a raw NUL, or a BOM: not JSON as Go reads it
     return None
 
 
@@ -107,11 +107,11 @@ class _Odd:
         self.ascii = block.isascii()
         lone_cr = block.count(b"\r") != block.count(b"\r\n")
         # next occurrence per kind; -1 means "look again from the position asked"
-        self.cache: dict[str, int] = dict.fromkeys(("nul", "one", "bom", "sur", "SUR"), -1)
+        self.cache: dict[str, int] = dict.fromkeys(("nul", "bom", "sur", "SUR"), -1)
         self.cr = -1 if lone_cr else _INF
         self.utf8 = _INF if self.ascii else -1
         self.long = -1 if n > _HALF else _INF
-        self._needles = {"nul": b"\x00", "one": MARKER, "bom": BOM, "sur": b"\\ud", "SUR": b"\\uD"}
+        self._needles = {"nul": b"\x00", "bom": BOM, "sur": b"\\ud", "SUR": b"\\uD"}
 
     def _find(self, kind: str, pos: int) -> int:
         at = self.cache[kind]
@@ -160,7 +160,6 @@ class _Odd:
         """The first odd position at or after ``pos``, or -1."""
         at = min(
             self._find("nul", pos),
-            self._find("one", pos),
             self._find("bom", pos),
             self._find("sur", pos),
             self._find("SUR", pos),
@@ -210,8 +209,9 @@ class _LongLine:
         return code, raw_text(bytes(self.head), self.valid, length)
 
 
-RejectSink = Callable[[Reject], None]
-OriginalSink = Callable[[int, str], None]
+RejectSink = Callable[[Reject, int], None]  # a reject, and how many identical lines it starts
+OriginalSink = Callable[[int, str, int], None]  # (first line, original raw, how many identical lines)
+GapSink = Callable[[int, int], None]  # (rows of the copy before a gap, lines left out up to it)
 
 
 class Sanitiser:
@@ -219,15 +219,30 @@ class Sanitiser:
 
     Feed the bytes in any pieces; :meth:`finish` ends the stream. ``first_line`` is the number of
     lines of the file before these bytes. Rejects go to ``rejects``; ``originals`` receives
-    ``(line, raw)`` for each line written rewritten.
+    ``(line, raw, count)`` for each line written rewritten; ``gaps`` receives, for each stretch of
+    left-out lines followed by a row of the copy, the rows before it and the lines left out so far.
+    A run of identical odd lines (a block of NULs a power cut left, written as ``\x00\n`` lines) is
+    handed over as its first line and a count, so its cost is that of comparing its bytes, not of
+    one Python call per line.
     """
 
     def __init__(
-        self, out: BinaryIO, source: str, first_line: int, rejects: RejectSink, originals: OriginalSink
+        self,
+        out: BinaryIO,
+        source: str,
+        first_line: int,
+        *,
+        rejects: RejectSink,
+        originals: OriginalSink,
+        gaps: GapSink,
     ) -> None:
         self._out = out
         self._source = source
-        self.line = first_line  # the number of the last line written
+        self.line = first_line  # the number of the last line seen
+        self.rows = 0  # rows written to the copy
+        self.skipped = 0  # lines left out of the copy (classified here)
+        self._gap_due = False  # lines were left out since the last row written
+        self._gaps = gaps
         self._rejects = rejects
         self._originals = originals
         self._carry = bytearray()
@@ -296,44 +311,78 @@ class Sanitiser:
         code, raw = long_line.finish()
         self.line += 1
         self.odd_lines += 1
-        self._rejects(Reject(self._source, self.line, code, raw))
-        self._out.write(MARKER + b"\n")
+        self._rejects(Reject(self._source, self.line, code, raw), 1)
+        self._skip(1)
 
     def _block(self, block: bytes) -> None:
         """Copy complete lines (``block`` ends with ``\\n``), odd lines one by one."""
         if not self.ledger_like and b'"kind"' in block:
             self.ledger_like = True
         odd = _Odd(block)
-        out = self._out
         pos = 0
         n = len(block)
         while pos < n:
             at = odd.next(pos)
             if at < 0:
-                out.write(block[pos:] if pos else block)
-                self.line += block.count(b"\n", pos)
+                count = block.count(b"\n", pos)
+                self.line += count
+                self._write(block[pos:] if pos else block, count)
                 return
             before = block.rfind(b"\n", pos, at)
             start = pos if before < 0 else before + 1
             end = block.find(b"\n", at)
             if start > pos:
-                out.write(block[pos:start])
-                self.line += block.count(b"\n", pos, start)
-            self._odd_line(block[start:end])
-            pos = end + 1
+                count = block.count(b"\n", pos, start)
+                self.line += count
+                self._write(block[pos:start], count)
+            pos, repeats = _repeats(block, start, end + 1)
+            self._odd_line(block[start:end], repeats)
 
-    def _odd_line(self, line: bytes) -> None:
-        self.line += 1
-        self.odd_lines += 1
+    def _odd_line(self, line: bytes, count: int) -> None:
+        """``count`` identical odd lines, the first numbered ``self.line + 1``."""
+        first = self.line + 1
+        self.line += count
+        self.odd_lines += count
         if line.endswith(b"\r"):
             line = line[:-1]
         code = classify_odd(line)
         if code is not None:
             raw = raw_text(line[: RAW_BYTES + 1], code != "invalid_utf8", len(line))
-            self._rejects(Reject(self._source, self.line, code, raw))
-            self._out.write(MARKER + b"\n")
+            self._rejects(Reject(self._source, first, code, raw), count)
+            self._skip(count)
             return
         fixed = rewrite(line)
         if fixed != line:
-            self._originals(self.line, raw_text(line[: RAW_BYTES + 1], True, len(line)))
-        self._out.write(fixed + b"\n")
+            self._originals(first, raw_text(line[: RAW_BYTES + 1], True, len(line)), count)
+        self._write((fixed + b"\n") * count, count)
+
+    def _write(self, lines: bytes, count: int) -> None:
+        """``count`` complete lines into the copy (after recording the gap before them, if due)."""
+        if self._gap_due:
+            self._gaps(self.rows, self.skipped)
+            self._gap_due = False
+        self._out.write(lines)
+        self.rows += count
+
+    def _skip(self, count: int) -> None:
+        """``count`` lines left out of the copy (their line numbers are already counted)."""
+        self.skipped += count
+        self._gap_due = True
+
+
+def _repeats(block: bytes, start: int, after: int) -> tuple[int, int]:
+    """How many times the line ``block[start:after]`` (with its ``\\n``) occurs in a row from
+    ``start``, and where the run ends. Linear in the run's bytes: repeated doubling of the compared
+    stretch, started again at one line when a doubling no longer fits."""
+    unit = block[start:after]
+    count, pos, step = 1, after, 1
+    while True:
+        stretch = unit * step
+        if block.startswith(stretch, pos):
+            pos += len(stretch)
+            count += step
+            step *= 2
+        elif step > 1:
+            step = 1
+        else:
+            return pos, count

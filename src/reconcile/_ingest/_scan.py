@@ -3,7 +3,7 @@
 A *live* (uncompressed) file is read twice at the same time: its SHA-256 digests (the whole file, up
 to its last ``\\n``, and the prefix consumed by earlier ingests) on a worker thread (``hashlib``
 releases the GIL), and the plain check of the complete lines after that prefix. *Plain* text is what
-DuckDB's line reader takes as it is and reads as Go would: no NUL or 0x01 byte, no CR except in a
+DuckDB's line reader takes as it is and reads as Go would: no NUL byte, no CR except in a
 CRLF, valid UTF-8, no BOM, no ``\\u`` surrogate escape, no line near 1 MiB (see ``_sanitise``). A
 *compressed* file (by its magic bytes) is digested whole; it is complete, so it is consumed whole or,
 when its bytes changed, read again whole.
@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from reconcile._ingest._compressed import compression_of, unread_compression
-from reconcile._ingest._sanitise import _HALF, BOM, MARKER
+from reconcile._ingest._sanitise import _HALF, BOM
 from reconcile._store import FileState
 from reconcile.exceptions import InputError
 
@@ -114,7 +114,7 @@ class PlainCheck:
         self._pending_utf8 = bool(self._decoder.getstate()[0])
 
     def _check_plain(self, data: bytes, joined: bytes) -> None:
-        if MARKER in data or BOM in data or BOM in joined:
+        if BOM in data or BOM in joined:
             self.plain = False
             return
         for needle in (b"\\ud", b"\\uD"):
