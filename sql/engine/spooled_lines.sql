@@ -8,5 +8,5 @@ CREATE OR REPLACE TEMP MACRO spooled_lines(files, run_lines) AS TABLE
     SELECT
         s.* EXCLUDE (source_line, lines),
         s.source_line + r.range AS source_line
-    FROM read_parquet(files) AS s, range(run_lines) AS r
+    FROM read_parquet(files, hive_partitioning = false) AS s, range(run_lines) AS r
     WHERE r.range < s.lines;

@@ -3,4 +3,4 @@
 -- store.json for it). Columns as docs/ARCHITECTURE.md's events table: family, endpoint, resource_id, kind,
 -- reason, hypervisor, shape (cpu, mem_bytes, storage_bytes), emitted_at (UTC, ns), source_file, source_line.
 SELECT *
-FROM read_parquet(getvariable('event_files'), union_by_name = true)
+FROM read_parquet(getvariable('event_files'), union_by_name = true, hive_partitioning = false)

@@ -2,4 +2,4 @@
 -- Input: variable reject_files, the list of reject files of the ingests the store has committed (reconcile
 -- reads store.json for it, so files of a crashed ingest are never shown).
 SELECT *
-FROM read_parquet(getvariable('reject_files'), union_by_name = true)
+FROM read_parquet(getvariable('reject_files'), union_by_name = true, hive_partitioning = false)

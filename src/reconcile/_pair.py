@@ -147,7 +147,8 @@ def register_events(con: duckdb.DuckDBPyConnection, events: EventsSource) -> Non
         return
     con.execute("SET VARIABLE pair_event_files = ?", [literals(files)])
     con.execute(
-        "CREATE OR REPLACE TEMP VIEW events AS SELECT * FROM read_parquet(getvariable('pair_event_files'))"
+        "CREATE OR REPLACE TEMP VIEW events AS"
+        " SELECT * FROM read_parquet(getvariable('pair_event_files'), hive_partitioning = false)"
     )
 
 

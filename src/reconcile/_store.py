@@ -1,30 +1,31 @@
-"""The event store on disk: layout, writer lock, atomic commit, readers (docs/ARCHITECTURE.md).
+"""The event store on disk: layout, readers, the per-ingest statistics runs plan with (docs/ARCHITECTURE.md).
 
-Layout of a store folder ``DIR``::
+Layout of a store folder ``DIR`` (format 2)::
 
-    DIR/store.json                  the commit point: {"format": 1, "ingests": [ingest ids, oldest first]}
-    DIR/events/<ingest_id>.parquet  events added by that ingest (zstd)
-    DIR/rejects/<ingest_id>.parquet rejects found by that ingest (zstd)
-    DIR/ingests/<ingest_id>.json    the ingest record (inputs with size and SHA-256, counts)
-    DIR/files.json                  per input file: bytes and lines consumed, SHA-256 of that prefix
-    DIR/.lock                       flock held by the one writer
-    DIR/.tmp/                       scratch space of the running writer (DuckDB spill files, copies)
+    DIR/store.json                              the commit point: format, and per committed ingest
+                                                its id, event count, first and last instant, days
+    DIR/events/day=YYYY-MM-DD/<ingest_id>.parquet  the events that ingest added on that UTC day (zstd)
+    DIR/rejects/<ingest_id>.parquet             rejects found by that ingest (zstd)
+    DIR/ingests/<ingest_id>.json                the ingest record (inputs with size and SHA-256, counts)
+    DIR/files.json                              per input file: bytes and lines consumed, SHA-256
+    DIR/checkpoints/                            the pairing walk's checkpoints (``_checkpoint``)
+    DIR/.lock                                   flock held by the one writer
+    DIR/.tmp/                                   scratch space of the running writer
 
-Choices:
+Events are partitioned by the UTC day of their instant, so a run reads the days it needs and no
+other (a day run after a year of history opens a day's files, not the year's), and an ingest
+de-duplicates against the days its new events fall on only (duplicates share their instant). Each
+ingest's first instant is kept in ``store.json``: a run names the ingests it read (``run_id``) and a
+checkpoint its basis without opening a file.
 
-- Readers see only what ``store.json`` lists; it is replaced atomically (write a temp file, fsync,
-  ``rename``, fsync the folder), so a writer killed at any point leaves the store as it was before or
-  after its ingest. Committed files are never modified or removed: the store only grows.
-- A writer writes its Parquet files under ``*.tmp`` names, renames them to their final names (still
-  invisible: ``store.json`` does not list them yet), writes the ingest record and the new per-file state
-  as ``files.<ingest_id>.json``, then commits ``store.json``; after the commit it renames
-  ``files.<ingest_id>.json`` to ``files.json``. If it dies between the two renames, the next reader
-  or writer sees ``files.<last committed id>.json`` and uses it (a writer completes the rename).
-- The next writer removes whatever a crashed writer left: files of ingests not in ``store.json``,
-  ``*.tmp`` files, other ``files.<id>.json``, and ``.tmp/``.
-- One writer at a time: ``fcntl.flock`` on ``DIR/.lock``. A second writer polls for up to ``wait``
-  seconds, then raises :class:`StoreLockedError` naming the store and the holder's pid. The lock dies
-  with its process, so a killed ingest never leaves a stale lock.
+A format-1 store (one events file per ingest, ``events/<ingest_id>.parquet``) is read as it is (its
+files hold every day) and is rewritten into days, keeping its ingest ids, by the next writer
+(:meth:`StoreWriter.upgrade`): run_ids do not change.
+
+Choices (writing: ``_store_writer``):
+
+- Readers see only what ``store.json`` lists; it is replaced atomically, so a writer killed at any
+  point leaves the store as it was before or after its ingest. Committed files are never modified.
 - Ingest ids sort by time: ``YYYYMMDDTHHMMSSffffffZ-<8 hex>``.
 """
 
@@ -35,21 +36,23 @@ import datetime as dt
 import json
 import os
 import secrets
-import shutil
-import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
+import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from reconcile import _schema as schema
 from reconcile._engine import literals
-from reconcile._files import flock_exclusive, fsync_path, open_lock_file, private_files, write_json_atomic
 from reconcile.exceptions import StoreError
 
-STORE_FORMAT = 1
+if TYPE_CHECKING:
+    from reconcile._store_writer import StoreWriter
+
+STORE_FORMAT = 2
+READABLE_FORMATS = (1, 2)
 
 # The events and rejects columns (docs/ARCHITECTURE.md), as DuckDB column definitions: used to give
 # readers a correctly typed empty relation when a store has no ingest yet.
@@ -62,7 +65,7 @@ class FileState:
     """What the store has consumed of one input file (an entry of ``files.json``).
 
     ``bytes``/``lines``: the prefix consumed (complete lines only); ``sha256``: digest of that prefix;
-    ``compressed``: a gzip file, consumed whole (its digest is of the whole compressed file).
+    ``compressed``: a compressed file, consumed whole (its digest is of the whole compressed file).
     """
 
     bytes: int
@@ -90,10 +93,70 @@ class FileState:
         )
 
 
+@dataclass(frozen=True)
+class IngestEntry:
+    """One committed ingest as ``store.json`` lists it.
+
+    ``days``: UTC day (``YYYY-MM-DD``) -> number of its events files that day. ``first_ns`` /
+    ``last_ns``: its earliest and latest event instant (None: no event). ``flat``: a format-1 ingest,
+    one events file holding every day (its instants are read from the file's statistics).
+    """
+
+    id: str
+    events: int | None = None
+    first_ns: int | None = None
+    last_ns: int | None = None
+    days: dict[str, int] = field(default_factory=dict)
+    flat: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``store.json`` entry."""
+        return {
+            "id": self.id,
+            "events": self.events,
+            "first_ns": self.first_ns,
+            "last_ns": self.last_ns,
+            "days": dict(sorted(self.days.items())),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> IngestEntry:
+        """Read a ``store.json`` entry."""
+        return cls(
+            id=str(data["id"]),
+            events=int(data["events"]),
+            first_ns=None if data.get("first_ns") is None else int(data["first_ns"]),
+            last_ns=None if data.get("last_ns") is None else int(data["last_ns"]),
+            days={str(k): int(v) for k, v in data.get("days", {}).items()},
+        )
+
+
 def new_ingest_id() -> str:
     """A fresh ingest id that sorts by time."""
     now = dt.datetime.now(dt.UTC)
     return f"{now:%Y%m%dT%H%M%S%f}Z-{secrets.token_hex(4)}"
+
+
+def day_name(day: dt.date) -> str:
+    """The partition value of a UTC day (``2026-11-01``)."""
+    return day.isoformat()
+
+
+def _instant_range(path: Path) -> tuple[int | None, int | None, int]:
+    """(min, max) ``emitted_ns`` and the row count of an events file, from its Parquet statistics."""
+    try:
+        meta = pq.ParquetFile(path).metadata
+    except OSError as exc:
+        raise StoreError(f"cannot read events file {path}: {exc}") from None
+    column = meta.schema.names.index("emitted_ns")
+    lows, highs = [], []
+    for i in range(meta.num_row_groups):
+        stats = meta.row_group(i).column(column).statistics
+        if stats is None or not stats.has_min_max:
+            raise StoreError(f"events file {path} has no statistics for emitted_ns")
+        lows.append(stats.min)
+        highs.append(stats.max)
+    return (min(lows) if lows else None), (max(highs) if highs else None), meta.num_rows
 
 
 class Store:
@@ -101,6 +164,7 @@ class Store:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        self._cache: tuple[float, int, dict[str, Any]] | None = None
 
     # --- layout ---------------------------------------------------------------------------------
 
@@ -134,9 +198,19 @@ class Store:
         """``DIR/.tmp``: scratch space of the running writer."""
         return self.path / ".tmp"
 
-    def events_path(self, ingest_id: str) -> Path:
-        """The events Parquet file of one ingest."""
+    @property
+    def checkpoints_dir(self) -> Path:
+        """``DIR/checkpoints``: the pairing walk's checkpoints."""
+        return self.path / "checkpoints"
+
+    def flat_events_path(self, ingest_id: str) -> Path:
+        """The events file of a format-1 ingest (every day in one file)."""
         return self.events_dir / f"{ingest_id}.parquet"
+
+    def day_events_path(self, day: str, ingest_id: str, part: int = 0) -> Path:
+        """The events file of one ingest on one UTC day (``part`` > 0: a further file that day)."""
+        suffix = "" if part == 0 else f".{part}"
+        return self.events_dir / f"day={day}" / f"{ingest_id}{suffix}.parquet"
 
     def rejects_path(self, ingest_id: str) -> Path:
         """The rejects Parquet file of one ingest."""
@@ -146,7 +220,8 @@ class Store:
         """The ingest record of one ingest."""
         return self.ingests_dir / f"{ingest_id}.json"
 
-    def _pending_files_path(self, ingest_id: str) -> Path:
+    def pending_files_path(self, ingest_id: str) -> Path:
+        """Where a writer puts the new ``files.json`` before committing ``store.json``."""
         return self.path / f"files.{ingest_id}.json"
 
     # --- reading --------------------------------------------------------------------------------
@@ -155,8 +230,12 @@ class Store:
         """True when the folder holds a committed store (``store.json``)."""
         return self.manifest_path.is_file()
 
-    def _manifest(self) -> dict[str, Any]:
+    def manifest(self) -> dict[str, Any]:
+        """The parsed ``store.json`` (cached while the file does not change)."""
         try:
+            info = self.manifest_path.stat()
+            if self._cache is not None and self._cache[:2] == (info.st_mtime, info.st_size):
+                return self._cache[2]
             data = json.loads(self.manifest_path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             if not self.path.exists():
@@ -166,36 +245,76 @@ class Store:
             ) from None
         except (OSError, ValueError) as exc:
             raise StoreError(f"cannot read {self.manifest_path}: {exc}") from None
-        if not isinstance(data, dict) or data.get("format") != STORE_FORMAT:
+        if not isinstance(data, dict) or data.get("format") not in READABLE_FORMATS:
             raise StoreError(f"{self.manifest_path}: unknown store format {data!r:.80}")
+        self._cache = (info.st_mtime, info.st_size, data)
         return data
+
+    @property
+    def format(self) -> int:
+        """The committed store format (1: one events file per ingest; 2: partitioned by day)."""
+        return int(self.manifest()["format"])
+
+    def ingests(self) -> list[IngestEntry]:
+        """The committed ingests, oldest first (empty for a folder without a store)."""
+        if not self.exists():
+            return []
+        data = self.manifest()
+        if data["format"] == 1:
+            return [IngestEntry(id=str(i), flat=True) for i in data.get("ingests", [])]
+        return [IngestEntry.from_json(entry) for entry in data.get("ingests", [])]
 
     def ingest_ids(self) -> list[str]:
         """The committed ingest ids, oldest first (empty for a folder without a store)."""
-        if not self.exists():
-            return []
-        return [str(i) for i in self._manifest().get("ingests", [])]
+        return [entry.id for entry in self.ingests()]
 
-    def event_files(self) -> list[Path]:
-        """The committed events Parquet files, oldest ingest first.
+    def first_instants(self) -> dict[str, int | None]:
+        """Per committed ingest, the instant of its earliest event (None: it added none)."""
+        found: dict[str, int | None] = {}
+        for entry in self.ingests():
+            found[entry.id] = (
+                _instant_range(self.flat_events_path(entry.id))[0] if entry.flat else entry.first_ns
+            )
+        return found
 
-        Raises :class:`StoreError` when ``DIR`` holds no store. May be empty only if a store was
-        created without events files, which ingest never does (every ingest writes both files, possibly
-        with zero rows).
-        """
-        return [self.events_path(i) for i in self._manifest_ids()]
+    def event_files(self, first_day: dt.date | None = None, last_day: dt.date | None = None) -> list[Path]:
+        """The committed events files holding events of the UTC days ``[first_day, last_day]``
+        (both inclusive, None: unbounded), oldest ingest first. A format-1 ingest's one file holds
+        every day. Raises :class:`StoreError` when ``DIR`` holds no store."""
+        self.manifest()  # (the error for a folder without a store)
+        lo = None if first_day is None else day_name(first_day)
+        hi = None if last_day is None else day_name(last_day)
+        files = []
+        for entry in self.ingests():
+            if entry.flat:
+                files.append(self.flat_events_path(entry.id))
+                continue
+            for day, parts in sorted(entry.days.items()):
+                if (lo is None or day >= lo) and (hi is None or day <= hi):
+                    files.extend(self.day_events_path(day, entry.id, k) for k in range(parts))
+        return files
+
+    def event_files_of_days(self, days: set[str]) -> list[Path]:
+        """The committed events files of the given UTC days (``YYYY-MM-DD``); format-1 ones all."""
+        self.manifest()
+        files = []
+        for entry in self.ingests():
+            if entry.flat:
+                files.append(self.flat_events_path(entry.id))
+                continue
+            for day in sorted(days & entry.days.keys()):
+                files.extend(self.day_events_path(day, entry.id, k) for k in range(entry.days[day]))
+        return files
 
     def reject_files(self) -> list[Path]:
         """The committed rejects Parquet files, oldest ingest first."""
-        return [self.rejects_path(i) for i in self._manifest_ids()]
-
-    def _manifest_ids(self) -> list[str]:
-        return [str(i) for i in self._manifest().get("ingests", [])]
+        self.manifest()
+        return [self.rejects_path(i) for i in self.ingest_ids()]
 
     def ingest_records(self) -> list[dict[str, Any]]:
         """The committed ingest records (parsed ``ingests/<id>.json``), oldest first."""
         records = []
-        for ingest_id in self._manifest_ids():
+        for ingest_id in self.ingest_ids():
             path = self.record_path(ingest_id)
             try:
                 records.append(json.loads(path.read_text(encoding="utf-8")))
@@ -209,7 +328,7 @@ class Store:
         if not ids:
             return {}
         path = self.files_path
-        pending = self._pending_files_path(ids[-1])
+        pending = self.pending_files_path(ids[-1])
         if pending.is_file():  # the last writer died between committing and renaming files.json
             path = pending
         try:
@@ -220,19 +339,22 @@ class Store:
             raise StoreError(f"cannot read {path}: {exc}") from None
         return {name: FileState.from_json(entry) for name, entry in data.get("files", {}).items()}
 
-    def relation_sql(self, table: str) -> tuple[str, list[Any]]:
-        """SQL text and parameters selecting the committed ``events`` or ``rejects`` rows.
+    def relation_sql(
+        self, table: str, *, first_day: dt.date | None = None, last_day: dt.date | None = None
+    ) -> tuple[str, list[Any]]:
+        """SQL text and parameters selecting the committed ``events`` (of those days) or ``rejects``.
 
         With no committed file it selects zero rows with the contract columns and types.
         """
+        files: Sequence[Path]
         if table == "events":
-            files, columns = self.event_files(), EVENT_COLUMNS
+            files, columns = self.event_files(first_day, last_day), EVENT_COLUMNS
         elif table == "rejects":
             files, columns = self.reject_files(), REJECT_COLUMNS
         else:
             raise StoreError(f"unknown store table {table!r}: expected 'events' or 'rejects'")
         if files:
-            return "SELECT * FROM read_parquet(?)", [literals(files)]
+            return "SELECT * FROM read_parquet(?, hive_partitioning = false)", [literals(files)]
         casts = ", ".join(f"CAST(NULL AS {kind}) AS {name}" for name, kind in columns)
         return f"SELECT {casts} WHERE false", []
 
@@ -246,151 +368,8 @@ class Store:
             if con is None:
                 conn.close()
 
-    # --- writing --------------------------------------------------------------------------------
+    def writer(self, *, wait: float = 0.0) -> contextlib.AbstractContextManager[StoreWriter]:
+        """Lock the store for writing (``with store.writer() as w:``); see ``_store_writer``."""
+        from reconcile._store_writer import open_writer  # noqa: PLC0415 - (the two modules are one layer)
 
-    @contextlib.contextmanager
-    def writer(self, *, wait: float = 0.0) -> Iterator[StoreWriter]:
-        """Lock the store for writing (creating the folder if needed) and clean up a crashed writer.
-
-        Waits up to ``wait`` seconds for another writer, then raises :class:`StoreLockedError`.
-        """
-        try:
-            fd = open_lock_file(self.path)
-        except OSError as exc:
-            raise StoreError(f"cannot open the event store {self.path}: {exc.strerror}") from None
-        try:
-            flock_exclusive(
-                fd,
-                wait=wait,
-                busy=lambda holder: (
-                    f"event store {self.path} is locked by another ingest (pid {holder});"
-                    " try again later or pass --wait SECONDS"
-                ),
-            )
-            with private_files():  # everything the writer creates is private (0600 / 0700)
-                writer = StoreWriter(self)
-                writer.cleanup()
-                try:
-                    yield writer
-                finally:
-                    shutil.rmtree(self.tmp_dir, ignore_errors=True)
-        finally:
-            os.close(fd)  # releases the flock
-
-
-class StoreWriter:
-    """The locked writing side of a :class:`Store`: one new ingest, committed atomically."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.ingest_id = new_ingest_id()
-
-    @property
-    def work_dir(self) -> Path:
-        """Scratch folder for this ingest (removed when the writer closes or by the next writer)."""
-        path = self.store.tmp_dir / self.ingest_id
-        path.mkdir(parents=True, exist_ok=True)
-        return path
-
-    @property
-    def events_tmp(self) -> Path:
-        """Where to write this ingest's events before the commit."""
-        return self.store.events_path(self.ingest_id).with_suffix(".parquet.tmp")
-
-    @property
-    def rejects_tmp(self) -> Path:
-        """Where to write this ingest's rejects before the commit."""
-        return self.store.rejects_path(self.ingest_id).with_suffix(".parquet.tmp")
-
-    def cleanup(self) -> None:
-        """Remove what crashed writers left behind; finish a half-done ``files.json`` rename."""
-        store = self.store
-        committed = set(store.ingest_ids())
-        ids = store.ingest_ids()
-        if ids:
-            pending = store._pending_files_path(ids[-1])
-            if pending.is_file():
-                pending.replace(store.files_path)
-                fsync_path(store.path)
-        for folder, suffix in (
-            (store.events_dir, ".parquet"),
-            (store.rejects_dir, ".parquet"),
-            (store.ingests_dir, ".json"),
-        ):
-            folder.mkdir(exist_ok=True)
-            for entry in folder.iterdir():
-                stem = entry.name[: -len(suffix)] if entry.name.endswith(suffix) else None
-                if stem is None or stem not in committed:
-                    _remove(entry)
-        for entry in store.path.glob("files.*.json"):
-            _remove(entry)
-        for pattern in ("*.tmp", "*.tmp-*"):  # write_json_atomic's temp files
-            for entry in store.path.glob(pattern):
-                _remove(entry)
-        shutil.rmtree(store.tmp_dir, ignore_errors=True)
-
-    def commit(self, record: dict[str, Any], files: dict[str, FileState]) -> None:
-        """Make this ingest visible: rename its files into place, then replace ``store.json``.
-
-        ``record`` is the ingest record; ``files`` the complete per-file state after this ingest.
-        The caller has written :attr:`events_tmp` and :attr:`rejects_tmp`.
-        """
-        store = self.store
-        hook("before-commit")
-        for tmp, final in (
-            (self.events_tmp, store.events_path(self.ingest_id)),
-            (self.rejects_tmp, store.rejects_path(self.ingest_id)),
-        ):
-            fsync_path(tmp)
-            tmp.replace(final)
-        write_json_atomic(store.record_path(self.ingest_id), record)
-        fsync_path(store.events_dir)
-        fsync_path(store.rejects_dir)
-        pending = store._pending_files_path(self.ingest_id)
-        write_json_atomic(
-            pending,
-            {
-                "format": STORE_FORMAT,
-                "ingest_id": self.ingest_id,
-                "files": {name: state.to_json() for name, state in sorted(files.items())},
-            },
-        )
-        hook("before-store-json")
-        ids = store.ingest_ids()
-        write_json_atomic(store.manifest_path, {"format": STORE_FORMAT, "ingests": [*ids, self.ingest_id]})
-        hook("after-store-json")
-        pending.replace(store.files_path)
-        fsync_path(store.path)
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-
-
-# Crash tests set RECONCILE_TEST_HOOK=<phase>:<action> (action "sleep" or "kill") to stop a real
-# ingest at a chosen phase; it has no effect otherwise.
-_HOOK_ENV = "RECONCILE_TEST_HOOK"
-
-
-def hook(phase: str) -> None:
-    """Test hook: at ``phase``, sleep (so a test can kill the process) or SIGKILL itself."""
-    spec = os.environ.get(_HOOK_ENV)
-    if not spec:
-        return
-    for item in spec.split(","):
-        name, _, action = item.partition(":")
-        if name != phase:
-            continue
-        if action == "kill":
-            os.kill(os.getpid(), 9)
-        elif action.startswith("sleep"):
-            time.sleep(float(action[len("sleep") :] or 60))
-
-
-def as_paths(files: Sequence[Path]) -> list[str]:
-    """Paths as strings (for DuckDB list parameters)."""
-    return [str(f) for f in files]
+        return open_writer(self, wait=wait)

@@ -380,7 +380,11 @@ class OutputFolder:
             folder.mkdir(parents=True)
             rel = con.sql(load_sql(f"engine/output_{table}"))
             rel.write_parquet(str(folder / _DATA), compression="zstd")
-            rows[table] = _count(con, "SELECT count(*) FROM read_parquet(?)", [literal(folder / _DATA)])
+            rows[table] = _count(
+                con,
+                "SELECT count(*) FROM read_parquet(?, hive_partitioning = false)",
+                [literal(folder / _DATA)],
+            )
         return rows
 
 

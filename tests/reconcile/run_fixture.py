@@ -83,7 +83,7 @@ def add_ingest(store: Path, events: list[dict[str, Any]], source: str = "ledger.
             full["ingest_id"] = writer.ingest_id
             rows.append(full)
         table = pa.Table.from_pylist(rows, schema=EVENT_SCHEMA)
-        pq.write_table(table, writer.events_tmp, compression="zstd")
+        writer.stage_events(table)
         pq.write_table(_REJECTS.empty_table(), writer.rejects_tmp, compression="zstd")
         record = {"ingest_id": writer.ingest_id, "inputs": [], "lines": len(rows), "events": len(rows)}
         writer.commit(record, {})

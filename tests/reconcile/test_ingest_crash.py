@@ -114,7 +114,8 @@ def test_kill_at_each_phase_leaves_before_or_after(tmp_path: Path) -> None:
     assert (events, rejects) == (ref_events, ref_rejects)
     s = Store(store)
     committed = set(s.ingest_ids())
-    assert {p.stem for p in s.events_dir.iterdir()} == committed
+    assert {p.stem for p in s.events_dir.glob("day=*/*.parquet")} <= committed
+    assert set(s.event_files()) == set(s.events_dir.glob("day=*/*.parquet"))
     assert {p.stem for p in s.rejects_dir.iterdir()} == committed
     assert {p.stem for p in s.ingests_dir.iterdir()} == committed
     assert not list(store.glob("files.*.json"))

@@ -34,7 +34,6 @@ from pathlib import Path
 import duckdb
 
 from reconcile._engine import connect, engine_errors, literal
-from reconcile._files import fsync_path
 from reconcile._ingest import _dedupe
 from reconcile._ingest._inputs import resolve_inputs
 from reconcile._ingest._parse import parse, set_var
@@ -52,7 +51,8 @@ from reconcile._progress import Progress
 from reconcile._schema import REJECT_CODES
 from reconcile._scratch import scratch_dir
 from reconcile._sql import load_sql
-from reconcile._store import FileState, Store, StoreWriter, hook
+from reconcile._store import FileState, Store
+from reconcile._store_writer import StoreWriter, copy_events_by_day, hook
 from reconcile.exceptions import InputError
 
 __all__ = ["Finding", "IngestSummary", "Reject", "format_summary", "ingest", "validate"]
@@ -248,12 +248,14 @@ def _write(
     with engine_errors("ingest: writing events", memory_limit=MEMORY_LIMIT, where=str(target.path)):
         _dedupe.register(con, parsed, sources)
         _dedupe.check_rows(con, parsed)
-        store_files = [literal(f) for f in target.event_files()] if target.exists() else []
+        # duplicates share their instant: only the store's files of the days these events fall on
+        days = {str(d) for (d,) in con.execute(load_sql("engine/ingest_days")).fetchall()}
+        store_files = [literal(f) for f in target.event_files_of_days(days)] if target.exists() else []
         if store_files:
             set_var(con, "store_files", store_files)
             con.execute(
                 "CREATE OR REPLACE TEMP VIEW store_event_ids AS "
-                "SELECT event_id FROM read_parquet(getvariable('store_files'))"
+                "SELECT event_id FROM read_parquet(getvariable('store_files'), hive_partitioning = false)"
             )
         else:
             con.execute(
@@ -264,11 +266,10 @@ def _write(
         _dedupe.find_repeated(con, sum(p.prepared.lines for p in parsed))
         hook("before-write")
         # (COPY takes the path as a prepared parameter: no path is pasted into SQL text)
-        con.execute(_dedupe.copy_zstd(load_sql("engine/new_events")), [str(writer.events_tmp)])
+        con.execute(copy_events_by_day(load_sql("engine/new_events")), [str(writer.events_stage)])
         hook("after-events")
         con.execute(_dedupe.copy_zstd(_dedupe.rejects_query()), [str(writer.rejects_tmp)])
-        fsync_path(writer.events_tmp)
-        return _dedupe.count(con, parsed, writer.events_tmp, writer.rejects_tmp)
+        return _dedupe.count(con, parsed, writer.events_stage, writer.rejects_tmp)
 
 
 def _summary(

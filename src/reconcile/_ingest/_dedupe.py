@@ -105,7 +105,7 @@ def register(con: duckdb.DuckDBPyConnection, parsed: Sequence[Parsed], sources: 
             continue
         set_var(con, f"{name}_files", literals(files))
         source = (
-            f"read_parquet(getvariable('{name}_files'))"
+            f"read_parquet(getvariable('{name}_files'), hive_partitioning = false)"
             if name == "line_gaps"
             else f"spooled_lines(getvariable('{name}_files'), getvariable('run_lines'))"  # runs expanded
         )
@@ -120,7 +120,8 @@ def register(con: duckdb.DuckDBPyConnection, parsed: Sequence[Parsed], sources: 
         ):
             # an empty group reads every file's columns and no row
             set_var(con, f"{name}_files", literals([p.parquet for p in group or parsed]))
-            reader = f"read_parquet(getvariable('{name}_files'), file_row_number = true)"
+            files = f"getvariable('{name}_files')"
+            reader = f"read_parquet({files}, file_row_number = true, hive_partitioning = false)"
             con.execute(
                 f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {reader}"
                 + ("" if group else " WHERE false")
@@ -178,21 +179,28 @@ def rejects_query() -> str:
 
 
 def count(con: duckdb.DuckDBPyConnection, parsed: Sequence[Parsed], events: Path, rejects: Path) -> Counts:
-    """The counts of the files written, checked: lines = events + duplicates + rejects (+ pending)."""
+    """The counts of the files written (``events``: a folder of day partitions), checked: lines =
+    events + duplicates + rejects (+ pending)."""
     row = con.execute("SELECT count(*) FILTER (WHERE code IS NULL) FROM ingest_lines").fetchone()
     candidates = int(row[0]) if row else 0
-    row = con.execute("SELECT count(*) FROM read_parquet(?)", [literals([events])]).fetchone()
-    n_events = int(row[0]) if row else 0
+    event_files = sorted(events.glob("day=*/*.parquet")) if events.is_dir() else []
+    n_events = 0
+    if event_files:
+        row = con.execute(
+            "SELECT count(*) FROM read_parquet(?, hive_partitioning = false)", [literals(event_files)]
+        ).fetchone()
+        n_events = int(row[0]) if row else 0
     by_code = {
         str(code): int(n)
         for code, n in con.execute(
-            "SELECT code, count(*) FROM read_parquet(?) GROUP BY code", [literals([rejects])]
+            "SELECT code, count(*) FROM read_parquet(?, hive_partitioning = false) GROUP BY code",
+            [literals([rejects])],
         ).fetchall()
     }
     sample = [
         f"{display_path(f)}:{line}: {code}"
         for f, line, code in con.execute(
-            "SELECT source_file, source_line, code FROM read_parquet(?)"
+            "SELECT source_file, source_line, code FROM read_parquet(?, hive_partitioning = false)"
             " ORDER BY source_file, source_line LIMIT ?",
             [literals([rejects]), SAMPLE_REJECTS],
         ).fetchall()

@@ -89,7 +89,7 @@ def _parse(
         set_var(cur, "numbered_lines", literal(numbered))
         cur.execute(
             "CREATE OR REPLACE TEMP VIEW ledger_lines AS "
-            "SELECT * FROM read_parquet(getvariable('numbered_lines'))"
+            "SELECT * FROM read_parquet(getvariable('numbered_lines'), hive_partitioning = false)"
         )
         cur.execute("CREATE OR REPLACE TEMP VIEW parsed_lines AS " + load_sql("engine/parsed_lines"))
         cur.execute("SET preserve_insertion_order = false")
