@@ -5,13 +5,15 @@
 --   shape_mismatch about a closing stop whose shape is non-empty and differs from the start's in the
 --                  priced fields (cpu, mem_bytes for vm.compute; storage_bytes otherwise)
 --   stale_open     about the start of an interval open longer than stale_after_ns at the cut-off
--- Each row of pair_steps yields at most one anomaly (a start row's next event is a start, a stop or
+-- Each row of the walk yields at most one anomaly (a start row's next event is a start, a stop or
 -- nothing; a stop row is an unmatched stop), so one pass over it finds them all. Anomalies about
 -- the next event (double_start, shape_mismatch) come from the row of the start before it.
--- Input: relation `pair_steps`. Variables: cut_off_ns, double_start, stale_after_ns (NULL: off).
+-- Input: relation `pair_as_of` (the walk as of the cut-off). Variables: cut_off_ns, double_start,
+-- stale_after_ns (NULL: off). The rows of a checkpoint's open starts describe only what follows
+-- them (their own anomalies lie before the checkpoint).
 WITH flagged AS (
     SELECT
-        pair_steps.*,
+        pair_as_of.*,
         CASE
             WHEN endpoint = 'stop' AND prev_endpoint IS NULL THEN 'orphan_stop'
             WHEN endpoint = 'stop' THEN 'double_stop'
@@ -32,7 +34,7 @@ WITH flagged AS (
         END AS code,
         -- true when the anomaly is about the next event (the start's row describes it)
         endpoint = 'start' AND next_endpoint IS NOT NULL AS about_next
-    FROM pair_steps
+    FROM pair_as_of
 )
 
 SELECT

@@ -1,8 +1,9 @@
--- pair_intervals: the `intervals` relation, one row per start event before the cut-off.
+-- pair_intervals: the `intervals` relation as of the cut-off, one row per start the walk holds (the
+-- starts of the window, and those of intervals open at its checkpoint).
 -- The next event of the resource ends the interval: a stop closes it (`closed`), a start cuts it
 -- short (`inferred` under double_start policy 'close', `dropped` under 'drop'), none leaves it `open`.
--- A projection of the materialised walk (the stage registers it as a view): no variables.
--- Input: relation `pair_steps`.
+-- A projection of the walk as of the cut-off (the stage registers it as a view).
+-- Input: relation `pair_as_of`.
 SELECT
     event_id AS interval_id,              -- the start's event_id: stable across re-runs and ingests
     family,
@@ -20,7 +21,7 @@ SELECT
     next_ns AS end_ns,
     reason AS start_reason,
     CASE WHEN next_endpoint = 'stop' THEN next_reason END AS end_reason,
-    status,                               -- closed / inferred / dropped / open, set by pair_steps
+    status,                               -- closed / inferred / dropped / open, set by pair_as_of
     source_file || ':' || CAST(source_line AS VARCHAR) AS start_source,
     next_source_file || ':' || CAST(next_source_line AS VARCHAR) AS end_source,  -- stop or next start
     event_id AS start_event_id,
@@ -28,5 +29,5 @@ SELECT
     CASE WHEN next_endpoint = 'stop' THEN next_cpu END AS end_cpu,  -- closing stop's shape
     CASE WHEN next_endpoint = 'stop' THEN next_mem_bytes END AS end_mem_bytes,
     CASE WHEN next_endpoint = 'stop' THEN next_storage_bytes END AS end_storage_bytes
-FROM pair_steps
+FROM pair_as_of
 WHERE endpoint = 'start'

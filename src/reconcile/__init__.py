@@ -1,11 +1,14 @@
 """Turn metering ledgers into priced billing intervals."""
 
+from reconcile._analysis import Pairing, pair
+from reconcile._demo import demo
 from reconcile._generate import FleetInfo, LedgerStats, generate_ledger, write_fleet
 from reconcile._ingest import IngestSummary, Reject, ingest, validate
-from reconcile._pair import Pairing, pair
+from reconcile._nightly import nightly
 from reconcile._price import invoice_lines, invoice_totals, load_tenants, price_slices
 from reconcile._pricebook import PriceBook, load_price_book
-from reconcile._run import DayRun, DemoSummary, NightlySummary, RunSummary, demo, nightly, run_period
+from reconcile._results import DayRun, DemoSummary, NightlySummary, RunSummary
+from reconcile._run import run_period
 from reconcile._store import Store
 from reconcile._views import (
     RelationInfo,

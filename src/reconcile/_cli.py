@@ -180,7 +180,7 @@ def _add_nightly(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 
 def _cmd_nightly(args: argparse.Namespace) -> int:
-    from reconcile._run import nightly  # noqa: PLC0415 - keep `reconcile --help` fast
+    from reconcile._nightly import nightly  # noqa: PLC0415 - keep `reconcile --help` fast
 
     summary = nightly(
         args.paths,
@@ -225,7 +225,7 @@ def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from reconcile._run import demo  # noqa: PLC0415 - keep `reconcile --help` fast
+    from reconcile._demo import demo  # noqa: PLC0415 - keep `reconcile --help` fast
 
     summary = demo(args.output, seed=args.seed, quiet=args.quiet)
     if args.json:

@@ -1,87 +1,125 @@
-"""Stage: events -> intervals, anomalies and event roles (SPEC section 3).
+"""Stage: events -> intervals, anomalies and event roles (SPEC section 3), walked from a checkpoint.
 
-The pairing is SQL (``sql/engine/pair_*.sql``) run by DuckDB over a relation named ``events``
-(the store's events table). Within one ``(family, resource_id)`` the events before the cut-off are
-walked in the order ``emitted_ns``, stop before start, ``source_file``, ``source_line``,
-``event_id``. The state after an event is ``open`` exactly when the event is a start, so a single
-window pass (the previous and the next event of each event) settles every role and every interval.
+The walk is SQL (``sql/engine/pair_*.sql``) over named relations in one DuckDB connection:
 
-Memory: DuckDB holds the whole walk in memory unless the connection has a ``memory_limit``; with
-``SET memory_limit = '1500MB'`` 10M events pair in about 1.6 GB peak RSS (and faster than without,
-see bench/bench_pair.py), spilling the rest to DuckDB's temp directory.
+- :func:`walk` reads ``events`` (the store's events, or any table of its columns), ``state_open``
+  and ``state_seen`` (the state of every resource before ``walk_from_ns``: a checkpoint, or empty)
+  and materialises ``pair_input`` and ``pair_steps``: within one ``(family, resource_id)`` the events
+  of ``[walk_from_ns, walk_to_ns)`` in the order ``emitted_ns``, stop before start, ``source_file``,
+  ``source_line``, ``event_id``, each with the previous and the next event. The state after an event
+  is ``open`` exactly when the event is a start, so one window pass settles every role.
+- :func:`as_of` projects the walk as it stood at a cut-off (any cut-off up to the walk's end: the
+  walk is causal) into ``intervals`` (a view), ``anomalies`` and ``event_roles`` (tables), and
+  :func:`window_roles` counts the roles of the window's events before it.
+- :func:`state_at` makes the state at a midnight inside the walk: the next checkpoint.
+
+Everything is per resource, with no state across resources: the same SQL runs on a bucket of
+resources (the Spark engine) as on a whole store. :func:`pair_in` is the walk of a whole table from
+an empty state. :func:`pair` (public, in ``_analysis``) uses a store's checkpoints.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol, TypeAlias, runtime_checkable
 
 import duckdb
-import polars as pl
 import pyarrow as pa  # type: ignore[import-untyped]
 
 from reconcile import _schema as schema
 from reconcile._engine import literals
 from reconcile._sql import load_sql
-from reconcile.exceptions import InputError, UsageError
+from reconcile.exceptions import InputError, ReconcileError, UsageError
 
 DoubleStartPolicy: TypeAlias = Literal["close", "drop"]
-DOUBLE_START_POLICIES: tuple[str, ...] = ("close", "drop")
+DOUBLE_START_POLICIES: tuple[DoubleStartPolicy, ...] = ("close", "drop")
 
-# Relations the stage leaves in the connection (docs/ARCHITECTURE.md): `intervals` is a temp view over
-# the temp table `pair_steps` (the materialised walk), `anomalies` and `event_roles` are temp tables.
+# Relations of the stage (docs/ARCHITECTURE.md, "Pairing").
+EVENTS = "events"
+STATE_OPEN = "state_open"
+STATE_SEEN = "state_seen"
 INTERVALS = "intervals"
 ANOMALIES = "anomalies"
 EVENT_ROLES = "event_roles"
-_STEPS = "pair_steps"
 
-# The events columns pairing reads (docs/ARCHITECTURE.md, `events`); used for an empty store.
-_EVENT_COLUMNS_SQL = ", ".join(f"{name} {sql_type}" for name, sql_type in schema.EVENTS.items())
+#: Bumped when the walk would give other states for the same events: checkpoints record it and one
+#: of another format is not used.
+WALK_FORMAT = 1
+
+# The columns of an open start in a state (the events columns the walk carries).
+STATE_OPEN_COLUMNS: dict[str, str] = {
+    name: schema.EVENTS[name]
+    for name in (
+        "event_id",
+        "family",
+        "resource_id",
+        "vm_id",
+        "snapshot_id",
+        "source_snapshot_id",
+        "reason",
+        "hypervisor",
+        "cpu",
+        "mem_bytes",
+        "storage_bytes",
+        "emitted_ns",
+        "source_file",
+        "source_line",
+    )
+}
+STATE_SEEN_COLUMNS: dict[str, str] = {"family": "VARCHAR", "resource_id": "VARCHAR"}
 
 _NS_PER_US = 1_000
 _NS_PER_S = 1_000_000_000
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
-@runtime_checkable
-class _EventStore(Protocol):
-    """What pairing needs from an event store: the committed events Parquet files."""
+@dataclass(frozen=True)
+class Roles:
+    """Role counts of SPEC section 2: events, and their starts, closing stops and unmatched stops."""
 
-    def event_files(self) -> Sequence[Path]: ...
+    events: int = 0
+    start: int = 0
+    stop: int = 0
+    unmatched_stop: int = 0
 
+    def __add__(self, other: Roles) -> Roles:
+        return Roles(
+            self.events + other.events,
+            self.start + other.start,
+            self.stop + other.stop,
+            self.unmatched_stop + other.unmatched_stop,
+        )
 
-EventsSource: TypeAlias = (
-    "duckdb.DuckDBPyConnection | pa.Table | pl.DataFrame | pl.LazyFrame | _EventStore | str | Path"
-    " | Sequence[str | Path]"
-)
+    def to_json(self) -> dict[str, int]:
+        """As the manifest's ``roles`` and a checkpoint's."""
+        return {
+            "events": self.events,
+            "start": self.start,
+            "stop": self.stop,
+            "unmatched_stop": self.unmatched_stop,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, int]) -> Roles:
+        """Read ``to_json``'s form."""
+        return cls(int(data["events"]), int(data["start"]), int(data["stop"]), int(data["unmatched_stop"]))
 
 
 @dataclass(frozen=True)
-class PairTables:
-    """The stage's output as Arrow tables (columns as in docs/ARCHITECTURE.md)."""
+class AsOf:
+    """How to read the walk: its cut-off and the options of SPEC section 3."""
 
-    intervals: pa.Table
-    anomalies: pa.Table
-    roles: pa.Table
-
-
-@dataclass(frozen=True)
-class Pairing:
-    """Intervals, anomalies and event roles of one pairing run, as polars LazyFrames."""
-
-    intervals: pl.LazyFrame
-    anomalies: pl.LazyFrame
-    roles: pl.LazyFrame
     cut_off_ns: int
-    double_start: DoubleStartPolicy
-    stale_after_ns: int | None
+    double_start: DoubleStartPolicy = "close"
+    stale_after_ns: int | None = None
 
 
-def _check_options(cut_off_ns: int, double_start: str, stale_after_ns: int | None) -> None:
+def check_options(cut_off_ns: int, double_start: str, stale_after_ns: int | None) -> None:
+    """Raise :class:`UsageError` naming a bad cut-off, policy or duration."""
     if isinstance(cut_off_ns, bool) or not isinstance(cut_off_ns, int):
         raise UsageError(f"cut-off must be Unix nanoseconds (int), got {cut_off_ns!r}")
     if double_start not in DOUBLE_START_POLICIES:
@@ -92,30 +130,70 @@ def _check_options(cut_off_ns: int, double_start: str, stale_after_ns: int | Non
         raise UsageError(f"stale_after must be a non-negative duration, got {stale_after_ns!r}")
 
 
-def pair_in(
-    con: duckdb.DuckDBPyConnection,
-    *,
-    cut_off_ns: int,
-    double_start: str = "close",
-    stale_after_ns: int | None = None,
-) -> None:
-    """Pair the relation ``events`` in ``con`` into ``intervals``, ``anomalies`` and ``event_roles``.
+def _set(con: duckdb.DuckDBPyConnection, name: str, value: object, sql_type: str) -> None:
+    con.execute(f"SET VARIABLE {name} = CAST(? AS {sql_type})", [value])
 
-    The walk is materialised once as the temp table ``pair_steps`` (starts and unmatched stops with
-    their neighbours); ``intervals`` is a view projecting it, ``anomalies`` and ``event_roles`` are
-    temp tables. Events with ``emitted_ns >= cut_off_ns`` are ignored. Existing relations of those
-    names are replaced.
-    """
-    _check_options(cut_off_ns, double_start, stale_after_ns)
-    con.execute("SET VARIABLE cut_off_ns = CAST(? AS BIGINT)", [cut_off_ns])
-    con.execute("SET VARIABLE double_start = CAST(? AS VARCHAR)", [double_start])
-    con.execute("SET VARIABLE stale_after_ns = CAST(? AS BIGINT)", [stale_after_ns])
+
+def empty_state(con: duckdb.DuckDBPyConnection) -> None:
+    """``state_open`` and ``state_seen`` as the state before every event: empty."""
+    for name, columns in ((STATE_OPEN, STATE_OPEN_COLUMNS), (STATE_SEEN, STATE_SEEN_COLUMNS)):
+        defs = ", ".join(f"{c} {t}" for c, t in columns.items())
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({defs})")
+
+
+def walk(con: duckdb.DuckDBPyConnection, *, walk_from_ns: int | None, walk_to_ns: int) -> None:
+    """Walk the events of ``[walk_from_ns, walk_to_ns)`` from the state in ``state_open`` /
+    ``state_seen`` (the state before ``walk_from_ns``; None: from the start of history)."""
+    _set(con, "walk_from_ns", walk_from_ns, "BIGINT")
+    _set(con, "walk_to_ns", walk_to_ns, "BIGINT")
+    con.execute("CREATE OR REPLACE TEMP TABLE pair_input AS " + load_sql("engine/pair_input"))
+    con.execute("CREATE OR REPLACE TEMP TABLE pair_steps AS " + load_sql("engine/pair_steps"))
+
+
+def as_of(con: duckdb.DuckDBPyConnection, options: AsOf) -> None:
+    """``intervals``, ``anomalies`` and ``event_roles`` of the walk as of ``options.cut_off_ns``."""
+    check_options(options.cut_off_ns, options.double_start, options.stale_after_ns)
+    _set(con, "cut_off_ns", options.cut_off_ns, "BIGINT")
+    _set(con, "double_start", options.double_start, "VARCHAR")
+    _set(con, "stale_after_ns", options.stale_after_ns, "BIGINT")
     for name in (INTERVALS, ANOMALIES, EVENT_ROLES):
         _drop_relation(con, name)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {_STEPS} AS\n{load_sql('engine/pair_steps')}")
+    con.execute("CREATE OR REPLACE TEMP VIEW pair_as_of AS " + load_sql("engine/pair_as_of"))
     con.execute(f"CREATE TEMP VIEW {INTERVALS} AS\n{load_sql('engine/pair_intervals')}")
     con.execute(f"CREATE TEMP TABLE {ANOMALIES} AS\n{load_sql('engine/pair_anomalies')}")
     con.execute(f"CREATE TEMP TABLE {EVENT_ROLES} AS\n{load_sql('engine/pair_event_roles')}")
+
+
+def window_roles(con: duckdb.DuckDBPyConnection, cut_off_ns: int) -> Roles:
+    """The roles of the window's events before ``cut_off_ns`` (after :func:`as_of` at that cut-off),
+    checked: each of those events has exactly one role."""
+    _set(con, "cut_off_ns", cut_off_ns, "BIGINT")
+    row = con.execute(load_sql("engine/run_roles")).fetchall()[0]
+    roles = Roles(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
+    with_role, distinct_events = int(row[4]), int(row[5])
+    if not roles.events == roles.start + roles.stop + roles.unmatched_stop == with_role:
+        raise ReconcileError(
+            f"role identity broken: {roles.events} events, {roles.start} starts + {roles.stop} stops"
+            f" + {roles.unmatched_stop} unmatched stops"
+        )
+    if distinct_events != roles.events:
+        raise ReconcileError(f"{roles.events - distinct_events} events have no role or several roles")
+    return roles
+
+
+def state_at(con: duckdb.DuckDBPyConnection, at_ns: int, *, into: str = "next") -> None:
+    """The state at ``at_ns`` (a midnight inside the walk) as tables ``<into>_open`` and
+    ``<into>_seen``, in the columns of ``state_open`` and ``state_seen``."""
+    _set(con, "state_at_ns", at_ns, "BIGINT")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {into}_open AS " + load_sql("engine/state_open"))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {into}_seen AS " + load_sql("engine/state_seen"))
+
+
+def adopt_state(con: duckdb.DuckDBPyConnection, source: str = "next") -> None:
+    """Make the tables ``<source>_open`` / ``<source>_seen`` the walk's starting state."""
+    for part in ("open", "seen"):
+        con.execute(f"DROP TABLE IF EXISTS state_{part}")
+        con.execute(f"ALTER TABLE {source}_{part} RENAME TO state_{part}")
 
 
 def _drop_relation(con: duckdb.DuckDBPyConnection, name: str) -> None:
@@ -130,81 +208,53 @@ def _drop_relation(con: duckdb.DuckDBPyConnection, name: str) -> None:
         con.execute(f"DROP {kind} IF EXISTS temp.main.{name}")
 
 
-def register_events(con: duckdb.DuckDBPyConnection, events: EventsSource) -> None:
-    """Make ``events`` a relation of ``con`` from a table, a frame, a store or Parquet file paths."""
-    if isinstance(events, duckdb.DuckDBPyConnection):
-        raise UsageError("a DuckDB connection already holds its events: call pair_in on it")
-    if isinstance(events, pl.LazyFrame):
-        events = events.collect()
-    if isinstance(events, pl.DataFrame):
-        events = events.to_arrow()
-    if isinstance(events, pa.Table):
-        con.register("events", events)
-        return
-    files = _event_files(events)
-    if not files:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE events ({_EVENT_COLUMNS_SQL})")
-        return
-    con.execute("SET VARIABLE pair_event_files = ?", [literals(files)])
-    con.execute(
-        "CREATE OR REPLACE TEMP VIEW events AS"
-        " SELECT * FROM read_parquet(getvariable('pair_event_files'), hive_partitioning = false)"
-    )
-
-
-def _event_files(events: _EventStore | str | Path | Sequence[str | Path]) -> list[Path]:
-    if isinstance(events, _EventStore):
-        return [Path(f) for f in events.event_files()]
-    if isinstance(events, str | Path):
-        path = Path(events)
-        if path.is_dir():
-            return _store_event_files(path)
-        if path.is_file():
-            return [path]
-        raise InputError(f"events not found: {path} is neither an event store folder nor a Parquet file")
-    files = [Path(f) for f in events]
-    for f in files:
-        if not f.is_file():
-            raise InputError(f"events file not found: {f}")
-    return files
-
-
-def _store_event_files(path: Path) -> list[Path]:
-    try:
-        store_module = importlib.import_module("reconcile._store")
-    except ImportError as exc:  # pragma: no cover - only before the store module exists
-        raise InputError(f"cannot read the event store {path}: store support is not available") from exc
-    store: _EventStore = store_module.Store(path)
-    return [Path(f) for f in store.event_files()]
-
-
-def pair_tables(
-    events: EventsSource,
+def pair_in(
+    con: duckdb.DuckDBPyConnection,
     *,
     cut_off_ns: int,
     double_start: str = "close",
     stale_after_ns: int | None = None,
-) -> PairTables:
-    """Pair ``events`` (a connection holding ``events``, a table, a store, Parquet files) into Arrow."""
-    _check_options(cut_off_ns, double_start, stale_after_ns)
-    if isinstance(events, duckdb.DuckDBPyConnection):
-        con = events
-        owned = False
-    else:
-        con = duckdb.connect()
-        owned = True
-    try:
-        if owned:
-            register_events(con, events)
-        pair_in(con, cut_off_ns=cut_off_ns, double_start=double_start, stale_after_ns=stale_after_ns)
-        return PairTables(
-            intervals=con.sql(f"SELECT * FROM {INTERVALS}").to_arrow_table(),
-            anomalies=con.sql(f"SELECT * FROM {ANOMALIES}").to_arrow_table(),
-            roles=con.sql(f"SELECT * FROM {EVENT_ROLES}").to_arrow_table(),
-        )
-    finally:
-        if owned:
-            con.close()
+) -> None:
+    """The whole walk of the relation ``events`` in ``con`` (from an empty state) as of ``cut_off_ns``:
+    leaves ``intervals``, ``anomalies`` and ``event_roles`` (and the walk's own tables)."""
+    check_options(cut_off_ns, double_start, stale_after_ns)
+    empty_state(con)
+    walk(con, walk_from_ns=None, walk_to_ns=cut_off_ns)
+    as_of(con, AsOf(cut_off_ns, double_start, stale_after_ns))  # type: ignore[arg-type]
+
+
+# --- event sources -----------------------------------------------------------------------------------
+
+
+@runtime_checkable
+class EventStore(Protocol):
+    """What pairing needs from an event store: the committed events Parquet files."""
+
+    def event_files(self) -> Sequence[Path]: ...
+
+
+def register_events(con: duckdb.DuckDBPyConnection, events: pa.Table | Sequence[str | Path]) -> None:
+    """Make ``events`` a relation of ``con`` from an Arrow table or Parquet file paths (replacing
+    the one it held)."""
+    with contextlib.suppress(duckdb.Error):
+        con.unregister(EVENTS)
+    _drop_relation(con, EVENTS)
+    if isinstance(events, pa.Table):
+        con.register(EVENTS, events)
+        return
+    files = [Path(f) for f in events]
+    for f in files:
+        if not f.is_file():
+            raise InputError(f"events file not found: {f}")
+    if not files:
+        columns = ", ".join(f"{name} {sql_type}" for name, sql_type in schema.EVENTS.items())
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {EVENTS} ({columns})")
+        return
+    con.execute("SET VARIABLE pair_event_files = ?", [literals(files)])
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW {EVENTS} AS"
+        " SELECT * FROM read_parquet(getvariable('pair_event_files'), hive_partitioning = false)"
+    )
 
 
 def instant_ns(value: dt.datetime | int, what: str) -> int:
@@ -232,40 +282,3 @@ def duration_ns(value: dt.timedelta | int | None, what: str) -> int | None:
     if isinstance(value, dt.timedelta):
         return (value.days * 86_400 + value.seconds) * _NS_PER_S + value.microseconds * _NS_PER_US
     raise UsageError(f"{what} must be a timedelta or nanoseconds, got {value!r}")
-
-
-def _lazy(table: pa.Table) -> pl.LazyFrame:
-    frame = pl.from_arrow(table)
-    if not isinstance(frame, pl.DataFrame):  # pragma: no cover - a Table always gives a DataFrame
-        raise TypeError(f"expected a DataFrame from an Arrow table, got {type(frame).__name__}")
-    return frame.lazy()
-
-
-def pair(
-    store_or_events: EventsSource,
-    cut_off: dt.datetime | int,
-    *,
-    double_start: DoubleStartPolicy = "close",
-    stale_after: dt.timedelta | int | None = None,
-) -> Pairing:
-    """Pair the events of a store (or of a table / frame / Parquet files) as of ``cut_off``.
-
-    ``cut_off`` is an aware datetime or Unix nanoseconds; events at or after it are ignored.
-    ``double_start`` is the policy for a start while an interval is open (``close``: the open interval
-    ends at the new start, status ``inferred``; ``drop``: status ``dropped``). ``stale_after`` (a
-    timedelta or nanoseconds) flags intervals open longer than that at the cut-off (``stale_open``).
-    Returns polars LazyFrames ``intervals``, ``anomalies`` and ``roles`` (one role per event).
-    """
-    cut_off_ns = instant_ns(cut_off, "cut_off")
-    stale_after_ns = duration_ns(stale_after, "stale_after")
-    tables = pair_tables(
-        store_or_events, cut_off_ns=cut_off_ns, double_start=double_start, stale_after_ns=stale_after_ns
-    )
-    return Pairing(
-        intervals=_lazy(tables.intervals),
-        anomalies=_lazy(tables.anomalies),
-        roles=_lazy(tables.roles),
-        cut_off_ns=cut_off_ns,
-        double_start=double_start,
-        stale_after_ns=stale_after_ns,
-    )

@@ -268,24 +268,32 @@ class Store:
         """The committed ingest ids, oldest first (empty for a folder without a store)."""
         return [entry.id for entry in self.ingests()]
 
-    def first_instants(self) -> dict[str, int | None]:
-        """Per committed ingest, the instant of its earliest event (None: it added none)."""
+    def first_instants(self, entries: Sequence[IngestEntry] | None = None) -> dict[str, int | None]:
+        """Per committed ingest (or per one of ``entries``, a snapshot of :meth:`ingests`), the instant
+        of its earliest event (None: it added none)."""
         found: dict[str, int | None] = {}
-        for entry in self.ingests():
+        for entry in self.ingests() if entries is None else entries:
             found[entry.id] = (
                 _instant_range(self.flat_events_path(entry.id))[0] if entry.flat else entry.first_ns
             )
         return found
 
-    def event_files(self, first_day: dt.date | None = None, last_day: dt.date | None = None) -> list[Path]:
+    def event_files(
+        self,
+        first_day: dt.date | None = None,
+        last_day: dt.date | None = None,
+        *,
+        entries: Sequence[IngestEntry] | None = None,
+    ) -> list[Path]:
         """The committed events files holding events of the UTC days ``[first_day, last_day]``
-        (both inclusive, None: unbounded), oldest ingest first. A format-1 ingest's one file holds
-        every day. Raises :class:`StoreError` when ``DIR`` holds no store."""
+        (both inclusive, None: unbounded), oldest ingest first; of ``entries`` (a snapshot of
+        :meth:`ingests`) when given. A format-1 ingest's one file holds every day. Raises
+        :class:`StoreError` when ``DIR`` holds no store."""
         self.manifest()  # (the error for a folder without a store)
         lo = None if first_day is None else day_name(first_day)
         hi = None if last_day is None else day_name(last_day)
         files = []
-        for entry in self.ingests():
+        for entry in self.ingests() if entries is None else entries:
             if entry.flat:
                 files.append(self.flat_events_path(entry.id))
                 continue

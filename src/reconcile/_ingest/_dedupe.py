@@ -120,8 +120,8 @@ def register(con: duckdb.DuckDBPyConnection, parsed: Sequence[Parsed], sources: 
         ):
             # an empty group reads every file's columns and no row
             set_var(con, f"{name}_files", literals([p.parquet for p in group or parsed]))
-            files = f"getvariable('{name}_files')"
-            reader = f"read_parquet({files}, file_row_number = true, hive_partitioning = false)"
+            variable = f"getvariable('{name}_files')"
+            reader = f"read_parquet({variable}, file_row_number = true, hive_partitioning = false)"
             con.execute(
                 f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {reader}"
                 + ("" if group else " WHERE false")

@@ -1,0 +1,238 @@
+"""Checkpoints of the pairing walk, kept in the store: the state at UTC midnights (docs/ARCHITECTURE.md).
+
+SPEC section 3's walk is causal: the state after an event depends only on the events before it. A
+checkpoint at a midnight T holds, per ``(family, resource_id)`` seen before T:
+
+- ``open.parquet``: the start event of every interval open at T (every field pricing and the outputs
+  need: the walk carries it on as the interval's start);
+- ``seen.parquet``: every resource with an event before T (a later stop of one is a double stop, of
+  any other an orphan stop; a resource not open at T had a stop last);
+- ``checkpoint.json``: the role counts of all events before T (so a run's role identity still covers
+  every event before its cut-off), the walk's format, and its *basis*: the ingests holding events
+  before T (those whose first event is before T).
+
+It does not depend on the price book, ``--double-start``, ``--stale-after`` or any cut-off, so it
+belongs to the store. It is valid while its basis is the store's basis at T: an ingest with a line
+before T (a late file, a back-dated crash stop) changes that set, which invalidates T and every later
+checkpoint; a run then walks from the latest one still valid. Nothing is ever silently stale:
+validity is checked on every read, from ``store.json`` alone.
+
+Layout: ``STORE/checkpoints/at=YYYY-MM-DD/{checkpoint.json, open.parquet, seen.parquet}``. A
+checkpoint is written into a hidden folder and renamed into place (replacing an invalid one) under
+``checkpoints/.lock``; readers load it under a shared lock, so none reads one being replaced.
+
+Retention (:func:`retained`): daily for the 8 days up to the newest checkpoint, Mondays for 42
+days, the first of each month for 400 days, and every first of January. A run walks from the latest
+valid checkpoint at or before its period, at most a week of events inside the nightly's window.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import os
+import secrets
+import shutil
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from reconcile._engine import literal
+from reconcile._files import fsync_tree, make_private_dir, open_lock_file, private_files
+from reconcile._pair import STATE_OPEN, STATE_SEEN, WALK_FORMAT, Roles
+from reconcile._period import date_to_ns, format_ns
+
+CHECKPOINT_FORMAT = 1
+_JSON = "checkpoint.json"
+_OPEN = "open.parquet"
+_SEEN = "seen.parquet"
+
+DAILY_DAYS = 8
+WEEKLY_DAYS = 42
+MONTHLY_DAYS = 400
+
+BasisOf = Callable[[int], tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """One checkpoint on disk (what its ``checkpoint.json`` says)."""
+
+    day: dt.date  # the state at this UTC midnight (before any event of this day)
+    basis: tuple[str, ...]  # the ingests holding events before it
+    roles: Roles  # of all events before it
+    open_rows: int
+    seen_rows: int
+    walk_format: int
+    path: Path
+
+    @property
+    def at_ns(self) -> int:
+        """Its instant: the day's midnight in Unix nanoseconds."""
+        return date_to_ns(self.day)
+
+    def valid(self, basis_of: BasisOf) -> bool:
+        """Whether it still holds for the store: same walk format, same basis."""
+        return self.walk_format == WALK_FORMAT and self.basis == basis_of(self.at_ns)
+
+    @property
+    def disk_bytes(self) -> int:
+        """The bytes of its files."""
+        return sum(f.stat().st_size for f in self.path.iterdir() if f.is_file())
+
+
+def retained(days: Sequence[dt.date], newest: dt.date) -> set[dt.date]:
+    """The checkpoint days a store keeps, relative to its newest checkpoint (module doc)."""
+    keep = set()
+    for day in days:
+        age = (newest - day).days
+        if (
+            age < DAILY_DAYS
+            or (age < WEEKLY_DAYS and day.weekday() == 0)
+            or (age < MONTHLY_DAYS and day.day == 1)
+            or (day.month == 1 and day.day == 1)
+        ):
+            keep.add(day)
+    return keep
+
+
+class Checkpoints:
+    """The checkpoints of one store."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def _path(self, day: dt.date) -> Path:
+        return self.folder / f"at={day.isoformat()}"
+
+    @contextlib.contextmanager
+    def _locked(self, mode: int) -> Iterator[None]:
+        make_private_dir(self.folder)
+        fd = open_lock_file(self.folder)
+        try:
+            fcntl.flock(fd, mode)
+            yield
+        finally:
+            os.close(fd)
+
+    def all(self) -> list[Checkpoint]:
+        """Every checkpoint on disk, oldest first (an unreadable one is left out)."""
+        if not self.folder.is_dir():
+            return []
+        found = []
+        for folder in sorted(self.folder.glob("at=*")):
+            try:
+                data = json.loads((folder / _JSON).read_text(encoding="utf-8"))
+                found.append(
+                    Checkpoint(
+                        day=dt.date.fromisoformat(data["day"]),
+                        basis=tuple(data["basis"]),
+                        roles=Roles.from_json(data["roles"]),
+                        open_rows=int(data["open"]),
+                        seen_rows=int(data["seen"]),
+                        walk_format=int(data["walk_format"]),
+                        path=folder,
+                    )
+                )
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+        return found
+
+    def latest_valid(self, at_or_before_ns: int, basis_of: BasisOf) -> Checkpoint | None:
+        """The latest valid checkpoint at or before ``at_or_before_ns``, or None."""
+        for cp in reversed(self.all()):
+            if cp.at_ns <= at_or_before_ns and cp.valid(basis_of):
+                return cp
+        return None
+
+    def load(self, con: duckdb.DuckDBPyConnection, cp: Checkpoint) -> None:
+        """``state_open`` and ``state_seen`` in ``con`` from ``cp`` (read under the shared lock)."""
+        with self._locked(fcntl.LOCK_SH):
+            for table, name in ((STATE_OPEN, _OPEN), (STATE_SEEN, _SEEN)):
+                con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE {table} AS"
+                    " SELECT * FROM read_parquet(?, hive_partitioning = false)",
+                    [literal(cp.path / name)],
+                )
+
+    def save(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        day: dt.date,
+        *,
+        basis: tuple[str, ...],
+        roles: Roles,
+        source: str,
+    ) -> Checkpoint:
+        """Write the state in ``<source>_open`` / ``<source>_seen`` as the checkpoint of ``day``,
+        replacing any other checkpoint of that day."""
+        with private_files():
+            make_private_dir(self.folder)
+            staging = self.folder / f".tmp-{os.getpid()}-{secrets.token_hex(4)}"
+            staging.mkdir()
+            try:
+                counts = {}
+                for table, name in ((f"{source}_open", _OPEN), (f"{source}_seen", _SEEN)):
+                    con.execute(
+                        f"COPY {table} TO ? (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 3)",
+                        [str(staging / name)],
+                    )
+                    counts[name] = int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+                document = {
+                    "format": CHECKPOINT_FORMAT,
+                    "walk_format": WALK_FORMAT,
+                    "day": day.isoformat(),
+                    "at": format_ns(date_to_ns(day)),
+                    "basis": list(basis),
+                    "roles": roles.to_json(),
+                    "open": counts[_OPEN],
+                    "seen": counts[_SEEN],
+                }
+                (staging / _JSON).write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+                fsync_tree(staging)
+                with self._locked(fcntl.LOCK_EX):
+                    final = self._path(day)
+                    if final.exists():
+                        old = self.folder / f".old-{staging.name}"
+                        final.rename(old)
+                        staging.rename(final)
+                        shutil.rmtree(old, ignore_errors=True)
+                    else:
+                        staging.rename(final)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+        return Checkpoint(day, basis, roles, counts[_OPEN], counts[_SEEN], WALK_FORMAT, self._path(day))
+
+    def prune(self, basis_of: BasisOf) -> list[dt.date]:
+        """Remove invalid checkpoints and those retention does not keep; the days removed."""
+        with self._locked(fcntl.LOCK_EX):
+            every = self.all()
+            valid = [cp for cp in every if cp.valid(basis_of)]
+            keep = retained([cp.day for cp in valid], max((cp.day for cp in valid), default=dt.date.min))
+            removed = []
+            for cp in every:
+                if cp.day not in keep or cp not in valid:
+                    shutil.rmtree(cp.path, ignore_errors=True)
+                    removed.append(cp.day)
+            for leftover in self.folder.glob(".tmp-*"):
+                if not _held_by_live_process(leftover):
+                    shutil.rmtree(leftover, ignore_errors=True)
+            for leftover in self.folder.glob(".old-*"):
+                shutil.rmtree(leftover, ignore_errors=True)
+        return removed
+
+
+def _held_by_live_process(staging: Path) -> bool:
+    """Whether the process that names this staging folder (``.tmp-<pid>-...``) is alive."""
+    try:
+        pid = int(staging.name.split("-")[1])
+        os.kill(pid, 0)
+    except (ValueError, IndexError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,73 @@
+"""The demo: a seeded fleet, ingested, every day run with the bundled price book and a tenant table."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+from reconcile import _generate, _ingest, _pricebook, _write
+from reconcile._period import NS_PER_DAY, Period, date_to_ns, format_ns, parse_instant, resolve_cut_off
+from reconcile._progress import Progress
+from reconcile._results import DemoSummary, RunSummary
+from reconcile._session import Session, make_options, price_book
+from reconcile._store import Store
+from reconcile.exceptions import UsageError
+
+DEMO_LOST = 0.01
+"""The demo fleet loses 1% of start and stop lines (production: far fewer), so that one small week
+shows every anomaly: double starts (inferred intervals), double stops, orphan stops."""
+
+
+def _resource_ids(store: Path) -> set[str]:
+    """Every resource id with an event in ``store`` (for the demo's tenant table)."""
+    ids: set[str] = set()
+    for path in Store(store).event_files():
+        ids.update(pq.read_table(path, columns=["resource_id"]).column("resource_id").to_pylist())
+    return ids
+
+
+def demo(output: str | Path = "demo-output", *, seed: int = 7, quiet: bool = False) -> DemoSummary:
+    """Generate a seeded fleet, ingest it, run each day with the bundled price book.
+
+    The fleet comes with a tenant attribution table (``tenants.csv`` in the demo folder: a few
+    resources change tenant mid-week, a few have none) that every run uses.
+
+    ``output/ledgers`` (the generated ledgers), ``output/store`` (the event store) and
+    ``output/output`` (the Parquet output, one folder per table). A folder from an earlier demo is
+    reused (its three sub-folders are replaced); any other non-empty folder is refused.
+    """
+    root = Path(output)
+    marker = root / ".reconcile-demo"
+    if root.exists() and any(root.iterdir()) and not marker.exists():
+        raise UsageError(
+            f"demo folder {root} is not empty and was not made by `reconcile demo`; pick another"
+        )
+    progress = Progress(quiet=quiet)
+    root.mkdir(parents=True, exist_ok=True)
+    marker.write_text("made by `reconcile demo`: its sub-folders are replaced by the next demo\n")
+    ledgers, store, out_dir = root / "ledgers", root / "store", root / "output"
+    for folder in (ledgers, store, out_dir):
+        if folder.exists():
+            shutil.rmtree(folder)
+    progress.note(f"demo: generating a fleet (seed {seed}) into {ledgers}")
+    fleet = _generate.write_fleet(ledgers, seed, lost=DEMO_LOST)
+    ingest_summary = _ingest.ingest([ledgers], store, quiet=quiet).to_json()
+    last_day = dt.date.fromisoformat(format_ns(parse_instant(fleet.last_emitted))[:10])
+    first_day = dt.date.fromisoformat(format_ns(parse_instant(fleet.first_emitted))[:10])
+    now_ns = date_to_ns(last_day) + NS_PER_DAY  # the demo's clock: the morning after the fleet's last day
+    tenants = root / "tenants.csv"
+    move_at = dt.datetime.combine(first_day + dt.timedelta(days=3), dt.time(12), tzinfo=dt.UTC)
+    _generate.write_tenants(tenants, _resource_ids(store), seed, move_at=move_at)
+    progress.note(f"demo: tenant attribution in {tenants} (some resources change tenant at {move_at})")
+    options = make_options("close", None, tenants)
+    book = price_book(_pricebook.BUNDLED)
+    periods = [Period.day(first_day + dt.timedelta(days=i)) for i in range((last_day - first_day).days + 1)]
+    runs: list[RunSummary] = []
+    with _write.open_output(out_dir) as out, Session(store, book, options, progress) as session:
+        cuts = [(p, resolve_cut_off(p, None, now_ns=now_ns)) for p in periods]
+        session.prepare(cuts)
+        runs.extend(session.run(out, period, cut) for period, cut in cuts)
+    return DemoSummary(str(root), str(ledgers), str(store), str(out_dir), ingest_summary, runs)

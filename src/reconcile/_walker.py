@@ -1,0 +1,200 @@
+"""The checkpointed walk over a store: from the latest valid checkpoint, in month-long steps, to a cut-off.
+
+Runs (``_session``) and the analysts' ``reconcile.pair`` (``_analysis``) walk a store through a
+:class:`Walker`. It takes one snapshot of ``store.json`` (the ingests it reads, and so the basis of
+every checkpoint and the ``run_id`` of every period) and holds the pairing stage's relations in one
+DuckDB connection:
+
+1. :meth:`Walker.walk` from ``from_ns`` to ``to_ns``: the state at the latest valid checkpoint at or
+   before ``from_ns`` is loaded (or the empty state before every event); while it lies more than a
+   month before ``from_ns`` it is advanced a calendar month at a time (each step reads its days'
+   events only, so memory is bounded by a month of events, however long the history: the first run
+   on a store of a year is twelve such steps); then the events of ``[state, to_ns)`` are walked once.
+   Each state it passes at a midnight that retention keeps is written as a checkpoint (when the
+   store can be written; a run never fails for want of a checkpoint).
+2. :meth:`Walker.as_of` reads that one walk at any cut-off up to ``to_ns``, with the role counts of
+   every event before it (the checkpoint's counts plus the window's).
+
+A checkpoint is the exact state of the full walk at its midnight, so rows and ``run_id`` are those of
+the full walk whatever path was taken; tests compare the two.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import duckdb
+
+from reconcile import _pair
+from reconcile._checkpoint import Checkpoints, retained
+from reconcile._pair import AsOf, Roles
+from reconcile._period import date_to_ns, format_ns, ns_to_date
+from reconcile._progress import Progress
+from reconcile._store import IngestEntry, Store
+
+
+def next_month(day: dt.date) -> dt.date:
+    """The first day of the month after the one holding ``day``."""
+    return dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+@dataclass
+class _State:
+    at_ns: int | None  # None: before every event
+    roles: Roles
+
+
+class Walker:
+    """Walks one store snapshot in one connection (module doc)."""
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        store: Store,
+        progress: Progress,
+        *,
+        write_checkpoints: bool = True,
+    ) -> None:
+        self.con = con
+        self.store = store
+        self.progress = progress
+        self.entries: list[IngestEntry] = store.ingests()
+        self.first_ns = store.first_instants(self.entries)
+        self.checkpoints = Checkpoints(store.checkpoints_dir)
+        self.write_checkpoints = write_checkpoints
+        self._state = _State(None, Roles())
+        self.walk_to_ns: int | None = None
+        self.written: list[dt.date] = []
+        self.checkpoint_error: str | None = None
+
+    # --- what the snapshot says --------------------------------------------------------------
+
+    def basis(self, at_ns: int) -> tuple[str, ...]:
+        """The ingests holding at least one event before ``at_ns``, sorted."""
+        return tuple(sorted(i for i, first in self.first_ns.items() if first is not None and first < at_ns))
+
+    def _earliest_day(self) -> dt.date | None:
+        firsts = [f for f in self.first_ns.values() if f is not None]
+        return ns_to_date(min(firsts)) if firsts else None
+
+    def month_steps(self, after: dt.date | None, up_to_ns: int) -> list[dt.date]:
+        """Where a long walk from the midnight of ``after`` (None: the start of history) stops on its
+        way to ``up_to_ns``: the first day of each month following a month that holds events, up to
+        ``up_to_ns`` (months without events are not walked). A format-1 store (whose files hold
+        every day, so each step would read them all) is walked in one step."""
+        if any(entry.flat for entry in self.entries):
+            return []
+        months = sorted({dt.date.fromisoformat(day).replace(day=1) for e in self.entries for day in e.days})
+        steps = []
+        for month in months:
+            step = next_month(month)
+            if (after is None or step > after) and date_to_ns(step) <= up_to_ns:
+                steps.append(step)
+        return steps
+
+    def register_events(self, from_ns: int | None, to_ns: int) -> None:
+        """``events``: the snapshot's events files of the days of ``[from_ns, to_ns)``."""
+        first_day = None if from_ns is None else ns_to_date(from_ns)
+        last_day = ns_to_date(to_ns - 1)
+        _pair.register_events(self.con, self.store.event_files(first_day, last_day, entries=self.entries))
+
+    # --- the walk -----------------------------------------------------------------------------
+
+    def walk(self, from_ns: int, to_ns: int) -> None:
+        """Walk so that every cut-off in ``(from_ns, to_ns]`` can be read (module doc)."""
+        cp = self.checkpoints.latest_valid(from_ns, self.basis)
+        if cp is not None:
+            self.checkpoints.load(self.con, cp)
+            self._state = _State(cp.at_ns, cp.roles)
+            self.progress.note(f"pairing: from the checkpoint at {format_ns(cp.at_ns)}")
+        else:
+            _pair.empty_state(self.con)
+            self._state = _State(None, Roles())
+        for step in self.month_steps(None if cp is None else cp.day, from_ns):
+            self._advance(date_to_ns(step))
+        begin = "the start" if self._state.at_ns is None else format_ns(self._state.at_ns)
+        self.progress.note(f"pairing: events from {begin} to {format_ns(to_ns)}")
+        self.register_events(self._state.at_ns, to_ns)
+        _pair.walk(self.con, walk_from_ns=self._state.at_ns, walk_to_ns=to_ns)
+        self.walk_to_ns = to_ns
+        self._save_midnights(to_ns)
+
+    def _advance(self, to_ns: int) -> None:
+        """Walk the state forward to the midnight ``to_ns`` (one step of a long walk)."""
+        self.progress.note(f"pairing: a step to {format_ns(to_ns)}")
+        self.register_events(self._state.at_ns, to_ns)
+        _pair.walk(self.con, walk_from_ns=self._state.at_ns, walk_to_ns=to_ns)
+        roles = self._roles_at(to_ns)
+        _pair.state_at(self.con, to_ns, into="next")
+        self._maybe_save(ns_to_date(to_ns), roles, keep_always=False)
+        _pair.adopt_state(self.con, "next")
+        self._state = _State(to_ns, roles)
+
+    def _roles_at(self, cut_off_ns: int) -> Roles:
+        _pair.as_of(self.con, AsOf(cut_off_ns))
+        return self._state.roles + _pair.window_roles(self.con, cut_off_ns)
+
+    def _save_midnights(self, to_ns: int) -> None:
+        """Checkpoints at the midnights in ``(state, to_ns]`` that retention keeps, up to the day
+        after the store's last event (a later one would repeat it)."""
+        if not self.write_checkpoints:
+            return
+        lo = self._state.at_ns
+        first = ns_to_date(lo) + dt.timedelta(days=1) if lo is not None else self._earliest_day()
+        lasts = [e.last_ns for e in self.entries if e.last_ns is not None]
+        if first is None or not lasts:
+            return
+        last = min(ns_to_date(to_ns), ns_to_date(max(lasts)) + dt.timedelta(days=1))
+        candidates = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+        candidates = [d for d in candidates if date_to_ns(d) <= to_ns]
+        if not candidates:
+            return
+        existing = [cp.day for cp in self.checkpoints.all() if cp.valid(self.basis)]
+        keep = retained([*existing, *candidates], max([*existing, *candidates]))
+        for day in candidates:
+            if day in keep:
+                at = date_to_ns(day)
+                roles = self._roles_at(at)
+                _pair.state_at(self.con, at, into="next")
+                self._maybe_save(day, roles, keep_always=True)
+        if self.write_checkpoints and self.written:
+            self._prune()
+
+    def _maybe_save(self, day: dt.date, roles: Roles, *, keep_always: bool) -> None:
+        if not self.write_checkpoints or self.checkpoint_error is not None:
+            return
+        if not keep_always:
+            existing = [cp.day for cp in self.checkpoints.all() if cp.valid(self.basis)]
+            if day not in retained([*existing, day], max([*existing, day])):
+                return
+        try:
+            self.checkpoints.save(
+                self.con, day, basis=self.basis(date_to_ns(day)), roles=roles, source="next"
+            )
+        except OSError as exc:  # a read-only store: the run goes on, slower next time
+            self.checkpoint_error = f"checkpoint at {day} not written: {exc.strerror or exc}"
+            self.progress.note(f"pairing: {self.checkpoint_error}")
+            return
+        self.written.append(day)
+
+    def _prune(self) -> None:
+        try:
+            self.checkpoints.prune(self.basis)
+        except OSError as exc:
+            self.checkpoint_error = f"checkpoints not pruned: {exc.strerror or exc}"
+
+    # --- reading the walk ------------------------------------------------------------------------
+
+    def as_of(self, options: AsOf) -> Roles:
+        """``intervals``, ``anomalies`` and ``event_roles`` as of ``options.cut_off_ns`` (at most
+        the walk's end); the role counts of every event before it, checked."""
+        if self.walk_to_ns is None or options.cut_off_ns > self.walk_to_ns:
+            raise ValueError(f"the walk ends at {self.walk_to_ns}, not at or after {options.cut_off_ns}")
+        _pair.as_of(self.con, options)
+        return self._state.roles + _pair.window_roles(self.con, options.cut_off_ns)
+
+    @property
+    def walk_from_ns(self) -> int | None:
+        """Where the current walk started (the checkpoint's instant; None: the start of history)."""
+        return self._state.at_ns
