@@ -98,6 +98,7 @@ def nightly(
     quiet: bool = False,
     wait: float = 0.0,
     memory_limit: str | None = None,
+    full_walk: bool = False,
 ) -> NightlySummary:
     """Ingest ``paths``, run yesterday (UTC), and restate earlier days whose inputs changed.
 
@@ -119,7 +120,7 @@ def nightly(
         progress.note(f"nightly: ingesting {len(paths)} path(s) into {store}")
         ingest_summary = _ingest.ingest(paths, store, quiet=quiet, wait=wait).to_json()
         manifests = out.manifests()
-        with Session(store, book, options, progress, memory=memory_limit) as session:
+        with Session(store, book, options, progress, memory=memory_limit, full_walk=full_walk) as session:
             days = [yesterday - dt.timedelta(days=i) for i in range(lookback, -1, -1)]
             current = {d: session.run_id(Period.day(d), Period.day(d).end_ns) for d in days}
             committed = {d: str(m["run_id"]) for d in days if (m := manifests.get(d.isoformat())) is not None}

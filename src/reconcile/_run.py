@@ -27,6 +27,7 @@ def run_period(
     wait: float = 0.0,
     now: int | dt.datetime | None = None,
     memory_limit: str | None = None,
+    full_walk: bool = False,
 ) -> RunSummary:
     """Reconcile and price one period of a store into an output folder, replacing it atomically.
 
@@ -35,7 +36,8 @@ def run_period(
     a price book path, ``"bundled"`` or a loaded book. ``wait`` is how long to wait for another run
     holding the output folder before raising :class:`~reconcile.StoreLockedError`. ``memory_limit``
     (like ``1500MB``; default ``$RECONCILE_MEMORY_LIMIT`` or 1500MB) bounds DuckDB's memory. The walk
-    starts from the store's latest valid checkpoint before the period and writes new ones.
+    starts from the store's latest valid checkpoint before the period and writes new ones;
+    ``full_walk=True`` walks the whole history instead (the same rows: a check, slow).
     """
     progress = Progress(quiet=quiet)
     the_period = parse_period(period) if isinstance(period, str) else period
@@ -45,7 +47,7 @@ def run_period(
     book = price_book(prices)
     with (
         _write.open_output(output, wait=wait) as out,
-        Session(store, book, options, progress, memory=memory_limit) as session,
+        Session(store, book, options, progress, memory=memory_limit, full_walk=full_walk) as session,
     ):
         session.prepare([(the_period, cut)])
         return session.run(out, the_period, cut)

@@ -124,7 +124,11 @@ def versions() -> dict[str, str]:
 
 
 class Session:
-    """One connection over a store snapshot, a price book and options (module doc)."""
+    """One connection over a store snapshot, a price book and options (module doc).
+
+    ``full_walk``: walk every event from the start of history in one window, reading and writing no
+    checkpoint (the reference the checkpointed walk is tested against; slow on a long history).
+    """
 
     def __init__(
         self,
@@ -134,6 +138,7 @@ class Session:
         progress: Progress,
         *,
         memory: str | None = None,
+        full_walk: bool = False,
     ) -> None:
         self.store = Store(store)
         if not self.store.exists():
@@ -145,7 +150,7 @@ class Session:
         self._stack = contextlib.ExitStack()
         scratch = self._stack.enter_context(scratch_dir("run"))
         self.con = connect(memory_limit=self.memory_limit, scratch=scratch)
-        self.walker = Walker(self.con, self.store, progress)
+        self.walker = Walker(self.con, self.store, progress, full=full_walk)
         self.tenants = None if options.tenants is None else _price.load_tenants(options.tenants)
 
     def close(self) -> None:

@@ -55,6 +55,7 @@ class Walker:
         progress: Progress,
         *,
         write_checkpoints: bool = True,
+        full: bool = False,
     ) -> None:
         self.con = con
         self.store = store
@@ -62,7 +63,8 @@ class Walker:
         self.entries: list[IngestEntry] = store.ingests()
         self.first_ns = store.first_instants(self.entries)
         self.checkpoints = Checkpoints(store.checkpoints_dir)
-        self.write_checkpoints = write_checkpoints
+        self.full = full  # walk every event from the start in one window: no checkpoint read or written
+        self.write_checkpoints = write_checkpoints and not full
         self._state = _State(None, Roles())
         self.walk_to_ns: int | None = None
         self.written: list[dt.date] = []
@@ -103,7 +105,7 @@ class Walker:
 
     def walk(self, from_ns: int, to_ns: int) -> None:
         """Walk so that every cut-off in ``(from_ns, to_ns]`` can be read (module doc)."""
-        cp = self.checkpoints.latest_valid(from_ns, self.basis)
+        cp = None if self.full else self.checkpoints.latest_valid(from_ns, self.basis)
         if cp is not None:
             self.checkpoints.load(self.con, cp)
             self._state = _State(cp.at_ns, cp.roles)
@@ -111,7 +113,7 @@ class Walker:
         else:
             _pair.empty_state(self.con)
             self._state = _State(None, Roles())
-        for step in self.month_steps(None if cp is None else cp.day, from_ns):
+        for step in [] if self.full else self.month_steps(None if cp is None else cp.day, from_ns):
             self._advance(date_to_ns(step))
         begin = "the start" if self._state.at_ns is None else format_ns(self._state.at_ns)
         self.progress.note(f"pairing: events from {begin} to {format_ns(to_ns)}")
@@ -141,7 +143,8 @@ class Walker:
         if not self.write_checkpoints:
             return
         lo = self._state.at_ns
-        first = ns_to_date(lo) + dt.timedelta(days=1) if lo is not None else self._earliest_day()
+        start = ns_to_date(lo) if lo is not None else self._earliest_day()  # (before it: nothing to keep)
+        first = None if start is None else start + dt.timedelta(days=1)
         lasts = [e.last_ns for e in self.entries if e.last_ns is not None]
         if first is None or not lasts:
             return
