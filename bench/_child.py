@@ -5,19 +5,24 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 _PEAK = Path(__file__).resolve().parent / "_peak.py"
+last_wall_seconds = 0.0
 
 
 def run_child(args: Sequence[str]) -> tuple[str, int]:
     """Run ``python ARGS...``; its stdout and its peak RSS in bytes (VmHWM of that process only,
     reported by ``_peak.py`` as it exits: ``ru_maxrss`` would include this benchmark's own peak).
+    The child's wall time, interpreter start included, is in :data:`last_wall_seconds`.
 
     Stdout is read before waiting, so a child printing much cannot block on a full pipe. Exits the
     benchmark, naming the child, when it fails.
     """
+    global last_wall_seconds  # noqa: PLW0603 - a figure of the last child, beside its result
+    started = time.perf_counter()
     read_fd, write_fd = os.pipe()
     env = {**os.environ, "RECONCILE_BENCH_PEAK_FD": str(write_fd)}
     proc = subprocess.Popen(
@@ -27,6 +32,7 @@ def run_child(args: Sequence[str]) -> tuple[str, int]:
     assert proc.stdout is not None
     out = proc.stdout.read()
     code = proc.wait()
+    last_wall_seconds = time.perf_counter() - started
     with os.fdopen(read_fd) as fh:
         peak = fh.read().strip()
     if code != 0:

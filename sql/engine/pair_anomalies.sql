@@ -9,7 +9,7 @@
 -- nothing; a stop row is an unmatched stop), so one pass over it finds them all. Anomalies about
 -- the next event (double_start, shape_mismatch) come from the row of the start before it.
 -- Input: relation `pair_as_of` (the walk as of the cut-off). Variables: cut_off_ns, double_start,
--- stale_after_ns (NULL: off). The rows of a checkpoint's open starts describe only what follows
+-- stale_after_ns (NULL: off), overlap_start_ns and overlap_end_ns (a run's period; NULL: all). The rows of a checkpoint's open starts describe only what follows
 -- them (their own anomalies lie before the checkpoint).
 WITH flagged AS (
     SELECT
@@ -69,3 +69,9 @@ SELECT
     END AS detail
 FROM flagged
 WHERE code IS NOT NULL
+  -- a run keeps the anomalies its period reports (NULL: every anomaly): those about its events, and
+  -- stale_open, a statement about the cut-off
+  AND (code = 'stale_open'
+       OR getvariable('overlap_start_ns') IS NULL
+       OR (CASE WHEN about_next THEN next_ns ELSE emitted_ns END >= getvariable('overlap_start_ns')
+           AND CASE WHEN about_next THEN next_ns ELSE emitted_ns END < getvariable('overlap_end_ns')))

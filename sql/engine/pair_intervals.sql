@@ -2,8 +2,8 @@
 -- starts of the window, and those of intervals open at its checkpoint).
 -- The next event of the resource ends the interval: a stop closes it (`closed`), a start cuts it
 -- short (`inferred` under double_start policy 'close', `dropped` under 'drop'), none leaves it `open`.
--- A projection of the walk as of the cut-off (the stage registers it as a view).
--- Input: relation `pair_as_of`.
+-- A projection of the walk as of the cut-off. Input: relation `pair_as_of`. Variables:
+-- overlap_start_ns, overlap_end_ns (a run's period: only the intervals it bills or lists; NULL: all).
 SELECT
     event_id AS interval_id,              -- the start's event_id: stable across re-runs and ingests
     family,
@@ -31,3 +31,6 @@ SELECT
     CASE WHEN next_endpoint = 'stop' THEN next_storage_bytes END AS end_storage_bytes
 FROM pair_as_of
 WHERE endpoint = 'start'
+  -- a run keeps the intervals overlapping its period (NULL: every interval)
+  AND emitted_ns < coalesce(getvariable('overlap_end_ns'), 9223372036854775807)
+  AND (next_ns IS NULL OR next_ns >= coalesce(getvariable('overlap_start_ns'), -9223372036854775808))

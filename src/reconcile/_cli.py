@@ -32,6 +32,15 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def _memory(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--memory-limit",
+        metavar="SIZE",
+        help="DuckDB's memory limit, e.g. 4GB (default: $RECONCILE_MEMORY_LIMIT, else 1500MB); past it"
+        " DuckDB spills to disk",
+    )
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.add_argument("--debug", action="store_true", help="print tracebacks on errors")
@@ -107,6 +116,7 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--stale-after", help="duration, e.g. 7d, 36h")
     p.add_argument("--tenants", help="CSV or Parquet: resource_id, tenant_id[, valid_from, valid_to]")
     p.add_argument("--wait", type=float, default=0.0, help="seconds to wait for another run on the output")
+    _memory(p)
     p.add_argument("--json", action="store_true")
     _common(p)
     p.set_defaults(handler=_cmd_run)
@@ -151,6 +161,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         tenants=args.tenants,
         quiet=args.quiet,
         wait=args.wait,
+        memory_limit=args.memory_limit,
     )
     if args.json:
         print(json.dumps(summary.to_json(), sort_keys=True))
@@ -174,6 +185,7 @@ def _add_nightly(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--tenants")
     p.add_argument("--wait", type=float, default=0.0, help="seconds to wait for another run or ingest")
     p.add_argument("--fail-on-anomalies", action="store_true")
+    _memory(p)
     p.add_argument("--json", action="store_true")
     _common(p)
     p.set_defaults(handler=_cmd_nightly)
@@ -194,6 +206,7 @@ def _cmd_nightly(args: argparse.Namespace) -> int:
         tenants=args.tenants,
         quiet=args.quiet,
         wait=args.wait,
+        memory_limit=args.memory_limit,
     )
     if args.json:
         print(json.dumps(summary.to_json(), sort_keys=True))
@@ -250,6 +263,30 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         f" (manifests in {summary.output}/manifests)"
     )
     print(f"next: reconcile sql daily_spend --output {summary.output}")
+    return EXIT_OK
+
+
+def _add_checkpoints(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("checkpoints", help="show the pairing checkpoints of a store, or rebuild them")
+    p.add_argument("--store", required=True, help="the event store folder")
+    p.add_argument("--rebuild", action="store_true", help="remove them and walk the whole history again")
+    _memory(p)
+    p.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    _common(p)
+    p.set_defaults(handler=_cmd_checkpoints)
+
+
+def _cmd_checkpoints(args: argparse.Namespace) -> int:
+    from reconcile._checkpoint_admin import checkpoint_report, rebuild_checkpoints  # noqa: PLC0415
+
+    if args.rebuild:
+        report = rebuild_checkpoints(args.store, quiet=args.quiet, memory=args.memory_limit)
+    else:
+        report = checkpoint_report(args.store)
+    if args.json:
+        print(json.dumps(report.to_json(), sort_keys=True))
+    else:
+        print("\n".join(report.lines()))
     return EXIT_OK
 
 
@@ -350,7 +387,16 @@ def build_parser() -> argparse.ArgumentParser:
         dest="command", metavar="COMMAND", parser_class=_Parser
     )
     sub.required = True
-    for add in (_add_ingest, _add_validate, _add_run, _add_nightly, _add_demo, _add_sql, _add_export):
+    for add in (
+        _add_ingest,
+        _add_validate,
+        _add_run,
+        _add_nightly,
+        _add_demo,
+        _add_checkpoints,
+        _add_sql,
+        _add_export,
+    ):
         add(sub)
     return parser
 

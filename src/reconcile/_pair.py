@@ -143,41 +143,59 @@ def empty_state(con: duckdb.DuckDBPyConnection) -> None:
 
 def walk(con: duckdb.DuckDBPyConnection, *, walk_from_ns: int | None, walk_to_ns: int) -> None:
     """Walk the events of ``[walk_from_ns, walk_to_ns)`` from the state in ``state_open`` /
-    ``state_seen`` (the state before ``walk_from_ns``; None: from the start of history)."""
+    ``state_seen`` (the state before ``walk_from_ns``; None: from the start of history). The roles of
+    the window's events are settled once (``walk_roles``) and checked: one role per event."""
     _set(con, "walk_from_ns", walk_from_ns, "BIGINT")
     _set(con, "walk_to_ns", walk_to_ns, "BIGINT")
     con.execute("CREATE OR REPLACE TEMP TABLE pair_input AS " + load_sql("engine/pair_input"))
     con.execute("CREATE OR REPLACE TEMP TABLE pair_steps AS " + load_sql("engine/pair_steps"))
+    _set(con, "cut_off_ns", walk_to_ns, "BIGINT")
+    _set(con, "double_start", "close", "VARCHAR")  # (roles do not depend on it)
+    con.execute("CREATE OR REPLACE TEMP VIEW pair_as_of AS " + load_sql("engine/pair_as_of"))
+    con.execute("CREATE OR REPLACE TEMP TABLE walk_roles AS " + load_sql("engine/pair_event_roles"))
+    events, roles, distinct_events = con.execute(load_sql("engine/walk_identity")).fetchall()[0]
+    if not int(events) == int(roles) == int(distinct_events):
+        raise ReconcileError(
+            f"role identity broken: {events} events in the walk, {roles} roles for {distinct_events} of them"
+        )
 
 
-def as_of(con: duckdb.DuckDBPyConnection, options: AsOf) -> None:
-    """``intervals``, ``anomalies`` and ``event_roles`` of the walk as of ``options.cut_off_ns``."""
+def as_of(con: duckdb.DuckDBPyConnection, options: AsOf, *, period: tuple[int, int] | None = None) -> None:
+    """``intervals``, ``anomalies`` and ``event_roles`` of the walk as of ``options.cut_off_ns``.
+
+    With ``period`` (``[start_ns, end_ns)``, a run's): ``intervals`` and ``anomalies`` are tables of
+    what that period bills and reports only (the intervals overlapping it, the anomalies about its
+    events and every ``stale_open``), read once from the walk. Without: views and a table of all.
+    """
     check_options(options.cut_off_ns, options.double_start, options.stale_after_ns)
     _set(con, "cut_off_ns", options.cut_off_ns, "BIGINT")
     _set(con, "double_start", options.double_start, "VARCHAR")
     _set(con, "stale_after_ns", options.stale_after_ns, "BIGINT")
+    _set(con, "overlap_start_ns", None if period is None else period[0], "BIGINT")
+    _set(con, "overlap_end_ns", None if period is None else period[1], "BIGINT")
     for name in (INTERVALS, ANOMALIES, EVENT_ROLES):
         _drop_relation(con, name)
     con.execute("CREATE OR REPLACE TEMP VIEW pair_as_of AS " + load_sql("engine/pair_as_of"))
-    con.execute(f"CREATE TEMP VIEW {INTERVALS} AS\n{load_sql('engine/pair_intervals')}")
+    kind = "VIEW" if period is None else "TABLE"
+    con.execute(f"CREATE TEMP {kind} {INTERVALS} AS\n{load_sql('engine/pair_intervals')}")
     con.execute(f"CREATE TEMP TABLE {ANOMALIES} AS\n{load_sql('engine/pair_anomalies')}")
-    con.execute(f"CREATE TEMP TABLE {EVENT_ROLES} AS\n{load_sql('engine/pair_event_roles')}")
+    con.execute(
+        f"CREATE TEMP TABLE {EVENT_ROLES} AS SELECT event_id, role FROM walk_roles WHERE at_ns < ?",
+        [options.cut_off_ns],
+    )
 
 
 def window_roles(con: duckdb.DuckDBPyConnection, cut_off_ns: int) -> Roles:
-    """The roles of the window's events before ``cut_off_ns`` (after :func:`as_of` at that cut-off),
-    checked: each of those events has exactly one role."""
+    """The role counts of the window's events before ``cut_off_ns`` (any cut-off inside the walk:
+    an event's role follows from the events before it), checked against the events."""
     _set(con, "cut_off_ns", cut_off_ns, "BIGINT")
     row = con.execute(load_sql("engine/run_roles")).fetchall()[0]
     roles = Roles(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
-    with_role, distinct_events = int(row[4]), int(row[5])
-    if not roles.events == roles.start + roles.stop + roles.unmatched_stop == with_role:
+    if roles.events != roles.start + roles.stop + roles.unmatched_stop:
         raise ReconcileError(
             f"role identity broken: {roles.events} events, {roles.start} starts + {roles.stop} stops"
             f" + {roles.unmatched_stop} unmatched stops"
         )
-    if distinct_events != roles.events:
-        raise ReconcileError(f"{roles.events - distinct_events} events have no role or several roles")
     return roles
 
 

@@ -33,7 +33,7 @@ import duckdb
 from reconcile import _pair, _price, _pricebook, _write
 from reconcile._currency import decimal_text, round_to_minor
 from reconcile._engine import MEMORY_ENV, connect, engine_errors
-from reconcile._pair import AsOf, DoubleStartPolicy, Roles
+from reconcile._pair import AsOf, DoubleStartPolicy
 from reconcile._period import Period, format_ns, parse_duration, parse_instant
 from reconcile._progress import Progress
 from reconcile._results import RunSummary, summary_from_manifest
@@ -206,7 +206,8 @@ class Session:
     def _run(self, out: _write.OutputFolder, period: Period, cut_off: int, run_id: str) -> RunSummary:
         started = time.monotonic()
         self.progress.note(f"run {period.name}: pairing events before {format_ns(cut_off)}")
-        roles = self.walker.as_of(AsOf(cut_off, self.options.double_start, self.options.stale_after_ns))
+        options = AsOf(cut_off, self.options.double_start, self.options.stale_after_ns)
+        roles = self.walker.as_of(options, period=(period.start_ns, period.end_ns))
         self.progress.note(f"run {period.name}: pricing slices")
         try:
             _price.price_slices(
@@ -260,10 +261,6 @@ class Session:
         return summary_from_manifest(
             {**manifest, "rows": result.rows}, str(out.path), replaced=result.replaced
         )
-
-    def roles_as_of(self, cut_off: int) -> Roles:
-        """The role counts of every event before ``cut_off`` (the walk must cover it)."""
-        return self.walker.as_of(AsOf(cut_off, self.options.double_start, self.options.stale_after_ns))
 
     def _out_of_range(self, table: str, exc: duckdb.Error) -> str:
         """What overflowed, naming the likeliest interval: with ``slices`` priced, the slice with the

@@ -134,7 +134,6 @@ class Walker:
         self._state = _State(to_ns, roles)
 
     def _roles_at(self, cut_off_ns: int) -> Roles:
-        _pair.as_of(self.con, AsOf(cut_off_ns))
         return self._state.roles + _pair.window_roles(self.con, cut_off_ns)
 
     def _save_midnights(self, to_ns: int) -> None:
@@ -189,12 +188,13 @@ class Walker:
 
     # --- reading the walk ------------------------------------------------------------------------
 
-    def as_of(self, options: AsOf) -> Roles:
+    def as_of(self, options: AsOf, *, period: tuple[int, int] | None = None) -> Roles:
         """``intervals``, ``anomalies`` and ``event_roles`` as of ``options.cut_off_ns`` (at most
-        the walk's end); the role counts of every event before it, checked."""
+        the walk's end; ``period``: those of a run's period only); the role counts of every event
+        before it, checked."""
         if self.walk_to_ns is None or options.cut_off_ns > self.walk_to_ns:
             raise ValueError(f"the walk ends at {self.walk_to_ns}, not at or after {options.cut_off_ns}")
-        _pair.as_of(self.con, options)
+        _pair.as_of(self.con, options, period=period)
         return self._state.roles + _pair.window_roles(self.con, options.cut_off_ns)
 
     @property
