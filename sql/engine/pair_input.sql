@@ -8,7 +8,7 @@
 --                               meets, placed before everything (emitted_ns = min BIGINT)
 -- A resource with no seed row had no event before walk_from_ns (a stop first is an orphan_stop).
 -- Inputs: relations events (the store), state_open (start events: the events columns the walk
--- carries), state_seen (family, resource_id). Variables: walk_from_ns (BIGINT, NULL: from the start
+-- carries), state_seen (family, resource_id: the union of state_seen_base and state_seen_delta). Variables: walk_from_ns (BIGINT, NULL: from the start
 -- of history), walk_to_ns (BIGINT: the walk's end, the latest cut-off it serves).
 WITH window_events AS (
     SELECT

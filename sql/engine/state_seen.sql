@@ -1,8 +1,8 @@
--- state_seen: every resource with an event before an instant M (a checkpoint's seen set): those of
--- the state the walk started from, and those of its window's events before M. A stop of a resource
--- seen before is a double_stop; of one never seen, an orphan_stop.
--- Inputs: relations state_seen (the walk's starting state), pair_input. Variable: state_at_ns.
-SELECT family, resource_id FROM state_seen
-UNION
-SELECT family, resource_id FROM pair_input WHERE NOT seed AND emitted_ns < getvariable('state_at_ns')
+-- state_seen: every resource with an event before an instant M, in full (a checkpoint that is a base
+-- of others: the first of a month): the base the walk started from, and the new delta.
+-- Inputs: relations state_seen_base (the walk's starting base), next_seen_delta (state_seen_delta.sql
+-- at M: disjoint from the base).
+SELECT family, resource_id FROM state_seen_base
+UNION ALL
+SELECT family, resource_id FROM next_seen_delta
 ORDER BY family, resource_id

@@ -101,8 +101,8 @@ def _whole_history(walker: Walker, options: AsOf) -> tuple[pa.Table, pa.Table, p
                 con.sql(f"SELECT * FROM {_pair.EVENT_ROLES}").to_arrow_table(),
             )
         )
-        _pair.state_at(con, end, into="next")
-        _pair.adopt_state(con, "next")
+        _pair.state_at(con, end, full_seen=False)
+        _pair.adopt_state(con, full_seen=False)
         at = end
     walker.register_events(at, options.cut_off_ns)
     _pair.walk(con, walk_from_ns=at, walk_to_ns=options.cut_off_ns)
@@ -164,7 +164,7 @@ def pair(
         con = connect(memory_limit=MEMORY_LIMIT, scratch=scratch)
         try:
             if store is not None:
-                walker = Walker(con, store, Progress(quiet=True), write_checkpoints=False)
+                walker = Walker(con, store, Progress(quiet=True), scratch=scratch, write_checkpoints=False)
                 tables = (
                     _whole_history(walker, options) if since_ns is None else _since(walker, options, since_ns)
                 )

@@ -5,8 +5,11 @@ checkpoint at a midnight T holds, per ``(family, resource_id)`` seen before T:
 
 - ``open.parquet``: the start event of every interval open at T (every field pricing and the outputs
   need: the walk carries it on as the interval's start);
-- ``seen.parquet``: every resource with an event before T (a later stop of one is a double stop, of
-  any other an orphan stop; a resource not open at T had a stop last);
+- the resources with an event before T (a later stop of one is a double stop, of any other an orphan
+  stop; a resource not open at T had a stop last): in full (``seen.parquet``) at the first of a
+  month, or when there is no earlier base; else only those the last such *base* does not hold
+  (``seen_delta.parquet``, about a month of new resources), naming the base. So writing a day's
+  checkpoint costs about a day of resources, not every resource a year has seen;
 - ``checkpoint.json``: the role counts of all events before T (so a run's role identity still covers
   every event before its cut-off), the walk's format, and its *basis*: the ingests holding events
   before T (those whose first event is before T).
@@ -41,15 +44,17 @@ from pathlib import Path
 
 import duckdb
 
+from reconcile import _pair
 from reconcile._engine import literal
 from reconcile._files import fsync_tree, make_private_dir, open_lock_file, private_files
-from reconcile._pair import STATE_OPEN, STATE_SEEN, WALK_FORMAT, Roles
+from reconcile._pair import WALK_FORMAT, Roles
 from reconcile._period import date_to_ns, format_ns
 
-CHECKPOINT_FORMAT = 1
+CHECKPOINT_FORMAT = 2
 _JSON = "checkpoint.json"
 _OPEN = "open.parquet"
 _SEEN = "seen.parquet"
+_DELTA = "seen_delta.parquet"
 
 DAILY_DAYS = 8
 WEEKLY_DAYS = 42
@@ -66,9 +71,10 @@ class Checkpoint:
     basis: tuple[str, ...]  # the ingests holding events before it
     roles: Roles  # of all events before it
     open_rows: int
-    seen_rows: int
+    seen_rows: int  # of its seen set in full, or of its delta
     walk_format: int
     path: Path
+    seen_base: dt.date | None = None  # None: it holds its seen set in full; else the base it extends
 
     @property
     def at_ns(self) -> int:
@@ -76,7 +82,8 @@ class Checkpoint:
         return date_to_ns(self.day)
 
     def valid(self, basis_of: BasisOf) -> bool:
-        """Whether it still holds for the store: same walk format, same basis."""
+        """Whether it still holds for the store: same walk format, same basis (its base, earlier,
+        is then valid too: an ingest that changes the base's basis changes this one's)."""
         return self.walk_format == WALK_FORMAT and self.basis == basis_of(self.at_ns)
 
     @property
@@ -127,6 +134,9 @@ class Checkpoints:
         for folder in sorted(self.folder.glob("at=*")):
             try:
                 data = json.loads((folder / _JSON).read_text(encoding="utf-8"))
+                if data["format"] != CHECKPOINT_FORMAT:
+                    continue
+                base = data.get("seen_base")
                 found.append(
                     Checkpoint(
                         day=dt.date.fromisoformat(data["day"]),
@@ -136,28 +146,55 @@ class Checkpoints:
                         seen_rows=int(data["seen"]),
                         walk_format=int(data["walk_format"]),
                         path=folder,
+                        seen_base=None if base is None else dt.date.fromisoformat(base),
                     )
                 )
             except (OSError, ValueError, KeyError, TypeError):
                 continue
         return found
 
+    def _base_of(self, cp: Checkpoint, every: list[Checkpoint]) -> Checkpoint | None:
+        """The checkpoint holding ``cp``'s seen set in full (``cp`` itself, or its base), or None."""
+        if cp.seen_base is None:
+            return cp
+        return next((b for b in every if b.day == cp.seen_base and b.seen_base is None), None)
+
     def latest_valid(self, at_or_before_ns: int, basis_of: BasisOf) -> Checkpoint | None:
-        """The latest valid checkpoint at or before ``at_or_before_ns``, or None."""
-        for cp in reversed(self.all()):
-            if cp.at_ns <= at_or_before_ns and cp.valid(basis_of):
+        """The latest valid checkpoint at or before ``at_or_before_ns`` whose seen base is there, or None."""
+        every = self.all()
+        for cp in reversed(every):
+            if cp.at_ns <= at_or_before_ns and cp.valid(basis_of) and self._base_of(cp, every) is not None:
                 return cp
         return None
 
-    def load(self, con: duckdb.DuckDBPyConnection, cp: Checkpoint) -> None:
-        """``state_open`` and ``state_seen`` in ``con`` from ``cp`` (read under the shared lock)."""
+    def load(self, con: duckdb.DuckDBPyConnection, cp: Checkpoint, scratch: Path) -> dt.date:
+        """``state_open``, ``state_seen_base`` and ``state_seen_delta`` in ``con`` from ``cp``: its
+        files are copied (under the shared lock) into ``scratch``, so a checkpoint replaced meanwhile
+        cannot change what this walk reads. Returns the day of the base (the seen set in full)."""
         with self._locked(fcntl.LOCK_SH):
-            for table, name in ((STATE_OPEN, _OPEN), (STATE_SEEN, _SEEN)):
-                con.execute(
-                    f"CREATE OR REPLACE TEMP TABLE {table} AS"
-                    " SELECT * FROM read_parquet(?, hive_partitioning = false)",
-                    [literal(cp.path / name)],
-                )
+            base = self._base_of(cp, self.all())
+            if base is None:
+                raise ValueError(f"checkpoint {cp.day}: its seen base {cp.seen_base} is gone")
+            folder = scratch / f"checkpoint-{cp.day.isoformat()}"
+            folder.mkdir(exist_ok=True)
+            shutil.copyfile(cp.path / _OPEN, folder / _OPEN)
+            shutil.copyfile(base.path / _SEEN, folder / _SEEN)
+            if cp.seen_base is not None:
+                shutil.copyfile(cp.path / _DELTA, folder / _DELTA)
+        _pair.empty_state(con)
+        reader = "SELECT * FROM read_parquet(?, hive_partitioning = false)"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {_pair.STATE_OPEN} AS {reader}", [literal(folder / _OPEN)])
+        con.execute(f"DROP TABLE {_pair.STATE_SEEN_BASE}")
+        # (a view: a year's seen resources stay on disk; the walk semi-joins them with its window's)
+        con.execute("SET VARIABLE seen_base_file = ?", [literal(folder / _SEEN)])
+        con.execute(
+            f"CREATE TEMP VIEW {_pair.STATE_SEEN_BASE} AS"
+            " SELECT * FROM read_parquet(getvariable('seen_base_file'), hive_partitioning = false)"
+        )
+        if cp.seen_base is not None:
+            con.execute(f"INSERT INTO {_pair.STATE_SEEN_DELTA} {reader}", [literal(folder / _DELTA)])
+        _pair.seen_view(con)
+        return base.day
 
     def save(
         self,
@@ -166,17 +203,19 @@ class Checkpoints:
         *,
         basis: tuple[str, ...],
         roles: Roles,
-        source: str,
+        seen_base: dt.date | None,
     ) -> Checkpoint:
-        """Write the state in ``<source>_open`` / ``<source>_seen`` as the checkpoint of ``day``,
-        replacing any other checkpoint of that day."""
+        """Write the state of :func:`~reconcile._pair.state_at` as the checkpoint of ``day``,
+        replacing any other checkpoint of that day: ``next_open``, and ``next_seen`` in full
+        (``seen_base`` None) or ``next_seen_delta`` over ``seen_base``."""
         with private_files():
             make_private_dir(self.folder)
             staging = self.folder / f".tmp-{os.getpid()}-{secrets.token_hex(4)}"
             staging.mkdir()
             try:
                 counts = {}
-                for table, name in ((f"{source}_open", _OPEN), (f"{source}_seen", _SEEN)):
+                seen = (_pair.NEXT_SEEN, _SEEN) if seen_base is None else (_pair.NEXT_SEEN_DELTA, _DELTA)
+                for table, name in ((_pair.NEXT_OPEN, _OPEN), seen):
                     con.execute(
                         f"COPY {table} TO ? (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 3)",
                         [str(staging / name)],
@@ -190,7 +229,8 @@ class Checkpoints:
                     "basis": list(basis),
                     "roles": roles.to_json(),
                     "open": counts[_OPEN],
-                    "seen": counts[_SEEN],
+                    "seen": counts[seen[1]],
+                    "seen_base": None if seen_base is None else seen_base.isoformat(),
                 }
                 (staging / _JSON).write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
                 fsync_tree(staging)
@@ -205,7 +245,9 @@ class Checkpoints:
                         staging.rename(final)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
-        return Checkpoint(day, basis, roles, counts[_OPEN], counts[_SEEN], WALK_FORMAT, self._path(day))
+        return Checkpoint(
+            day, basis, roles, counts[_OPEN], counts[seen[1]], WALK_FORMAT, self._path(day), seen_base
+        )
 
     def prune(self, basis_of: BasisOf) -> list[dt.date]:
         """Remove invalid checkpoints and those retention does not keep; the days removed."""
@@ -213,6 +255,7 @@ class Checkpoints:
             every = self.all()
             valid = [cp for cp in every if cp.valid(basis_of)]
             keep = retained([cp.day for cp in valid], max((cp.day for cp in valid), default=dt.date.min))
+            keep |= {cp.seen_base for cp in valid if cp.day in keep and cp.seen_base is not None}
             removed = []
             for cp in every:
                 if cp.day not in keep or cp not in valid:

@@ -72,7 +72,7 @@ def checkpoint_report(store: str | Path, *, rebuilt: bool = False) -> Checkpoint
     if not target.exists():
         raise StoreError(f"no event store at {target.path} (run `reconcile ingest` first)")
     with scratch_dir("checkpoints") as scratch, connect(memory_limit="256MB", scratch=scratch) as con:
-        walker = Walker(con, target, Progress(quiet=True), write_checkpoints=False)
+        walker = Walker(con, target, Progress(quiet=True), scratch=scratch, write_checkpoints=False)
         rows = []
         for cp in walker.checkpoints.all():
             if cp.walk_format != WALK_FORMAT:
@@ -108,7 +108,7 @@ def rebuild_checkpoints(
     limit = memory_limit(memory)
     shutil.rmtree(target.checkpoints_dir, ignore_errors=True)
     with scratch_dir("checkpoints") as scratch, connect(memory_limit=limit, scratch=scratch) as con:
-        walker = Walker(con, target, progress)
+        walker = Walker(con, target, progress, scratch=scratch)
         lasts = [e.last_ns for e in walker.entries if e.last_ns is not None]
         if lasts:
             end = date_to_ns(ns_to_date(max(lasts))) + NS_PER_DAY

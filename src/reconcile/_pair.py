@@ -41,7 +41,12 @@ DOUBLE_START_POLICIES: tuple[DoubleStartPolicy, ...] = ("close", "drop")
 # Relations of the stage (docs/ARCHITECTURE.md, "Pairing").
 EVENTS = "events"
 STATE_OPEN = "state_open"
-STATE_SEEN = "state_seen"
+STATE_SEEN = "state_seen"  # a view: state_seen_base (a month start's full set) + state_seen_delta
+STATE_SEEN_BASE = "state_seen_base"
+STATE_SEEN_DELTA = "state_seen_delta"
+NEXT_OPEN = "next_open"  # the state at a midnight inside the walk (state_at)
+NEXT_SEEN = "next_seen"
+NEXT_SEEN_DELTA = "next_seen_delta"
 INTERVALS = "intervals"
 ANOMALIES = "anomalies"
 EVENT_ROLES = "event_roles"
@@ -134,11 +139,26 @@ def _set(con: duckdb.DuckDBPyConnection, name: str, value: object, sql_type: str
     con.execute(f"SET VARIABLE {name} = CAST(? AS {sql_type})", [value])
 
 
+def _empty_table(con: duckdb.DuckDBPyConnection, name: str, columns: dict[str, str]) -> None:
+    _drop_relation(con, name)
+    defs = ", ".join(f"{c} {t}" for c, t in columns.items())
+    con.execute(f"CREATE TEMP TABLE {name} ({defs})")
+
+
+def seen_view(con: duckdb.DuckDBPyConnection) -> None:
+    """``state_seen``: the union of the base and the delta (disjoint)."""
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW {STATE_SEEN} AS SELECT family, resource_id FROM {STATE_SEEN_BASE}"
+        f" UNION ALL SELECT family, resource_id FROM {STATE_SEEN_DELTA}"
+    )
+
+
 def empty_state(con: duckdb.DuckDBPyConnection) -> None:
-    """``state_open`` and ``state_seen`` as the state before every event: empty."""
-    for name, columns in ((STATE_OPEN, STATE_OPEN_COLUMNS), (STATE_SEEN, STATE_SEEN_COLUMNS)):
-        defs = ", ".join(f"{c} {t}" for c, t in columns.items())
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({defs})")
+    """``state_open`` and ``state_seen`` (its base and delta) as the state before every event: empty."""
+    _empty_table(con, STATE_OPEN, STATE_OPEN_COLUMNS)
+    _empty_table(con, STATE_SEEN_BASE, STATE_SEEN_COLUMNS)
+    _empty_table(con, STATE_SEEN_DELTA, STATE_SEEN_COLUMNS)
+    seen_view(con)
 
 
 def walk(con: duckdb.DuckDBPyConnection, *, walk_from_ns: int | None, walk_to_ns: int) -> None:
@@ -199,19 +219,30 @@ def window_roles(con: duckdb.DuckDBPyConnection, cut_off_ns: int) -> Roles:
     return roles
 
 
-def state_at(con: duckdb.DuckDBPyConnection, at_ns: int, *, into: str = "next") -> None:
-    """The state at ``at_ns`` (a midnight inside the walk) as tables ``<into>_open`` and
-    ``<into>_seen``, in the columns of ``state_open`` and ``state_seen``."""
+def state_at(con: duckdb.DuckDBPyConnection, at_ns: int, *, full_seen: bool) -> None:
+    """The state at ``at_ns`` (a midnight inside the walk): tables ``next_open`` and
+    ``next_seen_delta`` (the resources seen before it that the starting base does not hold) and, with
+    ``full_seen``, ``next_seen`` (every resource seen before it: a new base)."""
     _set(con, "state_at_ns", at_ns, "BIGINT")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {into}_open AS " + load_sql("engine/state_open"))
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {into}_seen AS " + load_sql("engine/state_seen"))
+    con.execute("CREATE OR REPLACE TEMP TABLE next_open AS " + load_sql("engine/state_open"))
+    con.execute("CREATE OR REPLACE TEMP TABLE next_seen_delta AS " + load_sql("engine/state_seen_delta"))
+    if full_seen:
+        con.execute("CREATE OR REPLACE TEMP TABLE next_seen AS " + load_sql("engine/state_seen"))
 
 
-def adopt_state(con: duckdb.DuckDBPyConnection, source: str = "next") -> None:
-    """Make the tables ``<source>_open`` / ``<source>_seen`` the walk's starting state."""
-    for part in ("open", "seen"):
-        con.execute(f"DROP TABLE IF EXISTS state_{part}")
-        con.execute(f"ALTER TABLE {source}_{part} RENAME TO state_{part}")
+def adopt_state(con: duckdb.DuckDBPyConnection, *, full_seen: bool) -> None:
+    """Make the ``next_*`` tables of :func:`state_at` the walk's starting state (the new base with
+    an empty delta when ``full_seen``; else the same base, the new delta)."""
+    for target, source in (
+        (STATE_OPEN, "next_open"),
+        *(((STATE_SEEN_BASE, "next_seen"),) if full_seen else ()),
+        (STATE_SEEN_DELTA, "next_seen_delta"),
+    ):
+        _drop_relation(con, target)
+        con.execute(f"ALTER TABLE {source} RENAME TO {target}")
+    if full_seen:
+        _empty_table(con, STATE_SEEN_DELTA, STATE_SEEN_COLUMNS)
+    seen_view(con)
 
 
 def _drop_relation(con: duckdb.DuckDBPyConnection, name: str) -> None:

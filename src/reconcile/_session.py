@@ -150,7 +150,7 @@ class Session:
         self._stack = contextlib.ExitStack()
         scratch = self._stack.enter_context(scratch_dir("run"))
         self.con = connect(memory_limit=self.memory_limit, scratch=scratch)
-        self.walker = Walker(self.con, self.store, progress, full=full_walk)
+        self.walker = Walker(self.con, self.store, progress, scratch=scratch, full=full_walk)
         self.tenants = None if options.tenants is None else _price.load_tenants(options.tenants)
 
     def close(self) -> None:

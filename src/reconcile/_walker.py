@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 
@@ -54,10 +55,13 @@ class Walker:
         store: Store,
         progress: Progress,
         *,
+        scratch: Path,
         write_checkpoints: bool = True,
         full: bool = False,
     ) -> None:
         self.con = con
+        self.scratch = scratch  # (a checkpoint's files are copied here before they are read)
+        self._base: dt.date | None = None  # the checkpoint holding the starting state's seen set
         self.store = store
         self.progress = progress
         self.entries: list[IngestEntry] = store.ingests()
@@ -107,12 +111,13 @@ class Walker:
         """Walk so that every cut-off in ``(from_ns, to_ns]`` can be read (module doc)."""
         cp = None if self.full else self.checkpoints.latest_valid(from_ns, self.basis)
         if cp is not None:
-            self.checkpoints.load(self.con, cp)
+            self._base = self.checkpoints.load(self.con, cp, self.scratch)
             self._state = _State(cp.at_ns, cp.roles)
             self.progress.note(f"pairing: from the checkpoint at {format_ns(cp.at_ns)}")
         else:
             _pair.empty_state(self.con)
             self._state = _State(None, Roles())
+            self._base = None
         for step in [] if self.full else self.month_steps(None if cp is None else cp.day, from_ns):
             self._advance(date_to_ns(step))
         begin = "the start" if self._state.at_ns is None else format_ns(self._state.at_ns)
@@ -128,10 +133,11 @@ class Walker:
         self.register_events(self._state.at_ns, to_ns)
         _pair.walk(self.con, walk_from_ns=self._state.at_ns, walk_to_ns=to_ns)
         roles = self._roles_at(to_ns)
-        _pair.state_at(self.con, to_ns, into="next")
-        self._maybe_save(ns_to_date(to_ns), roles, keep_always=False)
-        _pair.adopt_state(self.con, "next")
+        _pair.state_at(self.con, to_ns, full_seen=True)  # (a first of the month: a new base)
+        self._maybe_save(ns_to_date(to_ns), roles, keep_always=False, full_seen=True)
+        _pair.adopt_state(self.con, full_seen=True)
         self._state = _State(to_ns, roles)
+        self._base = ns_to_date(to_ns)
 
     def _roles_at(self, cut_off_ns: int) -> Roles:
         return self._state.roles + _pair.window_roles(self.con, cut_off_ns)
@@ -158,12 +164,13 @@ class Walker:
             if day in keep:
                 at = date_to_ns(day)
                 roles = self._roles_at(at)
-                _pair.state_at(self.con, at, into="next")
-                self._maybe_save(day, roles, keep_always=True)
+                full = day.day == 1 or self._base is None
+                _pair.state_at(self.con, at, full_seen=full)
+                self._maybe_save(day, roles, keep_always=True, full_seen=full)
         if self.write_checkpoints and self.written:
             self._prune()
 
-    def _maybe_save(self, day: dt.date, roles: Roles, *, keep_always: bool) -> None:
+    def _maybe_save(self, day: dt.date, roles: Roles, *, keep_always: bool, full_seen: bool) -> None:
         if not self.write_checkpoints or self.checkpoint_error is not None:
             return
         if not keep_always:
@@ -172,7 +179,11 @@ class Walker:
                 return
         try:
             self.checkpoints.save(
-                self.con, day, basis=self.basis(date_to_ns(day)), roles=roles, source="next"
+                self.con,
+                day,
+                basis=self.basis(date_to_ns(day)),
+                roles=roles,
+                seen_base=None if full_seen else self._base,
             )
         except OSError as exc:  # a read-only store: the run goes on, slower next time
             self.checkpoint_error = f"checkpoint at {day} not written: {exc.strerror or exc}"

@@ -28,8 +28,8 @@ from reconcile._progress import Progress
 from reconcile._store import Store
 from reconcile._walker import Walker
 
-DAY0 = dt.date(2026, 11, 2)
-DAYS = [DAY0 + dt.timedelta(days=i) for i in range(3)]
+DAY0 = dt.date(2026, 10, 30)  # the days cross a month start: checkpoints there hold the seen set in full
+DAYS = [DAY0 + dt.timedelta(days=i) for i in range(4)]
 MIDNIGHTS = [date_to_ns(d) for d in [*DAYS, DAYS[-1] + dt.timedelta(days=1)]]
 RESOURCES = [("vm.compute", "vm-a"), ("vm.compute", "vm-b"), ("vm.storage", "vm-a"), ("snap.storage", "s-1")]
 # instants near midnights (exactly on one, a nanosecond either side, mid-day) and one months back
@@ -126,7 +126,7 @@ def test_checkpointed_walk_equals_the_full_walk(
             cut = date_to_ns(day) + 86_400 * NS
             options = AsOf(cut, policy, stale)  # type: ignore[arg-type]
             with connect(memory_limit="500MB") as con:
-                walker = Walker(con, Store(store), Progress(quiet=True))
+                walker = Walker(con, Store(store), Progress(quiet=True), scratch=root)
                 walker.walk(date_to_ns(day), cut)
                 roles = walker.as_of(options)
                 got = _period_rows(con, day)
@@ -177,7 +177,7 @@ def test_day_runs_write_checkpoints_and_start_from_them(tmp_path: Path) -> None:
     assert (cp.open_rows, cp.seen_rows) == (2, 2)  # vm-0 and snap-0: open, and seen
     assert cp.roles.events == 2
     with connect(memory_limit="500MB") as con:
-        walker = Walker(con, Store(store), Progress(quiet=True))
+        walker = Walker(con, Store(store), Progress(quiet=True), scratch=tmp_path)
         day1 = date_to_ns(DAY0 + dt.timedelta(days=1))
         walker.walk(day1, day1 + 86_400 * NS)
         assert walker.walk_from_ns == day1
@@ -217,7 +217,7 @@ def test_a_late_ingest_invalidates_later_checkpoints_only(tmp_path: Path) -> Non
         store, [ev("vm.compute.stop", "vm-1", f"{late_day.isoformat()}T03:00:00Z")], source="late.jsonl"
     )
     with connect(memory_limit="500MB") as con:
-        basis = Walker(con, Store(store), Progress(quiet=True)).basis
+        basis = Walker(con, Store(store), Progress(quiet=True), scratch=tmp_path).basis
     valid = {cp.day: cp.valid(basis) for cp in checkpoints.all()}
     assert valid == {DAY0 + dt.timedelta(days=i): i <= 2 for i in range(1, 5)}
     assert checkpoints.latest_valid(date_to_ns(DAY0 + dt.timedelta(days=4)), basis).day == late_day  # type: ignore[union-attr]
@@ -233,7 +233,9 @@ def test_a_late_ingest_invalidates_later_checkpoints_only(tmp_path: Path) -> Non
             full.totals_exact,
         )
     assert all(
-        cp.valid(Walker(connect(memory_limit="500MB"), Store(store), Progress(quiet=True)).basis)
+        cp.valid(
+            Walker(connect(memory_limit="500MB"), Store(store), Progress(quiet=True), scratch=tmp_path).basis
+        )
         for cp in checkpoints.all()
     )
 
@@ -312,11 +314,11 @@ def test_a_fleet_run_night_after_night_gives_the_full_walks_output(tmp_path: Pat
 
     ledger = tmp_path / "fleet.jsonl"
     reconcile.generate_ledger(
-        ledger, lines=24_000, seed=5, hosts=2, start=dt.datetime(2026, 10, 1, tzinfo=dt.UTC), days=12
+        ledger, lines=24_000, seed=5, hosts=2, start=dt.datetime(2026, 10, 22, tzinfo=dt.UTC), days=12
     )
     rng = random.Random(5)
     nights: dict[int, list[bytes]] = {}
-    first = dt.date(2026, 10, 1)
+    first = dt.date(2026, 10, 22)  # (the nights cross 2026-11-01: delta checkpoints over a base)
     for line in ledger.read_bytes().splitlines(keepends=True):
         at = json.loads(line)["emitted_at"]
         day = (dt.date.fromisoformat(reconcile._period.format_ns(parse_instant(at))[:10]) - first).days
@@ -336,6 +338,8 @@ def test_a_fleet_run_night_after_night_gives_the_full_walks_output(tmp_path: Pat
             )
             results[name].append([(d.period, d.action, d.run_id) for d in summary.days])
     assert results["ck"] == results["full"]
-    assert any(action == "restated" for night in results["ck"] for _, action, _ in night)
+    assert any(action == "restated" for night in results["ck"] for _, action, _ in night), results["ck"]
     assert _output_rows(tmp_path / "out-ck") == _output_rows(tmp_path / "out-full")
-    assert len(Checkpoints(Store(store).checkpoints_dir).all()) >= 8
+    checkpoints = Checkpoints(Store(store).checkpoints_dir).all()
+    assert len(checkpoints) >= 8
+    assert any(cp.seen_base == dt.date(2026, 11, 1) for cp in checkpoints)  # deltas over the month's base
