@@ -7,8 +7,9 @@ checkpoint at a midnight T holds, per ``(family, resource_id)`` seen before T:
   need: the walk carries it on as the interval's start);
 - the resources with an event before T (a later stop of one is a double stop, of any other an orphan
   stop; a resource not open at T had a stop last): in full (``seen.parquet``) at the first of a
-  month, or when there is no earlier base; else only those the last such *base* does not hold
-  (``seen_delta.parquet``, about a month of new resources), naming the base. So writing a day's
+  month, or when the walk's base is from an earlier month; else only those its *base* (a checkpoint
+  of the same month holding them in full) does not hold (``seen_delta.parquet``, at most about a
+  month of new resources), naming the base. So writing a day's
   checkpoint costs about a day of resources, not every resource a year has seen;
 - ``checkpoint.json``: the role counts of all events before T (so a run's role identity still covers
   every event before its cut-off), the walk's format, and its *basis*: the ingests holding events

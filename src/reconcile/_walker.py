@@ -164,7 +164,9 @@ class Walker:
             if day in keep:
                 at = date_to_ns(day)
                 roles = self._roles_at(at)
-                full = day.day == 1 or self._base is None
+                # a new base at a month start, or when the base is from an earlier month (a delta
+                # holds at most about a month of new resources)
+                full = day.day == 1 or self._base is None or self._base < day.replace(day=1)
                 _pair.state_at(self.con, at, full_seen=full)
                 self._maybe_save(day, roles, keep_always=True, full_seen=full)
         if self.write_checkpoints and self.written:
