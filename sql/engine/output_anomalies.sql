@@ -3,6 +3,7 @@
 -- stale_open is about the open start (`at` is its instant, usually before the period) but it is a
 -- statement about the cut-off: every run whose cut-off finds the interval stale reports it.
 -- period: the period's name, the value of the period= partition folder.
+-- Rows are sorted when the file is written (staged_rows).
 SELECT
     a.*,
     getvariable('period_name') AS period,
@@ -11,4 +12,3 @@ FROM anomalies AS a
 WHERE
     (a.at_ns >= getvariable('period_start_ns') AND a.at_ns < getvariable('period_end_ns'))
     OR a.code = 'stale_open'
-ORDER BY a.at_ns, a.code, a.family, a.resource_id, a.source_file, a.source_line

@@ -7,6 +7,7 @@
 -- zero-length interval at an instant inside the period. So every slice's interval is listed in its
 -- period. Dropped intervals are kept (they have no slices).
 -- period: the period's name (e.g. 2026-11-25), the value of the period= partition folder.
+-- Rows are sorted when the file is written (staged_rows).
 SELECT
     i.*,
     getvariable('period_name') AS period,
@@ -15,4 +16,3 @@ FROM intervals AS i
 WHERE
     i.start_ns < getvariable('period_end_ns')
     AND (i.end_ns IS NULL OR i.end_ns >= getvariable('period_start_ns'))
-ORDER BY i.family, i.resource_id, i.start_ns, i.interval_id

@@ -3,7 +3,7 @@
 -- cut-off is open as of it. The walk is causal, so this is exactly the walk of the events before
 -- the cut-off, whatever later events the walk read.
 -- `status` is the status of the interval a start opens (NULL on unmatched stops).
--- Input: relation pair_steps. Variables: cut_off_ns (BIGINT, at most the walk's end),
+-- Input: relation as_of_steps (pair_steps, or its rows of the resources a run recomputes). Variables: cut_off_ns (BIGINT, at most the walk's end),
 -- double_start ('close' / 'drop').
 WITH cut AS (
     SELECT
@@ -18,7 +18,7 @@ WITH cut AS (
             CASE WHEN next_ns < getvariable('cut_off_ns') THEN next_storage_bytes END AS next_storage_bytes,
             CASE WHEN next_ns < getvariable('cut_off_ns') THEN next_ns END AS next_ns
         )
-    FROM pair_steps
+    FROM as_of_steps
     WHERE emitted_ns < getvariable('cut_off_ns')
 )
 

@@ -69,5 +69,5 @@ def demo(output: str | Path = "demo-output", *, seed: int = 7, quiet: bool = Fal
     with _write.open_output(out_dir) as out, Session(store, book, options, progress) as session:
         cuts = [(p, resolve_cut_off(p, None, now_ns=now_ns)) for p in periods]
         session.prepare(cuts)
-        runs.extend(session.run(out, period, cut) for period, cut in cuts)
+        runs.extend(session.run_many(out, cuts))
     return DemoSummary(str(root), str(ledgers), str(store), str(out_dir), ingest_summary, runs)

@@ -2,7 +2,8 @@
 
 The plan (:func:`plan_nightly`) is a pure function of the days' committed and current run_ids, so
 tests call it without a store. The days to run are then walked once, from the latest valid
-checkpoint before the earliest of them, and each is priced and replaced atomically in turn.
+checkpoint before the earliest of them, priced, written together and each replaced atomically in
+turn (a restated day recomputes only the resources its new ingests touched: ``_reuse``).
 """
 
 from __future__ import annotations
@@ -129,13 +130,15 @@ def nightly(
             if to_run:
                 progress.note(f"nightly: {len(to_run)} day(s) to run, walked once")
                 session.prepare([(Period.day(p.day), Period.day(p.day).end_ns) for p in to_run])
+            done = iter(
+                session.run_many(out, [(Period.day(p.day), Period.day(p.day).end_ns) for p in to_run])
+            )
             runs: list[RunSummary] = []
             day_runs: list[DayRun] = []
-            for step, item in enumerate(plan, start=1):
+            for item in plan:
                 period = Period.day(item.day)
                 if item.runs:
-                    progress.note(f"nightly: day {step}/{len(plan)}: {period.name} ({item.action})")
-                    summary = session.run(out, period, period.end_ns)
+                    summary = next(done)
                 else:
                     summary = summary_from_manifest(manifests[period.name], str(out.path), skipped=True)
                 anomalies = sum(summary.anomalies.values())

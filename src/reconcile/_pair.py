@@ -171,6 +171,7 @@ def walk(con: duckdb.DuckDBPyConnection, *, walk_from_ns: int | None, walk_to_ns
     con.execute("CREATE OR REPLACE TEMP TABLE pair_steps AS " + load_sql("engine/pair_steps"))
     _set(con, "cut_off_ns", walk_to_ns, "BIGINT")
     _set(con, "double_start", "close", "VARCHAR")  # (roles do not depend on it)
+    restrict(con, None)
     con.execute("CREATE OR REPLACE TEMP VIEW pair_as_of AS " + load_sql("engine/pair_as_of"))
     con.execute("CREATE OR REPLACE TEMP TABLE walk_roles AS " + load_sql("engine/pair_event_roles"))
     events, roles, distinct_events = con.execute(load_sql("engine/walk_identity")).fetchall()[0]
@@ -180,12 +181,38 @@ def walk(con: duckdb.DuckDBPyConnection, *, walk_from_ns: int | None, walk_to_ns
         )
 
 
-def as_of(con: duckdb.DuckDBPyConnection, options: AsOf, *, period: tuple[int, int] | None = None) -> None:
+def restrict(con: duckdb.DuckDBPyConnection, scope: str | None) -> None:
+    """``as_of_steps``, what :func:`as_of` reads: the walk's rows (``pair_steps``; :func:`walk`
+    leaves this), or those of the resources in the relation named ``scope`` (a restatement
+    recomputing the resources new ingests touched: every resource is walked alone, so their rows
+    are exactly those of the whole walk)."""
+    if scope is None:
+        _drop_relation(con, "as_of_steps")
+        con.execute("CREATE TEMP VIEW as_of_steps AS SELECT * FROM pair_steps")
+        return
+    if not scope.isidentifier():
+        raise UsageError(f"scope {scope!r} is not a relation name")
+    _drop_relation(con, "as_of_steps")
+    con.execute(  # (a table: read by the intervals and the anomalies, the scan of the walk done once)
+        "CREATE TEMP TABLE as_of_steps AS SELECT * FROM pair_steps"
+        f" SEMI JOIN {scope} USING (family, resource_id)"
+    )
+
+
+def as_of(
+    con: duckdb.DuckDBPyConnection,
+    options: AsOf,
+    *,
+    period: tuple[int, int] | None = None,
+    event_roles: bool = True,
+) -> None:
     """``intervals``, ``anomalies`` and ``event_roles`` of the walk as of ``options.cut_off_ns``.
 
     With ``period`` (``[start_ns, end_ns)``, a run's): ``intervals`` and ``anomalies`` are tables of
     what that period bills and reports only (the intervals overlapping it, the anomalies about its
     events and every ``stale_open``), read once from the walk. Without: views and a table of all.
+    It reads ``as_of_steps`` (every resource, or a scope: :func:`restrict`). ``event_roles=False``:
+    that table is not made (a run reads the role counts only).
     """
     check_options(options.cut_off_ns, options.double_start, options.stale_after_ns)
     _set(con, "cut_off_ns", options.cut_off_ns, "BIGINT")
@@ -199,10 +226,11 @@ def as_of(con: duckdb.DuckDBPyConnection, options: AsOf, *, period: tuple[int, i
     kind = "VIEW" if period is None else "TABLE"
     con.execute(f"CREATE TEMP {kind} {INTERVALS} AS\n{load_sql('engine/pair_intervals')}")
     con.execute(f"CREATE TEMP TABLE {ANOMALIES} AS\n{load_sql('engine/pair_anomalies')}")
-    con.execute(
-        f"CREATE TEMP TABLE {EVENT_ROLES} AS SELECT event_id, role FROM walk_roles WHERE at_ns < ?",
-        [options.cut_off_ns],
-    )
+    if event_roles:
+        con.execute(
+            f"CREATE TEMP TABLE {EVENT_ROLES} AS SELECT event_id, role FROM walk_roles WHERE at_ns < ?",
+            [options.cut_off_ns],
+        )
 
 
 def window_roles(con: duckdb.DuckDBPyConnection, cut_off_ns: int) -> Roles:
@@ -242,6 +270,17 @@ def adopt_state(con: duckdb.DuckDBPyConnection, *, full_seen: bool) -> None:
         con.execute(f"ALTER TABLE {source} RENAME TO {target}")
     if full_seen:
         _empty_table(con, STATE_SEEN_DELTA, STATE_SEEN_COLUMNS)
+    seen_view(con)
+
+
+def rebase_seen(con: duckdb.DuckDBPyConnection) -> None:
+    """Make ``next_seen`` (the full seen set at a midnight M inside the walk, just written as a
+    base) the seen base, with an empty delta: the delta :func:`state_at` makes at a later midnight
+    T of the same walk is then the resources first seen in ``[M, T)`` (a window resource seen
+    before M is in the base), so it holds days of new resources, not the walk's starting month's."""
+    _drop_relation(con, STATE_SEEN_BASE)
+    con.execute(f"ALTER TABLE {NEXT_SEEN} RENAME TO {STATE_SEEN_BASE}")
+    _empty_table(con, STATE_SEEN_DELTA, STATE_SEEN_COLUMNS)
     seen_view(con)
 
 

@@ -24,21 +24,18 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from reconcile import _pair, _price, _pricebook, _write
-from reconcile._currency import decimal_text, round_to_minor
+from reconcile import _figures, _pair, _price, _pricebook, _reuse, _staging, _write
 from reconcile._engine import MEMORY_ENV, connect, engine_errors
 from reconcile._pair import AsOf, DoubleStartPolicy
 from reconcile._period import Period, format_ns, parse_duration, parse_instant
 from reconcile._progress import Progress
 from reconcile._results import RunSummary, summary_from_manifest
 from reconcile._scratch import scratch_dir
-from reconcile._sql import load_sql
 from reconcile._store import Store
 from reconcile._walker import Walker
 from reconcile.exceptions import PricingError, StoreError, UsageError
@@ -61,6 +58,21 @@ def memory_limit(value: str | None = None) -> str:
     ):
         raise UsageError(f"memory limit {chosen!r} is not a size like 1500MB or 4GB")
     return text
+
+
+BATCH_ROWS = 1_500_000
+"""A session writes the periods it has computed once their rows reach this many (a nightly's days
+are written together, a month alone): the batch is held in DuckDB until its files are written."""
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A period computed into the batch, waiting for its files and counts."""
+
+    period: Period
+    run_id: str
+    manifest: dict[str, Any]  # without the counts, which are read from the staged files
+    started: float
 
 
 @dataclass(frozen=True)
@@ -147,11 +159,14 @@ class Session:
         self.options = options
         self.progress = progress
         self.memory_limit = memory_limit(memory)
+        self.full_walk = full_walk
         self._stack = contextlib.ExitStack()
         scratch = self._stack.enter_context(scratch_dir("run"))
         self.con = connect(memory_limit=self.memory_limit, scratch=scratch)
         self.walker = Walker(self.con, self.store, progress, scratch=scratch, full=full_walk)
         self.tenants = None if options.tenants is None else _price.load_tenants(options.tenants)
+        self._scopes = _reuse.Scopes(self.con, self.store, self.walker.entries)
+        self._scope_key: object = None  # the scope of the last reusing run
 
     def close(self) -> None:
         """Release the connection and the scratch folder."""
@@ -196,18 +211,96 @@ class Session:
     ) -> RunSummary:
         """Pair, price and write one period (the walk must cover it: :meth:`prepare`); with
         ``force=False`` skip it if its run_id is committed."""
-        run_id = self.run_id(period, cut_off)
-        previous = out.manifest(period.name)
-        if not force and previous is not None and previous.get("run_id") == run_id:
-            return summary_from_manifest(previous, str(out.path), skipped=True)
-        with engine_errors(f"run {period.name}", memory_limit=self.memory_limit, where=str(out.path)):
-            return self._run(out, period, cut_off, run_id)
+        return self.run_many(out, [(period, cut_off)], force=force)[0]
 
-    def _run(self, out: _write.OutputFolder, period: Period, cut_off: int, run_id: str) -> RunSummary:
+    def run_many(
+        self, out: _write.OutputFolder, runs: Sequence[tuple[Period, int]], *, force: bool = True
+    ) -> list[RunSummary]:
+        """Pair, price and write each ``(period, cut_off)`` (the walk must cover them:
+        :meth:`prepare`), in order; with ``force=False`` skip those whose run_id is committed.
+
+        The periods are computed into batches of at most :data:`BATCH_ROWS` rows; each batch's
+        files are written at once (``_staging``), then each period is committed atomically in turn.
+        """
+        summaries: list[RunSummary] = []
+        batch = _staging.Batch(self.con)
+        pending: list[_Pending] = []
+        try:
+            for period, cut_off in runs:
+                run_id = self.run_id(period, cut_off)
+                previous = out.manifest(period.name)
+                if not force and previous is not None and previous.get("run_id") == run_id:
+                    summaries.append(summary_from_manifest(previous, str(out.path), skipped=True))
+                    continue
+                with engine_errors(f"run {period.name}", memory_limit=self.memory_limit, where=str(out.path)):
+                    pending.append(self._compute(batch, out, period, cut_off, run_id, previous))
+                if batch.rows >= BATCH_ROWS:
+                    summaries.extend(self._write(batch, out, pending))
+                    pending = []
+            summaries.extend(self._write(batch, out, pending))
+        finally:
+            batch.clear()
+        return summaries
+
+    def _inputs(self, period: Period, cut_off: int) -> dict[str, Any]:
+        """The manifest fields that, with the ingests, decide a run's rows."""
+        return {
+            "period": period.name,
+            "period_start": format_ns(period.start_ns),
+            "period_end": format_ns(period.end_ns),
+            "cut_off": format_ns(cut_off),
+            "ingests": self.ingests_before(cut_off),
+            "price_version": self.book.price_version,
+            "options": {
+                "double_start": self.options.double_start,
+                "stale_after_ns": self.options.stale_after_ns,
+                "tenants": None if self.options.tenants is None else str(self.options.tenants),
+                "tenants_sha256": self.options.tenants_sha256,
+            },
+            "versions": versions(),
+        }
+
+    def _reuse(
+        self, out: _write.OutputFolder, period: Period, cut_off: int, previous: dict[str, Any] | None
+    ) -> _reuse.Reuse | None:
+        """What this run takes from the committed run of its period (``_reuse``), with ``run_scope``
+        made; None: recompute everything (and always on a full walk, the reference)."""
+        if self.full_walk:
+            return None
+        reuse = _reuse.candidate(previous, self._inputs(period, cut_off), output=out.path, period=period)
+        if reuse is None:
+            return None
+        key = self._scopes.make(reuse, cut_off)
+        if not _reuse.pays(self.con, reuse, self._scopes.size):
+            return None
+        self._scope_key = key
+        size = self._scopes.size
+        self.progress.note(
+            f"run {period.name}: recomputing the {size} resource(s) of {len(reuse.new_ingests)} new"
+            f" ingest(s); the rest as committed by run {reuse.previous_run_id}"
+        )
+        return reuse
+
+    def _compute(  # noqa: PLR0917 (the orchestrator's one call passes them in this order)
+        self,
+        batch: _staging.Batch,
+        out: _write.OutputFolder,
+        period: Period,
+        cut_off: int,
+        run_id: str,
+        previous: dict[str, Any] | None,
+    ) -> _Pending:
+        """Pair and price one period and add its rows to ``batch``."""
         started = time.monotonic()
         self.progress.note(f"run {period.name}: pairing events before {format_ns(cut_off)}")
         options = AsOf(cut_off, self.options.double_start, self.options.stale_after_ns)
-        roles = self.walker.as_of(options, period=(period.start_ns, period.end_ns))
+        reuse = self._reuse(out, period, cut_off, previous)
+        roles = self.walker.as_of(
+            options,
+            period=(period.start_ns, period.end_ns),
+            scope=None if reuse is None else (_reuse.SCOPE, self._scope_key),
+            event_roles=False,
+        )
         self.progress.note(f"run {period.name}: pricing slices")
         try:
             _price.price_slices(
@@ -220,119 +313,61 @@ class Session:
                 progress=self.progress,
             )
         except (duckdb.OutOfRangeException, duckdb.ConversionException) as exc:
-            raise PricingError(f"run {period.name}: {self._out_of_range('intervals', exc)}") from exc
-        for name, value in (
-            ("run_id", run_id),
-            ("period_name", period.name),
-            ("period_start_ns", period.start_ns),
-            ("period_end_ns", period.end_ns),
-            ("cut_off_ns", cut_off),
-        ):
-            self.con.execute(f"SET VARIABLE {name} = ?", [value])
-        try:
-            counts = self._counts()
-        except (duckdb.OutOfRangeException, duckdb.ConversionException) as exc:
-            raise PricingError(f"run {period.name}: {self._out_of_range('slices', exc)}") from exc
+            raise PricingError(
+                f"run {period.name}: {_figures.out_of_range(self.con, self.book, None, exc)}"
+            ) from exc
+        batch.collect(
+            period=period,
+            cut_off_ns=cut_off,
+            run_id=run_id,
+            kept=None if reuse is None else reuse.files,
+            scope=None if reuse is None else _reuse.SCOPE,
+        )
         manifest = {
             "run_id": run_id,
-            "period": period.name,
-            "period_start": format_ns(period.start_ns),
-            "period_end": format_ns(period.end_ns),
-            "cut_off": format_ns(cut_off),
-            "ingests": self.ingests_before(cut_off),
+            **self._inputs(period, cut_off),
             "roles": roles.to_json(),
-            **counts,
             "currency": self.book.currency,
-            "price_version": self.book.price_version,
             "price_book": self.book.source,
-            "options": {
-                "double_start": self.options.double_start,
-                "stale_after_ns": self.options.stale_after_ns,
-                "tenants": None if self.options.tenants is None else str(self.options.tenants),
-                "tenants_sha256": self.options.tenants_sha256,
-            },
-            "versions": versions(),
+            "reused": None
+            if reuse is None
+            else {"run_id": reuse.previous_run_id, "new_ingests": list(reuse.new_ingests)},
         }
-        self.progress.note(f"run {period.name}: writing {out.path}")
-        result = out.write_period(
-            self.con, period=period, cut_off_ns=cut_off, run_id=run_id, manifest=manifest
-        )
-        self.progress.note(f"run {period.name}: done in {time.monotonic() - started:.1f} s (run_id {run_id})")
-        return summary_from_manifest(
-            {**manifest, "rows": result.rows}, str(out.path), replaced=result.replaced
-        )
+        return _Pending(period, run_id, manifest, started)
 
-    def _out_of_range(self, table: str, exc: duckdb.Error) -> str:
-        """What overflowed, naming the likeliest interval: with ``slices`` priced, the slice with the
-        largest amount; else (pricing itself failed) the interval with the largest hourly amount
-        estimated in floating point from the book's highest price of each meter."""
-        if table == "slices":
-            row = self.con.execute(
-                "SELECT interval_id, resource_id, meter || ' amount ' || CAST(amount AS VARCHAR) "
-                "FROM slices ORDER BY abs(amount) DESC LIMIT 1"
-            ).fetchone()
-        else:
-            top: dict[str, float] = {}
-            for e in self.book.entries:
-                key = e.meter if e.family == "vm.compute" else e.family
-                top[key] = max(top.get(key, 0.0), float(e.price) / (e.hours_per_month or 1))
-            row = self.con.execute(
-                "SELECT interval_id, resource_id, 'about ' || printf('%.3g', hourly) FROM ("
-                "  SELECT interval_id, resource_id, CASE family"
-                "    WHEN 'vm.compute' THEN greatest(cpu * $vcpu, mem_bytes / 1073741824 * $mem)"
-                "    WHEN 'vm.storage' THEN storage_bytes / 1073741824 * $volume"
-                "    ELSE storage_bytes / 1073741824 * $snapshot END AS hourly"
-                "  FROM intervals) ORDER BY hourly DESC NULLS LAST LIMIT 1",
-                {
-                    "vcpu": top.get("vcpu_hours", 0.0),
-                    "mem": top.get("mem_gib_hours", 0.0),
-                    "volume": top.get("vm.storage", 0.0),
-                    "snapshot": top.get("snap.storage", 0.0),
-                },
-            ).fetchone()
-        per = "" if table == "slices" else " an hour"
-        where = f"interval {row[0]} of {row[1]} ({row[2]} {self.book.currency}{per})" if row else "unknown"
-        said = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return (
-            "an amount cannot be computed or held (money is DECIMAL(38,12), invoice lines count int64 "
-            f"minor units); the likeliest cause is {where}; DuckDB said: {said}"
-        )
-
-    def _counts(self) -> dict[str, Any]:
-        """Intervals by status, anomalies by code, totals and quantities of the period."""
-        con = self.con
-        intervals = dict(
-            con.execute(
-                f"SELECT status, count(*) FROM ({load_sql('engine/output_intervals')}) GROUP BY status"
-            ).fetchall()
-        )
-        anomalies = dict(
-            con.execute(
-                f"SELECT code, count(*) FROM ({load_sql('engine/output_anomalies')}) GROUP BY code"
-            ).fetchall()
-        )
-        by_family: dict[str, dict[str, str]] = {}
-        exact: dict[str, Decimal] = {}
-        for family, currency, amount in con.execute(load_sql("engine/run_totals")).fetchall():
-            if family is None:
-                exact[currency] = amount
-            else:
-                by_family.setdefault(family, {})[currency] = decimal_text(amount)
-        if not exact:
-            exact[self.book.currency] = Decimal(0).scaleb(-_pricebook.PRICE_SCALE)
-        invoice = _price.invoice_totals(_price.invoice_lines(con.table("slices")))
-        quantities = {
-            m: decimal_text(q) for m, q in con.execute(load_sql("engine/run_quantities")).fetchall()
-        }
-        unattributed = int(
-            con.execute("SELECT count(*) FROM slices WHERE tenant_id IS NULL").fetchall()[0][0]
-        )
-        return {
-            "intervals": {k: int(v) for k, v in sorted(intervals.items())},
-            "anomalies": {k: int(v) for k, v in sorted(anomalies.items())},
-            "totals": {c: decimal_text(invoice.get(c, round_to_minor(Decimal(0), c))) for c in sorted(exact)},
-            "totals_exact": {c: decimal_text(a) for c, a in sorted(exact.items())},
-            "totals_by_family": by_family,
-            "quantities": quantities,
-            "unattributed_slices": unattributed,
-        }
+    def _write(
+        self, batch: _staging.Batch, out: _write.OutputFolder, pending: list[_Pending]
+    ) -> list[RunSummary]:
+        """Stage the batch's files, count each period from them and commit it; the batch emptied."""
+        if not pending:
+            return []
+        names = ", ".join(p.period.name for p in pending)
+        self.progress.note(f"writing {len(pending)} period(s) to {out.path}: {names}")
+        with engine_errors(f"writing {names}", memory_limit=self.memory_limit, where=str(out.path)):
+            staged = out.stage(batch)
+        batch.clear()
+        summaries = []
+        try:
+            for item, files in zip(pending, staged, strict=True):
+                with engine_errors(
+                    f"run {item.period.name}", memory_limit=self.memory_limit, where=str(out.path)
+                ):
+                    try:
+                        counts = _figures.figures(self.con, files.files, self.book)
+                    except (duckdb.OutOfRangeException, duckdb.ConversionException) as exc:
+                        said = _figures.out_of_range(self.con, self.book, files.files["slices"], exc)
+                        raise PricingError(f"run {item.period.name}: {said}") from exc
+                manifest = {**item.manifest, **counts}
+                result = out.commit(files, manifest)
+                self.progress.note(
+                    f"run {item.period.name}: done in {time.monotonic() - item.started:.1f} s"
+                    f" (run_id {item.run_id})"
+                )
+                summaries.append(
+                    summary_from_manifest(
+                        {**manifest, "rows": result.rows}, str(out.path), replaced=result.replaced
+                    )
+                )
+        finally:
+            out.discard(staged)
+        return summaries

@@ -73,6 +73,7 @@ class Walker:
         self.walk_to_ns: int | None = None
         self.written: list[dt.date] = []
         self.checkpoint_error: str | None = None
+        self._scope_key: object = None  # the scope as_of reads (None: every resource)
 
     # --- what the snapshot says --------------------------------------------------------------
 
@@ -124,6 +125,7 @@ class Walker:
         self.progress.note(f"pairing: events from {begin} to {format_ns(to_ns)}")
         self.register_events(self._state.at_ns, to_ns)
         _pair.walk(self.con, walk_from_ns=self._state.at_ns, walk_to_ns=to_ns)
+        self._scope_key = None  # (the walk reads every resource again)
         self.walk_to_ns = to_ns
         self._save_midnights(to_ns)
 
@@ -169,6 +171,9 @@ class Walker:
                 full = day.day == 1 or self._base is None or self._base < day.replace(day=1)
                 _pair.state_at(self.con, at, full_seen=full)
                 self._maybe_save(day, roles, keep_always=True, full_seen=full)
+                if full and day in self.written:  # the later midnights' deltas are over this base
+                    _pair.rebase_seen(self.con)
+                    self._base = day
         if self.write_checkpoints and self.written:
             self._prune()
 
@@ -201,13 +206,27 @@ class Walker:
 
     # --- reading the walk ------------------------------------------------------------------------
 
-    def as_of(self, options: AsOf, *, period: tuple[int, int] | None = None) -> Roles:
+    def as_of(
+        self,
+        options: AsOf,
+        *,
+        period: tuple[int, int] | None = None,
+        scope: tuple[str, object] | None = None,
+        event_roles: bool = True,
+    ) -> Roles:
         """``intervals``, ``anomalies`` and ``event_roles`` as of ``options.cut_off_ns`` (at most
-        the walk's end; ``period``: those of a run's period only); the role counts of every event
-        before it, checked."""
+        the walk's end; ``period``, ``event_roles``: see :func:`_pair.as_of`); the role counts of
+        every event before it, checked. ``scope``: (the name of a relation of ``(family,
+        resource_id)``, its key): only those resources' rows (:func:`_pair.restrict`; the walk's
+        rows of a scope are taken once per key)."""
         if self.walk_to_ns is None or options.cut_off_ns > self.walk_to_ns:
             raise ValueError(f"the walk ends at {self.walk_to_ns}, not at or after {options.cut_off_ns}")
-        _pair.as_of(self.con, options, period=period)
+        key = None if scope is None else scope[1]
+        if scope is None or key is None or key != self._scope_key:
+            if scope is not None or self._scope_key is not None:
+                _pair.restrict(self.con, None if scope is None else scope[0])
+            self._scope_key = key
+        _pair.as_of(self.con, options, period=period, event_roles=event_roles)
         return self._state.roles + _pair.window_roles(self.con, options.cut_off_ns)
 
     @property

@@ -34,16 +34,16 @@ import os
 import secrets
 import shutil
 import signal
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import polars as pl
 
-from reconcile import _schema as schema
-from reconcile._engine import literal
+from reconcile import _staging
+from reconcile._engine import literals
 from reconcile._files import (
     flock_exclusive,
     fsync_path,
@@ -53,7 +53,6 @@ from reconcile._files import (
     write_json_atomic,
 )
 from reconcile._period import Period
-from reconcile._sql import load_sql
 from reconcile.exceptions import OutputError, UsageError
 
 OUTPUT_FORMAT = 1
@@ -64,12 +63,6 @@ _STAGING = ".staging"
 _TRASH = ".trash"
 _LOCK = ".lock"
 _DATA = "data_0.parquet"  # the name DuckDB's partitioned writer would give: readers glob *.parquet
-
-# Columns SPEC section 5 names with their exact types, plus the instants as nanoseconds the writer
-# filters on.
-SLICE_COLUMNS: dict[str, str] = schema.SLICES
-INTERVAL_COLUMNS: dict[str, str] = schema.INTERVALS | {"start_ns": "BIGINT", "end_ns": "BIGINT"}
-ANOMALY_COLUMNS: dict[str, str] = schema.ANOMALIES | {"at_ns": "BIGINT"}
 
 
 def _kill_point(phase: str) -> None:
@@ -163,23 +156,16 @@ class WriteResult:
     replaced: bool  # an earlier run of this period was replaced
 
 
-def _normal_type(type_name: str) -> str:
-    """``DECIMAL(38, 12)`` and ``DECIMAL(38,12)`` alike, upper case."""
-    return type_name.upper().replace(" ", "")
+@dataclass(frozen=True)
+class Staged:
+    """One period's files, written under ``.staging/<token>/`` and not yet committed."""
 
-
-def _check_columns(rel: duckdb.DuckDBPyRelation, table: str, spec: dict[str, str]) -> None:
-    """Raise :class:`OutputError` if ``rel`` misses a SPEC column or holds one of the wrong type."""
-    types = {c: _normal_type(str(t)) for c, t in zip(rel.columns, rel.types, strict=True)}
-    for column, want in spec.items():
-        if column not in types:
-            raise OutputError(f"{table}: column {column!r} is missing (SPEC section 5)")
-        got = types[column]
-        if got != _normal_type(want) and not (want == "VARCHAR" and got == '"NULL"'):
-            raise OutputError(f"{table}: column {column!r} is {got}, expected {want}")
-    for column, got in types.items():
-        if got in {"FLOAT", "DOUBLE", "REAL"}:
-            raise OutputError(f"{table}: column {column!r} is {got}: amounts and quantities must be DECIMAL")
+    period: Period
+    run_id: str
+    token: str
+    root: Path  # OUT/.staging/<token>
+    files: dict[str, list[Path]]  # table -> its staged files
+    rows: dict[str, int]  # table -> rows in them
 
 
 class OutputFolder:
@@ -244,86 +230,112 @@ class OutputFolder:
         tables as of ``cut_off_ns`` (all history: this stage keeps the intervals overlapping the
         period and the anomalies whose event lies in it, plus every ``stale_open``). ``manifest`` is
         written as ``manifest.json`` with the row counts added. The commit is atomic. Everything it
-        creates is private (files 0600, folders 0700).
+        creates is private (files 0600, folders 0700). (A session writes several periods at once:
+        :class:`_staging.Batch`, :meth:`stage`, :meth:`commit`.)
         """
-        with private_files():
-            return self._write_period(
-                con, period=period, cut_off_ns=cut_off_ns, run_id=run_id, manifest=manifest
-            )
+        batch = _staging.Batch(con)
+        batch.collect(period=period, cut_off_ns=cut_off_ns, run_id=run_id)
+        staged = self.stage(batch)
+        try:
+            return self.commit(staged[0], manifest)
+        finally:
+            self.discard(staged)
 
-    def _write_period(
-        self,
-        con: duckdb.DuckDBPyConnection,
-        *,
-        period: Period,
-        cut_off_ns: int,
-        run_id: str,
-        manifest: dict[str, Any],
-    ) -> WriteResult:
+    def stage(self, batch: _staging.Batch) -> list[Staged]:
+        """Write every file of every period of ``batch`` under ``.staging/`` (in parallel), each
+        period under its own token; their columns and row counts checked. Nothing is committed."""
         if self._fd is None:
             raise OutputError(f"output folder {self.path} is closed")
+        if not batch.entries:
+            return []
+        lengths = {e.period.length for e in batch.entries}
+        if len(lengths) > 1:
+            raise UsageError(f"one batch holds periods of {' and '.join(sorted(lengths))}")
+        length = lengths.pop()
         # output.json is written before the first commit; it binds the folder once a period is committed
         held = self.period_length() if read_manifests(self.path) else None
-        if held is not None and held != period.length:
+        if held is not None and held != length:
+            name = batch.entries[0].period.name
             raise UsageError(
-                f"output folder {self.path} holds {held} runs; period {period.name} is a {period.length}: "
+                f"output folder {self.path} holds {held} runs; period {name} is a {length}: "
                 "use one output folder per period length"
             )
-        if held is None and self.period_length() != period.length:
-            write_json_atomic(
-                self.path / "output.json", {"format": OUTPUT_FORMAT, "period_length": period.length}
+        with private_files():
+            if held is None and self.period_length() != length:
+                write_json_atomic(
+                    self.path / "output.json", {"format": OUTPUT_FORMAT, "period_length": length}
+                )
+            staged: list[Staged] = []
+            jobs: list[_staging.FileJob] = []
+            try:
+                for entry in batch.entries:
+                    token = f"{entry.run_id[:16]}-{os.getpid()}-{secrets.token_hex(4)}"
+                    root = self.path / _STAGING / token
+                    root.mkdir(parents=True)
+                    period_jobs = batch.jobs(entry, root)
+                    jobs.extend(period_jobs)
+                    files = {t: [j.path for j in period_jobs if j.table == t] for t in _staging.TABLES}
+                    staged.append(Staged(entry.period, entry.run_id, token, root, files, {}))
+                _staging.write_files(batch.con, jobs, after_first=lambda: _kill_point("staging"))
+                return [replace(s, rows=self._check_staged(batch.con, s)) for s in staged]
+            except BaseException:
+                self.discard(staged)
+                raise
+
+    def _check_staged(self, con: duckdb.DuckDBPyConnection, staged: Staged) -> dict[str, int]:
+        """The rows of each table's staged files; OutputError if their columns are not the SPEC's."""
+        rows = {}
+        for table, files in staged.files.items():
+            rel = con.sql(
+                "SELECT * FROM read_parquet(?, hive_partitioning = false)", params=[literals(files)]
             )
+            _staging.check_columns(rel, table, _staging.SPEC_COLUMNS[table])
+            rows[table] = _count(
+                con, "SELECT coalesce(sum(num_rows), 0) FROM parquet_file_metadata(?)", [literals(files)]
+            )
+        return rows
 
-        _check_columns(con.table("slices"), "slices", SLICE_COLUMNS)
-        _check_columns(con.table("intervals"), "intervals", INTERVAL_COLUMNS)
-        _check_columns(con.table("anomalies"), "anomalies", ANOMALY_COLUMNS)
-        for name, value in (
-            ("run_id", run_id),
-            ("period_name", period.name),
-            ("period_start_ns", period.start_ns),
-            ("period_end_ns", period.end_ns),
-            ("cut_off_ns", cut_off_ns),
-        ):
-            con.execute(f"SET VARIABLE {name} = ?", [value])
-
-        token = f"{run_id[:16]}-{os.getpid()}-{secrets.token_hex(4)}"
-        staging = self.path / _STAGING / token
-        rows: dict[str, int] = {}
-        try:
-            rows = self._stage(con, period, staging)
-            manifest_out = dict(manifest)
-            manifest_out["rows"] = rows
-            manifest_dir = staging / "manifests" / f"period={period.name}"
+    def commit(self, staged: Staged, manifest: dict[str, Any]) -> WriteResult:
+        """Commit one staged period atomically with ``manifest`` (the row counts added)."""
+        if self._fd is None:
+            raise OutputError(f"output folder {self.path} is closed")
+        period = staged.period
+        with private_files():
+            manifest_dir = staged.root / "manifests" / f"period={period.name}"
             manifest_dir.mkdir(parents=True)
             (manifest_dir / "manifest.json").write_text(
-                json.dumps(manifest_out, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+                json.dumps({**manifest, "rows": staged.rows}, indent=2, sort_keys=True) + "\n",
+                encoding="utf-8",
             )
-            fsync_tree(staging)
-            fsync_path(staging.parent)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        _kill_point("staged")
+            fsync_tree(staged.root)
+            fsync_path(staged.root.parent)
+            _kill_point("staged")
 
-        targets = [f"slices/usage_date={day.isoformat()}" for day in period.days()]
-        targets += [f"intervals/period={period.name}", f"anomalies/period={period.name}"]
-        targets.append(f"manifests/period={period.name}")  # last: the manifest marks a whole period
-        replaced = (self.path / targets[-1]).exists()
-        swaps = [
-            {"target": t, "source": f"{_STAGING}/{token}/{t}", "trash": f"{_TRASH}/{token}/{t}"}
-            for t in targets
-        ]
-        journal = {
-            "format": OUTPUT_FORMAT,
-            "token": token,
-            "period": period.name,
-            "run_id": run_id,
-            "swaps": swaps,
-        }
-        write_json_atomic(self.path / _JOURNAL, journal)  # the commit point
-        _kill_point("journal")
-        self._swap_with_kill_points(swaps)
-        return WriteResult(period=period.name, run_id=run_id, rows=rows, replaced=replaced)
+            targets = [f"slices/usage_date={day.isoformat()}" for day in period.days()]
+            targets += [f"intervals/period={period.name}", f"anomalies/period={period.name}"]
+            targets.append(f"manifests/period={period.name}")  # last: the manifest marks a whole period
+            replaced = (self.path / targets[-1]).exists()
+            token = staged.token
+            swaps = [
+                {"target": t, "source": f"{_STAGING}/{token}/{t}", "trash": f"{_TRASH}/{token}/{t}"}
+                for t in targets
+            ]
+            journal = {
+                "format": OUTPUT_FORMAT,
+                "token": token,
+                "period": period.name,
+                "run_id": staged.run_id,
+                "swaps": swaps,
+            }
+            write_json_atomic(self.path / _JOURNAL, journal)  # the commit point
+            _kill_point("journal")
+            self._swap_with_kill_points(swaps)
+        return WriteResult(period=period.name, run_id=staged.run_id, rows=staged.rows, replaced=replaced)
+
+    def discard(self, staged: Sequence[Staged]) -> None:
+        """Remove what is left of staged periods (a committed one's staging is gone already)."""
+        for item in staged:
+            shutil.rmtree(item.root, ignore_errors=True)
 
     def _swap_with_kill_points(self, swaps: list[dict[str, str]]) -> None:
         kill_at = os.environ.get(KILL_ENV)
@@ -349,43 +361,6 @@ class OutputFolder:
             _kill_point("swapped")
         _roll_forward(self.path)
         _kill_point("committed")
-
-    def _stage(self, con: duckdb.DuckDBPyConnection, period: Period, staging: Path) -> dict[str, int]:
-        """Write the period's Parquet files under ``staging``; the row count per table.
-
-        Slices go out one folder per usage date of the period, each holding ``data_0.parquet``; a day
-        without slices gets an empty file, so a re-run replaces every day of its period and readers
-        always find the schema.
-        """
-        rows: dict[str, int] = {}
-        outside = _count(
-            con,
-            "SELECT count(*) FROM slices WHERE usage_date IS NULL OR usage_date NOT BETWEEN ? AND ?",
-            [period.first_day, period.days()[-1]],
-        )
-        if outside:
-            raise OutputError(f"slices: {outside} rows have a usage_date outside period {period.name}")
-        slices = con.sql(load_sql("engine/output_slices"))
-        for day in period.days():
-            # one filtered pass per day: as fast as DuckDB's partitioned writer here, without its
-            # extra gigabyte of buffers for a month of slices
-            folder = staging / "slices" / f"usage_date={day.isoformat()}"
-            folder.mkdir(parents=True)
-            part = slices.filter(duckdb.ColumnExpression("usage_date") == duckdb.ConstantExpression(day))
-            part.write_parquet(str(folder / _DATA), compression="zstd")
-            _kill_point("staging")  # the first day staged, the rest not yet
-        rows["slices"] = _count(con, "SELECT count(*) FROM slices", [])
-        for table in ("intervals", "anomalies"):
-            folder = staging / table / f"period={period.name}"
-            folder.mkdir(parents=True)
-            rel = con.sql(load_sql(f"engine/output_{table}"))
-            rel.write_parquet(str(folder / _DATA), compression="zstd")
-            rows[table] = _count(
-                con,
-                "SELECT count(*) FROM read_parquet(?, hive_partitioning = false)",
-                [literal(folder / _DATA)],
-            )
-        return rows
 
 
 def _count(con: duckdb.DuckDBPyConnection, sql: str, params: list[object]) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -95,3 +96,27 @@ def make_store(store: Path, *ingests: list[dict[str, Any]]) -> Path:
     for number, events in enumerate(ingests):
         add_ingest(store, events, source=f"ledger-{number}.jsonl")
     return store
+
+
+def exact(table: pa.Table) -> pa.Table:
+    """Timestamps as their int64 nanoseconds (Python datetimes would drop the last three digits)."""
+    columns = [c.cast(pa.int64()) if pa.types.is_timestamp(c.type) else c for c in table.columns]
+    return pa.table(columns, names=table.column_names)
+
+
+def output_rows(out: Path) -> dict[str, Any]:
+    """Every row of an output folder, by table, sorted; and its manifests without library versions
+    and without ``reused`` (which committed run a restatement kept rows from: the path, not the
+    result)."""
+    tables = {}
+    for table in ("slices", "intervals", "anomalies"):
+        files = sorted(out.glob(f"{table}/*/*.parquet"))
+        rows = [tuple(r.values()) for f in files for r in exact(pq.read_table(f)).to_pylist()]
+        tables[table] = sorted(rows, key=repr)
+    manifests = {}
+    for file in sorted(out.glob("manifests/*/manifest.json")):
+        doc = json.loads(file.read_text())
+        doc.pop("versions")
+        doc.pop("reused")
+        manifests[file.parent.name] = doc
+    return {"tables": tables, "manifests": manifests}

@@ -10,16 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pairing_ledger import NS, Event, make_event
-from run_fixture import add_ingest
+from run_fixture import add_ingest, output_rows
 
 import reconcile
-from reconcile import _pair
+from reconcile import _checkpoint, _pair
 from reconcile._checkpoint import Checkpoints, retained
 from reconcile._engine import connect
 from reconcile._pair import AsOf
@@ -198,10 +197,14 @@ def test_day_runs_write_checkpoints_and_start_from_them(tmp_path: Path) -> None:
     assert [c.day for c in checkpoints.all()] == [DAY0 + dt.timedelta(days=1), DAY0 + dt.timedelta(days=2)]
 
 
-def test_a_late_ingest_invalidates_later_checkpoints_only(tmp_path: Path) -> None:
+def test_a_late_ingest_invalidates_later_checkpoints_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """An ingest with an event before a checkpoint's midnight makes it and every later one invalid;
     the walk then starts from the latest one still valid, and the rows are the full walk's."""
     from run_fixture import ev  # noqa: PLC0415
+
+    monkeypatch.setattr(_checkpoint, "DAILY_DAYS", 8)  # (keep every day's checkpoint here)
 
     store = tmp_path / "store"
     add_ingest(store, _events_over_days(5))
@@ -241,12 +244,13 @@ def test_a_late_ingest_invalidates_later_checkpoints_only(tmp_path: Path) -> Non
 
 
 def test_retention_keeps_recent_days_mondays_months_and_years() -> None:
-    """Daily for 8 days, Mondays for 42, first of the month for 400, every first of January."""
+    """Daily for 3 days, Mondays for 42, first of the month for 400, every first of January."""
     newest = dt.date(2026, 11, 30)
     days = [newest - dt.timedelta(days=i) for i in range(800)]
     keep = retained(days, newest)
-    assert all(newest - dt.timedelta(days=i) in keep for i in range(8))
-    assert (newest - dt.timedelta(days=8)) not in keep  # a Sunday, 8 days back
+    assert all(newest - dt.timedelta(days=i) in keep for i in range(3))
+    assert (newest - dt.timedelta(days=3)) not in keep  # a Friday, 3 days back
+    assert dt.date(2026, 11, 23) in keep  # a Monday
     assert dt.date(2026, 11, 2) in keep
     assert dt.date(2026, 11, 3) not in keep
     assert dt.date(2026, 10, 26) in keep
@@ -255,7 +259,7 @@ def test_retention_keeps_recent_days_mondays_months_and_years() -> None:
     assert dt.date(2025, 10, 1) not in keep
     assert dt.date(2025, 1, 1) in keep
     assert dt.date(2025, 1, 2) not in keep
-    assert len(keep) == 8 + 4 + 13 + 1  # days, Mondays, months, 2025-01-01
+    assert len(keep) == 3 + 5 + 13 + 1  # days (11-30 a Monday), other Mondays, months, 2025-01-01
 
 
 def test_pair_since_a_day_equals_the_full_pairing_of_that_day(tmp_path: Path) -> None:
@@ -281,27 +285,6 @@ def test_pair_since_a_day_equals_the_full_pairing_of_that_day(tmp_path: Path) ->
     assert part.since_ns == since
     with pytest.raises(reconcile.UsageError, match="since= needs an event store"):
         reconcile.pair(pq.read_table(Store(store).event_files()[0]), cut, since=since)
-
-
-def _exact(table: pa.Table) -> pa.Table:
-    """Timestamps as their int64 nanoseconds (Python datetimes would drop the last three digits)."""
-    columns = [c.cast(pa.int64()) if pa.types.is_timestamp(c.type) else c for c in table.columns]
-    return pa.table(columns, names=table.column_names)
-
-
-def _output_rows(out: Path) -> dict[str, Any]:
-    """Every row of an output folder, by table, sorted; and its manifests without library versions."""
-    tables = {}
-    for table in ("slices", "intervals", "anomalies"):
-        files = sorted(out.glob(f"{table}/*/*.parquet"))
-        rows = [tuple(r.values()) for f in files for r in _exact(pq.read_table(f)).to_pylist()]
-        tables[table] = sorted(rows, key=repr)
-    manifests = {}
-    for file in sorted(out.glob("manifests/*/manifest.json")):
-        doc = json.loads(file.read_text())
-        doc.pop("versions")
-        manifests[file.parent.name] = doc
-    return {"tables": tables, "manifests": manifests}
 
 
 @pytest.mark.slow
@@ -339,9 +322,11 @@ def test_a_fleet_run_night_after_night_gives_the_full_walks_output(tmp_path: Pat
             results[name].append([(d.period, d.action, d.run_id) for d in summary.days])
     assert results["ck"] == results["full"]
     assert any(action == "restated" for night in results["ck"] for _, action, _ in night), results["ck"]
-    assert _output_rows(tmp_path / "out-ck") == _output_rows(tmp_path / "out-full")
+    assert output_rows(tmp_path / "out-ck") == output_rows(tmp_path / "out-full")
     checkpoints = Checkpoints(Store(store).checkpoints_dir).all()
-    assert len(checkpoints) >= 8
+    days = [cp.day for cp in checkpoints]
+    assert days == sorted(retained(days, max(days)))  # pruned to retention
+    assert len(days) >= 4  # the last 3 days, Mondays, the month start
     deltas = [cp for cp in checkpoints if cp.seen_base is not None]
     assert deltas  # checkpoints holding a delta over their month's base
     assert all(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -15,7 +16,7 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from reconcile import OutputError, StoreLockedError, UsageError
+from reconcile import OutputError, StoreLockedError, UsageError, _staging
 from reconcile._period import Period, parse_period
 from reconcile._write import KILL_ENV, OutputFolder, read_output, recover_output
 
@@ -317,3 +318,51 @@ def test_the_next_writer_finishes_an_interrupted_commit(tmp_path: Path) -> None:
             "rows": {"slices": 1, "intervals": 6, "anomalies": 2},
         }
     assert snapshot(tmp_path / "out") == snapshot(tmp_path / "new")
+
+
+def test_a_failed_file_write_commits_nothing_and_leaves_no_staging(tmp_path: Path) -> None:
+    """When one of a batch's parallel file writes fails, the error is raised, no period of the batch
+    is committed and their staged files are removed."""
+    con = duckdb.connect()
+    build_tables(con)
+    batch = _staging.Batch(con)
+    day, other = parse_period("2026-11-25"), parse_period("2026-11-26")
+    batch.collect(period=day, cut_off_ns=day.end_ns, run_id="r1")
+    build_tables(con, days=["2026-11-26"])
+    con.execute("CREATE TEMP TABLE scope AS SELECT family, resource_id FROM intervals LIMIT 0")
+    missing = tmp_path / "gone.parquet"
+    kept = {"slices": [missing], "intervals": [missing], "anomalies": [missing]}
+    batch.collect(period=other, cut_off_ns=other.end_ns, run_id="r2", kept=kept, scope="scope")
+    with OutputFolder(tmp_path / "out") as folder:
+        with pytest.raises(duckdb.IOException, match=r"gone\.parquet"):
+            folder.stage(batch)
+        assert folder.manifests() == {}
+    assert not any((tmp_path / "out" / ".staging").glob("*"))
+
+
+def test_a_batch_stages_every_period_and_commits_each_alone(tmp_path: Path) -> None:
+    """Two periods staged together are committed one at a time, each with its own rows and manifest."""
+    con = duckdb.connect()
+    batch = _staging.Batch(con)
+    for name, variant in (("2026-11-25", 0), ("2026-11-26", 1)):
+        build_tables(con, variant=variant, days=[name])
+        period = parse_period(name)
+        batch.collect(period=period, cut_off_ns=period.end_ns, run_id=f"run-{name}")
+    with OutputFolder(tmp_path) as folder:
+        staged = folder.stage(batch)
+        assert [s.period.name for s in staged] == ["2026-11-25", "2026-11-26"]
+        folder.commit(staged[0], {"run_id": "run-2026-11-25"})
+        assert sorted(folder.manifests()) == ["2026-11-25"]
+        folder.commit(staged[1], {"run_id": "run-2026-11-26"})
+    tables = read_output(tmp_path)
+    runs = tables.slices.select("usage_date", "run_id").collect().rows()
+    assert sorted(runs) == [
+        (dt.date(2026, 11, 25), "run-2026-11-25"),
+        (dt.date(2026, 11, 26), "run-2026-11-26"),
+    ]
+    write(tmp_path / "alone", parse_period("2026-11-26"), variant=1, days=["2026-11-26"])
+    assert (
+        tables.manifests["2026-11-26"]["rows"]
+        == read_output(tmp_path / "alone").manifests["2026-11-26"]["rows"]
+    )
+    assert not any((tmp_path / ".staging").glob("*"))
