@@ -3,8 +3,22 @@
 -- focus_invoice_issuer_name, focus_billing_account_id, focus_billing_account_name (configured constants),
 -- period_start and period_end (TIMESTAMP_NS, NULL for no bound: rows whose ChargePeriodStart lies inside).
 -- Costs are the slice amounts (DECIMAL(38, 12), not rounded to the minor unit: invoice_lines does that).
--- The billing period is the calendar month (UTC) of the usage, as invoice_lines bills it.
-WITH interval_info AS (
+-- The billing period is the calendar month (UTC) of the usage, as invoice_lines bills it. A closed
+-- month's rows are its slices as issued (issued_slices: later restatements never change them); what
+-- changed since is a ChargeClass 'Correction' row per invoice_lines correction, billed in the first
+-- open month (its BillingPeriod, and what the period filter matches), charged over the corrected
+-- days (ChargePeriodStart/End), with x_CorrectsMonth, x_CorrectedRunIds (the runs issued),
+-- x_CorrectingRunIds (the runs now) and x_CorrectionCause (why each later version was made).
+WITH closed AS (
+    SELECT DISTINCT invoice_month FROM closes
+),
+billed_slices AS (
+    SELECT * FROM slices
+    WHERE CAST(date_trunc('month', usage_date) AS DATE) NOT IN (SELECT invoice_month FROM closed)
+    UNION ALL BY NAME
+    SELECT * FROM issued_slices
+),
+interval_info AS (
     SELECT interval_id, min(hypervisor) AS hypervisor, arg_max(status, period) AS latest_status
     FROM intervals
     GROUP BY interval_id
@@ -26,7 +40,7 @@ priced AS (
         -- months * 1e12 = (hours * 1e12) / hours_per_month
         CAST(s.billed_quantity * 1000000000000 AS HUGEINT) AS q_num,
         CAST(s.hours_per_month AS HUGEINT) AS q_den
-    FROM slices AS s
+    FROM billed_slices AS s
     LEFT JOIN interval_info AS i ON i.interval_id = s.interval_id
     LEFT JOIN interval_anomalies AS a ON a.interval_id = s.interval_id
     WHERE (getvariable('period_start') IS NULL OR s.slice_start >= getvariable('period_start'))
@@ -133,4 +147,78 @@ SELECT
     CAST(billed_quantity AS DECIMAL(38, 12)) AS x_BilledQuantityHours,  -- billed_quantity in the meter's hours
     price_version AS x_PriceVersion
 FROM pricing
+UNION ALL BY NAME
+SELECT
+    CAST(c.amount AS DECIMAL(38, 12)) AS BilledCost,
+    CAST(getvariable('focus_billing_account_id') AS VARCHAR) AS BillingAccountId,
+    CAST(getvariable('focus_billing_account_name') AS VARCHAR) AS BillingAccountName,
+    c.currency AS BillingCurrency,
+    CAST(c.invoice_month + INTERVAL 1 MONTH AS TIMESTAMP_NS) AS BillingPeriodEnd,
+    CAST(c.invoice_month AS TIMESTAMP_NS) AS BillingPeriodStart,
+    'Usage' AS ChargeCategory,
+    'Correction' AS ChargeClass,
+    'correction of ' || c.family || ' ' || c.meter || ' for ' || strftime(c.corrects_month, '%Y-%m')
+        AS ChargeDescription,
+    coalesce(d.last_day + INTERVAL 1 DAY, CAST(c.corrects_month + INTERVAL 1 MONTH AS TIMESTAMP_NS))
+        AS ChargePeriodEnd,
+    coalesce(d.first_day, CAST(c.corrects_month AS TIMESTAMP_NS)) AS ChargePeriodStart,
+    CAST(c.amount AS DECIMAL(38, 12)) AS ContractedCost,
+    CAST(c.amount AS DECIMAL(38, 12)) AS EffectiveCost,
+    CAST(getvariable('focus_invoice_issuer_name') AS VARCHAR) AS InvoiceIssuerName,
+    CAST(c.amount AS DECIMAL(38, 12)) AS ListCost,
+    CAST(NULL AS DECIMAL(38, 12)) AS PricingQuantity,  -- a correction of several prices: no one quantity
+    CAST(NULL AS VARCHAR) AS PricingUnit,
+    CAST(getvariable('focus_provider_name') AS VARCHAR) AS ProviderName,
+    CAST(getvariable('focus_publisher_name') AS VARCHAR) AS PublisherName,
+    CASE c.family WHEN 'vm.compute' THEN 'Compute' ELSE 'Storage' END AS ServiceCategory,
+    CASE c.family
+        WHEN 'vm.compute' THEN 'MicroVM Compute'
+        WHEN 'vm.storage' THEN 'MicroVM Storage'
+        WHEN 'snap.storage' THEN 'MicroVM Snapshots'
+        ELSE c.family
+    END AS ServiceName,
+    'Usage-Based' AS ChargeFrequency,
+    CAST(c.quantity AS DECIMAL(38, 12)) AS ConsumedQuantity,
+    CASE c.meter
+        WHEN 'vcpu_hours' THEN 'vCPU-Hours'
+        WHEN 'mem_gib_hours' THEN 'GiB-Hours'
+        WHEN 'storage_gib_hours' THEN 'GiB-Hours'
+        ELSE c.meter
+    END AS ConsumedUnit,
+    'Standard' AS PricingCategory,
+    c.family || ':' || c.meter AS SkuId,
+    c.meter AS SkuMeter,
+    c.tenant_id AS SubAccountId,
+    c.tenant_id AS SubAccountName,
+    CASE WHEN c.tenant_id IS NULL THEN NULL ELSE 'Tenant' END AS SubAccountType,
+    c.family AS x_Family,
+    c.meter AS x_Meter,
+    CAST(c.billed_quantity AS DECIMAL(38, 12)) AS x_BilledQuantityHours,
+    c.corrects_month AS x_CorrectsMonth,
+    d.issued_runs AS x_CorrectedRunIds,
+    d.current_runs AS x_CorrectingRunIds,
+    d.cause AS x_CorrectionCause
+FROM invoice_lines AS c
+LEFT JOIN (
+    -- per closed month: the periods whose run is not the one issued, and why each later version came
+    SELECT
+        cl.invoice_month,
+        CAST(min(CAST(r.period_start AS DATE)) AS TIMESTAMP_NS) AS first_day,
+        CAST(max(CAST(r.period_end - INTERVAL 1 DAY AS DATE)) AS TIMESTAMP_NS) AS last_day,
+        string_agg(cl.run_id, ',' ORDER BY cl.period) AS issued_runs,
+        string_agg(r.run_id, ',' ORDER BY cl.period) AS current_runs,
+        string_agg(
+            (SELECT string_agg(DISTINCT v.period || ': ' || v.why, '; ')
+             FROM bill_versions AS v
+             WHERE v.period = cl.period AND v.version > cl.version AND v.why IS NOT NULL),
+            '; ' ORDER BY cl.period
+        ) AS cause
+    FROM closes AS cl
+    JOIN runs AS r ON r.period = cl.period
+    WHERE r.run_id <> cl.run_id
+    GROUP BY cl.invoice_month
+) AS d ON d.invoice_month = c.corrects_month
+WHERE c.charge_class = 'Correction'
+  AND (getvariable('period_start') IS NULL OR CAST(c.invoice_month AS TIMESTAMP_NS) >= getvariable('period_start'))
+  AND (getvariable('period_end') IS NULL OR CAST(c.invoice_month AS TIMESTAMP_NS) < getvariable('period_end'))
 ORDER BY ChargePeriodStart, x_Family, ResourceId, x_Meter, x_IntervalId

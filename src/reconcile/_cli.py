@@ -12,6 +12,7 @@ import contextlib
 import io
 import json
 import os
+import shlex
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -219,6 +220,8 @@ def _cmd_nightly(args: argparse.Namespace) -> int:
         for day in summary.days:
             print(f"{day.period}: {day.action:<9} run_id {day.run_id}  anomalies {day.anomalies}")
         print(f"restated: {', '.join(summary.restated) or 'none'}")
+        for restatement in summary.restatements:
+            print(restatement.line())
         for run in summary.runs:
             if run.period == summary.yesterday:
                 _print_run(run)
@@ -287,6 +290,71 @@ def _cmd_checkpoints(args: argparse.Namespace) -> int:
         print(json.dumps(report.to_json(), sort_keys=True))
     else:
         print("\n".join(report.lines()))
+    return EXIT_OK
+
+
+# --- bills: close a month, compare versions ---------------------------------------------------------
+
+
+def _add_close(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "close",
+        help="freeze a month's invoice lines as issued (later changes are billed as corrections)",
+    )
+    p.add_argument("month", help="the month to close, YYYY-MM; every day of it (or the month) must be run")
+    p.add_argument("--output", required=True, help="the output folder of `reconcile run` / `nightly`")
+    p.add_argument(
+        "--wait", type=float, default=0.0, help="seconds to wait for a run holding the output (default 0)"
+    )
+    p.add_argument("--json", action="store_true", help="print what was issued as one JSON object")
+    _common(p)
+    p.set_defaults(handler=_cmd_close)
+
+
+def _cmd_close(args: argparse.Namespace) -> int:
+    from reconcile._close import close_month  # noqa: PLC0415 - keep `reconcile --help` fast
+
+    summary = close_month(args.output, args.month, wait=args.wait)
+    if args.json:
+        print(json.dumps(summary.to_json(), sort_keys=True))
+    else:
+        totals = ", ".join(f"{c} {a}" for c, a in summary.totals.items()) or "no charges"
+        print(
+            f"closed {summary.month}: {summary.lines} invoice lines issued"
+            f" ({summary.corrections} corrections of earlier months), {totals}"
+        )
+        print(f"next: reconcile sql invoice_lines --output {shlex.quote(args.output)}")
+    return EXIT_OK
+
+
+def _add_diff(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("diff", help="what changed between two versions of a period's bill, and why")
+    p.add_argument("--output", required=True, help="the output folder of `reconcile run` / `nightly`")
+    p.add_argument("--period", required=True, help="the period, YYYY-MM-DD or YYYY-MM")
+    p.add_argument(
+        "--from",
+        dest="from_run",
+        help="run_id (or a unique prefix) of the earlier version (default: the one before --to)",
+    )
+    p.add_argument(
+        "--to", dest="to_run", help="run_id (or a unique prefix) of the later version (default: the current)"
+    )
+    p.add_argument(
+        "--limit", type=int, default=20, help="intervals to print, largest change first (default 20)"
+    )
+    p.add_argument("--json", action="store_true", help="print the whole diff as one JSON object")
+    _common(p)
+    p.set_defaults(handler=_cmd_diff)
+
+
+def _cmd_diff(args: argparse.Namespace) -> int:
+    from reconcile._diff import diff_period, format_diff  # noqa: PLC0415 - keep `reconcile --help` fast
+
+    diff = diff_period(args.output, args.period, from_run=args.from_run, to_run=args.to_run)
+    if args.json:
+        print(json.dumps(diff.to_json(), sort_keys=True))
+    else:
+        print("\n".join(format_diff(diff, limit=args.limit)))
     return EXIT_OK
 
 
@@ -394,6 +462,8 @@ def build_parser() -> argparse.ArgumentParser:
         _add_nightly,
         _add_demo,
         _add_checkpoints,
+        _add_close,
+        _add_diff,
         _add_sql,
         _add_export,
     ):

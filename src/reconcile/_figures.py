@@ -2,7 +2,7 @@
 
 Read from the files a run is about to commit (not from the tables they were written from), so the
 manifest states what is on disk: intervals by status, anomalies by code, the exact totals per
-currency and per family, the invoice totals (rounded once per invoice line, ``views/invoice_lines``),
+currency and per family, the invoice totals (rounded once per invoice line, ``views/usage_lines``),
 the billed quantities per meter and the number of slices without a tenant. The files are read
 through the temp views ``run_slices``, ``run_intervals`` and ``run_anomalies``.
 """

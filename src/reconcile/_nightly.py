@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from reconcile import _ingest, _pricebook, _write
+from reconcile import _close, _ingest, _pricebook, _write
 from reconcile._period import Period, parse_date
 from reconcile._progress import Progress
 from reconcile._results import DayRun, NightlySummary, RunSummary, summary_from_manifest
@@ -146,4 +146,5 @@ def nightly(
                     DayRun(period.name, item.action, item.run_id, item.previous_run_id, anomalies)
                 )
                 runs.append(summary)
-    return NightlySummary(ingest_summary, yesterday.isoformat(), day_runs, runs)
+    closed = _close.closed_months(output)
+    return NightlySummary(ingest_summary, yesterday.isoformat(), day_runs, runs, closed)

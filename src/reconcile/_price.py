@@ -27,7 +27,7 @@ Money. ``quantity`` (consumed) and ``billed_quantity`` (in the meter's hours) ar
 once per slice to 12 fraction digits from the exact value; ``amount = billed_quantity * unit_price``
 (``/ hours_per_month`` for a GiB-month price), rounded half-even once to 12 fraction digits. All are
 DECIMAL(38,12), computed as exact integers in DuckDB (see ``sql/engine/slices.sql``). Invoice lines
-(:func:`invoice_lines`, the analysts' ``sql/views/invoice_lines.sql``) sum a tenant's month per family
+(:func:`invoice_lines`, the analysts' ``sql/views/usage_lines.sql``) sum a tenant's month per family
 and meter and round once, half-even, to the currency's minor unit.
 """
 
@@ -67,7 +67,7 @@ TENANT_SCHEMA = pa.schema(
 
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _MAX_LISTED = 20  # problems listed in one TenantsError
-# the slices columns sql/views/invoice_lines.sql reads
+# the slices columns sql/views/usage_lines.sql reads
 _INVOICE_INPUT = (
     "tenant_id",
     "usage_date",
@@ -258,13 +258,13 @@ def invoice_lines(slices: pa.Table | duckdb.DuckDBPyRelation) -> pa.Table:
     ``amount`` (``amount_exact``, DECIMAL(38,12)), ``amount`` rounded once, half-even, to the currency's
     minor unit (DECIMAL(38, the largest minor unit present)) and the number of ``slice_rows``.
 
-    These are the analysts' ``invoice_lines`` (``sql/views/invoice_lines.sql``, the one definition of
+    These are the analysts' ``invoice_lines`` (``sql/views/usage_lines.sql``, the one definition of
     an invoice line and its rounding), under this function's column names. ``slices`` is a table or
     relation with the columns of :func:`price_slices` (or the Parquet output); a relation is summed in
     its own connection when that holds the ``currencies`` relation (:func:`price_slices` leaves it
     there), else its columns are read out and summed apart.
     """
-    sql = load_sql("views/invoice_lines")
+    sql = load_sql("views/usage_lines")
     lines: pa.Table | None = None
     if isinstance(slices, duckdb.DuckDBPyRelation):
         try:  # summed where the slices are (a month of a fleet stays in DuckDB)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from decimal import Decimal
 from typing import Any
 
 
@@ -27,6 +28,8 @@ class RunSummary:
     rows: dict[str, int] = field(default_factory=dict)
     replaced: bool = False
     skipped: bool = False  # the committed run already had this run_id: nothing rewritten
+    version: int | None = None  # the period's bill version (1 for the first run)
+    replaces: dict[str, Any] | None = None  # the run replaced: run_id, version, totals, cause, why
 
     def to_json(self) -> dict[str, Any]:
         """The summary as a JSON-ready dict (decimals as strings)."""
@@ -48,6 +51,8 @@ _SUMMARY_FIELDS = (
     "quantities",
     "unattributed_slices",
     "rows",
+    "version",
+    "replaces",
 )
 
 
@@ -69,6 +74,73 @@ class DayRun:
 
 
 @dataclass(frozen=True)
+class Restatement:
+    """A committed period replaced by a run with other inputs: its totals before and after, and why."""
+
+    period: str
+    from_run_id: str
+    to_run_id: str
+    before: dict[str, str]  # currency -> invoice total of the replaced run
+    after: dict[str, str]
+    difference: dict[str, str]  # after - before, per currency (every currency of either side)
+    why: str
+    cause: dict[str, Any]
+    correction_month: str | None = None  # the period's month is closed: where the difference is billed
+
+    @classmethod
+    def of(cls, run: RunSummary, closed: set[str] | None = None) -> Restatement | None:
+        """The restatement a run made (None: it replaced nothing, or the same run)."""
+        if not run.replaces or run.skipped:
+            return None
+        before: dict[str, str] = dict(run.replaces.get("totals") or {})
+        currencies = sorted(set(before) | set(run.totals))
+        difference = {
+            c: str(Decimal(run.totals.get(c, "0")) - Decimal(before.get(c, "0"))) for c in currencies
+        }
+        month = run.period[:7]
+        correction = first_open_month(month, closed) if closed and month in closed else None
+        return cls(
+            period=run.period,
+            from_run_id=str(run.replaces.get("run_id")),
+            to_run_id=run.run_id,
+            before=before,
+            after=dict(run.totals),
+            difference=difference,
+            why=str(run.replaces.get("why", "")),
+            cause=dict(run.replaces.get("cause") or {}),
+            correction_month=correction,
+        )
+
+    def line(self) -> str:
+        """One line: the totals before and after, the difference, the cause."""
+        money = ", ".join(
+            f"{c} {self.before.get(c, '0')} -> {self.after.get(c, '0')} ({_signed(self.difference[c])})"
+            for c in self.difference
+        )
+        text = f"restated {self.period}: {money or 'no charges'}; {self.why}"
+        if self.correction_month is not None:
+            text += (
+                f"; month {self.period[:7]} is closed: the difference is billed as a correction"
+                f" in {self.correction_month}"
+            )
+        return text
+
+
+def _signed(amount: str) -> str:
+    return amount if amount.startswith("-") else "+" + amount
+
+
+def first_open_month(month: str, closed: set[str]) -> str:
+    """The first month after ``month`` (``YYYY-MM``) that is not in ``closed``."""
+    year, number = int(month[:4]), int(month[5:7])
+    while True:
+        year, number = (year + 1, 1) if number == 12 else (year, number + 1)
+        candidate = f"{year:04d}-{number:02d}"
+        if candidate not in closed:
+            return candidate
+
+
+@dataclass(frozen=True)
 class NightlySummary:
     """The nightly job: what it ingested, the day it ran, the days it restated."""
 
@@ -76,6 +148,14 @@ class NightlySummary:
     yesterday: str
     days: list[DayRun]
     runs: list[RunSummary]
+    closed_months: list[str] = field(default_factory=list)  # months closed in the output folder
+
+    @property
+    def restatements(self) -> list[Restatement]:
+        """Every committed period this night replaced, with its totals before and after and why."""
+        closed = set(self.closed_months)
+        found = [Restatement.of(run, closed) for run in self.runs]
+        return [r for r in found if r is not None]
 
     @property
     def restated(self) -> list[str]:
@@ -94,6 +174,8 @@ class NightlySummary:
             "yesterday": self.yesterday,
             "days": [asdict(d) for d in self.days],
             "restated": self.restated,
+            "restatements": [asdict(r) for r in self.restatements],
+            "closed_months": self.closed_months,
             "anomalies": self.anomalies,
             "runs": [r.to_json() for r in self.runs],
         }

@@ -106,3 +106,22 @@ REJECTS: dict[str, str] = {
     "raw": "VARCHAR",
     "ingest_id": "VARCHAR",
 }
+
+# The analysts' invoice_lines (sql/views/invoice_lines.sql), and so a closed month's issued lines.
+INVOICE_LINES: dict[str, str] = {
+    "tenant_id": "VARCHAR",
+    "invoice_month": "DATE",
+    "currency": "VARCHAR",
+    "family": "VARCHAR",
+    "meter": "VARCHAR",
+    "slices": "BIGINT",
+    "quantity": MONEY,
+    "billed_quantity": MONEY,
+    "amount_exact": MONEY,
+    "minor_unit": "INTEGER",
+    "amount_minor": "BIGINT",
+    "amount": MONEY,
+    "invoice_total": MONEY,
+    "charge_class": "VARCHAR",  # 'Usage' or 'Correction'
+    "corrects_month": "DATE",
+}

@@ -29,7 +29,7 @@ from typing import Any
 
 import duckdb
 
-from reconcile import _figures, _pair, _price, _pricebook, _reuse, _staging, _write
+from reconcile import _figures, _pair, _price, _pricebook, _reuse, _staging, _versions, _write
 from reconcile._engine import MEMORY_ENV, connect, engine_errors
 from reconcile._pair import AsOf, DoubleStartPolicy
 from reconcile._period import Period, format_ns, parse_duration, parse_instant
@@ -323,9 +323,17 @@ class Session:
             kept=None if reuse is None else reuse.files,
             scope=None if reuse is None else _reuse.SCOPE,
         )
+        inputs = {"run_id": run_id, **self._inputs(period, cut_off)}
         manifest = {
-            "run_id": run_id,
-            **self._inputs(period, cut_off),
+            **inputs,
+            "replaces": _versions.replaces(
+                self.con,
+                store=self.store,
+                entries=self.walker.entries,
+                previous=previous,
+                current=inputs,
+                period=period,
+            ),
             "roles": roles.to_json(),
             "currency": self.book.currency,
             "price_book": self.book.source,
@@ -364,9 +372,7 @@ class Session:
                     f" (run_id {item.run_id})"
                 )
                 summaries.append(
-                    summary_from_manifest(
-                        {**manifest, "rows": result.rows}, str(out.path), replaced=result.replaced
-                    )
+                    summary_from_manifest(result.manifest, str(out.path), replaced=result.replaced)
                 )
         finally:
             out.discard(staged)

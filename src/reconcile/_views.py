@@ -26,6 +26,7 @@ import polars as pl
 import pyarrow as pa  # type: ignore[import-untyped]
 
 from reconcile import _schema as schema
+from reconcile import _versions
 from reconcile._csv import write_csv
 from reconcile._currency import currency_table
 from reconcile._engine import literal, literals
@@ -55,6 +56,15 @@ _BASE_COLUMNS: dict[str, dict[str, str]] = {
         "price_version": "VARCHAR",
         "manifest_file": "VARCHAR",
     },
+    "closes": {
+        "invoice_month": "DATE",
+        "closed_at": schema.INSTANT,
+        "period": "VARCHAR",
+        "run_id": "VARCHAR",
+        "version": "BIGINT",
+    },
+    "issued_slices": schema.SLICES | _RUN,
+    "issued_lines": schema.INVOICE_LINES,
 }
 
 # Creation order: the base relations first, then the derived ones (a view must find what it reads).
@@ -65,7 +75,12 @@ _ORDER = (
     "rejects",
     "events",
     "runs",
+    "bill_versions",
+    "closes",
+    "issued_lines",
+    "issued_slices",
     "daily_spend",
+    "usage_lines",
     "invoice_lines",
     "anomaly_summary",
     "anomaly_details",
@@ -132,6 +147,13 @@ def committed_reject_files(store: str | os.PathLike[str]) -> list[Path]:
 def committed_event_files(store: str | os.PathLike[str]) -> list[Path]:
     """The events files of the ingests ``store.json`` lists as committed."""
     return [path for path in Store(store).event_files() if path.is_file()]
+
+
+def version_files(output: Path) -> list[Path]:
+    """Every committed manifest of an output folder and every kept version's (``_versions``)."""
+    current = sorted(output.glob("manifests/period=*/manifest.json"))
+    kept = sorted(output.glob(f"{_versions.HISTORY}/period=*/version=*/manifest.json"))
+    return current + kept
 
 
 def _has_files(folder: Path, pattern: str) -> bool:
@@ -205,6 +227,7 @@ def connect_output(
     con.execute("SET VARIABLE output_dir = ?", [literal(out)])  # a folder name is never a pattern
     reject_files = literals(committed_reject_files(store)) if store is not None else []
     event_files = literals(committed_event_files(store)) if store is not None else []
+    con.execute("SET VARIABLE version_files = ?", [literals(version_files(out))])
     con.execute("SET VARIABLE reject_files = ?", [reject_files])
     con.execute("SET VARIABLE event_files = ?", [event_files])
     for name, value in values.items():
@@ -222,6 +245,9 @@ def connect_output(
         "rejects": bool(reject_files),
         "events": bool(event_files),
         "runs": _has_files(out / "manifests", "manifest.json"),
+        "closes": _has_files(out / "closed", "close.json"),
+        "issued_lines": _has_files(out / "closed", "issued_lines.parquet"),
+        "issued_slices": bool(list(out.glob("closed/*/slices/*/*.parquet"))),
     }
     for info in list_relations():
         if info.name in present and not present[info.name]:

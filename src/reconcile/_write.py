@@ -7,6 +7,7 @@ Layout of an output folder (``docs/OPERATIONS.md`` describes it for readers)::
     OUT/intervals/period=P/data_0.parquet
     OUT/anomalies/period=P/data_0.parquet
     OUT/manifests/period=P/manifest.json
+    OUT/history/period=P/version=N/...           replaced versions of a period (``_versions``)
     OUT/.lock                                    flock held by the run writing this folder
     OUT/.journal.json                            present only while a commit is in progress
     OUT/.staging/<token>/...                     a run's new files before they are committed
@@ -34,15 +35,16 @@ import os
 import secrets
 import shutil
 import signal
+import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import polars as pl
 
-from reconcile import _staging
+from reconcile import _staging, _versions
 from reconcile._engine import literals
 from reconcile._files import (
     flock_exclusive,
@@ -52,7 +54,7 @@ from reconcile._files import (
     private_files,
     write_json_atomic,
 )
-from reconcile._period import Period
+from reconcile._period import Period, format_ns
 from reconcile.exceptions import OutputError, UsageError
 
 OUTPUT_FORMAT = 1
@@ -154,6 +156,7 @@ class WriteResult:
     run_id: str
     rows: dict[str, int]  # table -> rows written
     replaced: bool  # an earlier run of this period was replaced
+    manifest: dict[str, Any] = field(default_factory=dict)  # the manifest committed
 
 
 @dataclass(frozen=True)
@@ -207,7 +210,7 @@ class OutputFolder:
 
     def manifest(self, period_name: str) -> dict[str, Any] | None:
         """The committed manifest of a period, or None."""
-        return read_manifests(self.path).get(period_name)
+        return read_manifest(self.path, period_name)
 
     def manifests(self) -> dict[str, dict[str, Any]]:
         """Every committed manifest, by period name."""
@@ -269,9 +272,7 @@ class OutputFolder:
             jobs: list[_staging.FileJob] = []
             try:
                 for entry in batch.entries:
-                    token = f"{entry.run_id[:16]}-{os.getpid()}-{secrets.token_hex(4)}"
-                    root = self.path / _STAGING / token
-                    root.mkdir(parents=True)
+                    token, root = self.staging(entry.run_id[:16])
                     period_jobs = batch.jobs(entry, root)
                     jobs.extend(period_jobs)
                     files = {t: [j.path for j in period_jobs if j.table == t] for t in _staging.TABLES}
@@ -300,37 +301,75 @@ class OutputFolder:
         if self._fd is None:
             raise OutputError(f"output folder {self.path} is closed")
         period = staged.period
+        previous = self.manifest(period.name)
         with private_files():
+            document, kept = self._version(staged, manifest, previous)
             manifest_dir = staged.root / "manifests" / f"period={period.name}"
             manifest_dir.mkdir(parents=True)
             (manifest_dir / "manifest.json").write_text(
-                json.dumps({**manifest, "rows": staged.rows}, indent=2, sort_keys=True) + "\n",
-                encoding="utf-8",
+                json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8"
             )
-            fsync_tree(staged.root)
-            fsync_path(staged.root.parent)
             _kill_point("staged")
 
             targets = [f"slices/usage_date={day.isoformat()}" for day in period.days()]
             targets += [f"intervals/period={period.name}", f"anomalies/period={period.name}"]
+            targets += [kept] if kept is not None else []  # the replaced version, kept
             targets.append(f"manifests/period={period.name}")  # last: the manifest marks a whole period
-            replaced = (self.path / targets[-1]).exists()
-            token = staged.token
+            replaced = previous is not None
+            self.commit_folders(staged.token, targets, {"period": period.name, "run_id": staged.run_id})
+        return WriteResult(period.name, staged.run_id, staged.rows, replaced, document)
+
+    def staging(self, label: str) -> tuple[str, Path]:
+        """A new staging token and its folder ``OUT/.staging/<token>`` (created, private)."""
+        token = f"{label}-{os.getpid()}-{secrets.token_hex(4)}"
+        root = self.path / _STAGING / token
+        with private_files():
+            root.mkdir(parents=True)
+        return token, root
+
+    def commit_folders(self, token: str, targets: Sequence[str], about: dict[str, str]) -> None:
+        """Put the folders staged under ``.staging/<token>/<target>`` in place, in one commit: the
+        journal (``about`` names what it commits), then each swap in order (the last marks the whole)."""
+        if self._fd is None:
+            raise OutputError(f"output folder {self.path} is closed")
+        with private_files():
+            root = self.path / _STAGING / token
+            fsync_tree(root)
+            fsync_path(root.parent)
             swaps = [
                 {"target": t, "source": f"{_STAGING}/{token}/{t}", "trash": f"{_TRASH}/{token}/{t}"}
                 for t in targets
             ]
-            journal = {
-                "format": OUTPUT_FORMAT,
-                "token": token,
-                "period": period.name,
-                "run_id": staged.run_id,
-                "swaps": swaps,
-            }
+            journal = {"format": OUTPUT_FORMAT, "token": token, **about, "swaps": swaps}
             write_json_atomic(self.path / _JOURNAL, journal)  # the commit point
             _kill_point("journal")
             self._swap_with_kill_points(swaps)
-        return WriteResult(period=period.name, run_id=staged.run_id, rows=staged.rows, replaced=replaced)
+
+    def _version(
+        self, staged: Staged, manifest: dict[str, Any], previous: dict[str, Any] | None
+    ) -> tuple[dict[str, Any], str | None]:
+        """The manifest to commit (its ``version``, ``committed_at`` and row counts added) and the
+        folder, relative to the output, of the replaced version staged to be kept (``_versions``)."""
+        version, kept = 1, None
+        document = {**manifest, "rows": staged.rows}
+        if previous is not None:
+            number = _versions.current_version(self.path, staged.period.name, previous)
+            version = number
+            if previous.get("run_id") != staged.run_id:  # the same run_id: the same rows, no new version
+                version = number + 1
+                kept = _versions.version_dir(staged.period.name, number)
+                try:
+                    _versions.keep(self.path, staged.period, previous, staged.root / kept)
+                except (OSError, ValueError, duckdb.Error) as exc:
+                    raise OutputError(
+                        f"output folder {self.path}: cannot keep version {number} of period"
+                        f" {staged.period.name} before replacing it: {exc}"
+                    ) from None
+                if isinstance(document.get("replaces"), dict):
+                    document["replaces"] = {**document["replaces"], "version": number}
+        document["version"] = version
+        document["committed_at"] = format_ns(time.time_ns())
+        return document, kept
 
     def discard(self, staged: Sequence[Staged]) -> None:
         """Remove what is left of staged periods (a committed one's staging is gone already)."""
@@ -379,6 +418,18 @@ def _period_length(root: Path) -> str | None:
     if length not in {"day", "month"}:
         raise OutputError(f"{root / 'output.json'}: period_length {length!r} is not day or month")
     return str(length)
+
+
+def read_manifest(path: str | Path, period_name: str) -> dict[str, Any] | None:
+    """The committed manifest of one period in an output folder, or None (no recovery, no lock)."""
+    file = Path(path) / "manifests" / f"period={period_name}" / "manifest.json"
+    try:
+        found: dict[str, Any] = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise OutputError(f"{file}: unreadable manifest: {exc}") from None
+    return found
 
 
 def read_manifests(path: str | Path) -> dict[str, dict[str, Any]]:

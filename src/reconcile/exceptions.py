@@ -39,5 +39,9 @@ class OutputError(ReconcileError):
     """The output folder cannot be written or read."""
 
 
+class CloseError(ReconcileError):
+    """A month cannot be closed: a period of it has no committed run, or it is closed already."""
+
+
 class ResourceError(ReconcileError):
     """The machine ran out of memory or disk while doing the job; the message names the step."""

@@ -9,6 +9,7 @@ store holding one committed ingest's rejects and one crashed ingest's (never lis
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import duckdb
@@ -70,8 +71,41 @@ def write_output(root: Path) -> Path:
             "cut_off": end,
             "price_version": "pv1",
         }
+        if period == "2026-11-01":  # restated once: version 2, version 1 kept under history/
+            manifest |= {"version": 2, "replaces": {"run_id": "r1101-old", "why": "late ingest ing1"}}
+            kept = out / "history" / f"period={period}" / "version=1"
+            kept.mkdir(parents=True)
+            old = {"run_id": "r1101-old", "version": 1, "totals": {"USD": "0.01"}, "cut_off": end}
+            (kept / "manifest.json").write_text(json.dumps(old), encoding="utf-8")
         (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    _close_october(out)
     return out
+
+
+def _close_october(out: Path) -> None:
+    """October closed as ``reconcile close`` would, with its lines as they are (so no correction)."""
+    from reconcile._views import connect_output  # noqa: PLC0415 (the views need the folder above)
+
+    folder = out / "closed" / "month=2026-10"
+    folder.mkdir(parents=True)
+    con = connect_output(out)
+    try:
+        con.sql("SELECT * FROM invoice_lines WHERE invoice_month = DATE '2026-10-01'").write_parquet(
+            str(folder / "issued_lines.parquet")
+        )
+    finally:
+        con.close()
+    issued = folder / "slices" / "usage_date=2026-10-31"
+    issued.mkdir(parents=True)
+    for file in (out / "slices" / "usage_date=2026-10-31").glob("*.parquet"):
+        os.link(file, issued / file.name)
+    close = {
+        "month": "2026-10",
+        "closed_at": "2026-11-05T00:00:00Z",
+        "runs": {"2026-10-31": "r1031"},
+        "versions": {"2026-10-31": 1},
+    }
+    (folder / "close.json").write_text(json.dumps(close), encoding="utf-8")
 
 
 def write_store(root: Path) -> Path:

@@ -104,10 +104,19 @@ def exact(table: pa.Table) -> pa.Table:
     return pa.table(columns, names=table.column_names)
 
 
+HISTORY_KEYS = ("version", "replaces", "committed_at")
+
+
+def without_history(manifests: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Manifests without the bill's history (its version, the run it replaced, when it was
+    committed): what came before a run, not what it computed."""
+    return {k: {f: v for f, v in m.items() if f not in HISTORY_KEYS} for k, m in manifests.items()}
+
+
 def output_rows(out: Path) -> dict[str, Any]:
-    """Every row of an output folder, by table, sorted; and its manifests without library versions
-    and without ``reused`` (which committed run a restatement kept rows from: the path, not the
-    result)."""
+    """Every row of an output folder, by table, sorted; and its manifests without library versions,
+    ``reused`` (which committed run a restatement kept rows from: the path, not the result) and the
+    bill's history (``version``, ``replaces``, ``committed_at``: what came before, not this result)."""
     tables = {}
     for table in ("slices", "intervals", "anomalies"):
         files = sorted(out.glob(f"{table}/*/*.parquet"))
@@ -116,7 +125,7 @@ def output_rows(out: Path) -> dict[str, Any]:
     manifests = {}
     for file in sorted(out.glob("manifests/*/manifest.json")):
         doc = json.loads(file.read_text())
-        doc.pop("versions")
-        doc.pop("reused")
+        for key in ("versions", "reused", "version", "replaces", "committed_at"):
+            doc.pop(key)
         manifests[file.parent.name] = doc
     return {"tables": tables, "manifests": manifests}

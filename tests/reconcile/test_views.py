@@ -272,7 +272,7 @@ def test_invoice_lines_half_even_property(cents: list[tuple[str, int, int]], cur
         con.register("currencies", currency_table())
         rows = con.execute(
             "SELECT tenant_id, amount, invoice_total, typeof(amount) FROM ("
-            + load_sql("views/invoice_lines")
+            + load_sql("views/usage_lines")
             + ")"
         ).fetchall()
     finally:
@@ -299,7 +299,7 @@ def test_invoice_lines_reject_an_unknown_currency(tmp_path: Path) -> None:
         )
         con.register("currencies", currency_table())
         with pytest.raises(duckdb.Error, match="XXQ"):
-            con.execute(load_sql("views/invoice_lines")).fetchall()
+            con.execute(load_sql("views/usage_lines")).fetchall()
     finally:
         con.close()
 
@@ -408,7 +408,9 @@ def test_every_relation_runs_on_the_demo_output(demo: tuple[Path, Path]) -> None
             types = [t for _, t, *_ in con.execute(f"DESCRIBE {name}").fetchall()]
             assert "DOUBLE" not in types, name
             rows = con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0]
-            assert rows > 0 or name in {"rejects"}, name
+            assert rows > 0 or name in {"rejects", "closes", "issued_lines", "issued_slices"}, (
+                name
+            )  # none closed
     finally:
         con.close()
 

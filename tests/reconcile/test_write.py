@@ -15,6 +15,7 @@ import duckdb
 import polars as pl
 import pyarrow.parquet as pq
 import pytest
+from run_fixture import without_history
 
 from reconcile import OutputError, StoreLockedError, UsageError, _staging
 from reconcile._period import Period, parse_period
@@ -120,7 +121,9 @@ def snapshot(out: Path) -> dict[str, list[tuple[object, ...]]]:
     for name in ("slices", "intervals", "anomalies"):
         frame = getattr(tables, name).collect()
         result[name] = sorted(frame.rows(), key=repr)
-    result["manifests"] = [(k, json.dumps(v, sort_keys=True)) for k, v in sorted(tables.manifests.items())]
+    result["manifests"] = [
+        (k, json.dumps(v, sort_keys=True)) for k, v in sorted(without_history(tables.manifests).items())
+    ]
     return result
 
 
@@ -268,11 +271,17 @@ def test_killed_writer_leaves_old_or_new_output(tmp_path: Path, phase: str) -> N
     assert sorted(p.name for p in out.iterdir()) == [
         ".lock",
         "anomalies",
+        "history",
         "intervals",
         "manifests",
         "output.json",
         "slices",
     ]
+    # the replaced bill is kept once, whole, whichever phase the kill hit
+    kept = sorted((out / "history/period=2026-11-25").iterdir())
+    assert [p.name for p in kept] == ["version=1"]
+    assert json.loads((kept[0] / "manifest.json").read_text())["run_id"] == "run-2026-11-25-0"
+    assert pq.read_table(kept[0] / "interval_lines.parquet").num_rows >= len(old["intervals"])
 
 
 def test_an_output_folder_that_cannot_be_made_is_an_output_error(tmp_path: Path) -> None:
@@ -313,7 +322,7 @@ def test_the_next_writer_finishes_an_interrupted_commit(tmp_path: Path) -> None:
     assert proc.returncode == -9
     with OutputFolder(tmp_path / "out") as folder:
         assert not (tmp_path / "out" / ".journal.json").exists()
-        assert folder.manifest("2026-11-25") == {
+        assert without_history({"p": folder.manifest("2026-11-25") or {}})["p"] == {
             "run_id": "run-2026-11-25-1",
             "rows": {"slices": 1, "intervals": 6, "anomalies": 2},
         }

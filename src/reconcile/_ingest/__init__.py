@@ -161,6 +161,8 @@ def _read_all(
 
 
 def _nothing_to_read(findings: Sequence[Finding]) -> InputError:
+    if not findings:
+        return InputError("nothing to read: no ledger file or folder was given")
     more = f" (and {len(findings) - 1} more files)" if len(findings) > 1 else ""
     return InputError(f"nothing to read: {findings[0]}{more}")
 

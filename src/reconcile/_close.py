@@ -1,0 +1,182 @@
+"""Closing a month: ``reconcile close YYYY-MM`` freezes the month's invoice lines as issued.
+
+A closed month's invoice lines never change again. Its days can still be restated (their usage rows
+stay true), and the difference between the month's usage now and what was billed for it is billed
+as correction lines in the first month after it that is not closed (``sql/views/invoice_lines.sql``).
+Closing writes, in one commit of the output folder (the same journal as a run's)::
+
+    OUT/closed/month=YYYY-MM/issued_lines.parquet   the month's invoice_lines, usage and corrections
+    OUT/closed/month=YYYY-MM/close.json             when, the run_id of each period issued, totals
+    OUT/closed/month=YYYY-MM/slices/...             the month's slices as issued (hard links)
+
+A month is refused while one of its periods (each day, or the month, as the folder holds) has no
+committed run, and once it is closed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from reconcile import _schema as schema
+from reconcile._files import private_files
+from reconcile._period import Period, format_ns, parse_period
+from reconcile._results import first_open_month
+from reconcile._staging import check_columns
+from reconcile._versions import current_version
+from reconcile._views import connect_output
+from reconcile._write import _kill_point, open_output
+from reconcile.exceptions import CloseError, OutputError, UsageError
+
+CLOSED = "closed"
+_SHOWN = 5  # missing periods named in a refusal
+
+
+@dataclass(frozen=True)
+class CloseSummary:
+    """What ``reconcile close`` froze."""
+
+    month: str
+    output: str
+    closed_at: str
+    lines: int  # invoice lines issued (usage and corrections)
+    corrections: int  # of which correction lines of earlier closed months
+    totals: dict[str, str]  # currency -> the month's invoices' total
+    runs: dict[str, str]  # period -> run_id issued
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+
+def closed_months(output: str | os.PathLike[str]) -> list[str]:
+    """The months (``YYYY-MM``) closed in an output folder, ascending."""
+    folder = Path(output) / CLOSED
+    if not folder.is_dir():
+        return []
+    return sorted(
+        child.name.removeprefix("month=")
+        for child in folder.glob("month=*")
+        if (child / "close.json").is_file()
+    )
+
+
+def _month(text: str) -> Period:
+    period = parse_period(text)
+    if period.length != "month":
+        raise UsageError(f"close {text!r}: a month is YYYY-MM")
+    return period
+
+
+def close_month(output: str | os.PathLike[str], month: str, *, wait: float = 0.0) -> CloseSummary:
+    """Freeze ``month``'s invoice lines in ``output`` (module doc). Raises :class:`CloseError` when
+    a period of the month has no committed run or the month is closed already."""
+    period = _month(month)
+    root = Path(output)
+    if not root.is_dir():
+        raise OutputError(f"output folder {root} does not exist")
+    with open_output(root, wait=wait) as out:
+        target = f"{CLOSED}/month={period.name}"
+        if (out.path / target / "close.json").is_file():
+            closed = json.loads((out.path / target / "close.json").read_text(encoding="utf-8"))
+            raise CloseError(
+                f"month {period.name} is closed already (at {closed.get('closed_at')}): its issued"
+                " invoice lines never change; a restated day is billed as a correction"
+            )
+        manifests = out.manifests()
+        length = out.period_length() or "day"
+        wanted = [d.isoformat() for d in period.days()] if length == "day" else [period.name]
+        missing = [p for p in wanted if p not in manifests]
+        if missing:
+            shown = ", ".join(missing[:_SHOWN]) + (", ..." if len(missing) > _SHOWN else "")
+            raise CloseError(
+                f"month {period.name} cannot be closed: {len(missing)} of its {len(wanted)}"
+                f" {length}s have no run in {out.path} ({shown}); run them first"
+            )
+        runs = {p: str(manifests[p]["run_id"]) for p in wanted}
+        versions = {p: current_version(out.path, p, manifests[p]) for p in wanted}
+        closed_at = format_ns(time.time_ns())
+        token, staging = out.staging(f"close-{period.name}")
+        try:
+            folder = staging / target
+            with private_files():
+                folder.mkdir(parents=True)
+                lines, corrections, totals = _issue(out.path, period.first_day, folder)
+                _link_slices(out.path, period, folder)
+                _kill_point("staging")
+                document = {
+                    "format": 1,
+                    "month": period.name,
+                    "closed_at": closed_at,
+                    "runs": runs,
+                    "versions": versions,
+                    "totals": totals,
+                    "lines": lines,
+                    "corrections": corrections,
+                }
+                (folder / "close.json").write_text(
+                    json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+                )
+            _kill_point("staged")
+            out.commit_folders(token, [target], {"period": period.name, "run_id": f"close {period.name}"})
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)  # gone already once committed
+    return CloseSummary(period.name, str(root), closed_at, lines, corrections, totals, runs)
+
+
+def _link_slices(root: Path, period: Period, folder: Path) -> None:
+    """The month's slices files as issued, under ``folder/slices/`` (hard links: a later run replaces
+    the output's files by rename, never in place, so these keep the issued rows at no cost; a copy
+    where the filesystem refuses links). The FOCUS export of a closed month reads them."""
+    for day in period.days():
+        source = root / "slices" / f"usage_date={day.isoformat()}"
+        if not source.is_dir():
+            continue
+        dest = folder / "slices" / source.name
+        dest.mkdir(parents=True)
+        for file in sorted(source.glob("*.parquet")):
+            try:
+                os.link(file, dest / file.name)
+            except OSError:
+                shutil.copyfile(file, dest / file.name)
+
+
+def _issue(root: Path, first_day: dt.date, folder: Path) -> tuple[int, int, dict[str, str]]:
+    """Write the month's invoice lines to ``folder/issued_lines.parquet``; its line and correction
+    counts and totals per currency."""
+    con = connect_output(root, wait=0.0)
+    try:
+        rel = con.sql(
+            "SELECT * FROM invoice_lines WHERE invoice_month = ?"
+            " ORDER BY tenant_id NULLS LAST, currency, charge_class DESC, corrects_month, family, meter",
+            params=[first_day],
+        )
+        check_columns(rel, "issued_lines", schema.INVOICE_LINES)
+        rel.write_parquet(str(folder / "issued_lines.parquet"), compression="zstd")
+        rows = con.execute(
+            "SELECT currency, sum(amount_minor), max(minor_unit), count(*),"
+            " count(*) FILTER (WHERE charge_class = 'Correction')"
+            " FROM read_parquet(?) GROUP BY currency ORDER BY currency",
+            [str(folder / "issued_lines.parquet")],
+        ).fetchall()
+    except duckdb.Error as exc:
+        raise OutputError(f"close: cannot issue the invoice lines of {first_day:%Y-%m}: {exc}") from None
+    finally:
+        con.close()
+    totals = {str(c): str(Decimal(int(minor)).scaleb(-int(unit))) for c, minor, unit, _, _ in rows}
+    return sum(int(r[3]) for r in rows), sum(int(r[4]) for r in rows), totals
+
+
+def correction_month(output: str | os.PathLike[str], month: str) -> str | None:
+    """Where a change to ``month`` is billed: None while it is open, else the first open month after."""
+    closed = set(closed_months(output))
+    return first_open_month(month, closed) if month in closed else None

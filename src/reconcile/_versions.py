@@ -1,0 +1,222 @@
+"""Bill versions: what a replaced period's bill was, and why it changed (docs/SPEC.md section 5).
+
+When a run replaces a committed period with a different ``run_id``, the writer keeps the version it
+replaces under the output folder, in the same commit (one more folder in the journal)::
+
+    OUT/history/period=P/version=N/manifest.json          the replaced manifest, as it was
+    OUT/history/period=P/version=N/invoice_lines.parquet  its usage lines (views/usage_lines)
+    OUT/history/period=P/version=N/interval_lines.parquet per interval and meter (engine/interval_lines)
+
+Versions count from 1 per period; the committed manifest holds its own ``version`` and, in
+``replaces``, the run it replaced, that run's totals and the *cause*: the ingests added (with how
+many of their lines lie before the period's end and the first few ``file:line``) or removed, and any
+change of cut-off, price book, tenants, options or run format. A re-run with the same ``run_id``
+(same inputs, same rows) is not a new version: nothing is kept and the version stays.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from reconcile import _schema as schema
+from reconcile._currency import currency_table
+from reconcile._engine import literals
+from reconcile._period import Period, format_ns, ns_to_date
+from reconcile._sql import load_sql
+from reconcile._store import IngestEntry, Store
+from reconcile.exceptions import OutputError
+
+HISTORY = "history"
+EXAMPLES = 3  # file:line examples per late ingest
+
+
+def history_dir(root: Path, period: str) -> Path:
+    """``OUT/history/period=P``: the replaced versions of one period."""
+    return root / HISTORY / f"period={period}"
+
+
+def version_dir(period: str, version: int) -> str:
+    """The folder of one kept version, relative to the output folder."""
+    return f"{HISTORY}/period={period}/version={version}"
+
+
+def kept_versions(root: Path, period: str) -> list[int]:
+    """The version numbers kept for ``period`` (replaced versions), ascending."""
+    folder = history_dir(root, period)
+    if not folder.is_dir():
+        return []
+    found = []
+    for child in folder.glob("version=*"):
+        number = child.name.removeprefix("version=")
+        if number.isdigit() and (child / "manifest.json").is_file():
+            found.append(int(number))
+    return sorted(found)
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """A kept manifest; OutputError naming it when it cannot be read."""
+    try:
+        found: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise OutputError(f"{path}: unreadable kept manifest: {exc}") from None
+    return found
+
+
+def current_version(root: Path, period: str, manifest: dict[str, Any]) -> int:
+    """The version number of a committed manifest (one written before versions: one past the kept)."""
+    given = manifest.get("version")
+    if isinstance(given, int):
+        return given
+    return max(kept_versions(root, period), default=0) + 1
+
+
+def period_files(root: Path, period: Period) -> tuple[list[Path], list[Path]]:
+    """The committed slices and intervals files of ``period`` in the output folder ``root``."""
+    slices = [
+        f
+        for day in period.days()
+        for f in sorted((root / "slices" / f"usage_date={day.isoformat()}").glob("*.parquet"))
+    ]
+    intervals = sorted((root / "intervals" / f"period={period.name}").glob("*.parquet"))
+    return slices, intervals
+
+
+def _view(con: duckdb.DuckDBPyConnection, name: str, files: list[Path], columns: dict[str, str]) -> None:
+    """``name`` as a view over ``files`` (their SPEC columns), or empty with those columns."""
+    if files:
+        rel = con.sql("SELECT * FROM read_parquet(?, hive_partitioning = false)", params=[literals(files)])
+        rel.create_view(name, replace=True)
+    else:
+        cols = ", ".join(f'CAST(NULL AS {kind}) AS "{col}"' for col, kind in columns.items())
+        con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT {cols} WHERE false")
+
+
+def version_lines(
+    con: duckdb.DuckDBPyConnection, slices: list[Path], intervals: list[Path]
+) -> tuple[duckdb.DuckDBPyRelation, duckdb.DuckDBPyRelation]:
+    """The usage lines and interval lines of one version's files, as relations in ``con`` (a
+    connection of their own: it gets views ``slices``, ``intervals`` and ``currencies``)."""
+    _view(con, "slices", slices, schema.SLICES)
+    _view(con, "intervals", intervals, schema.INTERVALS)
+    con.register("currencies", currency_table())
+    return con.sql(load_sql("views/usage_lines")), con.sql(load_sql("engine/interval_lines"))
+
+
+def keep(root: Path, period: Period, manifest: dict[str, Any], dest: Path) -> None:
+    """Write the committed version of ``period`` (its ``manifest``) into ``dest`` (a staging folder)."""
+    dest.mkdir(parents=True)
+    slices, intervals = period_files(root, period)
+    with duckdb.connect() as con:
+        con.execute("SET enable_progress_bar = false")
+        usage, lines = version_lines(con, slices, intervals)
+        usage.write_parquet(str(dest / "invoice_lines.parquet"), compression="zstd")
+        lines.write_parquet(str(dest / "interval_lines.parquet"), compression="zstd")
+    shutil.copyfile(root / "manifests" / f"period={period.name}" / "manifest.json", dest / "manifest.json")
+    json.loads((dest / "manifest.json").read_text(encoding="utf-8"))  # what was copied is whole
+
+
+def late_lines(
+    con: duckdb.DuckDBPyConnection, store: Store, entries: Sequence[IngestEntry], before_ns: int
+) -> dict[str, dict[str, Any]]:
+    """Per ingest of ``entries``: its events before ``before_ns`` (count, first few ``file:line``)."""
+    last_day = ns_to_date(before_ns - 1)
+    files = store.event_files(None, last_day, entries=entries)
+    found = {e.id: {"ingest_id": e.id, "lines": 0, "first": []} for e in entries}
+    if not files:
+        return found
+    cursor = con.cursor()
+    try:
+        rows = cursor.execute(
+            load_sql("engine/ingest_lines_before"),
+            {"files": literals(files), "before_ns": before_ns, "examples": EXAMPLES},
+        ).fetchall()
+    finally:
+        cursor.close()
+    for ingest_id, lines, first in rows:
+        found[ingest_id] = {"ingest_id": ingest_id, "lines": int(lines), "first": list(first)}
+    return found
+
+
+def cause(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    store: Store,
+    entries: Sequence[IngestEntry],
+    previous: dict[str, Any],
+    current: dict[str, Any],
+    period: Period,
+) -> dict[str, Any]:
+    """Why ``current`` (a new run's manifest fields) differs from the committed ``previous``."""
+    before = set(previous.get("ingests") or [])
+    added = [e for e in entries if e.id in set(current["ingests"]) - before]
+    lines = late_lines(con, store, added, period.end_ns)
+    changed: dict[str, dict[str, Any]] = {}
+    for key in ("cut_off", "price_version"):
+        if previous.get(key) != current.get(key):
+            changed[key] = {"from": previous.get(key), "to": current.get(key)}
+    old_options, new_options = previous.get("options") or {}, current.get("options") or {}
+    for key in sorted(set(old_options) | set(new_options)):
+        if key != "tenants" and old_options.get(key) != new_options.get(key):
+            changed[key] = {"from": old_options.get(key), "to": new_options.get(key)}
+    old_versions, new_versions = previous.get("versions") or {}, current.get("versions") or {}
+    for key in ("run_format", "output_format"):
+        if old_versions.get(key) != new_versions.get(key):
+            changed[key] = {"from": old_versions.get(key), "to": new_versions.get(key)}
+    return {
+        "new_ingests": [lines[e.id] for e in added],
+        "removed_ingests": sorted(before - set(current["ingests"])),
+        "changed": changed,
+    }
+
+
+def why(found: dict[str, Any], period_end: str) -> str:
+    """One line saying what a cause holds."""
+    parts = []
+    for item in found.get("new_ingests", []):
+        where = ", ".join(item["first"])
+        parts.append(
+            f"late ingest {item['ingest_id']}: {item['lines']} line(s) before {period_end}"
+            + (f" ({where}{', ...' if item['lines'] > len(item['first']) else ''})" if where else "")
+        )
+    if found.get("removed_ingests"):
+        parts.append("ingests no longer read: " + ", ".join(found["removed_ingests"]))
+    names = {
+        "price_version": "price book",
+        "tenants_sha256": "tenants file",
+        "cut_off": "cut-off",
+        "double_start": "double_start",
+        "stale_after_ns": "stale_after_ns",
+        "run_format": "run format",
+        "output_format": "output format",
+    }
+    for key, change in found.get("changed", {}).items():
+        parts.append(f"{names.get(key, key)} {change['from']} -> {change['to']}")
+    return "; ".join(parts) if parts else "the same inputs"
+
+
+def replaces(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    store: Store,
+    entries: Sequence[IngestEntry],
+    previous: dict[str, Any] | None,
+    current: dict[str, Any],
+    period: Period,
+) -> dict[str, Any] | None:
+    """The manifest's ``replaces``: the committed run this one replaces (None: nothing, or itself)."""
+    if previous is None or previous.get("run_id") == current["run_id"]:
+        return None
+    found = cause(con, store=store, entries=entries, previous=previous, current=current, period=period)
+    return {
+        "run_id": previous.get("run_id"),
+        "version": previous.get("version"),
+        "totals": previous.get("totals", {}),
+        "cause": found,
+        "why": why(found, format_ns(period.end_ns)),
+    }
