@@ -120,7 +120,7 @@ if hasattr(os, "register_at_fork"):
 def _log_error(message: str | None) -> None:
     if message is not None:
         with contextlib.suppress(Exception):  # a broken logging setup must not raise into VM code
-            logger.error("recorder: %s", message)
+            logger.error("%s", message)  # the logger's name ("recorder") says whose it is
 
 
 class NopRecorder(_Base):
@@ -451,13 +451,9 @@ def _fsync_parent(path: str) -> None:
         os.close(dir_fd)
 
 
-def open_file_recorder(path: str | os.PathLike[str], durable: bool = False) -> FileRecorder | NopRecorder:
-    """Like Go's ``NewFileRecorder``: a :class:`FileRecorder`, or a :class:`NopRecorder` (logged at
-    error level) when the file cannot be opened."""
-    recorder = FileRecorder.__new__(FileRecorder)
-    recorder._setup(path, durable, CHECK_INTERVAL)
-    error = recorder._connect()
-    if error is None:
-        return recorder
-    logger.error("recorder: cannot open ledger %r: %s; entries will not be recorded", os.fspath(path), error)
-    return NopRecorder()
+def open_file_recorder(path: str | os.PathLike[str], durable: bool = False) -> FileRecorder:
+    """A :class:`FileRecorder` for ``path``. Go's ``NewFileRecorder`` falls back to a recorder that
+    drops everything for ever when the file cannot be opened; this one logs the failure once and
+    keeps retrying on each emit, counting every entry it could not write in ``dropped``, so a ledger
+    folder that appears later (a mount, a fixed permission) starts receiving lines."""
+    return FileRecorder(path, durable)

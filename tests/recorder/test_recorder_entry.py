@@ -46,7 +46,7 @@ def entry_from_case(case: dict[str, Any]) -> Entry:
         at = EPOCH + timedelta(microseconds=case["unix_nanos"] // 1000)
         if case["offset_seconds"]:
             at = at.astimezone(timezone(timedelta(seconds=case["offset_seconds"])))
-    return Entry(
+    return Entry.unchecked(
         kind=case["kind"],
         vm_id=case["vm_id"],
         snapshot_id=case["snapshot_id"],
@@ -194,13 +194,13 @@ def test_nanoseconds_are_truncated_not_rounded() -> None:
 def test_string_escaping_matches_go(value: str, wire: bytes) -> None:
     """Strings are escaped as Go 1.22+ does (short \\b \\f, HTML and U+2028/9 escapes, lone
     surrogates as Go's \\ufffd for invalid UTF-8, DEL and other non-ASCII raw)."""
-    line = Entry(kind="k", vm_id=value, emitted_at=EPOCH).to_line()
+    line = Entry.unchecked(kind="k", vm_id=value, emitted_at=EPOCH).to_line()
     assert line == b'{"kind":"k","vm_id":' + wire + b',"shape":{},"emitted_at":"1970-01-01T00:00:00Z"}\n'
 
 
 def test_escaping_applies_to_every_string_field() -> None:
     """Kind, ids, reason and hypervisor all get the same escaping, in the Go field order."""
-    entry = Entry(
+    entry = Entry.unchecked(
         kind="<k>",
         vm_id="&v",
         snapshot_id="s\u2028",
@@ -244,14 +244,14 @@ def test_escaping_applies_to_every_string_field() -> None:
 )
 def test_time_format_matches_go(at: datetime, wire: str) -> None:
     """RFC 3339 with a zero-padded year, the fraction's trailing zeros trimmed, the own offset or Z."""
-    line = Entry(emitted_at=at).to_line()
+    line = Entry.unchecked(emitted_at=at).to_line()
     assert line.endswith(f'"emitted_at":"{wire}"}}\n'.encode())
 
 
 def test_emitted_at_defaults_to_now_in_utc() -> None:
     """Without emitted_at the current UTC time is stamped."""
     before = datetime.now(UTC)
-    entry = Entry(kind=Kind.VM_COMPUTE_START, vm_id="vm-1")
+    entry = Entry.unchecked(kind=Kind.VM_COMPUTE_START, vm_id="vm-1")
     after = datetime.now(UTC)
     assert entry.emitted_at.tzinfo is UTC
     assert before <= entry.emitted_at <= after
@@ -260,7 +260,7 @@ def test_emitted_at_defaults_to_now_in_utc() -> None:
 def test_naive_datetime_is_an_error() -> None:
     """A naive emitted_at is refused at construction, naming the value."""
     with pytest.raises(InvalidEntryError, match="naive"):
-        Entry(emitted_at=datetime(2026, 5, 20, 1, 2, 3))
+        Entry.unchecked(emitted_at=datetime(2026, 5, 20, 1, 2, 3))
 
 
 class _NoOffset(tzinfo):
@@ -271,13 +271,13 @@ class _NoOffset(tzinfo):
 def test_tzinfo_without_offset_counts_as_naive() -> None:
     """A tzinfo whose utcoffset is None is as naive as none at all."""
     with pytest.raises(InvalidEntryError, match="naive"):
-        Entry(emitted_at=datetime(2026, 5, 20, tzinfo=_NoOffset()))
+        Entry.unchecked(emitted_at=datetime(2026, 5, 20, tzinfo=_NoOffset()))
 
 
 def test_sub_minute_offset_is_converted_to_utc() -> None:
     """An offset with seconds (which Go cannot write) keeps the instant and is written in UTC."""
     at = datetime(2026, 5, 20, 1, 2, 3, tzinfo=timezone(timedelta(hours=1, seconds=30)))
-    entry = Entry(emitted_at=at)
+    entry = Entry.unchecked(emitted_at=at)
     assert entry.emitted_at == at
     assert entry.emitted_at.utcoffset() == timedelta(0)
     assert entry.to_line().endswith(b'"emitted_at":"2026-05-20T00:01:33Z"}\n')
@@ -286,7 +286,7 @@ def test_sub_minute_offset_is_converted_to_utc() -> None:
 def test_sub_minute_offset_out_of_range_in_utc_is_an_error() -> None:
     """A sub-minute offset at the edge of datetime's range cannot be moved to UTC: a clear error."""
     with pytest.raises(InvalidEntryError, match="out of range"):
-        Entry(emitted_at=datetime(1, 1, 1, tzinfo=timezone(timedelta(seconds=30))))
+        Entry.unchecked(emitted_at=datetime(1, 1, 1, tzinfo=timezone(timedelta(seconds=30))))
 
 
 def test_zoneinfo_becomes_its_fixed_offset() -> None:
@@ -296,8 +296,8 @@ def test_zoneinfo_becomes_its_fixed_offset() -> None:
         paris = zoneinfo.ZoneInfo("Europe/Paris")
     except zoneinfo.ZoneInfoNotFoundError:
         pytest.skip("no tz database")
-    summer = Entry(emitted_at=datetime(2026, 7, 1, 12, 0, tzinfo=paris))
-    winter = Entry(emitted_at=datetime(2026, 1, 1, 12, 0, tzinfo=paris))
+    summer = Entry.unchecked(emitted_at=datetime(2026, 7, 1, 12, 0, tzinfo=paris))
+    winter = Entry.unchecked(emitted_at=datetime(2026, 1, 1, 12, 0, tzinfo=paris))
     assert summer.to_line().endswith(b'"2026-07-01T12:00:00+02:00"}\n')
     assert winter.to_line().endswith(b'"2026-01-01T12:00:00+01:00"}\n')
     assert isinstance(summer.emitted_at.tzinfo, timezone)
@@ -308,7 +308,7 @@ def test_zoneinfo_becomes_its_fixed_offset() -> None:
 
 def test_defaults_are_go_zero_values() -> None:
     """Unset fields are empty strings and a zero shape, written as Go writes them."""
-    entry = Entry(emitted_at=EPOCH)
+    entry = Entry.unchecked(emitted_at=EPOCH)
     assert (entry.kind, entry.vm_id, entry.snapshot_id, entry.source_snapshot_id) == ("", "", "", "")
     assert (entry.reason, entry.hypervisor, entry.shape) == ("", "", Shape())
     assert entry.to_line() == b'{"kind":"","shape":{},"emitted_at":"1970-01-01T00:00:00Z"}\n'
@@ -317,8 +317,8 @@ def test_defaults_are_go_zero_values() -> None:
 def test_construction_is_keyword_only_and_immutable() -> None:
     """Entry takes keywords only and cannot be changed after construction."""
     with pytest.raises(TypeError):
-        Entry("vm.compute.start")  # type: ignore[misc]
-    entry = Entry(kind=Kind.VM_COMPUTE_START)
+        Entry.unchecked("vm.compute.start")  # type: ignore[misc]
+    entry = Entry.unchecked(kind=Kind.VM_COMPUTE_START)
     with pytest.raises(AttributeError):
         entry.vm_id = "other"  # type: ignore[misc]
     with pytest.raises(AttributeError):
@@ -327,10 +327,10 @@ def test_construction_is_keyword_only_and_immutable() -> None:
 
 def test_known_strings_become_enum_members_unknown_stay_strings() -> None:
     """'vm.compute.start' becomes Kind.VM_COMPUTE_START; an unknown kind or reason stays a plain str."""
-    entry = Entry(kind="vm.compute.start", reason="stop-crash")
+    entry = Entry.unchecked(kind="vm.compute.start", reason="stop-crash")
     assert entry.kind is Kind.VM_COMPUTE_START
     assert entry.reason is Reason.STOP_CRASH
-    other = Entry(kind="vm.gpu.start", reason="evicted")
+    other = Entry.unchecked(kind="vm.gpu.start", reason="evicted")
     assert type(other.kind) is str
     assert type(other.reason) is str
     assert Kind.SNAP_STORAGE_STOP == "snap.storage.stop"
@@ -354,7 +354,7 @@ def test_known_strings_become_enum_members_unknown_stay_strings() -> None:
 def test_wrong_types_are_refused(kwargs: dict[str, Any]) -> None:
     """A field of the wrong type is an InvalidEntryError naming the field."""
     with pytest.raises(InvalidEntryError, match=next(iter(kwargs))):
-        Entry(**kwargs)
+        Entry.unchecked(**kwargs)
 
 
 @pytest.mark.parametrize(
@@ -369,13 +369,13 @@ def test_shape_members_must_be_int64(args: tuple[Any, ...]) -> None:
 def test_shape_extremes_and_negatives_are_written() -> None:
     """int64 extremes and negative values are written as Go writes them; zeros are omitted."""
     shape = Shape(cpu=-(2**63), mem_bytes=0, storage_bytes=2**63 - 1)
-    line = Entry(shape=shape, emitted_at=EPOCH).to_line()
+    line = Entry.unchecked(shape=shape, emitted_at=EPOCH).to_line()
     assert b'"shape":{"cpu":-9223372036854775808,"storage_bytes":9223372036854775807}' in line
 
 
 def test_replace_and_make_validate() -> None:
     """The named-tuple helpers build through the validating constructor."""
-    entry = Entry(kind=Kind.VM_COMPUTE_START, vm_id="vm-1", emitted_at=EPOCH)
+    entry = Entry.unchecked(kind=Kind.VM_COMPUTE_START, vm_id="vm-1", emitted_at=EPOCH)
     assert entry._replace(vm_id="vm-2").vm_id == "vm-2"
     assert entry._replace(reason="boot").reason is Reason.BOOT
     with pytest.raises(InvalidEntryError):
@@ -389,7 +389,7 @@ def test_replace_and_make_validate() -> None:
 
 def test_entries_pickle_and_hash_as_values() -> None:
     """Entries pickle, compare and hash by value."""
-    entry = Entry(kind="vm.compute.stop", vm_id="vm-1", shape=Shape(1, 2, 3), emitted_at=EPOCH)
+    entry = Entry.unchecked(kind="vm.compute.stop", vm_id="vm-1", shape=Shape(1, 2, 3), emitted_at=EPOCH)
     clone = pickle.loads(pickle.dumps(entry))  # noqa: S301 - our own bytes
     assert clone == entry
     assert hash(clone) == hash(entry)
@@ -411,7 +411,7 @@ def test_exceptions_share_a_base() -> None:
 
 def test_from_line_accepts_bytes_str_and_line_endings() -> None:
     """from_line takes bytes or str, with \\n, \\r\\n or no line end."""
-    entry = Entry(kind="vm.compute.start", vm_id="vm-é", emitted_at=EPOCH)
+    entry = Entry.unchecked(kind="vm.compute.start", vm_id="vm-é", emitted_at=EPOCH)
     line = entry.to_line()
     for data in (line, line[:-1], line[:-1] + b"\r\n", line.decode(), bytearray(line), memoryview(line)):
         assert Entry.from_line(data) == entry
@@ -472,7 +472,7 @@ TIMES = st.datetimes(timezones=ZONES)
 KINDS = st.one_of(st.sampled_from(list(Kind)), WIRE_TEXT)
 REASONS = st.one_of(st.sampled_from(list(Reason)), WIRE_TEXT)
 ENTRIES = st.builds(
-    Entry,
+    Entry.unchecked,
     kind=KINDS,
     vm_id=WIRE_TEXT,
     snapshot_id=WIRE_TEXT,
@@ -514,8 +514,8 @@ def test_line_matches_reference_encoder_and_json(entry: Entry) -> None:
 @given(TEXT.map(lambda s: s + "\ud800") | st.text(st.characters(categories=["Cs"]), min_size=1, max_size=5))
 def test_lone_surrogates_become_the_replacement_escape(value: str) -> None:
     """Each lone surrogate is written as Go writes invalid UTF-8, \\ufffd; the line stays valid UTF-8."""
-    line = Entry(vm_id=value, emitted_at=EPOCH).to_line()
-    assert line == reference_line(Entry(vm_id=value, emitted_at=EPOCH))
+    line = Entry.unchecked(vm_id=value, emitted_at=EPOCH).to_line()
+    assert line == reference_line(Entry.unchecked(vm_id=value, emitted_at=EPOCH))
     assert Entry.from_line(line).vm_id == "".join(
         "\ufffd" if 0xD800 <= ord(ch) <= 0xDFFF else ch for ch in value
     )
@@ -526,7 +526,7 @@ def test_any_offset_keeps_the_instant(local: datetime, offset_seconds: int) -> N
     """An offset of whole minutes is kept; any other is moved to UTC; the instant never changes."""
     at = local.replace(tzinfo=timezone(timedelta(seconds=offset_seconds)))
     try:
-        entry = Entry(emitted_at=at)
+        entry = Entry.unchecked(emitted_at=at)
     except InvalidEntryError:
         with pytest.raises(OverflowError):
             at.astimezone(UTC)
@@ -534,3 +534,32 @@ def test_any_offset_keeps_the_instant(local: datetime, offset_seconds: int) -> N
     assert entry.emitted_at == at
     assert entry.emitted_at.utcoffset() == timedelta(0)
     assert Entry.from_line(entry.to_line()).emitted_at == at
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({}, "kind '' is not a ledger kind"),
+        ({"kind": "vm.compute.begin", "vm_id": "vm-1"}, "kind 'vm.compute.begin' is not a ledger kind"),
+        ({"kind": "vm.compute.start"}, "vm.compute.start needs a vm_id"),
+        ({"kind": Kind.VM_STORAGE_STOP, "snapshot_id": "s-1"}, "vm.storage.stop needs a vm_id"),
+        ({"kind": "snap.storage.start", "vm_id": "vm-1"}, "snap.storage.start needs a snapshot_id"),
+    ],
+)
+def test_an_entry_the_reconciler_would_reject_raises_when_built(
+    fields: dict[str, object], message: str
+) -> None:
+    """An empty or unknown kind, or a kind without its family's id, raises at construction (where the
+    VM code's tests see it), naming the bad value; unchecked() still builds it."""
+    with pytest.raises(InvalidEntryError, match=re.escape(message)):
+        Entry(**fields)  # type: ignore[arg-type]
+    assert Entry.unchecked(**fields).to_line().endswith(b"\n")
+
+
+def test_valid_entries_build_and_unpickle() -> None:
+    """Entries of every kind with their id build, and an unchecked entry survives pickling."""
+    for kind in Kind:
+        ids = {"vm_id": "vm-1"} if kind.value.startswith("vm.") else {"snapshot_id": "s-1"}
+        assert Entry(kind=kind, **ids).kind is kind
+    odd = Entry.unchecked(kind="vm.gpu.start", emitted_at=EPOCH)
+    assert pickle.loads(pickle.dumps(odd)) == odd  # noqa: S301 (our own bytes)

@@ -206,19 +206,28 @@ def test_removed_directory_is_dropped_not_written_to_a_dead_file(tmp_path: Path)
     recorder.close()
 
 
-def test_open_file_recorder_falls_back_to_nop(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    """Like Go's NewFileRecorder: an unopenable path gives a NopRecorder and an error log."""
+def test_open_file_recorder_keeps_retrying_and_counts_what_it_drops(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Unlike Go's NewFileRecorder (a NopRecorder for ever), an unopenable path gives a recorder that
+    logs once (the logger's name as the only prefix), counts each entry it cannot write and starts
+    writing once the path can be opened."""
     caplog.set_level(logging.ERROR, logger="recorder")
-    nop = open_file_recorder(tmp_path / "missing" / "ledger.jsonl")
-    assert isinstance(nop, NopRecorder)
-    nop.emit(entry())
-    assert [r.levelno for r in caplog.records if r.name == "recorder"] == [logging.ERROR]
-    good = open_file_recorder(tmp_path / "ledger.jsonl")
-    assert isinstance(good, FileRecorder)
-    assert good.is_open
-    good.emit(entry())
-    good.close()
-    assert len(lines(tmp_path / "ledger.jsonl")) == 1
+    path = tmp_path / "missing" / "ledger.jsonl"
+    recorder = open_file_recorder(path)
+    assert isinstance(recorder, FileRecorder)
+    assert not recorder.is_open
+    recorder.emit(entry())
+    recorder.emit(entry())
+    assert recorder.dropped == 2
+    messages = [r.getMessage() for r in caplog.records if r.name == "recorder"]
+    assert messages
+    assert all(not m.startswith("recorder:") for m in messages)
+    path.parent.mkdir()  # the folder appears (a mount, a fixed permission)
+    recorder.emit(entry())
+    recorder.close()
+    assert recorder.dropped == 2
+    assert len(lines(path)) == 1
 
 
 def test_bad_entry_is_dropped_not_raised(tmp_path: Path) -> None:
