@@ -1,26 +1,15 @@
-"""Turn metering ledgers into priced billing intervals."""
+"""Turn metering ledgers into priced billing intervals.
 
-from reconcile._analysis import Pairing, pair
-from reconcile._close import CloseSummary, close_month
-from reconcile._demo import demo
-from reconcile._diff import Diff, diff_period
-from reconcile._generate import FleetInfo, LedgerStats, generate_ledger, write_fleet
-from reconcile._ingest import IngestSummary, Reject, ingest, validate
-from reconcile._nightly import nightly
-from reconcile._price import invoice_lines, invoice_totals, load_tenants, price_slices
-from reconcile._pricebook import PriceBook, load_price_book
-from reconcile._results import DayRun, DemoSummary, NightlySummary, Restatement, RunSummary
-from reconcile._run import run_period
-from reconcile._store import Store
-from reconcile._views import (
-    RelationInfo,
-    connect_output,
-    export_focus,
-    list_relations,
-    read_relation,
-    read_relation_arrow,
-)
-from reconcile._write import OutputTables, read_output, recover_output
+The engine's names are loaded when first used (PEP 562): ``import reconcile`` and ``reconcile --help``
+stay fast, and DuckDB, polars and pyarrow are imported only by what needs them. The exceptions are
+always loaded (the command line maps them to exit codes before anything heavy runs).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from reconcile.exceptions import (
     CloseError,
     InputError,
@@ -33,6 +22,115 @@ from reconcile.exceptions import (
     TenantsError,
     UsageError,
 )
+
+if TYPE_CHECKING:
+    from reconcile._analysis import (
+        Pairing,
+        pair,
+    )
+    from reconcile._close import (
+        CloseSummary,
+        close_month,
+    )
+    from reconcile._demo import (
+        demo,
+    )
+    from reconcile._diff import (
+        Diff,
+        diff_period,
+    )
+    from reconcile._generate import (
+        FleetInfo,
+        LedgerStats,
+        generate_ledger,
+        write_fleet,
+    )
+    from reconcile._ingest import (
+        IngestSummary,
+        Reject,
+        ingest,
+        validate,
+    )
+    from reconcile._nightly import (
+        nightly,
+    )
+    from reconcile._price import (
+        invoice_lines,
+        invoice_totals,
+        load_tenants,
+        price_slices,
+    )
+    from reconcile._pricebook import (
+        PriceBook,
+        load_price_book,
+    )
+    from reconcile._results import (
+        DayRun,
+        DemoSummary,
+        NightlySummary,
+        Restatement,
+        RunSummary,
+    )
+    from reconcile._run import (
+        run_period,
+    )
+    from reconcile._store import (
+        Store,
+    )
+    from reconcile._views import (
+        RelationInfo,
+        connect_output,
+        export_focus,
+        list_relations,
+        read_relation,
+        read_relation_arrow,
+    )
+    from reconcile._write import (
+        OutputTables,
+        read_output,
+        recover_output,
+    )
+
+_LAZY: dict[str, str] = {
+    "CloseSummary": "reconcile._close",
+    "DayRun": "reconcile._results",
+    "DemoSummary": "reconcile._results",
+    "Diff": "reconcile._diff",
+    "FleetInfo": "reconcile._generate",
+    "IngestSummary": "reconcile._ingest",
+    "LedgerStats": "reconcile._generate",
+    "NightlySummary": "reconcile._results",
+    "OutputTables": "reconcile._write",
+    "Pairing": "reconcile._analysis",
+    "PriceBook": "reconcile._pricebook",
+    "Reject": "reconcile._ingest",
+    "RelationInfo": "reconcile._views",
+    "Restatement": "reconcile._results",
+    "RunSummary": "reconcile._results",
+    "Store": "reconcile._store",
+    "close_month": "reconcile._close",
+    "connect_output": "reconcile._views",
+    "demo": "reconcile._demo",
+    "diff_period": "reconcile._diff",
+    "export_focus": "reconcile._views",
+    "generate_ledger": "reconcile._generate",
+    "ingest": "reconcile._ingest",
+    "invoice_lines": "reconcile._price",
+    "invoice_totals": "reconcile._price",
+    "list_relations": "reconcile._views",
+    "load_price_book": "reconcile._pricebook",
+    "load_tenants": "reconcile._price",
+    "nightly": "reconcile._nightly",
+    "pair": "reconcile._analysis",
+    "price_slices": "reconcile._price",
+    "read_output": "reconcile._write",
+    "read_relation": "reconcile._views",
+    "read_relation_arrow": "reconcile._views",
+    "recover_output": "reconcile._write",
+    "run_period": "reconcile._run",
+    "validate": "reconcile._ingest",
+    "write_fleet": "reconcile._generate",
+}
 
 __all__ = [
     "CloseError",
@@ -84,3 +182,16 @@ __all__ = [
     "validate",
     "write_fleet",
 ]
+
+
+def __getattr__(name: str) -> Any:  # noqa: ANN401 (any public name of the package)
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'reconcile' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # the next lookup is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

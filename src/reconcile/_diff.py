@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from reconcile import _versions
 from reconcile._period import parse_period
@@ -102,13 +101,12 @@ def _pick(found: list[Version], run_id: str | None, period: str, default: Versio
 def _register(con: duckdb.DuckDBPyConnection, root: Path, version: Version, side: str) -> None:
     """``<side>_lines`` and ``<side>_intervals`` in ``con``: kept files, or computed from the output."""
     if version.folder is not None:
-        lines = pq.read_table(version.folder / "invoice_lines.parquet")
-        intervals = pq.read_table(version.folder / "interval_lines.parquet")
+        slices, interval_files = _versions.kept_files(version.folder)
     else:
         slices, interval_files = _versions.period_files(root, parse_period(version.manifest["period"]))
-        with duckdb.connect() as own:
-            usage, per_interval = _versions.version_lines(own, slices, interval_files)
-            lines, intervals = usage.to_arrow_table(), per_interval.to_arrow_table()
+    with duckdb.connect() as own:
+        usage, per_interval = _versions.version_lines(own, slices, interval_files)
+        lines, intervals = usage.to_arrow_table(), per_interval.to_arrow_table()
     con.register(f"{side}_lines", lines)
     con.register(f"{side}_intervals", intervals)
 

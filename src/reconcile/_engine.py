@@ -43,7 +43,9 @@ def connect(*, memory_limit: str, scratch: Path | None = None) -> duckdb.DuckDBP
     if scratch is not None:
         config["temp_directory"] = str(scratch / "duckdb")
     con = duckdb.connect(config=config)
-    con.execute("SET enable_progress_bar = false")  # progress is ours, on stderr
+    # progress is ours, on stderr: DuckDB tracks it (query_progress) but prints nothing
+    con.execute("SET enable_progress_bar = true")
+    con.execute("SET enable_progress_bar_print = false")
     return con
 
 

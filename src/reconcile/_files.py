@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from reconcile.exceptions import StoreLockedError
+from reconcile.exceptions import OutputError, StoreLockedError
 
 PRIVATE_UMASK = 0o077
 _umask_lock = threading.Lock()
@@ -107,3 +107,42 @@ def flock_exclusive(fd: int, *, wait: float, busy: Callable[[str], str]) -> None
             time.sleep(_POLL_SECONDS)
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+
+
+OUTPUT_LOCK = ".lock"
+
+
+def lock_output(path: Path, *, wait: float) -> int:
+    """Take the exclusive flock on ``path/.lock`` (an output folder, created if missing), polling up
+    to ``wait`` seconds; the open fd holds it (close it to release). Standard library only, so the
+    command line takes it before it imports the engine."""
+    lock_path = path / OUTPUT_LOCK
+    try:
+        fd = open_lock_file(path, OUTPUT_LOCK)
+    except OSError as exc:
+        raise OutputError(
+            f"output folder {path}: cannot take its lock {lock_path}: {exc.strerror or exc}"
+        ) from None
+    try:
+        flock_exclusive(
+            fd,
+            wait=wait,
+            busy=lambda holder: (
+                f"output folder {path} is in use by another run (pid {holder}); "
+                "wait for it to finish or pass --wait SECONDS"
+            ),
+        )
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+@contextlib.contextmanager
+def holding_output(path: str | os.PathLike[str], *, wait: float) -> Iterator[int]:
+    """``with holding_output(dir, wait=...) as fd:`` the output folder's lock, released at the end."""
+    fd = lock_output(Path(path), wait=wait)
+    try:
+        yield fd
+    finally:
+        os.close(fd)

@@ -15,11 +15,14 @@ from pathlib import Path
 from typing import Literal
 
 from reconcile import _close, _ingest, _pricebook, _write
-from reconcile._period import Period, parse_date
+from reconcile._period import Period, parse_date, parse_duration
 from reconcile._progress import Progress
 from reconcile._results import DayRun, NightlySummary, RunSummary, summary_from_manifest
 from reconcile._session import Session, make_options, price_book
-from reconcile.exceptions import UsageError
+from reconcile._signals import EXIT_SIGINT, EXIT_SIGTERM, Terminated
+from reconcile._sources import read_sources, silent_sources
+from reconcile._store import Store
+from reconcile.exceptions import InterruptedRunError, UsageError
 
 DayAction = Literal["new", "restated", "filled", "unchanged"]
 
@@ -96,10 +99,12 @@ def nightly(
     double_start: str = "close",
     stale_after: str | int | dt.timedelta | None = None,
     tenants: str | Path | None = None,
+    max_silence: str | int | None = None,
     quiet: bool = False,
     wait: float = 0.0,
     memory_limit: str | None = None,
     full_walk: bool = False,
+    lock_fd: int | None = None,
 ) -> NightlySummary:
     """Ingest ``paths``, run yesterday (UTC), and restate earlier days whose inputs changed.
 
@@ -107,44 +112,97 @@ def nightly(
     ``run_id`` would now differ (late lines before its end arrived, or the price book, tenants or
     options changed); a missing day after the first committed one in that window is filled. Yesterday
     is run unless its committed run already has the same ``run_id``. The days run are walked once.
+    ``max_silence`` (``6h``, or ns): report every ledger source whose newest event lies longer than
+    that before yesterday's end (``_sources``). ``lock_fd``: the output folder's lock, already taken
+    by the caller (the command line takes it before it loads the engine). Stopped by SIGINT or
+    SIGTERM, it raises :class:`InterruptedRunError` naming the days committed and those not.
     """
     if lookback < 1:
         raise UsageError(f"lookback must be at least 1 day, got {lookback}")
+    silence_ns = None if max_silence is None else _silence(max_silence)
     progress = Progress(quiet=quiet)
     options = make_options(double_start, stale_after, tenants)
     book = price_book(prices)
     yesterday = _today(today) - dt.timedelta(days=1)
-    with _write.open_output(output, wait=wait) as out:
-        held = out.period_length()
-        if held not in (None, "day"):
-            raise UsageError(f"output folder {out.path} holds {held} runs; the nightly job writes days")
-        progress.note(f"nightly: ingesting {len(paths)} path(s) into {store}")
-        ingest_summary = _ingest.ingest(paths, store, quiet=quiet, wait=wait).to_json()
-        manifests = out.manifests()
-        with Session(store, book, options, progress, memory=memory_limit, full_walk=full_walk) as session:
-            days = [yesterday - dt.timedelta(days=i) for i in range(lookback, -1, -1)]
-            current = {d: session.run_id(Period.day(d), Period.day(d).end_ns) for d in days}
-            committed = {d: str(m["run_id"]) for d in days if (m := manifests.get(d.isoformat())) is not None}
-            plan = plan_nightly(yesterday=yesterday, lookback=lookback, committed=committed, current=current)
-            to_run = [p for p in plan if p.runs]
-            if to_run:
-                progress.note(f"nightly: {len(to_run)} day(s) to run, walked once")
-                session.prepare([(Period.day(p.day), Period.day(p.day).end_ns) for p in to_run])
-            done = iter(
-                session.run_many(out, [(Period.day(p.day), Period.day(p.day).end_ns) for p in to_run])
-            )
-            runs: list[RunSummary] = []
-            day_runs: list[DayRun] = []
-            for item in plan:
-                period = Period.day(item.day)
-                if item.runs:
-                    summary = next(done)
-                else:
-                    summary = summary_from_manifest(manifests[period.name], str(out.path), skipped=True)
-                anomalies = sum(summary.anomalies.values())
-                day_runs.append(
-                    DayRun(period.name, item.action, item.run_id, item.previous_run_id, anomalies)
+    committed_days: list[str] = []
+    planned: list[DayPlan] = []
+    try:
+        with _write.open_output(output, wait=wait, lock_fd=lock_fd) as out:
+            held = out.period_length()
+            if held not in (None, "day"):
+                raise UsageError(f"output folder {out.path} holds {held} runs; the nightly job writes days")
+            progress.note(f"nightly: ingesting {len(paths)} path(s) into {store}")
+            ingest_summary = _ingest.ingest(paths, store, quiet=quiet, wait=wait).to_json()
+            manifests = out.manifests()
+            with Session(store, book, options, progress, memory=memory_limit, full_walk=full_walk) as session:
+                days = [yesterday - dt.timedelta(days=i) for i in range(lookback, -1, -1)]
+                current = {d: session.run_id(Period.day(d), Period.day(d).end_ns) for d in days}
+                committed = {
+                    d: str(m["run_id"]) for d in days if (m := manifests.get(d.isoformat())) is not None
+                }
+                plan = plan_nightly(
+                    yesterday=yesterday, lookback=lookback, committed=committed, current=current
                 )
-                runs.append(summary)
+                to_run = [p for p in plan if p.runs]
+                committed_days, planned = session.committed, to_run
+                done = iter(_run_days(session, out, to_run, progress))
+                runs: list[RunSummary] = []
+                day_runs: list[DayRun] = []
+                for item in plan:
+                    period = Period.day(item.day)
+                    if item.runs:
+                        summary = next(done)
+                    else:
+                        summary = summary_from_manifest(manifests[period.name], str(out.path), skipped=True)
+                    anomalies = sum(summary.anomalies.values())
+                    day_runs.append(
+                        DayRun(period.name, item.action, item.run_id, item.previous_run_id, anomalies)
+                    )
+                    runs.append(summary)
+    except (KeyboardInterrupt, Terminated) as exc:
+        raise _interrupted(exc, committed_days, planned) from None
     closed = _close.closed_months(output)
-    return NightlySummary(ingest_summary, yesterday.isoformat(), day_runs, runs, closed)
+    sources = read_sources(Store(store))
+    cut_off = Period.day(yesterday).end_ns
+    silent = [] if silence_ns is None else silent_sources(sources, cut_off, silence_ns)
+    return NightlySummary(
+        ingest_summary,
+        yesterday.isoformat(),
+        day_runs,
+        runs,
+        closed,
+        sources=sources,
+        silent_sources=silent,
+        max_silence_ns=silence_ns,
+    )
+
+
+def _silence(value: str | int) -> int:
+    ns = parse_duration(value) if isinstance(value, str) else int(value)
+    if ns <= 0:
+        raise UsageError(f"max_silence must be a positive duration, got {value!r}")
+    return ns
+
+
+def _run_days(
+    session: Session, out: _write.OutputFolder, to_run: list[DayPlan], progress: Progress
+) -> list[RunSummary]:
+    """Walk once for the days to run, then run and commit each in turn."""
+    if not to_run:
+        return []
+    periods = [(Period.day(p.day), Period.day(p.day).end_ns) for p in to_run]
+    progress.note(f"nightly: {len(to_run)} day(s) to run, walked once")
+    session.prepare(periods)
+    return session.run_many(out, periods)
+
+
+def _interrupted(exc: BaseException, committed: list[str], to_run: list[DayPlan]) -> InterruptedRunError:
+    """The one line an interrupted nightly ends with: what is committed, what is not."""
+    name, code = ("SIGTERM", EXIT_SIGTERM) if isinstance(exc, Terminated) else ("SIGINT", EXIT_SIGINT)
+    left = [p.day.isoformat() for p in to_run if p.day.isoformat() not in committed]
+    done = ", ".join(committed) or "none"
+    return InterruptedRunError(
+        f"interrupted by {name}: days committed: {done}; not committed: {', '.join(left) or 'none'}"
+        + ("; the next nightly runs them" if left else ""),
+        code,
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -60,6 +61,10 @@ def summary_from_manifest(manifest: dict[str, Any], output: str, **changes: Any)
     """The summary of a committed period, read back from its manifest."""
     values: dict[str, Any] = {k: manifest.get(k) for k in _SUMMARY_FIELDS}
     return RunSummary(output=output, **values, **changes)
+
+
+FAIL_ON = ("anomalies", "rejects", "findings", "silent-sources")
+"""What ``nightly --fail-on`` can fail the night on (after the output is committed)."""
 
 
 @dataclass(frozen=True)
@@ -149,6 +154,36 @@ class NightlySummary:
     days: list[DayRun]
     runs: list[RunSummary]
     closed_months: list[str] = field(default_factory=list)  # months closed in the output folder
+    sources: list[Any] = field(default_factory=list)  # every ledger source's freshness (_sources.Source)
+    silent_sources: list[Any] = field(default_factory=list)  # those silent past max_silence_ns
+    max_silence_ns: int | None = None
+
+    @property
+    def rejected(self) -> int:
+        """Lines this night's ingest rejected."""
+        return int(self.ingest.get("rejected", sum(self.ingest.get("rejects", {}).values())))
+
+    @property
+    def findings(self) -> int:
+        """Files this night's ingest skipped or read only in part."""
+        return len(self.ingest.get("findings", []))
+
+    def failures(self, fail_on: Sequence[str]) -> list[str]:
+        """What fails the night among ``fail_on`` (FAIL_ON names), each as one line."""
+        found = []
+        if "anomalies" in fail_on and self.anomalies:
+            found.append(f"anomalies: {self.anomalies} in yesterday's or a restated day's output")
+        if "rejects" in fail_on and self.rejected:
+            found.append(f"rejects: {self.rejected} line(s) rejected by this night's ingest")
+        if "findings" in fail_on and self.findings:
+            found.append(f"findings: {self.findings} file(s) skipped or read in part")
+        if "silent-sources" in fail_on and self.silent_sources:
+            names = ", ".join(s.source for s in self.silent_sources[:3])
+            more = len(self.silent_sources) - 3
+            found.append(
+                f"silent-sources: {len(self.silent_sources)} ({names}{f', {more} more' if more > 0 else ''})"
+            )
+        return found
 
     @property
     def restatements(self) -> list[Restatement]:
@@ -176,6 +211,11 @@ class NightlySummary:
             "restated": self.restated,
             "restatements": [asdict(r) for r in self.restatements],
             "closed_months": self.closed_months,
+            "rejected": self.rejected,
+            "findings": self.findings,
+            "max_silence_ns": self.max_silence_ns,
+            "sources": [src.to_json() for src in self.sources],
+            "silent_sources": [src.to_json() for src in self.silent_sources],
             "anomalies": self.anomalies,
             "runs": [r.to_json() for r in self.runs],
         }

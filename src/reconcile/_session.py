@@ -167,6 +167,7 @@ class Session:
         self.tenants = None if options.tenants is None else _price.load_tenants(options.tenants)
         self._scopes = _reuse.Scopes(self.con, self.store, self.walker.entries)
         self._scope_key: object = None  # the scope of the last reusing run
+        self.committed: list[str] = []  # the periods committed so far, in order
 
     def close(self) -> None:
         """Release the connection and the scratch folder."""
@@ -226,7 +227,9 @@ class Session:
         batch = _staging.Batch(self.con)
         pending: list[_Pending] = []
         try:
-            for period, cut_off in runs:
+            for number, (period, cut_off) in enumerate(runs, start=1):
+                if len(runs) > 1:
+                    self.progress.note(f"day {number}/{len(runs)}: {period.name}")
                 run_id = self.run_id(period, cut_off)
                 previous = out.manifest(period.name)
                 if not force and previous is not None and previous.get("run_id") == run_id:
@@ -367,6 +370,7 @@ class Session:
                         raise PricingError(f"run {item.period.name}: {said}") from exc
                 manifest = {**item.manifest, **counts}
                 result = out.commit(files, manifest)
+                self.committed.append(item.period.name)
                 self.progress.note(
                     f"run {item.period.name}: done in {time.monotonic() - item.started:.1f} s"
                     f" (run_id {item.run_id})"

@@ -66,12 +66,18 @@ class FileState:
 
     ``bytes``/``lines``: the prefix consumed (complete lines only); ``sha256``: digest of that prefix;
     ``compressed``: a compressed file, consumed whole (its digest is of the whole compressed file).
+    ``newest_ns``: the latest instant of the events the store took from it (None: none, or a store
+    from before this was kept); ``grew_at``: when an ingest last found it longer (RFC 3339, UTC).
+    Together they are the file's freshness (``sql/views/sources.sql``).
     """
 
     bytes: int
     lines: int
     sha256: str
     compressed: bool
+    newest_ns: int | None = None
+    grew_at: str | None = None
+    fresh: bool = True  # False: read from a files.json written before freshness was kept
 
     def to_json(self) -> dict[str, Any]:
         """The ``files.json`` entry."""
@@ -80,6 +86,8 @@ class FileState:
             "lines": self.lines,
             "sha256": self.sha256,
             "compressed": self.compressed,
+            "newest_ns": self.newest_ns,
+            "grew_at": self.grew_at,
         }
 
     @classmethod
@@ -90,6 +98,9 @@ class FileState:
             lines=int(data["lines"]),
             sha256=str(data["sha256"]),
             compressed=bool(data.get("compressed", False)),
+            newest_ns=None if data.get("newest_ns") is None else int(data["newest_ns"]),
+            grew_at=None if data.get("grew_at") is None else str(data["grew_at"]),
+            fresh="newest_ns" in data,
         )
 
 

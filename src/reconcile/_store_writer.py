@@ -34,6 +34,7 @@ import duckdb
 from reconcile import _schema as schema
 from reconcile._engine import literal
 from reconcile._files import flock_exclusive, fsync_path, open_lock_file, private_files, write_json_atomic
+from reconcile._signals import critical
 from reconcile._store import STORE_FORMAT, FileState, IngestEntry, Store, _instant_range, new_ingest_id
 from reconcile.exceptions import StoreError
 
@@ -179,6 +180,10 @@ class StoreWriter:
         ``record`` is the ingest record; ``files`` the complete per-file state after this ingest.
         The caller has written :attr:`events_stage` and :attr:`rejects_tmp`. Returns its entry.
         """
+        with critical():  # a SIGTERM waits for the ingest to be committed whole (``_signals``)
+            return self._commit(record, files)
+
+    def _commit(self, record: dict[str, Any], files: dict[str, FileState]) -> IngestEntry:
         store = self.store
         hook("before-commit")
         entry = self._place_events(self.events_stage, self.ingest_id)

@@ -3,9 +3,16 @@
 When a run replaces a committed period with a different ``run_id``, the writer keeps the version it
 replaces under the output folder, in the same commit (one more folder in the journal)::
 
-    OUT/history/period=P/version=N/manifest.json          the replaced manifest, as it was
-    OUT/history/period=P/version=N/invoice_lines.parquet  its usage lines (views/usage_lines)
-    OUT/history/period=P/version=N/interval_lines.parquet per interval and meter (engine/interval_lines)
+    OUT/history/period=P/version=N/manifest.json                   the replaced manifest, as it was
+    OUT/history/period=P/version=N/slices/usage_date=D/*.parquet   its files, as they were
+    OUT/history/period=P/version=N/intervals/*.parquet
+    OUT/history/period=P/version=N/anomalies/*.parquet
+
+The files are hard links of the committed ones (a commit replaces an output file by rename, never
+in place, so a link keeps the old rows): keeping a version costs no reading and no writing, and
+every row of every version can be read back; ``reconcile diff`` computes its usage and interval
+lines from them (``views/usage_lines``, ``engine/interval_lines``). A filesystem that refuses links
+gets copies.
 
 Versions count from 1 per period; the committed manifest holds its own ``version`` and, in
 ``replaces``, the run it replaced, that run's totals and the *cause*: the ingests added (with how
@@ -17,6 +24,7 @@ change of cut-off, price book, tenants, options or run format. A re-run with the
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -108,17 +116,33 @@ def version_lines(
     return con.sql(load_sql("views/usage_lines")), con.sql(load_sql("engine/interval_lines"))
 
 
-def keep(root: Path, period: Period, manifest: dict[str, Any], dest: Path) -> None:
-    """Write the committed version of ``period`` (its ``manifest``) into ``dest`` (a staging folder)."""
+def _link(source: Path, dest: Path) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, dest)
+    except OSError:
+        shutil.copyfile(source, dest)
+
+
+def keep(root: Path, period: Period, dest: Path) -> None:
+    """Keep the committed version of ``period`` in ``dest`` (a staging folder): links of its files
+    and a copy of its manifest (module doc)."""
     dest.mkdir(parents=True)
     slices, intervals = period_files(root, period)
-    with duckdb.connect() as con:
-        con.execute("SET enable_progress_bar = false")
-        usage, lines = version_lines(con, slices, intervals)
-        usage.write_parquet(str(dest / "invoice_lines.parquet"), compression="zstd")
-        lines.write_parquet(str(dest / "interval_lines.parquet"), compression="zstd")
+    anomalies = sorted((root / "anomalies" / f"period={period.name}").glob("*.parquet"))
+    for file in slices:
+        _link(file, dest / "slices" / file.parent.name / file.name)
+    for file in intervals:
+        _link(file, dest / "intervals" / file.name)
+    for file in anomalies:
+        _link(file, dest / "anomalies" / file.name)
     shutil.copyfile(root / "manifests" / f"period={period.name}" / "manifest.json", dest / "manifest.json")
-    json.loads((dest / "manifest.json").read_text(encoding="utf-8"))  # what was copied is whole
+    read_json(dest / "manifest.json")  # what was copied is whole
+
+
+def kept_files(folder: Path) -> tuple[list[Path], list[Path]]:
+    """The slices and intervals files of a kept version's folder."""
+    return sorted(folder.glob("slices/*/*.parquet")), sorted(folder.glob("intervals/*.parquet"))
 
 
 def late_lines(

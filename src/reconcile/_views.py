@@ -64,6 +64,16 @@ _BASE_COLUMNS: dict[str, dict[str, str]] = {
         "version": "BIGINT",
     },
     "issued_slices": schema.SLICES | _RUN,
+    "sources": {
+        "source": "VARCHAR",
+        "files": "BIGINT",
+        "lines": "BIGINT",
+        "bytes": "BIGINT",
+        "newest_ns": "BIGINT",
+        "newest_at": schema.INSTANT,
+        "grew_at": schema.INSTANT,
+        "newest_file": "VARCHAR",
+    },
     "issued_lines": schema.INVOICE_LINES,
 }
 
@@ -74,6 +84,7 @@ _ORDER = (
     "anomalies",
     "rejects",
     "events",
+    "sources",
     "runs",
     "bill_versions",
     "closes",
@@ -230,6 +241,9 @@ def connect_output(
     con.execute("SET VARIABLE version_files = ?", [literals(version_files(out))])
     con.execute("SET VARIABLE reject_files = ?", [reject_files])
     con.execute("SET VARIABLE event_files = ?", [event_files])
+    files_json = Store(store).files_path if store is not None else None
+    has_sources = files_json is not None and files_json.is_file()
+    con.execute("SET VARIABLE files_json = ?", [literal(files_json) if has_sources and files_json else None])
     for name, value in values.items():
         if name != "period":
             con.execute(f"SET VARIABLE {name} = ?", [value])
@@ -244,6 +258,7 @@ def connect_output(
         "anomalies": _has_files(out / "anomalies", "*.parquet"),
         "rejects": bool(reject_files),
         "events": bool(event_files),
+        "sources": has_sources,
         "runs": _has_files(out / "manifests", "manifest.json"),
         "closes": _has_files(out / "closed", "close.json"),
         "issued_lines": _has_files(out / "closed", "issued_lines.parquet"),

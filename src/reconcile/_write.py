@@ -47,14 +47,14 @@ import polars as pl
 from reconcile import _staging, _versions
 from reconcile._engine import literals
 from reconcile._files import (
-    flock_exclusive,
     fsync_path,
     fsync_tree,
-    open_lock_file,
+    lock_output,
     private_files,
     write_json_atomic,
 )
 from reconcile._period import Period, format_ns
+from reconcile._signals import critical
 from reconcile.exceptions import OutputError, UsageError
 
 OUTPUT_FORMAT = 1
@@ -63,7 +63,6 @@ KILL_ENV = "RECONCILE_KILL_AT"  # test hook: SIGKILL this process at the named c
 _JOURNAL = ".journal.json"
 _STAGING = ".staging"
 _TRASH = ".trash"
-_LOCK = ".lock"
 _DATA = "data_0.parquet"  # the name DuckDB's partitioned writer would give: readers glob *.parquet
 
 
@@ -110,27 +109,8 @@ def _roll_forward(root: Path) -> bool:
 
 
 def _lock_fd(path: Path, *, wait: float) -> int:
-    """Take the exclusive flock on ``path/.lock``, polling up to ``wait`` seconds."""
-    lock_path = path / _LOCK
-    try:
-        fd = open_lock_file(path, _LOCK)
-    except OSError as exc:
-        raise OutputError(
-            f"output folder {path}: cannot take its lock {lock_path}: {exc.strerror or exc}"
-        ) from None
-    try:
-        flock_exclusive(
-            fd,
-            wait=wait,
-            busy=lambda holder: (
-                f"output folder {path} is in use by another run (pid {holder}); "
-                "wait for it to finish or pass --wait SECONDS"
-            ),
-        )
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
+    """Take the output folder's exclusive lock (``_files.lock_output``)."""
+    return lock_output(path, wait=wait)
 
 
 def recover_output(path: str | Path, *, wait: float = 30.0) -> bool:
@@ -177,11 +157,12 @@ class OutputFolder:
     Opening rolls forward an interrupted commit and clears what crashed runs left in staging.
     """
 
-    def __init__(self, path: str | Path, *, wait: float = 0.0) -> None:
+    def __init__(self, path: str | Path, *, wait: float = 0.0, lock_fd: int | None = None) -> None:
         self.path = Path(path)
         if self.path.exists() and not self.path.is_dir():
             raise OutputError(f"output {self.path} is not a folder")
-        self._fd: int | None = _lock_fd(self.path, wait=wait)
+        self._owns_lock = lock_fd is None  # else the caller took it first (``_files.lock_output``)
+        self._fd: int | None = _lock_fd(self.path, wait=wait) if lock_fd is None else lock_fd
         try:
             _roll_forward(self.path)
             for leftover in (_STAGING, _TRASH):
@@ -191,9 +172,10 @@ class OutputFolder:
             raise
 
     def close(self) -> None:
-        """Release the lock."""
+        """Release the lock (unless the caller holds it)."""
         if self._fd is not None:
-            os.close(self._fd)
+            if self._owns_lock:
+                os.close(self._fd)
             self._fd = None
 
     def __enter__(self) -> OutputFolder:
@@ -341,9 +323,10 @@ class OutputFolder:
                 for t in targets
             ]
             journal = {"format": OUTPUT_FORMAT, "token": token, **about, "swaps": swaps}
-            write_json_atomic(self.path / _JOURNAL, journal)  # the commit point
-            _kill_point("journal")
-            self._swap_with_kill_points(swaps)
+            with critical():  # a SIGTERM waits for the commit to be whole (``_signals``)
+                write_json_atomic(self.path / _JOURNAL, journal)  # the commit point
+                _kill_point("journal")
+                self._swap_with_kill_points(swaps)
 
     def _version(
         self, staged: Staged, manifest: dict[str, Any], previous: dict[str, Any] | None
@@ -359,7 +342,7 @@ class OutputFolder:
                 version = number + 1
                 kept = _versions.version_dir(staged.period.name, number)
                 try:
-                    _versions.keep(self.path, staged.period, previous, staged.root / kept)
+                    _versions.keep(self.path, staged.period, staged.root / kept)
                 except (OSError, ValueError, duckdb.Error) as exc:
                     raise OutputError(
                         f"output folder {self.path}: cannot keep version {number} of period"
@@ -481,9 +464,10 @@ def read_output(path: str | Path, *, wait: float = 30.0) -> OutputTables:
 
 
 @contextlib.contextmanager
-def open_output(path: str | Path, *, wait: float = 0.0) -> Iterator[OutputFolder]:
-    """``with open_output(dir) as out:`` hold an output folder for writing."""
-    folder = OutputFolder(path, wait=wait)
+def open_output(path: str | Path, *, wait: float = 0.0, lock_fd: int | None = None) -> Iterator[OutputFolder]:
+    """``with open_output(dir) as out:`` hold an output folder for writing (``lock_fd``: its lock,
+    taken already by the caller, who releases it)."""
+    folder = OutputFolder(path, wait=wait, lock_fd=lock_fd)
     try:
         yield folder
     finally:

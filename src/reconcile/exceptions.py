@@ -43,5 +43,15 @@ class CloseError(ReconcileError):
     """A month cannot be closed: a period of it has no committed run, or it is closed already."""
 
 
+class InterruptedRunError(ReconcileError):
+    """A run or nightly stopped by SIGINT or SIGTERM; the message says which periods were committed.
+
+    ``exit_code`` is 130 (SIGINT) or 143 (SIGTERM)."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
 class ResourceError(ReconcileError):
     """The machine ran out of memory or disk while doing the job; the message names the step."""

@@ -129,4 +129,31 @@ def write_store(root: Path) -> Path:
             part = table.filter(pc.equal(table["ingest_id"], ingest))
             pq.write_table(part, store / folder / f"{ingest}.parquet", compression="zstd")
     (store / "store.json").write_text(json.dumps({"format": 1, "ingests": ["ing1"]}), encoding="utf-8")
+    files = {  # two sources: host-a's ledger and its rotation, host-b's ledger (silent since 10-31)
+        "/ledgers/host-a/ledger.jsonl": {
+            "bytes": 900,
+            "lines": 9,
+            "sha256": "a",
+            "compressed": False,
+            "newest_ns": 1793404800000000000,
+            "grew_at": "2026-11-03T02:30:00Z",
+        },
+        "/ledgers/host-a/ledger.jsonl.1.gz": {
+            "bytes": 300,
+            "lines": 3,
+            "sha256": "b",
+            "compressed": True,
+            "newest_ns": 1793318400000000000,
+            "grew_at": "2026-11-02T02:30:00Z",
+        },
+        "/ledgers/host-b/ledger.jsonl": {
+            "bytes": 100,
+            "lines": 1,
+            "sha256": "c",
+            "compressed": False,
+            "newest_ns": 1793491200000000000,
+            "grew_at": "2026-10-31T02:30:00Z",
+        },
+    }
+    (store / "files.json").write_text(json.dumps({"format": 1, "files": files}), encoding="utf-8")
     return store

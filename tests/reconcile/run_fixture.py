@@ -129,3 +129,25 @@ def output_rows(out: Path) -> dict[str, Any]:
             doc.pop(key)
         manifests[file.parent.name] = doc
     return {"tables": tables, "manifests": manifests}
+
+
+def line(
+    kind: str, rid: str, at: str, *, cpu: int = 0, mem: int = 0, storage: int = 0, reason: str = ""
+) -> str:
+    """One ledger line in the wire format's field order."""
+    entry: dict[str, object] = {"kind": kind}
+    entry["vm_id" if kind.startswith("vm.") else "snapshot_id"] = rid
+    if reason:
+        entry["reason"] = reason
+    entry["hypervisor"] = "firecracker"
+    shape = {k: v for k, v in (("cpu", cpu), ("mem_bytes", mem), ("storage_bytes", storage)) if v}
+    entry["shape"] = shape
+    entry["emitted_at"] = at
+    return json.dumps(entry, separators=(",", ":")) + "\n"
+
+
+def write(path: Path, *lines: str) -> Path:
+    """Write a ledger file (creating folders)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(lines))
+    return path

@@ -14,12 +14,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow.parquet as pq
 import pytest
 from run_fixture import PRICES, add_ingest, ev
 
 import reconcile
-from reconcile import _close, _diff
+from reconcile import _close, _diff, _versions
 from reconcile._cli import main
 from reconcile._views import connect_output, export_focus, read_relation
 from reconcile._write import KILL_ENV
@@ -106,9 +107,12 @@ def test_a_restated_period_keeps_the_version_it_replaced(month_store: tuple[Path
     summary = _run(store, out, "2026-10", tenants)
     kept = out / "history/period=2026-10/version=1"
     assert json.loads((kept / "manifest.json").read_text()) == old
-    assert pq.read_table(kept / "invoice_lines.parquet").to_pylist() == old_usage
-    intervals = pq.read_table(kept / "interval_lines.parquet").to_pylist()
+    with duckdb.connect() as con:  # every row of the old version reads back, as it was
+        usage, per_interval = _versions.version_lines(con, *_versions.kept_files(kept))
+        assert usage.to_arrow_table().to_pylist() == old_usage
+        intervals = per_interval.to_arrow_table().to_pylist()
     assert {r["resource_id"] for r in intervals} == {"vm-0", "vm-1", "vm-2", "vm-3"}
+    assert {r["run_id"] for r in pq.read_table(kept / "intervals").to_pylist()} == {old["run_id"]}
     new = _manifest(out, "2026-10")
     assert (new["version"], old["version"]) == (2, 1)
     assert new["replaces"]["run_id"] == old["run_id"]

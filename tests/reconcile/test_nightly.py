@@ -9,34 +9,11 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from run_fixture import GIB, PRICES
+from run_fixture import GIB, PRICES, line, write
 
 from reconcile import UsageError, nightly, read_output, run_period, write_fleet
 from reconcile._cli import main
 from reconcile._period import format_ns, parse_instant
-
-
-def line(
-    kind: str, rid: str, at: str, *, cpu: int = 0, mem: int = 0, storage: int = 0, reason: str = ""
-) -> str:
-    """One ledger line in the wire format's field order."""
-    entry: dict[str, object] = {"kind": kind}
-    entry["vm_id" if kind.startswith("vm.") else "snapshot_id"] = rid
-    if reason:
-        entry["reason"] = reason
-    entry["hypervisor"] = "firecracker"
-    shape = {k: v for k, v in (("cpu", cpu), ("mem_bytes", mem), ("storage_bytes", storage)) if v}
-    entry["shape"] = shape
-    entry["emitted_at"] = at
-    return json.dumps(entry, separators=(",", ":")) + "\n"
-
-
-def write(path: Path, *lines: str) -> Path:
-    """Write a ledger file (creating folders)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(lines))
-    return path
-
 
 NIGHT_1 = [
     line("vm.compute.start", "vm-1", "2026-10-14T22:00:00Z", cpu=2, mem=GIB, reason="boot"),
@@ -151,7 +128,7 @@ def test_cli_nightly_fails_on_anomalies_with_exit_3(
     captured = capsys.readouterr()
     assert "2026-10-15: unchanged" in captured.out
     assert "restated: none" in captured.out
-    assert captured.err == "error: 1 anomalies found (--fail-on-anomalies)\n"
+    assert captured.err == "error: anomalies: 1 in yesterday's or a restated day's output (--fail-on)\n"
     assert main([*args[:-1], "--today", "2026-10-16x"]) == 2
 
 

@@ -28,12 +28,13 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
 
-from reconcile._engine import connect, engine_errors, literal
+from reconcile._engine import connect, engine_errors, literal, literals
 from reconcile._ingest import _dedupe
 from reconcile._ingest._inputs import resolve_inputs
 from reconcile._ingest._parse import parse, set_var
@@ -47,6 +48,7 @@ from reconcile._ingest._summary import (
     format_summary,
     relative_name,
 )
+from reconcile._period import format_ns
 from reconcile._progress import Progress
 from reconcile._schema import REJECT_CODES
 from reconcile._scratch import scratch_dir
@@ -147,7 +149,9 @@ def _read_all(
             f"{command}: reading {relative_name(plan.path)} from line {plan.start_lines + 1:,}"
             f" ({(plan.consumed_bytes - plan.start_bytes) / 1e6:,.1f} MB)"
         )
-        result = _read(con, plan, work_dir, findings)
+        size = plan.consumed_bytes - plan.start_bytes
+        with progress.ticking(_reading(con, command, plan.path, size, done_bytes, total)):
+            result = _read(con, plan, work_dir, findings)
         if result is None:
             continue
         parsed.append(result)
@@ -158,6 +162,28 @@ def _read_all(
             f" ({relative_name(plan.path)})"
         )
     return parsed
+
+
+def _reading(  # noqa: PLR0917 (the figures of one line, in the order it prints them)
+    con: duckdb.DuckDBPyConnection, command: str, path: Path, size: int, done: int, total: int
+) -> Callable[[], str]:
+    """The progress line of one file being read: MB read of all, the rate and what is left."""
+    started = time.monotonic()
+
+    def line() -> str:
+        seconds = time.monotonic() - started
+        share = con.query_progress()  # -1 while no DuckDB query runs (the Python pass)
+        if share < 0:
+            return f"{command}: reading {relative_name(path)} ({size / 1e6:,.1f} MB), {seconds:.0f} s"
+        now = done + size * min(share, 100.0) / 100.0
+        rate = (now - done) / seconds if seconds > 0 else 0.0
+        left = f", about {(total - now) / rate:,.0f} s left" if rate > 0 else ""
+        return (
+            f"{command}: {now / 1e6:,.1f} of {total / 1e6:,.1f} MB, {rate / 1e6:,.1f} MB/s{left}"
+            f" ({relative_name(path)})"
+        )
+
+    return line
 
 
 def _nothing_to_read(findings: Sequence[Finding]) -> InputError:
@@ -201,6 +227,7 @@ def ingest(
                 con, plans, work_dir=work_dir, findings=findings, progress=progress, command="ingest"
             )
             counts = _write(con, parsed, inputs.files, target, writer)
+            newest = _newest(con, writer.events_stage, target, state)
         finally:
             con.close()
         read = {p.prepared.plan.index for p in parsed}
@@ -216,16 +243,24 @@ def ingest(
         )
         summary.findings = findings
         summary.seconds = time.monotonic() - started
-        new_state = dict(state)
+        new_state = {
+            name: replace(old, newest_ns=newest.get(name, old.newest_ns)) for name, old in state.items()
+        }
         lines_read = {p.prepared.plan.index: p.prepared.lines for p in parsed}
+        now = format_ns(time.time_ns())
         for p in kept:
-            if p.unchanged and str(p.path) in state:
+            name = str(p.path)
+            if p.unchanged and name in state:
                 continue
-            new_state[str(p.path)] = FileState(
+            before = state.get(name)
+            grew = before is None or p.consumed_bytes > before.bytes or p.consumed_sha256 != before.sha256
+            new_state[name] = FileState(
                 bytes=p.consumed_bytes,
                 lines=p.start_lines + lines_read.get(p.index, 0),
                 sha256=p.consumed_sha256,
                 compressed=p.compressed,
+                newest_ns=_later(before.newest_ns if before else None, newest.get(name)),
+                grew_at=now if grew else (before.grew_at if before else None),
             )
         record = {
             "ingest_id": writer.ingest_id,
@@ -237,6 +272,24 @@ def ingest(
         f"ingest: {summary.lines:,} lines, {summary.events:,} new events in {summary.seconds:.2f} s"
     )
     return summary
+
+
+def _later(a: int | None, b: int | None) -> int | None:
+    return b if a is None else a if b is None else max(a, b)
+
+
+def _newest(
+    con: duckdb.DuckDBPyConnection, stage: Path, target: Store, state: dict[str, FileState]
+) -> dict[str, int]:
+    """Per source file: the latest instant among this ingest's new events (staged under ``stage``)
+    and, once for a store from before freshness was kept, among the store's events."""
+    files = sorted(stage.glob("day=*/*.parquet")) if stage.is_dir() else []
+    if target.exists() and any(not s.fresh for s in state.values()):
+        files += target.event_files()
+    if not files:
+        return {}
+    rows = con.execute(load_sql("engine/newest_by_source"), {"files": literals(files)}).fetchall()
+    return {str(source): int(newest) for source, newest in rows}
 
 
 def _write(

@@ -1,0 +1,63 @@
+"""What every command shares: exit codes, the parser class, common options, a run's summary."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any
+
+from reconcile.exceptions import UsageError
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_ANOMALIES = 3
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as ``error: ...`` with exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+
+def memory_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--memory-limit",
+        metavar="SIZE",
+        help="DuckDB's memory limit, e.g. 4GB (default: $RECONCILE_MEMORY_LIMIT, else 1500MB); past it"
+        " DuckDB spills to disk",
+    )
+
+
+def common_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.add_argument("--debug", action="store_true", help="print tracebacks on errors")
+
+
+def print_run(summary: Any, *, heading: bool = True) -> None:  # noqa: ANN401 - a reconcile.RunSummary
+    """The human summary of one run on stdout."""
+    roles = summary.roles
+    if heading:
+        print(f"period {summary.period}  [{summary.period_start}, {summary.period_end})", end="")
+        print(f"  cut-off {summary.cut_off}")
+        print(f"run_id {summary.run_id}")
+    print(
+        f"events before cut-off: {roles['events']} = {roles['start']} starts + {roles['stop']} closing stops"
+        f" + {roles['unmatched_stop']} unmatched stops"
+    )
+    intervals = ", ".join(f"{k} {v}" for k, v in summary.intervals.items()) or "none"
+    anomalies = ", ".join(f"{k} {v}" for k, v in summary.anomalies.items()) or "none"
+    print(f"intervals: {intervals}")
+    print(f"anomalies: {anomalies}")
+    print("totals:")
+    for family, amounts in sorted(summary.totals_by_family.items()):
+        for currency, amount in sorted(amounts.items()):
+            print(f"  {family:<14} {currency} {amount}")
+    for currency, amount in sorted(summary.totals.items()):
+        print(f"  {'invoice total':<14} {currency} {amount}")
+    if summary.unattributed_slices:
+        print(f"unattributed slices (no tenant): {summary.unattributed_slices}")
+
+
+Handler = Callable[[argparse.Namespace], int]

@@ -1,0 +1,144 @@
+"""`reconcile nightly`: its options (command line, RECONCILE_*, --config), the output's lock taken
+first, the summary."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from reconcile._cli._base import (
+    EXIT_ANOMALIES,
+    EXIT_OK,
+    common_options,
+    memory_option,
+    print_run,
+)
+from reconcile.exceptions import UsageError
+
+
+def add_nightly(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "nightly",
+        help="ingest, run yesterday (UTC), restate earlier days that changed",
+        description="Every option can also come from RECONCILE_<NAME> (e.g. RECONCILE_MAX_SILENCE) or"
+        " from the TOML file of --config; the command line wins, then the environment, then the file.",
+    )
+    p.add_argument("paths", nargs="*", help="ledger files, folders or globs to ingest (RECONCILE_PATHS: a:b)")
+    p.add_argument("--config", help="a TOML file of these options (default: $RECONCILE_CONFIG, none)")
+    p.add_argument("--store", help="the event store folder (required)")
+    p.add_argument("--output", help="the output folder of the day runs (required)")
+    p.add_argument("--prices", help="price book file, or 'bundled' (required)")
+    p.add_argument("--lookback", type=int, help="days before yesterday to restate when changed (default 35)")
+    p.add_argument("--today", help="YYYY-MM-DD to treat as today (UTC) (default: the clock)")
+    p.add_argument(
+        "--double-start", choices=["close", "drop"], help="a start while open: close or drop (default close)"
+    )
+    p.add_argument("--stale-after", help="flag intervals open longer than this, e.g. 7d (default: never)")
+    p.add_argument(
+        "--tenants", help="CSV or Parquet: resource_id, tenant_id[, valid_from, valid_to] (default none)"
+    )
+    p.add_argument(
+        "--max-silence",
+        help="report each ledger source whose newest event is older than this at the cut-off, e.g. 6h"
+        " (default: not checked)",
+    )
+    p.add_argument(
+        "--fail-on",
+        action="append",
+        metavar="WHAT",
+        help="exit 3 after committing when the night found these: a comma list of anomalies, rejects,"
+        " findings, silent-sources (default: none)",
+    )
+    p.add_argument("--fail-on-anomalies", action="store_true", help="the same as --fail-on anomalies")
+    p.add_argument("--wait", type=float, help="seconds to wait for another run or ingest (default 0)")
+    memory_option(p)
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    common_options(p)
+    p.set_defaults(handler=_cmd_nightly)
+
+
+def _nightly_options(args: argparse.Namespace) -> dict[str, Any]:
+    from reconcile._config import resolve  # noqa: PLC0415 - standard library only
+    from reconcile._results import FAIL_ON  # noqa: PLC0415
+
+    given = dict(vars(args))
+    given["fail_on"] = [x.strip() for v in args.fail_on or [] for x in v.split(",") if x.strip()]
+    values = resolve(given)
+    fail_on = list(values["fail_on"]) + (["anomalies"] if values["fail_on_anomalies"] else [])
+    unknown = [x for x in fail_on if x not in FAIL_ON]
+    if unknown:
+        raise UsageError(f"--fail-on {', '.join(unknown)}: expected some of {', '.join(FAIL_ON)}")
+    if "silent-sources" in fail_on and values["max_silence"] is None:
+        raise UsageError("--fail-on silent-sources needs --max-silence DURATION")
+    values["fail_on"] = sorted(set(fail_on))
+    return values
+
+
+def _cmd_nightly(args: argparse.Namespace) -> int:
+    from reconcile._files import holding_output  # noqa: PLC0415 - standard library only
+
+    o = _nightly_options(args)
+    # the output's lock first: a second nightly is refused before the engine is even loaded
+    with holding_output(o["output"], wait=o["wait"]) as lock_fd:
+        from reconcile._nightly import nightly  # noqa: PLC0415 - keep `reconcile --help` fast
+
+        summary = nightly(
+            o["paths"],
+            o["store"],
+            o["output"],
+            o["prices"],
+            lookback=o["lookback"],
+            today=o["today"],
+            double_start=o["double_start"],
+            stale_after=o["stale_after"],
+            tenants=o["tenants"],
+            max_silence=o["max_silence"],
+            quiet=o["quiet"],
+            wait=o["wait"],
+            memory_limit=o["memory_limit"],
+            lock_fd=lock_fd,
+        )
+    failures = summary.failures(o["fail_on"])
+    if o["json"]:
+        print(json.dumps({**summary.to_json(), "failed_on": failures}, sort_keys=True))
+    else:
+        _print_nightly(summary)
+    for line in failures:
+        print(f"error: {line} (--fail-on)", file=sys.stderr)
+    return EXIT_ANOMALIES if failures else EXIT_OK
+
+
+def _print_nightly(summary: Any) -> None:  # noqa: ANN401 - a reconcile.NightlySummary
+    ingest = summary.ingest
+    print(
+        f"ingest: {ingest.get('events', 0)} new events, {ingest.get('duplicates', 0)} duplicates,"
+        f" {summary.rejected} rejects, {ingest.get('pending', 0)} pending"
+    )
+    if summary.rejected:
+        codes = ", ".join(f"{c} {n}" for c, n in sorted(ingest.get("rejects", {}).items()) if n)
+        print(f"rejects: {codes}")
+        sample = ingest.get("reject_sample", [])
+        for item in sample:
+            print(f"  {item}")
+        if summary.rejected > len(sample):
+            print(f"  ... {summary.rejected - len(sample)} more: reconcile sql rejects --store STORE")
+    for finding in ingest.get("findings", []):
+        print(f"skipped: {finding['path']}: {finding['detail']}")
+    for day in summary.days:
+        print(f"{day.period}: {day.action:<9} run_id {day.run_id}  anomalies {day.anomalies}")
+    print(f"restated: {', '.join(summary.restated) or 'none'}")
+    for restatement in summary.restatements:
+        print(restatement.line())
+    if summary.max_silence_ns is not None:
+        for source in summary.silent_sources:
+            print(
+                f"silent source: {source.source}: newest event {source.newest_at or 'none'},"
+                f" last grew {source.grew_at or 'never'}"
+            )
+        if not summary.silent_sources:
+            print(f"sources: {len(summary.sources)}, none silent")
+    for run in summary.runs:
+        if run.period == summary.yesterday:
+            print_run(run)

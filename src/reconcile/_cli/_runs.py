@@ -1,0 +1,119 @@
+"""`reconcile run`, `demo` and `checkpoints`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from reconcile._cli._base import (
+    EXIT_OK,
+    common_options,
+    memory_option,
+    print_run,
+)
+
+# --- run / nightly / demo (owner: pricing and runs) ---------------------------------------------------
+
+
+def add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("run", help="reconcile and price one period")
+    p.add_argument("--store", required=True)
+    p.add_argument("--prices", required=True, help="price book file, or 'bundled'")
+    p.add_argument("--output", required=True)
+    p.add_argument("--period", required=True, help="YYYY-MM-DD (a day) or YYYY-MM (a month)")
+    p.add_argument("--cut-off", help="RFC 3339 instant; needed for a period that has not ended")
+    p.add_argument("--double-start", choices=["close", "drop"], default="close")
+    p.add_argument("--stale-after", help="duration, e.g. 7d, 36h")
+    p.add_argument("--tenants", help="CSV or Parquet: resource_id, tenant_id[, valid_from, valid_to]")
+    p.add_argument("--wait", type=float, default=0.0, help="seconds to wait for another run on the output")
+    memory_option(p)
+    p.add_argument("--json", action="store_true")
+    common_options(p)
+    p.set_defaults(handler=_cmd_run)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from reconcile._run import run_period  # noqa: PLC0415 - keep `reconcile --help` fast
+
+    summary = run_period(
+        args.store,
+        args.prices,
+        args.output,
+        args.period,
+        cut_off=args.cut_off,
+        double_start=args.double_start,
+        stale_after=args.stale_after,
+        tenants=args.tenants,
+        quiet=args.quiet,
+        wait=args.wait,
+        memory_limit=args.memory_limit,
+    )
+    if args.json:
+        print(json.dumps(summary.to_json(), sort_keys=True))
+        return EXIT_OK
+    print_run(summary)
+    action = "replaced the previous run" if summary.replaced else "new"
+    print(f"output: {summary.output} ({action})")
+    return EXIT_OK
+
+
+def add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("demo", help="generate a seeded fleet ledger and run the whole pipeline on it")
+    p.add_argument("--output", default="demo-output")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--json", action="store_true")
+    common_options(p)
+    p.set_defaults(handler=_cmd_demo)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from reconcile._demo import demo  # noqa: PLC0415 - keep `reconcile --help` fast
+
+    summary = demo(args.output, seed=args.seed, quiet=args.quiet)
+    if args.json:
+        print(json.dumps(summary.to_json(), sort_keys=True))
+        return EXIT_OK
+    ingest = summary.ingest
+    print(f"ledgers:  {summary.ledgers}")
+    print(
+        f"store:    {summary.store} ({ingest.get('events', 0)} events,"
+        f" {ingest.get('duplicates', 0)} duplicates,"
+        f" {sum(ingest.get('rejects', {}).values())} rejects, {ingest.get('pending', 0)} pending)"
+    )
+    for run in summary.runs:
+        totals = ", ".join(f"{c} {a}" for c, a in run.totals.items())
+        anomalies = sum(run.anomalies.values())
+        print(f"{run.period}: {sum(run.intervals.values())} intervals, {anomalies} anomalies, {totals}")
+    if summary.runs:
+        print(f"\nlast day, {summary.runs[-1].period}:")
+        print_run(summary.runs[-1], heading=False)
+    print(
+        f"\nParquet output: {summary.output}/slices, intervals, anomalies"
+        f" (manifests in {summary.output}/manifests)"
+    )
+    print(f"next: reconcile sql daily_spend --output {summary.output}")
+    return EXIT_OK
+
+
+def add_checkpoints(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("checkpoints", help="show the pairing checkpoints of a store, or rebuild them")
+    p.add_argument("--store", required=True, help="the event store folder")
+    p.add_argument("--rebuild", action="store_true", help="remove them and walk the whole history again")
+    memory_option(p)
+    p.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    common_options(p)
+    p.set_defaults(handler=_cmd_checkpoints)
+
+
+def _cmd_checkpoints(args: argparse.Namespace) -> int:
+    from reconcile._checkpoint_admin import checkpoint_report, rebuild_checkpoints  # noqa: PLC0415
+
+    if args.rebuild:
+        report = rebuild_checkpoints(args.store, quiet=args.quiet, memory=args.memory_limit)
+    else:
+        report = checkpoint_report(args.store)
+    if args.json:
+        print(json.dumps(report.to_json(), sort_keys=True))
+    else:
+        print("\n".join(report.lines()))
+    return EXIT_OK
