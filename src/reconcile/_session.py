@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import importlib.metadata
 import json
@@ -124,15 +125,24 @@ def cut_off_ns(cut_off: str | int | dt.datetime | None) -> int | None:
     return _pair.instant_ns(cut_off, "cut_off")
 
 
-def versions() -> dict[str, str]:
-    """The formats and library versions a manifest records."""
-    found = {"run_format": str(RUN_FORMAT), "output_format": str(_write.OUTPUT_FORMAT)}
+@functools.cache
+def _library_versions() -> tuple[tuple[str, str], ...]:
+    found = []
     for dist in ("cocoon-billing", "duckdb", "polars", "pyarrow"):
         try:
-            found[dist] = importlib.metadata.version(dist)
+            found.append((dist, importlib.metadata.version(dist)))
         except importlib.metadata.PackageNotFoundError:
-            found[dist] = "unknown"
-    return found
+            found.append((dist, "unknown"))
+    return tuple(found)
+
+
+def versions() -> dict[str, str]:
+    """The formats and library versions a manifest records (the libraries read once a process)."""
+    return {
+        "run_format": str(RUN_FORMAT),
+        "output_format": str(_write.OUTPUT_FORMAT),
+        **dict(_library_versions()),
+    }
 
 
 class Session:

@@ -44,6 +44,10 @@ ORDER = {
     "anomalies": " ORDER BY at_ns, code, family, resource_id, source_file, source_line",
 }
 
+COMPRESSION_LEVEL = 1
+"""zstd level of the output files: level 1 writes a day's slices about 20% faster than DuckDB's
+default (3) for files about 2% larger (measured on a day of the bench fleet)."""
+
 ROW_GROUP_ROWS = 20_000
 """Rows per Parquet row group: a file of a day of a mid-size fleet (about 70,000 rows) is then
 encoded on every thread; DuckDB's default (122,880) encodes it on one."""
@@ -224,8 +228,10 @@ def write_files(
             with lock:
                 cursors.append(cursor)
         job.path.parent.mkdir(parents=True, exist_ok=True)
-        cursor.sql(job.sql, params=job.params).write_parquet(
-            str(job.path), compression="zstd", row_group_size=ROW_GROUP_ROWS
+        cursor.execute(
+            f"COPY ({job.sql}) TO $output_file (FORMAT parquet, COMPRESSION zstd,"
+            f" COMPRESSION_LEVEL {COMPRESSION_LEVEL}, ROW_GROUP_SIZE {ROW_GROUP_ROWS})",
+            {**job.params, "output_file": str(job.path)},
         )
 
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="reconcile-write")
