@@ -43,9 +43,13 @@ def connect(*, memory_limit: str, scratch: Path | None = None) -> duckdb.DuckDBP
     if scratch is not None:
         config["temp_directory"] = str(scratch / "duckdb")
     con = duckdb.connect(config=config)
-    # progress is ours, on stderr: DuckDB tracks it (query_progress) but prints nothing
-    con.execute("SET enable_progress_bar = true")
-    con.execute("SET enable_progress_bar_print = false")
+    # progress is ours, on stderr: DuckDB tracks it (query_progress) but prints nothing. Inside
+    # Jupyter DuckDB refuses to track it without ipywidgets: then there is no progress to read.
+    try:
+        con.execute("SET enable_progress_bar_print = false")
+        con.execute("SET enable_progress_bar = true")
+    except duckdb.InvalidInputException:
+        pass  # DuckDB's own default then: no progress bar in a notebook without ipywidgets
     return con
 
 

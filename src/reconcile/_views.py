@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,10 +31,10 @@ from reconcile._csv import write_csv
 from reconcile._currency import currency_table
 from reconcile._engine import literal, literals
 from reconcile._files import private_files
-from reconcile._period import parse_period
+from reconcile._period import Period, parse_period
 from reconcile._sql import load_sql, sql_root
 from reconcile._store import Store
-from reconcile._write import recover_output
+from reconcile._write import read_manifests, recover_output
 from reconcile.exceptions import OutputError, UsageError
 
 # The SPEC section 5 columns of each base relation: the shape of the empty relation used when the folder
@@ -296,16 +296,25 @@ def read_relation_arrow(
     *,
     store: str | os.PathLike[str] | None = None,
     params: Mapping[str, str | int] | None = None,
+    limit: int | None = None,
 ) -> pa.Table:
-    """The rows of relation ``name`` over ``output`` as an Arrow table (decimals stay decimal)."""
+    """The rows of relation ``name`` over ``output`` as an Arrow table (decimals stay decimal); the
+    first ``limit`` rows only when given."""
     _check_name(name)
     con = connect_output(output, store=store, params=params)
     try:
-        return con.table(name).to_arrow_table()
+        rel = con.table(name)
+        return (rel if limit is None else rel.limit(_limit(limit))).to_arrow_table()
     except duckdb.Error as exc:
         raise OutputError(f"relation {name} over {output}: {exc}") from None
     finally:
         con.close()
+
+
+def _limit(limit: int) -> int:
+    if limit < 0:
+        raise UsageError(f"--limit {limit}: expected a count of rows, 0 or more")
+    return limit
 
 
 def read_relation(
@@ -314,11 +323,64 @@ def read_relation(
     *,
     store: str | os.PathLike[str] | None = None,
     params: Mapping[str, str | int] | None = None,
+    limit: int | None = None,
 ) -> pl.DataFrame:
     """The rows of relation ``name`` over ``output`` as a polars DataFrame (decimals stay decimal)."""
-    frame = pl.from_arrow(read_relation_arrow(name, output, store=store, params=params))
+    frame = pl.from_arrow(read_relation_arrow(name, output, store=store, params=params, limit=limit))
     assert isinstance(frame, pl.DataFrame)
     return frame
+
+
+def read_query(
+    query: str,
+    output: str | os.PathLike[str],
+    *,
+    store: str | os.PathLike[str] | None = None,
+    params: Mapping[str, str | int] | None = None,
+    limit: int | None = None,
+    parameters: Sequence[object] | None = None,
+) -> pl.DataFrame:
+    """The rows of one read-only query (a single ``SELECT``, ``WITH ... SELECT`` or ``FROM ...``) over
+    the analyst relations of ``output``. Anything else (several statements, ``COPY``, ``CREATE``,
+    ``ATTACH``, ``SET``, ...) is a UsageError: a query never writes. ``parameters`` are bound to the
+    query's ``?`` placeholders."""
+    try:
+        statements = duckdb.extract_statements(query)
+    except duckdb.Error as exc:
+        raise UsageError(f"--query: {str(exc).splitlines()[0]}") from None
+    if len(statements) != 1:
+        raise UsageError(f"--query: expected one statement, got {len(statements)}")
+    if statements[0].type != duckdb.StatementType.SELECT:
+        raise UsageError(f"--query: only a SELECT may run here, not {statements[0].type.name}")
+    con = connect_output(output, store=store, params=params)
+    try:
+        rel = con.sql(statements[0].query.rstrip().rstrip(";"), params=list(parameters or []))
+        table = (rel if limit is None else rel.limit(_limit(limit))).to_arrow_table()
+    except duckdb.Error as exc:
+        raise UsageError(f"--query: {str(exc).splitlines()[0]}") from None
+    finally:
+        con.close()
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+def _check_coverage(output: Path, period: Period, *, allow_partial: bool) -> bool:
+    """Whether an export of ``period`` is partial: some day (or the month) of it has no committed
+    run. No run at all is an OutputError; some missing is one unless ``allow_partial``."""
+    manifests = read_manifests(output) if output.is_dir() else {}
+    months = {name for name in manifests if len(name) == 7}
+    wanted = [d.isoformat() for d in period.days()]
+    missing = [d for d in wanted if d not in manifests and d[:7] not in months]
+    if len(missing) == len(wanted):
+        raise OutputError(f"export of period {period.name}: {output} holds no run of it (run it first)")
+    if missing and not allow_partial:
+        shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
+        raise OutputError(
+            f"export of period {period.name}: {len(missing)} of its {len(wanted)} days have no run"
+            f" ({shown}); run them, or pass --allow-partial to export what there is, marked partial"
+        )
+    return bool(missing)
 
 
 def export_focus(
@@ -327,8 +389,12 @@ def export_focus(
     period: str,
     to: str | os.PathLike[str],
     params: Mapping[str, str | int] | None = None,
+    allow_partial: bool = False,
 ) -> int:
     """Write the ``focus`` rows of ``period`` to ``to`` (``.parquet`` zstd or ``.csv``); return the row count.
+
+    A period without any committed run is an OutputError; one with some of its days missing is one
+    too unless ``allow_partial``, and then every row's ``x_PartialExport`` is true.
 
     The file is written next to its destination and renamed into place, so a reader never sees half of
     it. CSV instants are ISO 8601 UTC with nanoseconds (``2026-11-25T10:00:00.000000000Z``), and text
@@ -339,16 +405,18 @@ def export_focus(
     suffix = dest.suffix.lower()
     if suffix not in (".parquet", ".csv"):
         raise UsageError(f"--to {dest}: the file name must end in .parquet or .csv")
-    parse_period(period)  # a usage error before any work
+    wanted = parse_period(period)  # a usage error before any work
     merged: dict[str, str | int] = dict(params or {})
     merged["period"] = period
     if not dest.parent.is_dir():
         raise UsageError(f"--to {dest}: the folder {dest.parent} does not exist")
+    partial = _check_coverage(Path(output), wanted, allow_partial=allow_partial)
     con = connect_output(output, params=merged)
     tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
     try:
         with private_files():
-            rel = con.table("focus")
+            # every row says whether the export covers its whole period (a FOCUS x_ column)
+            rel = con.sql("SELECT *, CAST(? AS BOOLEAN) AS x_PartialExport FROM focus", params=[partial])
             if suffix == ".parquet":
                 rel.write_parquet(str(tmp), compression="zstd")
             else:

@@ -109,11 +109,40 @@ def test_export_focus_command(
     output, _ = folders
     dest = tmp_path / "focus.parquet"
     argv = ["export", "focus", "--output", str(output), "--period", "2026-11", "--to", str(dest), "--quiet"]
-    assert main([*argv, "--param", "focus_provider_name=Acme"]) == 0
+    assert main([*argv, "--param", "focus_provider_name=Acme"]) == 1  # 28 of its days never ran
+    assert "28 of its 30 days have no run" in capsys.readouterr().err
+    assert main([*argv, "--param", "focus_provider_name=Acme", "--allow-partial"]) == 0
     assert "wrote 14 FOCUS rows" in capsys.readouterr().out
     table = pq.read_table(dest)
     assert table.num_rows == 14
     assert set(table.column("ProviderName").to_pylist()) == {"Acme"}
+    assert set(table.column("x_PartialExport").to_pylist()) == {True}
+
+
+def test_sql_limit_and_a_read_only_query(
+    folders: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`sql NAME --limit N` prints N rows; `sql --query` runs one SELECT over the relations and
+    refuses anything that could write, in one line with exit 2."""
+    output, _ = folders
+    assert main(["sql", "slices", "--output", str(output), "--format", "json", "--limit", "2"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 2
+    query = "SELECT tenant_id, sum(amount) AS amount FROM slices GROUP BY 1 ORDER BY tenant_id NULLS FIRST"
+    assert main(["sql", "--query", query, "--output", str(output), "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [r["tenant_id"] for r in rows] == sorted(r["tenant_id"] for r in rows)
+    for bad, says in (
+        ("COPY slices TO '/tmp/x.csv'", "only a SELECT may run here, not COPY"),
+        ("SELECT 1; SELECT 2", "expected one statement, got 2"),
+        ("CREATE TABLE t AS SELECT 1", "not CREATE"),
+        ("SELECT * FROM nope", "nope"),
+    ):
+        assert main(["sql", "--query", bad, "--output", str(output)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: --query")
+        assert says in err
+    assert main(["sql", "slices", "--query", "SELECT 1", "--output", str(output)]) == 2
+    assert "not both" in capsys.readouterr().err
 
 
 def test_the_installed_script_runs(folders: tuple[Path, Path]) -> None:

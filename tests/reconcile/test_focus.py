@@ -13,7 +13,7 @@ import pytest
 from analyst_fixture import write_output
 
 from reconcile._views import connect_output, export_focus, read_relation
-from reconcile.exceptions import UsageError
+from reconcile.exceptions import OutputError, UsageError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -169,7 +169,7 @@ def test_export_parquet_keeps_decimals_and_filters_the_period(output: Path, tmp_
     with pytest.raises(UsageError, match="does not exist"):
         export_focus(output, period="2026-11", to=dest)  # the target's folder is never created
     dest.parent.mkdir()
-    rows = export_focus(output, period="2026-11", to=dest)
+    rows = export_focus(output, period="2026-11", to=dest, allow_partial=True)  # 3 days of it run
     assert dest.stat().st_mode & 0o777 == 0o600
     assert rows == 14
     table = pq.read_table(dest)
@@ -177,8 +177,20 @@ def test_export_parquet_keeps_decimals_and_filters_the_period(output: Path, tmp_
     assert str(table.schema.field("BilledCost").type) == "decimal128(38, 12)"
     assert str(table.schema.field("ChargePeriodStart").type) == "timestamp[ns]"
     assert [p.name for p in dest.parent.iterdir()] == ["focus.parquet"]  # no temporary file left
+    assert set(table.column("x_PartialExport").to_pylist()) == {True}
     day = export_focus(output, period="2026-10-31", to=tmp_path / "day.parquet")
     assert day == 2
+    assert set(pq.read_table(tmp_path / "day.parquet").column("x_PartialExport").to_pylist()) == {False}
+
+
+def test_export_refuses_a_period_never_run_or_half_run(output: Path, tmp_path: Path) -> None:
+    """A period with no committed run is an error (not an empty file and exit 0); a month with days
+    missing is refused unless allow_partial, naming how many; nothing is written."""
+    with pytest.raises(OutputError, match="holds no run of it"):
+        export_focus(output, period="2026-11-20", to=tmp_path / "never.parquet")
+    with pytest.raises(OutputError, match=r"28 of its 30 days have no run \(2026-11-03, .*--allow-partial"):
+        export_focus(output, period="2026-11", to=tmp_path / "month.parquet")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_export_csv_writes_iso_instants_and_exact_decimals(output: Path, tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import nbformat
@@ -9,15 +10,14 @@ import pytest
 from analyst_fixture import write_output, write_store
 from nbclient import NotebookClient
 
-import reconcile
-
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 NAMES = ["usage_overview", "anomaly_review"]
 
 
 def _execute(name: str, monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> nbformat.NotebookNode:
-    """Run notebook ``name`` in a fresh kernel with ``env`` set (Agg backend: no display needed)."""
-    monkeypatch.setenv("MPLBACKEND", "Agg")
+    """Run notebook ``name`` in a fresh kernel with ``env`` set, with the kernel's own (inline)
+    matplotlib backend, so that every chart becomes a PNG output as it does in JupyterLab."""
+    monkeypatch.delenv("MPLBACKEND", raising=False)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
@@ -25,12 +25,6 @@ def _execute(name: str, monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) ->
         nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
     ).execute()
     return nb
-
-
-@pytest.fixture(scope="module")
-def demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    summary = reconcile.demo(tmp_path_factory.mktemp("nb_demo") / "demo", quiet=True)
-    return Path(summary.root)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -61,3 +55,11 @@ def test_notebook_runs_on_the_demo_output(
     nb = _execute(name, monkeypatch, {"RECONCILE_OUTPUT": str(demo_root)})
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert str(demo_root / "output") in text
+    charts = [c for c in nb.cells if c.cell_type == "code" and "display(plots." in c.source]
+    assert charts
+    for cell in charts:  # every chart cell shows a real picture, not a repr or nothing
+        images = [
+            base64.b64decode(o["data"]["image/png"]) for o in cell.outputs if "image/png" in o.get("data", {})
+        ]
+        assert images, cell.source.splitlines()[0]
+        assert all(i.startswith(b"\x89PNG\r\n\x1a\n") and len(i) > 5_000 for i in images)

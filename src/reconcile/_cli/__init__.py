@@ -29,9 +29,20 @@ from reconcile._signals import EXIT_SIGINT, EXIT_SIGTERM, Terminated, terminable
 from reconcile.exceptions import InterruptedRunError, ReconcileError, UsageError
 
 
+def _version() -> str:
+    """This distribution's version (read from its metadata: no engine import)."""
+    import importlib.metadata  # noqa: PLC0415 - only when the parser is built
+
+    try:
+        return importlib.metadata.version("cocoon-billing")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every command."""
     parser = Parser(prog="reconcile", description="Turn metering ledgers into priced billing intervals.")
+    parser.add_argument("--version", action="version", version=f"reconcile {_version()}")
     common_options(parser)
     sub: argparse._SubParsersAction[argparse.ArgumentParser] = parser.add_subparsers(
         dest="command", metavar="COMMAND", parser_class=Parser
@@ -48,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
         _bills.add_diff,
         _analysts.add_sql,
         _analysts.add_export,
+        _analysts.add_report,
     ):
         add(sub)
     return parser

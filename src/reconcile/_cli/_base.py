@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from reconcile.exceptions import UsageError
@@ -14,11 +17,41 @@ EXIT_USAGE = 2
 EXIT_ANOMALIES = 3
 
 
+class Formatter(argparse.HelpFormatter):
+    """Help that shows every option's default (unless its text already says it) and marks the
+    required ones."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if action.required and action.option_strings and "required" not in text:
+            return f"{text} (required)"
+        default = action.default
+        if "default" in text or not action.option_strings or default in (None, False, [], argparse.SUPPRESS):
+            return text
+        return f"{text} (default: {default})"
+
+
 class Parser(argparse.ArgumentParser):
-    """argparse that reports usage errors as ``error: ...`` with exit code 2."""
+    """argparse that reports usage errors as ``error: ...`` with exit code 2, with :class:`Formatter`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401 (argparse's own)
+        kwargs.setdefault("formatter_class", Formatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(message)
+
+
+def command_line(*args: str) -> str:
+    """A ``reconcile ...`` command line runnable as printed, in any shell: the script that is running
+    by its absolute path (``uv run`` and an inactive virtual environment put ``reconcile`` on the
+    PATH of this process only), or ``python -m reconcile._cli``; arguments quoted."""
+    script = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if script is not None and script.name == "reconcile" and script.is_file():
+        head = [str(script.resolve())]
+    else:
+        head = [sys.executable, "-m", "reconcile._cli"]
+    return " ".join(shlex.quote(part) for part in [*head, *args])
 
 
 def memory_option(p: argparse.ArgumentParser) -> None:
@@ -31,7 +64,7 @@ def memory_option(p: argparse.ArgumentParser) -> None:
 
 
 def common_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr (default: progress on)")
     p.add_argument("--debug", action="store_true", help="print tracebacks on errors")
 
 

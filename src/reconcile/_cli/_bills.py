@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
+from pathlib import Path
 
 from reconcile._cli._base import (
     EXIT_OK,
+    command_line,
     common_options,
 )
 
@@ -41,7 +42,8 @@ def _cmd_close(args: argparse.Namespace) -> int:
             f"closed {summary.month}: {summary.lines} invoice lines issued"
             f" ({summary.corrections} corrections of earlier months), {totals}"
         )
-        print(f"next: reconcile sql invoice_lines --output {shlex.quote(args.output)}")
+        output = str(Path(args.output).resolve())
+        print(f"next: {command_line('sql', 'invoice_lines', '--output', output)}")
     return EXIT_OK
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from reconcile._cli._base import (
     EXIT_OK,
+    command_line,
     common_options,
     memory_option,
     print_run,
@@ -17,17 +19,30 @@ from reconcile._cli._base import (
 
 def add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("run", help="reconcile and price one period")
-    p.add_argument("--store", required=True)
+    p.add_argument("--store", required=True, help="the event store folder (`reconcile ingest --store`)")
     p.add_argument("--prices", required=True, help="price book file, or 'bundled'")
-    p.add_argument("--output", required=True)
+    p.add_argument("--output", required=True, help="the output folder; the period is replaced atomically")
     p.add_argument("--period", required=True, help="YYYY-MM-DD (a day) or YYYY-MM (a month)")
-    p.add_argument("--cut-off", help="RFC 3339 instant; needed for a period that has not ended")
-    p.add_argument("--double-start", choices=["close", "drop"], default="close")
-    p.add_argument("--stale-after", help="duration, e.g. 7d, 36h")
-    p.add_argument("--tenants", help="CSV or Parquet: resource_id, tenant_id[, valid_from, valid_to]")
+    p.add_argument(
+        "--cut-off",
+        help="RFC 3339 instant; needed for a period that has not ended (default: the period's end)",
+    )
+    p.add_argument(
+        "--double-start",
+        choices=["close", "drop"],
+        default="close",
+        help="a start while the resource is open: close the open interval there, or drop the start",
+    )
+    p.add_argument(
+        "--stale-after", help="report intervals open longer than this, e.g. 7d, 36h (default: never)"
+    )
+    p.add_argument(
+        "--tenants",
+        help="CSV or Parquet: resource_id, tenant_id[, valid_from, valid_to] (default: unattributed)",
+    )
     p.add_argument("--wait", type=float, default=0.0, help="seconds to wait for another run on the output")
     memory_option(p)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     common_options(p)
     p.set_defaults(handler=_cmd_run)
 
@@ -59,9 +74,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("demo", help="generate a seeded fleet ledger and run the whole pipeline on it")
-    p.add_argument("--output", default="demo-output")
-    p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--output", default="demo-output", help="the folder for the ledgers, store and output")
+    p.add_argument("--seed", type=int, default=7, help="the generator's seed: the same seed, the same fleet")
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     common_options(p)
     p.set_defaults(handler=_cmd_demo)
 
@@ -91,7 +106,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         f"\nParquet output: {summary.output}/slices, intervals, anomalies"
         f" (manifests in {summary.output}/manifests)"
     )
-    print(f"next: reconcile sql daily_spend --output {summary.output}")
+    output = str(Path(summary.output).resolve())
+    print(f"next: {command_line('sql', 'daily_spend', '--output', output)}")
     return EXIT_OK
 
 
