@@ -18,7 +18,7 @@ SELECT
     c.cpu,
     c.mem_bytes,
     c.storage_bytes,
-    make_timestamp_ns(c.emitted_ns) AS emitted_at,  -- naive TIMESTAMP_NS meaning UTC
+    timezone('UTC', make_timestamp_ns(c.emitted_ns)) AS emitted_at,  -- TIMESTAMPTZ_NS (UTC)
     c.emitted_ns,
     c.source_file,
     c.source_line,

@@ -24,8 +24,8 @@ WITH cut AS (
 
 SELECT
     *,
-    make_timestamp_ns(emitted_ns) AS emitted_at,
-    make_timestamp_ns(next_ns) AS next_at,
+    timezone('UTC', make_timestamp_ns(emitted_ns)) AS emitted_at,  -- TIMESTAMPTZ_NS (UTC)
+    timezone('UTC', make_timestamp_ns(next_ns)) AS next_at,
     CASE
         WHEN endpoint = 'stop' THEN NULL
         WHEN next_endpoint IS NULL THEN 'open'

@@ -45,7 +45,7 @@ SELECT
     bill_version AS version,
     current,
     run_id,
-    CASE WHEN committed_at LIKE '%Z' THEN CAST(rtrim(committed_at, 'Z') AS TIMESTAMP_NS) END AS committed_at,
+    CAST(committed_at AS TIMESTAMPTZ_NS) AS committed_at,
     unnest(CASE WHEN totals IS NULL OR cardinality(totals) = 0 THEN [NULL] ELSE map_keys(totals) END)
         AS currency,
     CAST(totals[currency] AS DECIMAL(38, 12)) AS total,

@@ -5,8 +5,7 @@
 -- run it was issued from (a later run of the period is billed as a correction).
 SELECT
     CAST(month || '-01' AS DATE) AS invoice_month,
-    CASE WHEN closed_at LIKE '%Z' THEN CAST(rtrim(closed_at, 'Z') AS TIMESTAMP_NS)
-         ELSE CAST(timezone('UTC', CAST(closed_at AS TIMESTAMPTZ)) AS TIMESTAMP_NS) END AS closed_at,
+    CAST(closed_at AS TIMESTAMPTZ_NS) AS closed_at,
     unnest(map_keys(runs)) AS period,
     runs[period] AS run_id,
     versions[period] AS version  -- the bill version issued (bill_versions)

@@ -1,7 +1,7 @@
 -- focus: every slice and meter as a FOCUS 1.2 cost-and-usage row (Usage, Usage-Based), with x_ columns of our own; docs/FOCUS.md maps each column
 -- Inputs: slices, intervals, anomalies; variables focus_provider_name, focus_publisher_name,
 -- focus_invoice_issuer_name, focus_billing_account_id, focus_billing_account_name (configured constants),
--- period_start and period_end (TIMESTAMP_NS, NULL for no bound: rows whose ChargePeriodStart lies inside).
+-- period_start and period_end (TIMESTAMPTZ_NS, NULL for no bound: rows whose ChargePeriodStart lies inside).
 -- Costs are the slice amounts (DECIMAL(38, 12), not rounded to the minor unit: invoice_lines does that).
 -- The billing period is the calendar month (UTC) of the usage, as invoice_lines bills it. A closed
 -- month's rows are its slices as issued (issued_slices: later restatements never change them); what
@@ -71,8 +71,8 @@ SELECT
     CAST(getvariable('focus_billing_account_id') AS VARCHAR) AS BillingAccountId,
     CAST(getvariable('focus_billing_account_name') AS VARCHAR) AS BillingAccountName,
     currency AS BillingCurrency,
-    CAST(CAST(date_trunc('month', usage_date) AS DATE) + INTERVAL 1 MONTH AS TIMESTAMP_NS) AS BillingPeriodEnd,
-    CAST(CAST(date_trunc('month', usage_date) AS DATE) AS TIMESTAMP_NS) AS BillingPeriodStart,
+    timezone('UTC', CAST(CAST(date_trunc('month', usage_date) AS DATE) + INTERVAL 1 MONTH AS TIMESTAMP_NS)) AS BillingPeriodEnd,
+    timezone('UTC', CAST(CAST(date_trunc('month', usage_date) AS DATE) AS TIMESTAMP_NS)) AS BillingPeriodStart,
     'Usage' AS ChargeCategory,
     CAST(NULL AS VARCHAR) AS ChargeClass,  -- NULL: a regular charge, not a correction
     family || ' ' || meter || ' of ' || resource_id || ' at ' || CAST(unit_price AS VARCHAR) || ' ' || currency
@@ -153,15 +153,15 @@ SELECT
     CAST(getvariable('focus_billing_account_id') AS VARCHAR) AS BillingAccountId,
     CAST(getvariable('focus_billing_account_name') AS VARCHAR) AS BillingAccountName,
     c.currency AS BillingCurrency,
-    CAST(c.invoice_month + INTERVAL 1 MONTH AS TIMESTAMP_NS) AS BillingPeriodEnd,
-    CAST(c.invoice_month AS TIMESTAMP_NS) AS BillingPeriodStart,
+    timezone('UTC', CAST(c.invoice_month + INTERVAL 1 MONTH AS TIMESTAMP_NS)) AS BillingPeriodEnd,
+    timezone('UTC', CAST(c.invoice_month AS TIMESTAMP_NS)) AS BillingPeriodStart,
     'Usage' AS ChargeCategory,
     'Correction' AS ChargeClass,
     'correction of ' || c.family || ' ' || c.meter || ' for ' || strftime(c.corrects_month, '%Y-%m')
         AS ChargeDescription,
-    coalesce(d.last_day + INTERVAL 1 DAY, CAST(c.corrects_month + INTERVAL 1 MONTH AS TIMESTAMP_NS))
+    coalesce(d.last_day + INTERVAL 1 DAY, timezone('UTC', CAST(c.corrects_month + INTERVAL 1 MONTH AS TIMESTAMP_NS)))
         AS ChargePeriodEnd,
-    coalesce(d.first_day, CAST(c.corrects_month AS TIMESTAMP_NS)) AS ChargePeriodStart,
+    coalesce(d.first_day, timezone('UTC', CAST(c.corrects_month AS TIMESTAMP_NS))) AS ChargePeriodStart,
     CAST(c.amount AS DECIMAL(38, 12)) AS ContractedCost,
     CAST(c.amount AS DECIMAL(38, 12)) AS EffectiveCost,
     CAST(getvariable('focus_invoice_issuer_name') AS VARCHAR) AS InvoiceIssuerName,
@@ -203,8 +203,8 @@ LEFT JOIN (
     -- per closed month: the periods whose run is not the one issued, and why each later version came
     SELECT
         cl.invoice_month,
-        CAST(min(CAST(r.period_start AS DATE)) AS TIMESTAMP_NS) AS first_day,
-        CAST(max(CAST(r.period_end - INTERVAL 1 DAY AS DATE)) AS TIMESTAMP_NS) AS last_day,
+        timezone('UTC', CAST(min(CAST(r.period_start AS DATE)) AS TIMESTAMP_NS)) AS first_day,
+        timezone('UTC', CAST(max(CAST(r.period_end - INTERVAL 1 DAY AS DATE)) AS TIMESTAMP_NS)) AS last_day,
         string_agg(cl.run_id, ',' ORDER BY cl.period) AS issued_runs,
         string_agg(r.run_id, ',' ORDER BY cl.period) AS current_runs,
         string_agg(
@@ -219,6 +219,6 @@ LEFT JOIN (
     GROUP BY cl.invoice_month
 ) AS d ON d.invoice_month = c.corrects_month
 WHERE c.charge_class = 'Correction'
-  AND (getvariable('period_start') IS NULL OR CAST(c.invoice_month AS TIMESTAMP_NS) >= getvariable('period_start'))
-  AND (getvariable('period_end') IS NULL OR CAST(c.invoice_month AS TIMESTAMP_NS) < getvariable('period_end'))
+  AND (getvariable('period_start') IS NULL OR timezone('UTC', CAST(c.invoice_month AS TIMESTAMP_NS)) >= getvariable('period_start'))
+  AND (getvariable('period_end') IS NULL OR timezone('UTC', CAST(c.invoice_month AS TIMESTAMP_NS)) < getvariable('period_end'))
 ORDER BY ChargePeriodStart, x_Family, ResourceId, x_Meter, x_IntervalId

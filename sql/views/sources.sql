@@ -26,7 +26,7 @@ named AS (
         state.bytes AS bytes,
         state.lines AS lines,
         state.newest_ns AS newest_ns,
-        CASE WHEN state.grew_at LIKE '%Z' THEN CAST(rtrim(state.grew_at, 'Z') AS TIMESTAMP_NS) END AS grew_at
+        CAST(state.grew_at AS TIMESTAMPTZ_NS) AS grew_at
     FROM files
 )
 SELECT
@@ -35,7 +35,7 @@ SELECT
     CAST(sum(lines) AS BIGINT) AS lines,
     CAST(sum(bytes) AS BIGINT) AS bytes,
     max(newest_ns) AS newest_ns,
-    make_timestamp_ns(max(newest_ns)) AS newest_at,
+    timezone('UTC', make_timestamp_ns(max(newest_ns))) AS newest_at,
     max(grew_at) AS grew_at,
     arg_max(file, newest_ns) AS newest_file
 FROM named

@@ -19,6 +19,7 @@ from typing import Any
 import duckdb
 
 from reconcile import _versions
+from reconcile._engine import plain_connect
 from reconcile._period import parse_period
 from reconcile._sql import load_sql
 from reconcile._write import read_manifest, recover_output
@@ -104,7 +105,7 @@ def _register(con: duckdb.DuckDBPyConnection, root: Path, version: Version, side
         slices, interval_files = _versions.kept_files(version.folder)
     else:
         slices, interval_files = _versions.period_files(root, parse_period(version.manifest["period"]))
-    with duckdb.connect() as own:
+    with plain_connect() as own:
         usage, per_interval = _versions.version_lines(own, slices, interval_files)
         lines, intervals = usage.to_arrow_table(), per_interval.to_arrow_table()
     con.register(f"{side}_lines", lines)
@@ -132,7 +133,7 @@ def diff_period(
     before = _pick(found, from_run, name, earlier[-1] if earlier else None)
     if before.number == after.number:
         raise UsageError(f"--from and --to name the same version ({before.number}) of period {name}")
-    with duckdb.connect() as con:
+    with plain_connect() as con:
         try:
             _register(con, root, before, "before")
             _register(con, root, after, "after")

@@ -37,12 +37,25 @@ def literals(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
     return [literal(p) for p in paths]
 
 
+def utc(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """``con`` with its session time zone UTC: every instant is a ``TIMESTAMPTZ_NS`` (SPEC section 5),
+    and what DuckDB derives from one (a date, a month, a text) must be the UTC one, whatever the
+    machine's zone."""
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def plain_connect() -> duckdb.DuckDBPyConnection:
+    """A small in-process DuckDB connection (DuckDB's own memory settings), in UTC."""
+    return utc(duckdb.connect())
+
+
 def connect(*, memory_limit: str, scratch: Path | None = None) -> duckdb.DuckDBPyConnection:
-    """An in-process DuckDB connection with ``memory_limit`` (it spills past it to ``scratch``)."""
+    """An in-process DuckDB connection with ``memory_limit`` (it spills past it to ``scratch``), in UTC."""
     config: dict[str, str | bool | int | float | list[str]] = {"memory_limit": memory_limit}
     if scratch is not None:
         config["temp_directory"] = str(scratch / "duckdb")
-    con = duckdb.connect(config=config)
+    con = utc(duckdb.connect(config=config))
     # progress is ours, on stderr: DuckDB tracks it (query_progress) but prints nothing. Inside
     # Jupyter DuckDB refuses to track it without ipywidgets: then there is no progress to read.
     try:

@@ -2,7 +2,7 @@
 
 A period is a UTC day (``2026-11-25``) or a UTC month (``2026-11``): ``[start, end)``. Instants are
 integers of nanoseconds since the Unix epoch, so no precision is lost on the way to DuckDB's
-``TIMESTAMP_NS``.
+``TIMESTAMPTZ_NS`` (UTC).
 """
 
 from __future__ import annotations

@@ -46,6 +46,7 @@ import pyarrow.csv as pacsv  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from reconcile._currency import currency_table
+from reconcile._engine import plain_connect, utc
 from reconcile._period import date_to_ns, parse_date, parse_instant
 from reconcile._pricebook import PriceBook
 from reconcile._progress import Progress
@@ -125,6 +126,7 @@ def price_slices(
             f"cut-off {cut_off} ns is not inside the period ({period_start_ns}, {period_end_ns}] ns"
         )
     price_book.check_coverage(period_start_ns, period_end_ns)
+    utc(con)  # slice instants are TIMESTAMPTZ_NS: derived in UTC whatever connection was given
     tenant_table = _empty_tenants() if tenants is None else _as_tenant_table(tenants)
     progress = progress if progress is not None else Progress(quiet=True)
     progress.note("price: slicing intervals")
@@ -276,7 +278,7 @@ def invoice_lines(slices: pa.Table | duckdb.DuckDBPyRelation) -> pa.Table:
                 raise
             slices = slices.select(*_INVOICE_INPUT).to_arrow_table()  # a connection without currencies
     if lines is None:
-        with duckdb.connect() as con:
+        with plain_connect() as con:
             con.register("slices", slices)
             con.register("currencies", currency_table())
             lines = con.sql(sql).to_arrow_table()

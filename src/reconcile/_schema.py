@@ -24,7 +24,7 @@ REJECT_CODES: tuple[str, ...] = (
 )
 
 MONEY = "DECIMAL(38, 12)"  # quantities, prices and amounts: 12 fraction digits
-INSTANT = "TIMESTAMP_NS"  # UTC
+INSTANT = "TIMESTAMPTZ_NS"  # UTC-adjusted nanoseconds (Arrow timestamp[ns, tz=UTC])
 
 SLICES: dict[str, str] = {
     "interval_id": "VARCHAR",

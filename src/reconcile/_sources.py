@@ -13,9 +13,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import duckdb
-
-from reconcile._engine import literal
+from reconcile._engine import literal, plain_connect
 from reconcile._period import format_ns
 from reconcile._sql import load_sql
 from reconcile._store import Store
@@ -49,7 +47,7 @@ def read_sources(store: Store) -> list[Source]:
     """Every source of ``store`` (none before its first ingest)."""
     if not store.files_path.is_file():
         return []
-    with duckdb.connect() as con:
+    with plain_connect() as con:
         con.execute("SET VARIABLE files_json = ?", [literal(store.files_path)])
         rel = con.sql(load_sql("views/sources"))
         columns, rows = rel.columns, rel.fetchall()

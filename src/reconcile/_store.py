@@ -45,7 +45,7 @@ import duckdb
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from reconcile import _schema as schema
-from reconcile._engine import literals
+from reconcile._engine import literals, plain_connect
 from reconcile.exceptions import StoreError
 
 if TYPE_CHECKING:
@@ -380,7 +380,7 @@ class Store:
     def read_table(self, table: str, con: duckdb.DuckDBPyConnection | None = None) -> Any:  # noqa: ANN401
         """The committed ``events`` or ``rejects`` rows as a pyarrow Table."""
         sql, params = self.relation_sql(table)
-        conn = con if con is not None else duckdb.connect()
+        conn = con if con is not None else plain_connect()
         try:
             return conn.sql(sql, params=params or None).to_arrow_table()
         finally:

@@ -32,7 +32,7 @@ from typing import Any
 import duckdb
 
 from reconcile import _schema as schema
-from reconcile._engine import literal
+from reconcile._engine import literal, plain_connect, utc
 from reconcile._files import flock_exclusive, fsync_path, open_lock_file, private_files, write_json_atomic
 from reconcile._signals import critical
 from reconcile._store import STORE_FORMAT, FileState, IngestEntry, Store, _instant_range, new_ingest_id
@@ -92,7 +92,7 @@ class StoreWriter:
 
     def stage_events(self, table: Any) -> None:  # noqa: ANN401 - a pyarrow Table of the events columns
         """Stage an Arrow table of events (the store's columns) in :attr:`events_stage`."""
-        with duckdb.connect() as con:
+        with plain_connect() as con:
             con.register("staged_events", table)
             con.execute(copy_events_by_day("SELECT * FROM staged_events"), [str(self.events_stage)])
 
@@ -215,8 +215,8 @@ class StoreWriter:
         """Rewrite a format-1 store's events into day files (same ingest ids) and commit format 2."""
         store = self.store
         entries = []
-        con = duckdb.connect(
-            config={"memory_limit": "512MB", "temp_directory": str(self.work_dir / "duckdb")}
+        con = utc(
+            duckdb.connect(config={"memory_limit": "512MB", "temp_directory": str(self.work_dir / "duckdb")})
         )
         try:
             for old in store.ingests():

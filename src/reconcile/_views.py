@@ -29,7 +29,7 @@ from reconcile import _schema as schema
 from reconcile import _versions
 from reconcile._csv import write_csv
 from reconcile._currency import currency_table
-from reconcile._engine import literal, literals
+from reconcile._engine import literal, literals, utc
 from reconcile._files import private_files
 from reconcile._period import Period, parse_period
 from reconcile._sql import load_sql, sql_root
@@ -234,7 +234,7 @@ def connect_output(
             raise UsageError(f"{name!r} is not a parameter of the analyst relations")
         values[name] = _typed(name, given) if isinstance(given, str) else given
 
-    con = con if con is not None else duckdb.connect()
+    con = utc(con if con is not None else duckdb.connect())
     con.execute("SET VARIABLE output_dir = ?", [literal(out)])  # a folder name is never a pattern
     reject_files = literals(committed_reject_files(store)) if store is not None else []
     event_files = literals(committed_event_files(store)) if store is not None else []
@@ -248,8 +248,10 @@ def connect_output(
         if name != "period":
             con.execute(f"SET VARIABLE {name} = ?", [value])
     period = parse_period(str(values["period"])) if values["period"] is not None else None
-    con.execute("SET VARIABLE period_start = make_timestamp_ns(?)", [period and period.start_ns])
-    con.execute("SET VARIABLE period_end = make_timestamp_ns(?)", [period and period.end_ns])
+    con.execute(
+        "SET VARIABLE period_start = timezone('UTC', make_timestamp_ns(?))", [period and period.start_ns]
+    )
+    con.execute("SET VARIABLE period_end = timezone('UTC', make_timestamp_ns(?))", [period and period.end_ns])
     con.register("currencies", currency_table())
 
     present = {

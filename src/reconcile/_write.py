@@ -57,7 +57,10 @@ from reconcile._period import Period, format_ns
 from reconcile._signals import critical
 from reconcile.exceptions import OutputError, UsageError
 
-OUTPUT_FORMAT = 1
+OUTPUT_FORMAT = 2
+# 2: every instant column is TIMESTAMPTZ_NS (UTC-adjusted); format 1 wrote naive TIMESTAMP_NS meaning UTC.
+# A folder of format 1 is upgraded in place by `reconcile upgrade-output` (``_upgrade``) before a run
+# of format 2 may commit to it: one folder never mixes the two.
 KILL_ENV = "RECONCILE_KILL_AT"  # test hook: SIGKILL this process at the named commit phase
 
 _JOURNAL = ".journal.json"
@@ -238,7 +241,15 @@ class OutputFolder:
             raise UsageError(f"one batch holds periods of {' and '.join(sorted(lengths))}")
         length = lengths.pop()
         # output.json is written before the first commit; it binds the folder once a period is committed
-        held = self.period_length() if read_manifests(self.path) else None
+        committed = bool(read_manifests(self.path))
+        if committed and output_format(self.path) < OUTPUT_FORMAT:
+            held_format = output_format(self.path)
+            raise OutputError(
+                f"output folder {self.path} holds output format {held_format} (instants without their"
+                f" zone); upgrade it once with `reconcile upgrade-output --output {self.path}`,"
+                " then run again"
+            )
+        held = self.period_length() if committed else None
         if held is not None and held != length:
             name = batch.entries[0].period.name
             raise UsageError(
@@ -388,6 +399,17 @@ class OutputFolder:
 def _count(con: duckdb.DuckDBPyConnection, sql: str, params: list[object]) -> int:
     """The single integer a ``count(*)`` query returns (fetched fully, so the connection is free)."""
     return int(con.execute(sql, params).fetchall()[0][0])
+
+
+def output_format(root: Path) -> int:
+    """The format ``output.json`` records (1 for a folder from before it recorded one)."""
+    try:
+        meta = json.loads((root / "output.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return OUTPUT_FORMAT
+    except (OSError, ValueError) as exc:
+        raise OutputError(f"{root / 'output.json'}: unreadable: {exc}") from None
+    return int(meta.get("format", 1))
 
 
 def _period_length(root: Path) -> str | None:

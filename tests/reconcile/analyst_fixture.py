@@ -2,7 +2,7 @@
 
 The rows are the readable CSV files under ``tests/data/analysts/``; this module turns them into zstd
 Parquet with hive partitions (``slices/usage_date=...``, ``intervals/period=...``, ``anomalies/period=...``),
-TIMESTAMP_NS instants and DECIMAL(38, 12) money and quantities, plus a ``manifest.json`` per period and a
+TIMESTAMPTZ_NS instants and DECIMAL(38, 12) money and quantities, plus a ``manifest.json`` per period and a
 store holding one committed ingest's rejects and one crashed ingest's (never listed in ``store.json``).
 """
 
@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from reconcile import _schema as schema
+from reconcile._engine import plain_connect
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "analysts"
 
@@ -54,7 +55,7 @@ def _copy(con: duckdb.DuckDBPyConnection, csv: str, types: dict[str, str], dest:
 def write_output(root: Path) -> Path:
     """Write the fixture output folder under ``root`` and return its path."""
     out = root / "output"
-    con = duckdb.connect()
+    con = plain_connect()
     try:
         _copy(con, "slices.csv", _types("slices.csv", schema.SLICES), out / "slices", "usage_date")
         _copy(con, "intervals.csv", _types("intervals.csv", schema.INTERVALS), out / "intervals", "period")
@@ -113,7 +114,7 @@ def write_store(root: Path) -> Path:
     store = root / "store"
     (store / "rejects").mkdir(parents=True)
     (store / "events").mkdir(parents=True)
-    con = duckdb.connect()
+    con = plain_connect()
     try:
         rejects = con.read_csv(
             str(DATA / "rejects.csv"), header=True, columns=_types("rejects.csv", schema.REJECTS)

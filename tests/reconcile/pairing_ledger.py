@@ -198,7 +198,7 @@ EVENT_SCHEMA = pa.schema(
         ("cpu", pa.int64()),
         ("mem_bytes", pa.int64()),
         ("storage_bytes", pa.int64()),
-        ("emitted_at", pa.timestamp("ns")),
+        ("emitted_at", pa.timestamp("ns", tz="UTC")),
         ("emitted_ns", pa.int64()),
         ("source_file", pa.string()),
         ("source_line", pa.int64()),

@@ -78,7 +78,7 @@ def add_ingest(store: Path, events: list[dict[str, Any]], source: str = "ledger.
         rows = []
         for line, row in enumerate(events, start=1):
             full = dict(row)
-            full["emitted_at"] = pa.scalar(row["emitted_ns"], pa.timestamp("ns"))
+            full["emitted_at"] = pa.scalar(row["emitted_ns"], pa.timestamp("ns", tz="UTC"))
             full["source_file"] = f"/ledgers/{source}"
             full["source_line"] = line
             full["ingest_id"] = writer.ingest_id

@@ -343,9 +343,9 @@ def test_focus_keeps_a_closed_month_as_issued_and_adds_correction_rows(
         ("acme", "vcpu_hours"),
         ("acme", "mem_gib_hours"),
     }
-    assert {r["BillingPeriodStart"] for r in fixes} == {dt.datetime(2026, 11, 1)}
+    assert {r["BillingPeriodStart"] for r in fixes} == {dt.datetime(2026, 11, 1, tzinfo=dt.UTC)}
     assert {(r["ChargePeriodStart"], r["ChargePeriodEnd"]) for r in fixes} == {
-        (dt.datetime(2026, 10, 1), dt.datetime(2026, 11, 1))
+        (dt.datetime(2026, 10, 1, tzinfo=dt.UTC), dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
     }
     assert {r["x_CorrectedRunIds"] for r in fixes} == {issued_run}
     assert {r["x_CorrectingRunIds"] for r in fixes} == {_manifest(out, "2026-10")["run_id"]}

@@ -86,7 +86,7 @@ def test_money_columns_stay_decimal_in_duckdb(output: Path) -> None:
     for column in [*MONEY, "PricingQuantity", "ConsumedQuantity", "x_BilledQuantityHours"]:
         assert types[column] == "DECIMAL(38,12)", column
     for column in ["ChargePeriodStart", "ChargePeriodEnd", "BillingPeriodStart", "BillingPeriodEnd"]:
-        assert types[column] == "TIMESTAMP_NS", column
+        assert types[column] == "TIMESTAMPTZ_NS", column
     assert "DOUBLE" not in types.values()
 
 
@@ -112,11 +112,11 @@ def test_billing_period_is_the_usage_month(focus: pl.DataFrame) -> None:
     """A 31 October slice bills in October, a 1 November slice in November: [month start, next month)."""
     october = focus.filter(pl.col("x_UsageDate").cast(pl.String) == "2026-10-31").row(0, named=True)
     assert (str(october["BillingPeriodStart"]), str(october["BillingPeriodEnd"])) == (
-        "2026-10-01 00:00:00",
-        "2026-11-01 00:00:00",
+        "2026-10-01 00:00:00+00:00",
+        "2026-11-01 00:00:00+00:00",
     )
     november = focus.filter(pl.col("x_UsageDate").cast(pl.String) == "2026-11-02").row(0, named=True)
-    assert str(november["BillingPeriodEnd"]) == "2026-12-01 00:00:00"
+    assert str(november["BillingPeriodEnd"]) == "2026-12-01 00:00:00+00:00"
 
 
 def test_monthly_pricing_quantity_is_exact_half_even(focus: pl.DataFrame) -> None:
@@ -175,7 +175,7 @@ def test_export_parquet_keeps_decimals_and_filters_the_period(output: Path, tmp_
     table = pq.read_table(dest)
     assert table.num_rows == 14
     assert str(table.schema.field("BilledCost").type) == "decimal128(38, 12)"
-    assert str(table.schema.field("ChargePeriodStart").type) == "timestamp[ns]"
+    assert str(table.schema.field("ChargePeriodStart").type) == "timestamp[ns, tz=UTC]"
     assert [p.name for p in dest.parent.iterdir()] == ["focus.parquet"]  # no temporary file left
     assert set(table.column("x_PartialExport").to_pylist()) == {True}
     day = export_focus(output, period="2026-10-31", to=tmp_path / "day.parquet")

@@ -351,7 +351,7 @@ def test_event_columns_types_and_id(tmp_path: Path) -> None:
             "SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet(?))", [files]
         ).fetchall()
     )
-    assert types["emitted_at"] == "TIMESTAMP_NS"
+    assert types["emitted_at"] == "TIMESTAMPTZ_NS"
     assert types["emitted_ns"] == types["cpu"] == types["source_line"] == "BIGINT"
     (event,) = _events(tmp_path / "store")
     ns = 1777593600_123456789

@@ -183,7 +183,7 @@ def test_pair_of_no_events_gives_typed_empty_frames() -> None:
     pairing = reconcile.pair([], T0)
     intervals = pairing.intervals.collect()
     assert intervals.height == 0
-    assert intervals.schema["start_at"] == pl.Datetime("ns")
+    assert intervals.schema["start_at"] == pl.Datetime("ns", "UTC")
     assert pairing.anomalies.collect().height == 0
     assert pairing.roles.collect().columns == ["event_id", "role"]
 

@@ -134,7 +134,7 @@ def test_golden_columns_have_contract_types() -> None:
     """The three frames carry the contract's column names and types (pricing builds on them)."""
     events = events_from_ledger(CASES / "double_start.jsonl", source_file="double_start.jsonl")
     pairing = reconcile.pair(events_table(events), parse_instant_ns("2026-05-06T00:00:00Z"))
-    s, n, t = pl.String, pl.Int64, pl.Datetime("ns")
+    s, n, t = pl.String, pl.Int64, pl.Datetime("ns", "UTC")
     assert dict(pairing.intervals.collect_schema()) == {
         "interval_id": s,
         "family": s,

@@ -238,7 +238,7 @@ def test_intervals_relation_in_the_connection_is_used_by_default() -> None:
     con = duckdb.connect()
     con.register("intervals", intervals(rows))
     by_name = price_slices(con, GOLDEN_BOOK, period_start_ns=day(20), period_end_ns=day(21)).to_arrow_table()
-    assert by_name.column("slice_start").type == pa.timestamp("ns")
+    assert by_name.column("slice_start").type == pa.timestamp("ns", tz="UTC")
     other = duckdb.connect()
     relation = other.from_arrow(intervals(rows))
     from_relation = price_slices(

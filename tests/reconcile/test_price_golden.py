@@ -29,7 +29,7 @@ def to_ns(value: dt.datetime) -> int:
 
 def intervals_table(rows: list[dict[str, Any]]) -> pa.Table:
     """An `intervals` table with every column of the ARCHITECTURE contract, from the case's rows."""
-    ns = pa.timestamp("ns")
+    ns = pa.timestamp("ns", tz="UTC")
     start = [to_ns(r["start"]) for r in rows]
     end = [to_ns(r["end"]) if "end" in r else None for r in rows]
     columns: dict[str, pa.Array] = {

@@ -96,7 +96,7 @@ def test_no_amount_or_quantity_is_a_float(tmp_path: Path) -> None:
     schema = tables.slices.collect_schema()
     for column in ("quantity", "billed_quantity", "unit_price", "amount"):
         assert schema[column] == pl.Decimal(38, 12)
-    assert schema["slice_start"] == pl.Datetime("ns")
+    assert schema["slice_start"] == pl.Datetime("ns", "UTC")
 
 
 def test_same_inputs_give_the_same_rows_and_run_id(tmp_path: Path) -> None:

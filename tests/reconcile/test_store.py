@@ -40,7 +40,7 @@ def _commit_events(store: Store, *instants: str) -> str:
             [
                 {
                     **row,
-                    "emitted_at": pa.scalar(row["emitted_ns"], pa.timestamp("ns")),
+                    "emitted_at": pa.scalar(row["emitted_ns"], pa.timestamp("ns", tz="UTC")),
                     "source_file": "/l.jsonl",
                     "source_line": n,
                     "ingest_id": writer.ingest_id,

@@ -100,10 +100,10 @@ def test_hive_partitions_become_columns(folders: tuple[Path, Path]) -> None:
 
 
 def test_instants_keep_their_nanoseconds(folders: tuple[Path, Path]) -> None:
-    """A slice ending one nanosecond after 02:00 still does so in the relation (TIMESTAMP_NS)."""
+    """A slice ending one nanosecond after 02:00 still does so in the relation (TIMESTAMPTZ_NS)."""
     output, _ = folders
     slices = read_relation("slices", output)
-    assert slices.schema["slice_end"] == pl.Datetime("ns")
+    assert slices.schema["slice_end"] == pl.Datetime("ns", "UTC")
     ends = slices.filter(
         pl.col("interval_id") == "i-vm1", pl.col("usage_date").cast(pl.String) == "2026-11-01"
     )
@@ -145,7 +145,7 @@ def test_missing_table_folder_gives_an_empty_relation(folders: tuple[Path, Path]
     anomalies = read_relation("anomalies", copy)
     assert anomalies.height == 0
     assert {"code", "resource_id", "at", "interval_id", "period"} <= set(anomalies.columns)
-    assert anomalies.schema["at"] == pl.Datetime("ns")
+    assert anomalies.schema["at"] == pl.Datetime("ns", "UTC")
     assert read_relation("anomaly_summary", copy).height == 0
     focus = read_relation("focus", copy)
     assert focus.height == 16
@@ -162,13 +162,13 @@ def test_rejects_show_only_committed_ingests(folders: tuple[Path, Path]) -> None
 
 
 def test_runs_come_from_the_manifests(folders: tuple[Path, Path]) -> None:
-    """runs has one row per manifest with its period, run_id and cut-off as TIMESTAMP_NS."""
+    """runs has one row per manifest with its period, run_id and cut-off as TIMESTAMPTZ_NS."""
     output, _ = folders
     runs = read_relation("runs", output).sort("period")
     assert runs["period"].to_list() == ["2026-10-31", "2026-11-01", "2026-11-02"]
     assert runs["run_id"].to_list() == ["r1031", "r1101", "r1102"]
-    assert runs.schema["cut_off"] == pl.Datetime("ns")
-    assert str(runs["cut_off"][2]) == "2026-11-03 00:00:00"
+    assert runs.schema["cut_off"] == pl.Datetime("ns", "UTC")
+    assert str(runs["cut_off"][2]) == "2026-11-03 00:00:00+00:00"
 
 
 def test_daily_spend_sums_slices_per_day_family_hypervisor_tenant(folders: tuple[Path, Path]) -> None:
@@ -374,7 +374,7 @@ def test_events_show_only_committed_ingests(folders: tuple[Path, Path]) -> None:
     events = read_relation("events", output, store=store)
     assert set(events["ingest_id"]) == {"ing1"}
     assert events.height == 14
-    assert events.schema["emitted_at"] == pl.Datetime("ns")
+    assert events.schema["emitted_at"] == pl.Datetime("ns", "UTC")
     assert read_relation("events", output).height == 0  # no store given
 
 

@@ -18,6 +18,7 @@ import pytest
 from run_fixture import without_history
 
 from reconcile import OutputError, StoreLockedError, UsageError, _staging
+from reconcile._engine import plain_connect
 from reconcile._period import Period, parse_period
 from reconcile._write import KILL_ENV, OutputFolder, read_output, recover_output
 
@@ -52,7 +53,7 @@ def build_tables(con: duckdb.DuckDBPyConnection, *, variant: int = 0, days: list
         CREATE OR REPLACE TABLE intervals (
             interval_id VARCHAR, family VARCHAR, resource_id VARCHAR, vm_id VARCHAR, snapshot_id VARCHAR,
             source_snapshot_id VARCHAR, hypervisor VARCHAR, cpu BIGINT, mem_bytes BIGINT,
-            storage_bytes BIGINT, start_at TIMESTAMP_NS, end_at TIMESTAMP_NS, start_ns BIGINT,
+            storage_bytes BIGINT, start_at TIMESTAMPTZ_NS, end_at TIMESTAMPTZ_NS, start_ns BIGINT,
             end_ns BIGINT, start_reason VARCHAR, end_reason VARCHAR, status VARCHAR,
             start_source VARCHAR, end_source VARCHAR, start_event_id VARCHAR, end_event_id VARCHAR)
         """
@@ -62,7 +63,8 @@ def build_tables(con: duckdb.DuckDBPyConnection, *, variant: int = 0, days: list
             """
             INSERT INTO intervals
             SELECT $1, 'vm.compute', $2, $2, NULL, NULL, 'firecracker', $3, 1073741824, 0,
-                   $4::TIMESTAMP_NS, $5::TIMESTAMP_NS, epoch_ns($4::TIMESTAMP_NS), epoch_ns($5::TIMESTAMP_NS),
+                   $4::TIMESTAMPTZ_NS, $5::TIMESTAMPTZ_NS,
+                   epoch_ns($4::TIMESTAMPTZ_NS), epoch_ns($5::TIMESTAMPTZ_NS),
                    'boot', NULL, $6, 'l.jsonl:1', NULL, $1, NULL
             """,
             [iid, rid, cpu + variant, start, end, status],
@@ -70,14 +72,15 @@ def build_tables(con: duckdb.DuckDBPyConnection, *, variant: int = 0, days: list
     con.execute(
         """
         CREATE OR REPLACE TABLE anomalies (
-            code VARCHAR, family VARCHAR, resource_id VARCHAR, "at" TIMESTAMP_NS, at_ns BIGINT,
+            code VARCHAR, family VARCHAR, resource_id VARCHAR, "at" TIMESTAMPTZ_NS, at_ns BIGINT,
             source_file VARCHAR, source_line BIGINT, event_id VARCHAR, interval_id VARCHAR, detail VARCHAR)
         """
     )
     for code, rid, at in _ANOMALIES:
         con.execute(
             """
-            INSERT INTO anomalies SELECT $1, 'vm.compute', $2, $3::TIMESTAMP_NS, epoch_ns($3::TIMESTAMP_NS),
+            INSERT INTO anomalies
+            SELECT $1, 'vm.compute', $2, $3::TIMESTAMPTZ_NS, epoch_ns($3::TIMESTAMPTZ_NS),
                    'l.jsonl', 7, 'e1', NULL, $4
             """,
             [code, rid, at, f"variant {variant}"],
@@ -86,7 +89,7 @@ def build_tables(con: duckdb.DuckDBPyConnection, *, variant: int = 0, days: list
         """
         CREATE OR REPLACE TABLE slices (
             interval_id VARCHAR, family VARCHAR, resource_id VARCHAR, tenant_id VARCHAR, usage_date DATE,
-            slice_start TIMESTAMP_NS, slice_end TIMESTAMP_NS, seconds DECIMAL(18, 9), meter VARCHAR,
+            slice_start TIMESTAMPTZ_NS, slice_end TIMESTAMPTZ_NS, seconds DECIMAL(18, 9), meter VARCHAR,
             quantity DECIMAL(38, 12), billed_quantity DECIMAL(38, 12), unit_price DECIMAL(38, 12),
             price_unit VARCHAR, hours_per_month INTEGER, amount DECIMAL(38, 12), currency VARCHAR,
             price_version VARCHAR, status VARCHAR)
@@ -95,8 +98,8 @@ def build_tables(con: duckdb.DuckDBPyConnection, *, variant: int = 0, days: list
     for day in days or ["2026-11-25"]:
         con.execute(
             """
-            INSERT INTO slices SELECT 'cross', 'vm.compute', 'vm-b', NULL, $1::DATE, $1::TIMESTAMP_NS,
-                   $1::TIMESTAMP_NS + INTERVAL 1 HOUR, 3600, 'vcpu_hours', 2, 2, $2, 'vCPU-hour', NULL,
+            INSERT INTO slices SELECT 'cross', 'vm.compute', 'vm-b', NULL, $1::DATE, $1::TIMESTAMPTZ_NS,
+                   $1::TIMESTAMPTZ_NS + INTERVAL 1 HOUR, 3600, 'vcpu_hours', 2, 2, $2, 'vCPU-hour', NULL,
                    2 * $2, 'EUR', 'v1', 'closed'
             """,
             [day, Decimal("0.041") + variant],
@@ -105,7 +108,7 @@ def build_tables(con: duckdb.DuckDBPyConnection, *, variant: int = 0, days: list
 
 def write(out: Path, period: Period, *, variant: int = 0, days: list[str] | None = None) -> None:
     """Write one period of the hand-made tables into `out`."""
-    con = duckdb.connect()
+    con = plain_connect()
     build_tables(con, variant=variant, days=days)
     run_id = f"run-{period.name}-{variant}"
     with OutputFolder(out) as folder:
@@ -128,7 +131,7 @@ def snapshot(out: Path) -> dict[str, list[tuple[object, ...]]]:
 
 
 def test_layout_types_and_run_id(tmp_path: Path) -> None:
-    """A day run writes zstd Parquet in the SPEC layout with TIMESTAMP_NS, DECIMAL and run_id."""
+    """A day run writes zstd Parquet in the SPEC layout with TIMESTAMPTZ_NS, DECIMAL and run_id."""
     write(tmp_path, parse_period("2026-11-25"))
     files = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
     assert files == [
@@ -141,12 +144,12 @@ def test_layout_types_and_run_id(tmp_path: Path) -> None:
     ]
     meta = pq.ParquetFile(tmp_path / "slices/usage_date=2026-11-25/data_0.parquet").metadata
     assert meta.row_group(0).column(0).compression == "ZSTD"
-    con = duckdb.connect()
+    con = plain_connect()
     rel = con.sql(
         "SELECT * FROM read_parquet(?, hive_partitioning=false)", params=[str(tmp_path / "slices/*/*")]
     )
     types = dict(zip(rel.columns, map(str, rel.types), strict=True))
-    assert types["slice_start"] == "TIMESTAMP_NS"
+    assert types["slice_start"] == "TIMESTAMPTZ_NS"
     assert types["amount"] == "DECIMAL(38,12)"
     assert types["quantity"] == "DECIMAL(38,12)"
     assert types["run_id"] == "VARCHAR"
@@ -198,7 +201,7 @@ def test_month_writes_every_day_and_refuses_mixed_lengths(tmp_path: Path) -> Non
 
 def test_a_folder_is_bound_to_a_period_length_only_once_something_is_committed(tmp_path: Path) -> None:
     """A first run that never committed does not stop the folder from taking another period length."""
-    con = duckdb.connect()
+    con = plain_connect()
     build_tables(con)
     con.execute("CREATE OR REPLACE TABLE slices AS SELECT * REPLACE (amount::DOUBLE AS amount) FROM slices")
     day = parse_period("2026-11-25")
@@ -210,7 +213,7 @@ def test_a_folder_is_bound_to_a_period_length_only_once_something_is_committed(t
 
 def test_float_money_and_slices_outside_the_period_are_refused(tmp_path: Path) -> None:
     """A DOUBLE amount or a slice dated outside the period stops the write before anything changes."""
-    con = duckdb.connect()
+    con = plain_connect()
     build_tables(con)
     con.execute("CREATE OR REPLACE TABLE slices AS SELECT * REPLACE (amount::DOUBLE AS amount) FROM slices")
     period = parse_period("2026-11-25")
@@ -332,7 +335,7 @@ def test_the_next_writer_finishes_an_interrupted_commit(tmp_path: Path) -> None:
 def test_a_failed_file_write_commits_nothing_and_leaves_no_staging(tmp_path: Path) -> None:
     """When one of a batch's parallel file writes fails, the error is raised, no period of the batch
     is committed and their staged files are removed."""
-    con = duckdb.connect()
+    con = plain_connect()
     build_tables(con)
     batch = _staging.Batch(con)
     day, other = parse_period("2026-11-25"), parse_period("2026-11-26")
@@ -351,7 +354,7 @@ def test_a_failed_file_write_commits_nothing_and_leaves_no_staging(tmp_path: Pat
 
 def test_a_batch_stages_every_period_and_commits_each_alone(tmp_path: Path) -> None:
     """Two periods staged together are committed one at a time, each with its own rows and manifest."""
-    con = duckdb.connect()
+    con = plain_connect()
     batch = _staging.Batch(con)
     for name, variant in (("2026-11-25", 0), ("2026-11-26", 1)):
         build_tables(con, variant=variant, days=[name])

@@ -133,3 +133,25 @@ def _cmd_checkpoints(args: argparse.Namespace) -> int:
     else:
         print("\n".join(report.lines()))
     return EXIT_OK
+
+
+def add_upgrade(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "upgrade-output",
+        help="rewrite an output folder of an older format (naive instants) as the current one",
+    )
+    p.add_argument("--output", required=True, help="the output folder to upgrade in place")
+    p.add_argument("--wait", type=float, default=0.0, help="seconds to wait for a run holding the output")
+    common_options(p)
+    p.set_defaults(handler=_cmd_upgrade)
+
+
+def _cmd_upgrade(args: argparse.Namespace) -> int:
+    from reconcile._upgrade import upgrade_output  # noqa: PLC0415 - keep `reconcile --help` fast
+
+    done = upgrade_output(args.output, wait=args.wait)
+    print(
+        f"upgraded {done.output} from output format {done.from_format}: {done.files} files rewritten,"
+        f" {done.skipped} already current"
+    )
+    return EXIT_OK
