@@ -39,7 +39,7 @@ extra AS (
         -- there; otherwise (zero length, or an end exactly on a midnight or the period start) it goes on
         -- a zero-length slice [end, end)
         (end_in_period AND end_ns > start_ns AND end_ns > getvariable('period_start_ns')
-            AND end_ns % 86400000000000 <> 0) AS extra_on_last_slice
+            AND end_ns % getvariable('ns_per_day') <> 0) AS extra_on_last_slice
     FROM bounds
 )
 SELECT

@@ -62,7 +62,7 @@ SELECT
     family,
     resource_id,
     tenant_id,
-    DATE '1970-01-01' + CAST(slice_start_ns // 86400000000000 AS INTEGER) AS usage_date,  -- UTC day
+    DATE '1970-01-01' + CAST(slice_start_ns // getvariable('ns_per_day') AS INTEGER) AS usage_date,  -- UTC day
     timezone('UTC', make_timestamp_ns(slice_start_ns)) AS slice_start,  -- TIMESTAMPTZ_NS (UTC)
     timezone('UTC', make_timestamp_ns(slice_end_ns)) AS slice_end,
     CAST(seconds_ns AS DECIMAL(18, 0)) * CAST(0.000000001 AS DECIMAL(10, 9)) AS seconds,  -- consumed

@@ -68,8 +68,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
+from reconcile._period import NS_PER_HOUR, NS_PER_MINUTE, NS_PER_SECOND
 from reconcile._progress import Progress
 from reconcile._schema import REJECT_CODES
+
+NS, MINUTE, HOUR = NS_PER_SECOND, NS_PER_MINUTE, NS_PER_HOUR  # the simulator's short names
 
 __all__ = [
     "DEFAULT_FLEET_START",
@@ -86,9 +89,6 @@ __all__ = [
     "write_fleet",
 ]
 
-NS = 1_000_000_000
-MINUTE = 60 * NS
-HOUR = 3600 * NS
 DAY = 24 * HOUR
 GIB = 1 << 30
 MIB = 1 << 20

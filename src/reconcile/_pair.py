@@ -32,6 +32,7 @@ import pyarrow as pa  # type: ignore[import-untyped]
 
 from reconcile import _schema as schema
 from reconcile._engine import literals
+from reconcile._period import NS_PER_MICROSECOND, NS_PER_SECOND, SECONDS_PER_DAY
 from reconcile._sql import load_sql
 from reconcile.exceptions import InputError, ReconcileError, UsageError
 
@@ -77,8 +78,6 @@ STATE_OPEN_COLUMNS: dict[str, str] = {
 }
 STATE_SEEN_COLUMNS: dict[str, str] = {"family": "VARCHAR", "resource_id": "VARCHAR"}
 
-_NS_PER_US = 1_000
-_NS_PER_S = 1_000_000_000
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
@@ -355,7 +354,9 @@ def instant_ns(value: dt.datetime | int, what: str) -> int:
         if value.tzinfo is None or value.utcoffset() is None:
             raise UsageError(f"{what} must carry a time zone (UTC is safest), got naive {value.isoformat()}")
         delta = value - _EPOCH
-        return (delta.days * 86_400 + delta.seconds) * _NS_PER_S + delta.microseconds * _NS_PER_US
+        return (
+            delta.days * SECONDS_PER_DAY + delta.seconds
+        ) * NS_PER_SECOND + delta.microseconds * NS_PER_MICROSECOND
     raise UsageError(f"{what} must be an aware datetime or Unix nanoseconds, got {value!r}")
 
 
@@ -368,5 +369,7 @@ def duration_ns(value: dt.timedelta | int | None, what: str) -> int | None:
     if isinstance(value, int):
         return value
     if isinstance(value, dt.timedelta):
-        return (value.days * 86_400 + value.seconds) * _NS_PER_S + value.microseconds * _NS_PER_US
+        return (
+            value.days * SECONDS_PER_DAY + value.seconds
+        ) * NS_PER_SECOND + value.microseconds * NS_PER_MICROSECOND
     raise UsageError(f"{what} must be a timedelta or nanoseconds, got {value!r}")

@@ -14,8 +14,13 @@ from dataclasses import dataclass
 
 from reconcile.exceptions import UsageError
 
+# The time constants, in one place (every module and the SQL's `ns_per_day` variable use these).
+NS_PER_MICROSECOND = 1_000
 NS_PER_SECOND = 1_000_000_000
-NS_PER_DAY = 86_400 * NS_PER_SECOND
+NS_PER_MINUTE = 60 * NS_PER_SECOND
+NS_PER_HOUR = 3_600 * NS_PER_SECOND
+SECONDS_PER_DAY = 86_400
+NS_PER_DAY = SECONDS_PER_DAY * NS_PER_SECOND
 
 _EPOCH = dt.date(1970, 1, 1)
 _DAY_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")

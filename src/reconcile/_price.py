@@ -47,14 +47,11 @@ import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from reconcile._currency import currency_table
 from reconcile._engine import plain_connect, utc
-from reconcile._period import date_to_ns, parse_date, parse_instant
+from reconcile._period import NS_PER_DAY, NS_PER_SECOND, date_to_ns, parse_date, parse_instant
 from reconcile._pricebook import PriceBook
 from reconcile._progress import Progress
 from reconcile._sql import load_sql
 from reconcile.exceptions import PriceBookError, TenantsError, UsageError
-
-NS_PER_SECOND = 1_000_000_000
-NS_PER_DAY = 86_400 * NS_PER_SECOND
 
 #: Columns of the ``tenants`` relation the stage joins.
 TENANT_SCHEMA = pa.schema(
@@ -143,6 +140,7 @@ def price_slices(
         ("period_start_ns", period_start_ns, "BIGINT"),
         ("period_end_ns", period_end_ns, "BIGINT"),
         ("cut_off_ns", cut_off, "BIGINT"),
+        ("ns_per_day", NS_PER_DAY, "BIGINT"),
         ("currency", price_book.currency, "VARCHAR"),
         ("price_version", price_book.price_version, "VARCHAR"),
     ):

@@ -54,10 +54,9 @@ from pathlib import Path
 import pyarrow as pa  # type: ignore[import-untyped]
 
 from reconcile._currency import minor_units
-from reconcile._period import format_ns
+from reconcile._period import NS_PER_SECOND, SECONDS_PER_DAY, format_ns
 from reconcile.exceptions import PriceBookError
 
-NS_PER_SECOND = 1_000_000_000
 DEFAULT_HOURS_PER_MONTH = 730
 PRICE_SCALE = 12  # fraction digits of unit prices, quantities and amounts
 
@@ -86,7 +85,7 @@ _PRICE_HEADER_RE = re.compile(r"^[ \t]*\[\[[ \t]*price[ \t]*\]\]", re.MULTILINE)
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 BUNDLED = "bundled"
-_MAX_SECONDS = 31 * 86_400  # largest increment or minimum: a month
+_MAX_SECONDS = 31 * SECONDS_PER_DAY  # largest increment or minimum: a month
 
 
 @dataclass(frozen=True)
@@ -419,9 +418,9 @@ def _parse_instant(value: object, name: str, bad: Report) -> int | None:
     if isinstance(value, dt.datetime):
         stamp = value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
         delta = stamp - _EPOCH
-        return (delta.days * 86_400 + delta.seconds) * NS_PER_SECOND + delta.microseconds * 1_000
+        return (delta.days * SECONDS_PER_DAY + delta.seconds) * NS_PER_SECOND + delta.microseconds * 1_000
     if isinstance(value, dt.date):
-        return (value - _EPOCH.date()).days * 86_400 * NS_PER_SECOND
+        return (value - _EPOCH.date()).days * SECONDS_PER_DAY * NS_PER_SECOND
     bad(name, f"{value!r} must be a TOML date (2026-01-01) or date-time (2026-01-01T00:00:00Z), unquoted")
     return None
 

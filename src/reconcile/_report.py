@@ -26,7 +26,7 @@ import polars as pl
 
 from reconcile import plots as _plots
 from reconcile._files import private_files
-from reconcile._period import Period, parse_duration, parse_period
+from reconcile._period import NS_PER_HOUR, Period, parse_duration, parse_period
 from reconcile._views import read_query
 from reconcile._write import read_manifests
 from reconcile.exceptions import OutputError, UsageError
@@ -235,7 +235,7 @@ def _sources(page: _Page, max_silence_ns: int) -> None:
         store=True,
     )
     silent = sources.filter(pl.col("state") == "silent").height
-    hours = max_silence_ns / 3_600_000_000_000
+    hours = max_silence_ns / NS_PER_HOUR
     lead = (
         f'<p class="bad">{silent} source(s) with no event in the {hours:g} h before the period end.</p>'
         if silent

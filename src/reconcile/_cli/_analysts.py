@@ -14,8 +14,6 @@ from reconcile._cli._base import (
 )
 from reconcile.exceptions import UsageError
 
-# --- sql / export (owner: analysts) --------------------------------------------------------------------
-
 
 def add_sql(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("sql", help="print an analyst relation (sql/views/NAME.sql) over an output folder")

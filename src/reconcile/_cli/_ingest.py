@@ -13,8 +13,6 @@ from reconcile._cli._base import (
 )
 from reconcile.exceptions import UsageError
 
-# --- ingest / validate (owner: ingest) ---------------------------------------------------------------
-
 
 def add_ingest(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("ingest", help="read ledgers into the event store")

@@ -14,8 +14,6 @@ from reconcile._cli._base import (
     print_run,
 )
 
-# --- run / nightly / demo (owner: pricing and runs) ---------------------------------------------------
-
 
 def add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("run", help="reconcile and price one period")
