@@ -1,5 +1,12 @@
 -- slice_cuts: per billed interval, the instants where its slices start: its billed start, every UTC
--- midnight, price change and tenant change strictly inside its billed part of the period.
+-- midnight, change of a price that applies to it, and tenant change strictly inside its billed part of
+-- the period.
+-- A price applies to an interval at an instant when it is the one its meter is priced by there: the
+-- hypervisor's override if one holds, else the default (as slices.sql chooses). An instant where some
+-- price of the family starts or ends is a cut only if, for some meter of the family, the price applied
+-- just before it (1 ns earlier) differs from the one applied at it: a default price that changes while
+-- the interval's hypervisor has its own price does not cut the interval. All meters of a family are
+-- cut together.
 -- Inputs: `period_intervals`, `prices` (the price table), `tenants` (resource_id, tenant_id,
 -- valid_from_ns, valid_to_ns).
 WITH price_changes AS (
@@ -17,6 +24,51 @@ sliced AS (
     SELECT interval_id, bill_start_ns, bill_end_ns, family, hypervisor, resource_id
     FROM period_intervals
     WHERE bill_start_ns < bill_end_ns
+),
+candidates AS (
+    -- instants inside an interval's billed part where some price that could apply to it starts or ends
+    SELECT DISTINCT s.interval_id, s.family, s.hypervisor, c.at_ns
+    FROM sliced AS s
+    JOIN price_changes AS c
+      ON c.family = s.family
+     AND (c.hypervisor IS NULL OR c.hypervisor = s.hypervisor)
+     AND c.at_ns > s.bill_start_ns AND c.at_ns < s.bill_end_ns
+),
+meters AS (
+    SELECT DISTINCT family, meter FROM prices
+),
+applied AS (
+    -- per candidate and meter, the price entry applied just before the instant (before = 1) and at it
+    SELECT
+        k.interval_id,
+        k.at_ns,
+        m.meter,
+        b.before,
+        coalesce(o.entry, d.entry) AS entry
+    FROM candidates AS k
+    JOIN meters AS m ON m.family = k.family
+    CROSS JOIN (SELECT 0 AS before UNION ALL SELECT 1 AS before) AS b
+    LEFT JOIN prices AS o
+      ON o.family = k.family AND o.meter = m.meter AND o.hypervisor = k.hypervisor
+     AND o.effective_from_ns <= k.at_ns - b.before
+     AND (o.effective_to_ns IS NULL OR k.at_ns - b.before < o.effective_to_ns)
+    LEFT JOIN prices AS d
+      ON d.family = k.family AND d.meter = m.meter AND d.hypervisor IS NULL
+     AND d.effective_from_ns <= k.at_ns - b.before
+     AND (d.effective_to_ns IS NULL OR k.at_ns - b.before < d.effective_to_ns)
+),
+price_cuts AS (
+    SELECT DISTINCT interval_id, at_ns
+    FROM (
+        SELECT
+            interval_id,
+            at_ns,
+            max(entry) FILTER (WHERE before = 1) AS entry_before,
+            max(entry) FILTER (WHERE before = 0) AS entry_at
+        FROM applied
+        GROUP BY interval_id, at_ns, meter
+    ) AS per_meter
+    WHERE entry_before IS DISTINCT FROM entry_at
 )
 SELECT interval_id, bill_start_ns AS cut_ns FROM sliced
 UNION
@@ -26,12 +78,7 @@ SELECT interval_id, unnest(range(
 )) AS cut_ns
 FROM sliced
 UNION
-SELECT s.interval_id, c.at_ns AS cut_ns
-FROM sliced AS s
-JOIN price_changes AS c
-  ON c.family = s.family
- AND (c.hypervisor IS NULL OR c.hypervisor = s.hypervisor)
- AND c.at_ns > s.bill_start_ns AND c.at_ns < s.bill_end_ns
+SELECT interval_id, at_ns AS cut_ns FROM price_cuts
 UNION
 SELECT s.interval_id, t.at_ns AS cut_ns
 FROM sliced AS s

@@ -41,8 +41,10 @@ from reconcile._store import Store
 from reconcile._walker import Walker
 from reconcile.exceptions import PricingError, StoreError, UsageError
 
-RUN_FORMAT = 2  # bump when the same inputs would give different rows: it is part of run_id
+RUN_FORMAT = 3  # bump when the same inputs would give different rows: it is part of run_id
 # 2: the extra of an interval ending on a midnight takes the tenant and price of its last instant
+# 3: an interval is cut only where a price that applies to it changes (not where a default price its
+#    hypervisor's own price overrides changes)
 
 MEMORY_LIMIT = "1500MB"
 """DuckDB's memory limit for a run's connection by default (it spills past it); ``--memory-limit``
