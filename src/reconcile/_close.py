@@ -27,6 +27,7 @@ from typing import Any
 
 import duckdb
 
+from reconcile import _faults
 from reconcile import _schema as schema
 from reconcile._files import private_files
 from reconcile._period import Period, format_ns, parse_period
@@ -34,7 +35,7 @@ from reconcile._results import first_open_month
 from reconcile._staging import check_columns
 from reconcile._versions import current_version
 from reconcile._views import connect_output
-from reconcile._write import _kill_point, open_output
+from reconcile._write import open_output
 from reconcile.exceptions import CloseError, OutputError, UsageError
 
 CLOSED = "closed"
@@ -112,7 +113,7 @@ def close_month(output: str | os.PathLike[str], month: str, *, wait: float = 0.0
                 folder.mkdir(parents=True)
                 lines, corrections, totals = _issue(out.path, period.first_day, folder)
                 _link_slices(out.path, period, folder)
-                _kill_point("staging")
+                _faults.point("staging")
                 document = {
                     "format": 1,
                     "month": period.name,
@@ -126,7 +127,7 @@ def close_month(output: str | os.PathLike[str], month: str, *, wait: float = 0.0
                 (folder / "close.json").write_text(
                     json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8"
                 )
-            _kill_point("staged")
+            _faults.point("staged")
             out.commit_folders(token, [target], {"period": period.name, "run_id": f"close {period.name}"})
         finally:
             shutil.rmtree(staging, ignore_errors=True)  # gone already once committed

@@ -24,13 +24,13 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
+from reconcile import _faults
 from reconcile import _schema as schema
 from reconcile._engine import literal, plain_connect, utc
 from reconcile._files import flock_exclusive, fsync_path, open_lock_file, private_files, write_json_atomic
@@ -185,7 +185,7 @@ class StoreWriter:
 
     def _commit(self, record: dict[str, Any], files: dict[str, FileState]) -> IngestEntry:
         store = self.store
-        hook("before-commit")
+        _faults.point("before-commit")
         entry = self._place_events(self.events_stage, self.ingest_id)
         fsync_path(self.rejects_tmp)
         self.rejects_tmp.replace(store.rejects_path(self.ingest_id))
@@ -201,12 +201,12 @@ class StoreWriter:
                 "files": {name: state.to_json() for name, state in sorted(files.items())},
             },
         )
-        hook("before-store-json")
+        _faults.point("before-store-json")
         entries = [*store.ingests(), entry]
         write_json_atomic(
             store.manifest_path, {"format": STORE_FORMAT, "ingests": [e.to_json() for e in entries]}
         )
-        hook("after-store-json")
+        _faults.point("after-store-json")
         pending.replace(store.files_path)
         fsync_path(store.path)
         return entry
@@ -255,23 +255,3 @@ def _remove(path: Path) -> None:
     else:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
-
-
-# Crash tests set RECONCILE_TEST_HOOK=<phase>:<action> (action "sleep" or "kill") to stop a real
-# ingest at a chosen phase; it has no effect otherwise.
-_HOOK_ENV = "RECONCILE_TEST_HOOK"
-
-
-def hook(phase: str) -> None:
-    """Test hook: at ``phase``, sleep (so a test can kill the process) or SIGKILL itself."""
-    spec = os.environ.get(_HOOK_ENV)
-    if not spec:
-        return
-    for item in spec.split(","):
-        name, _, action = item.partition(":")
-        if name != phase:
-            continue
-        if action == "kill":
-            os.kill(os.getpid(), 9)
-        elif action.startswith("sleep"):
-            time.sleep(float(action[len("sleep") :] or 60))

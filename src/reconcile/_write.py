@@ -21,10 +21,8 @@ trash folders deleted. Every swap step is idempotent, so whoever finds a journal
 :func:`recover_output`, which :func:`read_output` calls) finishes it: a run killed before the journal
 rename leaves the previous output; killed after it, the new one.
 
-Crash tests set ``RECONCILE_KILL_AT`` to a phase (``staging``: one file staged; ``staged``: all staged,
-no journal; ``journal``: journal written, nothing swapped; ``swap``: one folder swapped; ``swapped``:
-all swapped, journal still there; ``committed``: journal removed, leftovers not yet) and the process
-SIGKILLs itself there. Without the variable nothing happens.
+Crash tests stop a real writer at the fault points of ``_faults`` (``staging``, ``staged``,
+``journal``, ``swap`` and ``swapped`` inside :func:`_roll_forward`'s own loop, ``committed``).
 """
 
 from __future__ import annotations
@@ -34,7 +32,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -44,7 +41,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from reconcile import _staging, _versions
+from reconcile import _faults, _staging, _versions
 from reconcile._engine import literals
 from reconcile._files import (
     fsync_path,
@@ -61,18 +58,11 @@ OUTPUT_FORMAT = 2
 # 2: every instant column is TIMESTAMPTZ_NS (UTC-adjusted); format 1 wrote naive TIMESTAMP_NS meaning UTC.
 # A folder of format 1 is upgraded in place by `reconcile upgrade-output` (``_upgrade``) before a run
 # of format 2 may commit to it: one folder never mixes the two.
-KILL_ENV = "RECONCILE_KILL_AT"  # test hook: SIGKILL this process at the named commit phase
 
 _JOURNAL = ".journal.json"
 _STAGING = ".staging"
 _TRASH = ".trash"
 _DATA = "data_0.parquet"  # the name DuckDB's partitioned writer would give: readers glob *.parquet
-
-
-def _kill_point(phase: str) -> None:
-    """Die here, as a power cut would, when the test hook names ``phase``."""
-    if os.environ.get(KILL_ENV) == phase:
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 # --- recovery -----------------------------------------------------------------------------------
@@ -87,7 +77,7 @@ def _roll_forward(root: Path) -> bool:
         return False
     except (OSError, ValueError) as exc:
         raise OutputError(f"{journal_path}: unreadable commit journal: {exc}") from None
-    for swap in journal["swaps"]:
+    for number, swap in enumerate(journal["swaps"]):
         target, source, trash = root / swap["target"], root / swap["source"], root / swap["trash"]
         if not source.exists():
             continue  # this swap was done
@@ -99,6 +89,9 @@ def _roll_forward(root: Path) -> bool:
                 target.rename(trash)
         target.parent.mkdir(parents=True, exist_ok=True)
         source.rename(target)
+        if number == 0:
+            _faults.point("swap")  # half old, half new on disk: the journal finishes it
+    _faults.point("swapped")
     for folder in {Path(s["target"]).parts[0] for s in journal["swaps"]}:
         fsync_path(root / folder)
     journal_path.unlink()
@@ -270,7 +263,7 @@ class OutputFolder:
                     jobs.extend(period_jobs)
                     files = {t: [j.path for j in period_jobs if j.table == t] for t in _staging.TABLES}
                     staged.append(Staged(entry.period, entry.run_id, token, root, files, {}))
-                _staging.write_files(batch.con, jobs, after_first=lambda: _kill_point("staging"))
+                _staging.write_files(batch.con, jobs, after_first=lambda: _faults.point("staging"))
                 return [replace(s, rows=self._check_staged(batch.con, s)) for s in staged]
             except BaseException:
                 self.discard(staged)
@@ -302,7 +295,7 @@ class OutputFolder:
             (manifest_dir / "manifest.json").write_text(
                 json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8"
             )
-            _kill_point("staged")
+            _faults.point("staged")
 
             targets = [f"slices/usage_date={day.isoformat()}" for day in period.days()]
             targets += [f"intervals/period={period.name}", f"anomalies/period={period.name}"]
@@ -336,8 +329,9 @@ class OutputFolder:
             journal = {"format": OUTPUT_FORMAT, "token": token, **about, "swaps": swaps}
             with critical():  # a SIGTERM waits for the commit to be whole (``_signals``)
                 write_json_atomic(self.path / _JOURNAL, journal)  # the commit point
-                _kill_point("journal")
-                self._swap_with_kill_points(swaps)
+                _faults.point("journal")
+                _roll_forward(self.path)
+            _faults.point("committed")
 
     def _version(
         self, staged: Staged, manifest: dict[str, Any], previous: dict[str, Any] | None
@@ -369,31 +363,6 @@ class OutputFolder:
         """Remove what is left of staged periods (a committed one's staging is gone already)."""
         for item in staged:
             shutil.rmtree(item.root, ignore_errors=True)
-
-    def _swap_with_kill_points(self, swaps: list[dict[str, str]]) -> None:
-        kill_at = os.environ.get(KILL_ENV)
-        if kill_at == "swap":
-            # Do the first swap by hand, then die: the folder is half old, half new on disk.
-            first = swaps[0]
-            target, source = self.path / first["target"], self.path / first["source"]
-            if target.exists():
-                (self.path / first["trash"]).parent.mkdir(parents=True, exist_ok=True)
-                target.rename(self.path / first["trash"])
-            target.parent.mkdir(parents=True, exist_ok=True)
-            source.rename(target)
-            _kill_point("swap")
-        if kill_at == "swapped":
-            # Do every swap, then die before the journal is removed.
-            for swap in swaps:
-                target, source = self.path / swap["target"], self.path / swap["source"]
-                if target.exists():
-                    (self.path / swap["trash"]).parent.mkdir(parents=True, exist_ok=True)
-                    target.rename(self.path / swap["trash"])
-                target.parent.mkdir(parents=True, exist_ok=True)
-                source.rename(target)
-            _kill_point("swapped")
-        _roll_forward(self.path)
-        _kill_point("committed")
 
 
 def _count(con: duckdb.DuckDBPyConnection, sql: str, params: list[object]) -> int:

@@ -22,8 +22,8 @@ from run_fixture import PRICES, add_ingest, ev
 import reconcile
 from reconcile import _close, _diff, _versions
 from reconcile._cli import main
+from reconcile._faults import ENV as FAULT_ENV
 from reconcile._views import connect_output, export_focus, read_relation
-from reconcile._write import KILL_ENV
 from reconcile.exceptions import CloseError
 
 NOW = dt.datetime(2027, 1, 15, tzinfo=dt.UTC)
@@ -372,7 +372,10 @@ def test_a_killed_close_leaves_the_month_closed_or_open_whole(
     lines = _invoice(out)
     script = _CLOSE_SCRIPT.format(here=str(HERE), out=str(out))
     proc = subprocess.run(
-        [sys.executable, "-c", script], env={**os.environ, KILL_ENV: phase}, capture_output=True, check=False
+        [sys.executable, "-c", script],
+        env={**os.environ, FAULT_ENV: f"{phase}:kill"},
+        capture_output=True,
+        check=False,
     )
     assert proc.returncode == -9, proc.stderr.decode()
     con = connect_output(out)  # readers finish an interrupted commit first
@@ -405,7 +408,10 @@ def test_a_killed_correcting_run_leaves_the_closed_month_and_the_history_whole(
         f" tenants={str(tenants)!r}, quiet=True, now=dt.datetime(2027, 1, 15, tzinfo=dt.UTC))\n"
     )
     proc = subprocess.run(
-        [sys.executable, "-c", script], env={**os.environ, KILL_ENV: "swap"}, capture_output=True, check=False
+        [sys.executable, "-c", script],
+        env={**os.environ, FAULT_ENV: "swap:kill"},
+        capture_output=True,
+        check=False,
     )
     assert proc.returncode == -9, proc.stderr.decode()
     lines = _invoice(out)  # recovers the commit

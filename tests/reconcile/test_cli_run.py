@@ -16,8 +16,9 @@ from run_fixture import GIB, PRICES, add_ingest, ev, make_store, without_history
 
 from reconcile import read_output, run_period
 from reconcile._cli import main
+from reconcile._faults import ENV as FAULT_ENV
 from reconcile._period import parse_instant
-from reconcile._write import KILL_ENV, OutputFolder
+from reconcile._write import OutputFolder
 
 RECONCILE = str(Path(sys.executable).with_name("reconcile"))
 LATER = parse_instant("2030-01-01T00:00:00Z")
@@ -166,7 +167,7 @@ def test_a_killed_run_leaves_the_previous_or_the_new_output(tmp_path: Path) -> N
     for phase in ("staging", "journal", "swap", "committed"):
         out = tmp_path / f"out-{phase}"
         shutil.copytree(old_ref, out)  # the previous output of the period
-        killed = reconcile(*run_args(store, out, "--quiet"), env={KILL_ENV: phase})
+        killed = reconcile(*run_args(store, out, "--quiet"), env={FAULT_ENV: f"{phase}:kill"})
         assert killed.returncode == -9, (phase, killed.stderr)
         assert rows(out) == (old if phase == "staging" else new), phase  # read_output recovers
         assert not (out / ".journal.json").exists()

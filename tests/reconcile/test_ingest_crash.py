@@ -15,10 +15,11 @@ import duckdb
 import pytest
 
 from reconcile import Store, ingest
+from reconcile._faults import ENV as FAULT_ENV
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 ROOT = Path(__file__).resolve().parents[2]
-HOOK = "RECONCILE_TEST_HOOK"
+HOOK = FAULT_ENV
 
 
 def _command(paths: list[Path], store: Path, *extra: str) -> list[str]:

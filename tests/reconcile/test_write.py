@@ -19,8 +19,9 @@ from run_fixture import without_history
 
 from reconcile import OutputError, StoreLockedError, UsageError, _staging
 from reconcile._engine import plain_connect
+from reconcile._faults import ENV as FAULT_ENV
 from reconcile._period import Period, parse_period
-from reconcile._write import KILL_ENV, OutputFolder, read_output, recover_output
+from reconcile._write import OutputFolder, read_output, recover_output
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -256,7 +257,7 @@ def test_killed_writer_leaves_old_or_new_output(tmp_path: Path, phase: str) -> N
     write(new_dir, parse_period("2026-11-25"), variant=1)
     old, new = snapshot(old_dir), snapshot(new_dir)
     script = _KILL_SCRIPT.format(here=str(HERE), out=str(out))
-    env = {**os.environ, KILL_ENV: phase}
+    env = {**os.environ, FAULT_ENV: f"{phase}:kill"}
     proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, check=False)
     assert proc.returncode == -9, proc.stderr.decode()
     journal_left = (out / ".journal.json").exists()
@@ -321,7 +322,9 @@ def test_the_next_writer_finishes_an_interrupted_commit(tmp_path: Path) -> None:
     write(tmp_path / "new", parse_period("2026-11-25"), variant=1)
     write(tmp_path / "out", parse_period("2026-11-25"))
     script = _KILL_SCRIPT.format(here=str(HERE), out=str(tmp_path / "out"))
-    proc = subprocess.run([sys.executable, "-c", script], env={**os.environ, KILL_ENV: "swap"}, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", script], env={**os.environ, FAULT_ENV: "swap:kill"}, check=False
+    )
     assert proc.returncode == -9
     with OutputFolder(tmp_path / "out") as folder:
         assert not (tmp_path / "out" / ".journal.json").exists()

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import duckdb
 
+from reconcile import _faults
 from reconcile._engine import connect, engine_errors, literal, literals
 from reconcile._ingest import _dedupe
 from reconcile._ingest._inputs import resolve_inputs
@@ -54,7 +55,7 @@ from reconcile._schema import REJECT_CODES
 from reconcile._scratch import scratch_dir
 from reconcile._sql import load_sql
 from reconcile._store import FileState, Store
-from reconcile._store_writer import StoreWriter, copy_events_by_day, hook
+from reconcile._store_writer import StoreWriter, copy_events_by_day
 from reconcile.exceptions import InputError
 
 __all__ = ["Finding", "IngestSummary", "Reject", "format_summary", "ingest", "validate"]
@@ -125,7 +126,7 @@ def _read(
             )
         )
         return None
-    hook("after-parse")
+    _faults.point("after-parse")
     return _dedupe.Parsed(prepared, target)
 
 
@@ -319,10 +320,10 @@ def _write(
         set_var(con, "ingest_id", writer.ingest_id)
         con.execute("SET preserve_insertion_order = false")  # events need no order: parallel writing
         _dedupe.find_repeated(con, sum(p.prepared.lines for p in parsed))
-        hook("before-write")
+        _faults.point("before-write")
         # (COPY takes the path as a prepared parameter: no path is pasted into SQL text)
         con.execute(copy_events_by_day(load_sql("engine/new_events")), [str(writer.events_stage)])
-        hook("after-events")
+        _faults.point("after-events")
         con.execute(_dedupe.copy_zstd(_dedupe.rejects_query()), [str(writer.rejects_tmp)])
         return _dedupe.count(con, parsed, writer.events_stage, writer.rejects_tmp)
 

@@ -1,0 +1,37 @@
+"""Fault points: the places where crash tests stop a real process, inside the code production runs.
+
+A test sets ``RECONCILE_FAULT=<point>:<action>[,<point>:<action>...]`` for the process it starts;
+``action`` is ``kill`` (SIGKILL: a power cut) or ``sleep`` / ``sleepN`` (wait N seconds, default 60,
+so the test can kill it or hold a lock). Without the variable a point does nothing. The points:
+
+- ingest: ``after-parse`` (one file parsed), ``before-write`` (all parsed), ``after-events`` (events
+  staged), ``before-commit``, ``before-store-json`` (files in place, ``store.json`` not yet),
+  ``after-store-json`` (``files.json`` not yet renamed);
+- an output commit (``_write``, ``_close``): ``staging`` (one file staged), ``staged`` (all staged, no
+  journal), ``journal`` (the commit point passed, nothing swapped), ``swap`` (the roll-forward swapped
+  its first folder), ``swapped`` (every folder swapped, the journal still there), ``committed``
+  (journal removed, leftovers not yet).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+ENV = "RECONCILE_FAULT"
+
+
+def point(name: str) -> None:
+    """Stop here if the test asked for it at ``name`` (module doc)."""
+    spec = os.environ.get(ENV)
+    if not spec:
+        return
+    for item in spec.split(","):
+        where, _, action = item.partition(":")
+        if where != name:
+            continue
+        if action == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+        elif action.startswith("sleep"):
+            time.sleep(float(action[len("sleep") :] or 60))
