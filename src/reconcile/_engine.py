@@ -41,7 +41,7 @@ def utc(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     """``con`` with its session time zone UTC: every instant is a ``TIMESTAMPTZ_NS`` (SPEC section 5),
     and what DuckDB derives from one (a date, a month, a text) must be the UTC one, whatever the
     machine's zone."""
-    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET GLOBAL TimeZone = 'UTC'")  # GLOBAL: the connection's cursors too
     return con
 
 

@@ -92,8 +92,9 @@ def _roll_forward(root: Path) -> bool:
         if number == 0:
             _faults.point("swap")  # half old, half new on disk: the journal finishes it
     _faults.point("swapped")
-    for folder in {Path(s["target"]).parts[0] for s in journal["swaps"]}:
-        fsync_path(root / folder)
+    # every folder a swap renamed into (history/period=P/ too), before the journal goes
+    for folder in sorted({(root / s["target"]).parent for s in journal["swaps"]}):
+        fsync_path(folder)
     journal_path.unlink()
     fsync_path(root)
     shutil.rmtree(root / _STAGING / journal["token"], ignore_errors=True)

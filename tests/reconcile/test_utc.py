@@ -139,3 +139,18 @@ def test_a_folder_of_the_old_format_is_refused_then_upgraded_exactly(
     assert main(["upgrade-output", "--output", str(out)]) == 0  # again: nothing to do
     assert "0 files rewritten" in capsys.readouterr().out
     reconcile.run_period(store, PRICES, out, "2026-11-25", quiet=True)
+
+
+def test_cursors_of_the_engine_connections_are_in_utc_too() -> None:
+    """A cursor of an engine connection (the staging pool, the history keeping) derives UTC days,
+    whatever the machine's zone, like the connection itself."""
+    script = (
+        "from reconcile._engine import connect, plain_connect\n"
+        "for con in (plain_connect(), connect(memory_limit='500MB')):\n"
+        "    cur = con.cursor()\n"
+        "    q = \"SELECT current_setting('TimeZone'), CAST(TIMESTAMPTZ '2024-01-01 02:00+00' AS DATE)\"\n"
+        "    print(cur.execute(q).fetchall())\n"
+    )
+    env = {**os.environ, "TZ": "America/Los_Angeles"}
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env)
+    assert proc.stdout.split("\n")[:2] == ["[('UTC', datetime.date(2024, 1, 1))]"] * 2
