@@ -205,7 +205,7 @@ def pair_tables(
     con: duckdb.DuckDBPyConnection,
     *,
     cut_off_ns: int,
-    double_start: str = "close",
+    double_start: DoubleStartPolicy = "close",
     stale_after_ns: int | None = None,
 ) -> PairTables:
     """Pair the relation ``events`` of a caller's connection (left open) as Arrow tables."""

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from reconcile import _close, _ingest, _pricebook, _write
+from reconcile._pair import DoubleStartPolicy
 from reconcile._period import Period, parse_date, parse_duration
 from reconcile._progress import Progress
 from reconcile._results import DayRun, NightlySummary, RunSummary, summary_from_manifest
@@ -96,7 +97,7 @@ def nightly(
     *,
     lookback: int = 35,
     today: str | dt.date | None = None,
-    double_start: str = "close",
+    double_start: DoubleStartPolicy = "close",
     stale_after: str | int | dt.timedelta | None = None,
     tenants: str | Path | None = None,
     max_silence: str | int | None = None,

@@ -122,7 +122,7 @@ class AsOf:
     stale_after_ns: int | None = None
 
 
-def check_options(cut_off_ns: int, double_start: str, stale_after_ns: int | None) -> None:
+def check_options(cut_off_ns: int, double_start: DoubleStartPolicy | str, stale_after_ns: int | None) -> None:
     """Raise :class:`UsageError` naming a bad cut-off, policy or duration."""
     if isinstance(cut_off_ns, bool) or not isinstance(cut_off_ns, int):
         raise UsageError(f"cut-off must be Unix nanoseconds (int), got {cut_off_ns!r}")
@@ -299,7 +299,7 @@ def pair_in(
     con: duckdb.DuckDBPyConnection,
     *,
     cut_off_ns: int,
-    double_start: str = "close",
+    double_start: DoubleStartPolicy = "close",
     stale_after_ns: int | None = None,
 ) -> None:
     """The whole walk of the relation ``events`` in ``con`` (from an empty state) as of ``cut_off_ns``:
@@ -307,7 +307,7 @@ def pair_in(
     check_options(cut_off_ns, double_start, stale_after_ns)
     empty_state(con)
     walk(con, walk_from_ns=None, walk_to_ns=cut_off_ns)
-    as_of(con, AsOf(cut_off_ns, double_start, stale_after_ns))  # type: ignore[arg-type]
+    as_of(con, AsOf(cut_off_ns, double_start, stale_after_ns))
 
 
 # --- event sources -----------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from reconcile import _pair, _pricebook, _write
+from reconcile._pair import DoubleStartPolicy
 from reconcile._period import Period, parse_period, resolve_cut_off
 from reconcile._progress import Progress
 from reconcile._results import RunSummary
@@ -20,7 +21,7 @@ def run_period(
     period: str | Period,
     *,
     cut_off: str | int | dt.datetime | None = None,
-    double_start: str = "close",
+    double_start: DoubleStartPolicy = "close",
     stale_after: str | int | dt.timedelta | None = None,
     tenants: str | Path | None = None,
     quiet: bool = False,

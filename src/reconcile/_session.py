@@ -89,7 +89,9 @@ class Options:
 
 
 def make_options(
-    double_start: str, stale_after: str | int | dt.timedelta | None, tenants: str | Path | None
+    double_start: DoubleStartPolicy | str,
+    stale_after: str | int | dt.timedelta | None,
+    tenants: str | Path | None,
 ) -> Options:
     """Checked :class:`Options` from what a caller gave."""
     if double_start not in _pair.DOUBLE_START_POLICIES:
