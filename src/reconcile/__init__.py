@@ -57,7 +57,6 @@ if TYPE_CHECKING:
     from reconcile._price import (
         invoice_lines,
         invoice_totals,
-        load_tenants,
         price_slices,
     )
     from reconcile._pricebook import (
@@ -77,6 +76,7 @@ if TYPE_CHECKING:
     from reconcile._store import (
         Store,
     )
+    from reconcile._tenants import load_tenants
     from reconcile._views import (
         RelationInfo,
         connect_output,
@@ -119,7 +119,7 @@ _LAZY: dict[str, str] = {
     "invoice_totals": "reconcile._price",
     "list_relations": "reconcile._views",
     "load_price_book": "reconcile._pricebook",
-    "load_tenants": "reconcile._price",
+    "load_tenants": "reconcile._tenants",
     "nightly": "reconcile._nightly",
     "pair": "reconcile._analysis",
     "price_slices": "reconcile._price",

@@ -30,7 +30,7 @@ from typing import Any
 
 import duckdb
 
-from reconcile import _figures, _pair, _price, _pricebook, _reuse, _staging, _versions, _write
+from reconcile import _figures, _pair, _price, _pricebook, _reuse, _staging, _tenants, _versions, _write
 from reconcile._engine import MEMORY_ENV, connect, engine_errors
 from reconcile._pair import AsOf, DoubleStartPolicy
 from reconcile._period import Period, format_ns, parse_duration, parse_instant
@@ -178,7 +178,7 @@ class Session:
         scratch = self._stack.enter_context(scratch_dir("run"))
         self.con = connect(memory_limit=self.memory_limit, scratch=scratch)
         self.walker = Walker(self.con, self.store, progress, scratch=scratch, full=full_walk)
-        self.tenants = None if options.tenants is None else _price.load_tenants(options.tenants)
+        self.tenants = None if options.tenants is None else _tenants.load_tenants(options.tenants)
         self._scopes = _reuse.Scopes(self.con, self.store, self.walker.entries)
         self._scope_key: object = None  # the scope of the last reusing run
         self.committed: list[str] = []  # the periods committed so far, in order

@@ -25,9 +25,9 @@ from reconcile import (
     load_tenants,
     price_slices,
 )
-from reconcile._price import TENANT_SCHEMA, normalize_tenants
 from reconcile._pricebook import parse_price_book
 from reconcile._sql import load_sql
+from reconcile._tenants import TENANT_SCHEMA, normalize_tenants
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 GOLDEN_BOOK = load_price_book(DATA / "prices" / "golden.toml")
