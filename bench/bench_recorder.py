@@ -31,7 +31,7 @@ from recorder import Entry, FileRecorder, Kind, Reason, Shape
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "bench" / "data"
-GOWIRE_CANDIDATES = [ROOT.parent / "shared" / "tools" / "gowire", Path("/work/shared/tools/gowire")]
+GOWIRE_CANDIDATES = [ROOT.parent / "shared" / "tools" / "gowire"]  # beside the checkout, as ../shared
 
 
 Cost = tuple[float, float]  # (wall seconds, CPU seconds of the process) per entry

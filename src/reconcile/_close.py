@@ -31,7 +31,6 @@ from reconcile import _faults
 from reconcile import _schema as schema
 from reconcile._files import private_files
 from reconcile._period import Period, format_ns, parse_period
-from reconcile._results import first_open_month
 from reconcile._staging import check_columns
 from reconcile._versions import current_version
 from reconcile._views import connect_output
@@ -175,9 +174,3 @@ def _issue(root: Path, first_day: dt.date, folder: Path) -> tuple[int, int, dict
         con.close()
     totals = {str(c): str(Decimal(int(minor)).scaleb(-int(unit))) for c, minor, unit, _, _ in rows}
     return sum(int(r[3]) for r in rows), sum(int(r[4]) for r in rows), totals
-
-
-def correction_month(output: str | os.PathLike[str], month: str) -> str | None:
-    """Where a change to ``month`` is billed: None while it is open, else the first open month after."""
-    closed = set(closed_months(output))
-    return first_open_month(month, closed) if month in closed else None

@@ -22,12 +22,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import polars as pl
 
 from reconcile import plots as _plots
 from reconcile._files import private_files
 from reconcile._period import NS_PER_HOUR, Period, parse_duration, parse_period
-from reconcile._views import read_query
+from reconcile._views import connect_output
 from reconcile._write import read_manifests
 from reconcile.exceptions import OutputError, UsageError
 
@@ -101,15 +102,19 @@ class _Page:
         self.output, self.store, self.period = output, store, period
         self.parts: list[str] = []
         self.images = 0
-        self.params = {"period": period.name}
+        # one connection for every section's query (its views made once)
+        self.con = connect_output(output, store=store, params={"period": period.name})
 
-    def query(self, sql: str, parameters: list[object] | None = None, *, store: bool = False) -> pl.DataFrame:
+    def query(self, sql: str, parameters: list[object] | None = None) -> pl.DataFrame:
         """Rows of a SELECT over the relations; ``?`` is the period's first day, then its last, unless
         ``parameters`` are given."""
         bound = parameters if parameters is not None else [self.period.days()[0], self.period.days()[-1]]
-        return read_query(
-            sql, self.output, store=self.store if store else None, params=self.params, parameters=bound
-        )
+        try:
+            frame = pl.from_arrow(self.con.sql(sql, params=bound).to_arrow_table())
+        except duckdb.Error as exc:
+            raise OutputError(f"report of period {self.period.name}: {str(exc).splitlines()[0]}") from None
+        assert isinstance(frame, pl.DataFrame)
+        return frame
 
     def section(self, key: str, title: str, body: str) -> None:
         self.parts.append(f'<section id="{key}"><h2>{_esc(title)}</h2>{body}</section>')
@@ -218,7 +223,6 @@ def _rejects(page: _Page) -> None:
         "SELECT code, count(*) AS lines, min(source_file || ':' || source_line) AS first FROM rejects"
         " GROUP BY code ORDER BY lines DESC, code",
         [],
-        store=True,
     )
     page.section("rejects", "Rejected ledger lines (every ingest)", _table(rejects, empty="no rejected line"))
 
@@ -232,7 +236,6 @@ def _sources(page: _Page, max_silence_ns: int) -> None:
         " CASE WHEN newest_ns IS NULL OR newest_ns < ? THEN 'silent' ELSE 'ok' END AS state"
         " FROM sources ORDER BY state DESC, source",
         [page.period.end_ns - max_silence_ns],
-        store=True,
     )
     silent = sources.filter(pl.col("state") == "silent").height
     hours = max_silence_ns / NS_PER_HOUR
@@ -281,14 +284,17 @@ def write_report(
         raise OutputError(f"report of period {wanted.name}: {root} holds no run of it (run it first)")
     _plots.use_agg_without_display()
     page = _Page(root, None if store is None else Path(store), wanted)
-    _totals(page, manifests)
-    _spend(page)
-    _top(page, "tenants", "Top tenants", "tenant_id", "Top tenants by amount")
-    _top(page, "resources", "Top resources", "resource_id", "Top resources by amount")
-    _anomalies(page)
-    _rejects(page)
-    _sources(page, parse_duration(max_silence))
-    _restatements(page)
+    try:
+        _totals(page, manifests)
+        _spend(page)
+        _top(page, "tenants", "Top tenants", "tenant_id", "Top tenants by amount")
+        _top(page, "resources", "Top resources", "resource_id", "Top resources by amount")
+        _anomalies(page)
+        _rejects(page)
+        _sources(page, parse_duration(max_silence))
+        _restatements(page)
+    finally:
+        page.con.close()
     made = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     name = _esc(wanted.name)
     head = f'<head><meta charset="utf-8"><title>Billing report {name}</title><style>{_STYLE}</style></head>'

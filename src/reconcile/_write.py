@@ -105,17 +105,12 @@ def _roll_forward(root: Path) -> bool:
     return True
 
 
-def _lock_fd(path: Path, *, wait: float) -> int:
-    """Take the output folder's exclusive lock (``_files.lock_output``)."""
-    return lock_output(path, wait=wait)
-
-
 def recover_output(path: str | Path, *, wait: float = 30.0) -> bool:
     """Finish a commit a killed run left half done (taking the folder's lock). True if there was one."""
     root = Path(path)
     if not (root / _JOURNAL).exists():
         return False
-    fd = _lock_fd(root, wait=wait)
+    fd = lock_output(root, wait=wait)
     try:
         return _roll_forward(root)
     finally:
@@ -159,7 +154,7 @@ class OutputFolder:
         if self.path.exists() and not self.path.is_dir():
             raise OutputError(f"output {self.path} is not a folder")
         self._owns_lock = lock_fd is None  # else the caller took it first (``_files.lock_output``)
-        self._fd: int | None = _lock_fd(self.path, wait=wait) if lock_fd is None else lock_fd
+        self._fd: int | None = lock_output(self.path, wait=wait) if lock_fd is None else lock_fd
         try:
             _roll_forward(self.path)
             for leftover in (_STAGING, _TRASH):
@@ -235,9 +230,10 @@ class OutputFolder:
             raise UsageError(f"one batch holds periods of {' and '.join(sorted(lengths))}")
         length = lengths.pop()
         # output.json is written before the first commit; it binds the folder once a period is committed
-        committed = bool(read_manifests(self.path))
-        if committed and output_format(self.path) < OUTPUT_FORMAT:
-            held_format = output_format(self.path)
+        # (one manifest is enough to know: never read a year of them for it)
+        committed = next((self.path / "manifests").glob("period=*/manifest.json"), None) is not None
+        held_format = output_format(self.path)
+        if committed and held_format < OUTPUT_FORMAT:
             raise OutputError(
                 f"output folder {self.path} holds output format {held_format} (instants without their"
                 f" zone); upgrade it once with `reconcile upgrade-output --output {self.path}`,"
@@ -371,24 +367,28 @@ def _count(con: duckdb.DuckDBPyConnection, sql: str, params: list[object]) -> in
     return int(con.execute(sql, params).fetchall()[0][0])
 
 
-def output_format(root: Path) -> int:
-    """The format ``output.json`` records (1 for a folder from before it recorded one)."""
+def _output_meta(root: Path) -> dict[str, Any] | None:
+    """``output.json`` of an output folder (None: not written yet)."""
     try:
-        meta = json.loads((root / "output.json").read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return OUTPUT_FORMAT
-    except (OSError, ValueError) as exc:
-        raise OutputError(f"{root / 'output.json'}: unreadable: {exc}") from None
-    return int(meta.get("format", 1))
-
-
-def _period_length(root: Path) -> str | None:
-    try:
-        meta = json.loads((root / "output.json").read_text(encoding="utf-8"))
+        meta: dict[str, Any] = json.loads((root / "output.json").read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
         raise OutputError(f"{root / 'output.json'}: unreadable: {exc}") from None
+    return meta
+
+
+def output_format(root: Path) -> int:
+    """The format ``output.json`` records (1 for a folder from before it recorded one; the current
+    one for a folder without it yet)."""
+    meta = _output_meta(root)
+    return OUTPUT_FORMAT if meta is None else int(meta.get("format", 1))
+
+
+def _period_length(root: Path) -> str | None:
+    meta = _output_meta(root)
+    if meta is None:
+        return None
     length = meta.get("period_length")
     if length not in {"day", "month"}:
         raise OutputError(f"{root / 'output.json'}: period_length {length!r} is not day or month")
