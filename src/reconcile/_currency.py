@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from decimal import ROUND_HALF_EVEN, Decimal
 
 import pyarrow as pa  # type: ignore[import-untyped]
@@ -36,12 +37,13 @@ def decimal_text(amount: Decimal) -> str:
     return format(amount, "f")
 
 
+@functools.cache
 def currency_table() -> pa.Table:
     """ISO 4217 currencies with minor units (from the ``iso4217`` package): the input of invoice_lines.
 
     Columns: ``currency`` (code), ``minor_unit`` (fraction digits), ``minor_scale`` (10^minor_unit) and
     ``minor_step`` (10^-minor_unit as DECIMAL(38, 12)). Currencies without minor units (gold, SDR, ...)
-    are left out.
+    are left out. Made once per process (Arrow tables are immutable).
     """
     rows: list[tuple[str, int]] = []
     for code in sorted(c.code for c in Currency):

@@ -35,9 +35,7 @@ def _views(con: duckdb.DuckDBPyConnection, files: dict[str, list[Path]]) -> None
 def figures(
     con: duckdb.DuckDBPyConnection, files: dict[str, list[Path]], book: _pricebook.PriceBook
 ) -> dict[str, Any]:
-    """The manifest figures of one period from its files (table -> Parquet files; module doc).
-
-    ``con`` must hold the ``currencies`` relation pricing leaves (for the invoice lines)."""
+    """The manifest figures of one period from its files (table -> Parquet files; module doc)."""
     _views(con, files)
     intervals = dict(con.execute("SELECT status, count(*) FROM run_intervals GROUP BY status").fetchall())
     anomalies = dict(con.execute("SELECT code, count(*) FROM run_anomalies GROUP BY code").fetchall())
@@ -50,7 +48,7 @@ def figures(
             by_family.setdefault(family, {})[currency] = decimal_text(amount)
     if not exact:
         exact[book.currency] = Decimal(0).scaleb(-_pricebook.PRICE_SCALE)
-    invoice = _price.invoice_totals(_price.invoice_lines(con.table("run_slices")))
+    invoice = _price.invoice_totals(_price.invoice_lines(con.table("run_slices"), con=con))
     quantities = {m: decimal_text(q) for m, q in con.execute(load_sql("engine/run_quantities")).fetchall()}
     unattributed = int(
         con.execute("SELECT count(*) FROM run_slices WHERE tenant_id IS NULL").fetchall()[0][0]

@@ -33,6 +33,7 @@ and meter and round once, half-even, to the currency's minor unit.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 import duckdb
@@ -62,6 +63,94 @@ _INVOICE_INPUT = (
     "billed_quantity",
     "amount",
 )
+
+
+@dataclass(frozen=True)
+class PeriodBounds:
+    """The pricing stage's parameters for one period: Unix nanoseconds (UTC), the cut-off in
+    ``(start_ns, end_ns]``."""
+
+    start_ns: int
+    end_ns: int
+    cut_off_ns: int
+
+    def __post_init__(self) -> None:
+        if self.start_ns >= self.end_ns:
+            raise UsageError(f"period start {self.start_ns} ns is not before its end {self.end_ns} ns")
+        if not self.start_ns < self.cut_off_ns <= self.end_ns:
+            raise UsageError(
+                f"cut-off {self.cut_off_ns} ns is not inside the period ({self.start_ns}, {self.end_ns}] ns"
+            )
+
+
+class Pricer:
+    """The pricing stage over one connection (its contract: docs/ARCHITECTURE.md).
+
+    Made once per connection: it registers the book's ``prices`` and ``billing_rules``, the
+    ``tenants`` (checked for overlaps) and ``currencies`` relations and the ``div_half_even`` macros,
+    so pricing several periods (a nightly's days) pays for that once. :meth:`price` then reads the
+    relation named ``intervals`` and makes the temp table ``slices``; it sets the variables
+    ``period_start_ns``, ``period_end_ns``, ``cut_off_ns``, ``ns_per_day``, ``currency`` and
+    ``price_version``, read by pricing's own SQL only. Raises :class:`TenantsError` for a bad tenants
+    table.
+    """
+
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, price_book: PriceBook, tenants: pa.Table | None = None
+    ) -> None:
+        self.con = con
+        self.book = price_book
+        utc(con)  # slice instants are TIMESTAMPTZ_NS: derived in UTC whatever connection was given
+        tenant_table = empty_tenants() if tenants is None else as_tenant_table(tenants)
+        con.register("prices", price_book.price_table())
+        con.register("billing_rules", price_book.billing_table())
+        con.register("tenants", tenant_table)
+        con.register("currencies", currency_table())
+        for name, value, sql_type in (
+            ("ns_per_day", NS_PER_DAY, "BIGINT"),
+            ("currency", price_book.currency, "VARCHAR"),
+            ("price_version", price_book.price_version, "VARCHAR"),
+        ):
+            con.execute(f"SET VARIABLE {name} = CAST(? AS {sql_type})", [value])
+        con.execute(load_sql("engine/div_half_even"))
+        overlaps = con.execute(load_sql("engine/tenant_overlaps")).fetchall()
+        if overlaps:
+            resource_id, tenant_id, _, _ = overlaps[0]
+            raise TenantsError(
+                f"tenants: {len(overlaps)} rows overlap an earlier row of their resource, e.g. resource"
+                f" {resource_id!r} tenant {tenant_id!r} (normalize_tenants names the rows)"
+            )
+
+    def price(self, bounds: PeriodBounds, progress: Progress | None = None) -> duckdb.DuckDBPyRelation:
+        """Price the relation ``intervals`` over ``bounds``: the temp table ``slices``
+        (:func:`price_slices` describes its rows). Raises :class:`PriceBookError` when the book's
+        default prices do not cover the period or a slice has no price."""
+        con, book = self.con, self.book
+        book.check_coverage(bounds.start_ns, bounds.end_ns)
+        progress = progress if progress is not None else Progress(quiet=True)
+        progress.note("price: slicing intervals")
+        for name, value in (
+            ("period_start_ns", bounds.start_ns),
+            ("period_end_ns", bounds.end_ns),
+            ("cut_off_ns", bounds.cut_off_ns),
+        ):
+            con.execute(f"SET VARIABLE {name} = CAST(? AS BIGINT)", [value])
+        con.execute("CREATE OR REPLACE TEMP TABLE period_intervals AS " + load_sql("engine/period_intervals"))
+        con.execute("CREATE OR REPLACE TEMP VIEW slice_cuts AS " + load_sql("engine/slice_cuts"))
+        con.execute("CREATE OR REPLACE TEMP TABLE slice_spans AS " + load_sql("engine/slice_spans"))
+        progress.note("price: pricing slices")
+        con.execute("CREATE OR REPLACE TEMP TABLE slices AS " + load_sql("engine/slices"))
+        con.execute("DROP VIEW slice_cuts")
+        con.execute("DROP TABLE slice_spans")
+        con.execute("DROP TABLE period_intervals")
+        row = con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE price_entry IS NULL),"
+            " min(family || ' ' || meter) FILTER (WHERE price_entry IS NULL) FROM slices"
+        ).fetchall()[0]
+        if row[1]:
+            raise PriceBookError(f"{book.source}: {row[1]} slices have no price (e.g. {row[2]})")
+        progress.note(f"price: {row[0]} slice rows")
+        return con.table("slices")
 
 
 def price_slices(
@@ -94,72 +183,23 @@ def price_slices(
     slice (``slice_start = slice_end``) carries the minimum of a zero-length interval, or the extra of an
     interval ending exactly on a UTC midnight (see the module docstring). Rows are in no set order.
 
-    The stage also leaves in ``con``: views ``prices``, ``billing_rules``, ``tenants``, ``currencies``
-    (for :func:`invoice_lines`), the macro
-    ``div_half_even`` and the variables ``period_start_ns``, ``period_end_ns``, ``cut_off_ns``,
-    ``currency``, ``price_version``. Raises :class:`PriceBookError` when the book's default prices do
+    One period priced once; several periods over one connection: :class:`Pricer` (what it leaves in
+    ``con`` is listed there). Raises :class:`PriceBookError` when the book's default prices do
     not cover the period, :class:`UsageError` for a bad period or cut-off, :class:`TenantsError` for a
     bad tenants table.
     """
-    cut_off = period_end_ns if cut_off_ns is None else cut_off_ns
-    if period_start_ns >= period_end_ns:
-        raise UsageError(f"period start {period_start_ns} ns is not before its end {period_end_ns} ns")
-    if not period_start_ns < cut_off <= period_end_ns:
-        raise UsageError(
-            f"cut-off {cut_off} ns is not inside the period ({period_start_ns}, {period_end_ns}] ns"
-        )
+    bounds = PeriodBounds(period_start_ns, period_end_ns, period_end_ns if cut_off_ns is None else cut_off_ns)
     price_book.check_coverage(period_start_ns, period_end_ns)
-    utc(con)  # slice instants are TIMESTAMPTZ_NS: derived in UTC whatever connection was given
-    tenant_table = empty_tenants() if tenants is None else as_tenant_table(tenants)
-    progress = progress if progress is not None else Progress(quiet=True)
-    progress.note("price: slicing intervals")
-
     if isinstance(intervals, pa.Table):
         con.register("intervals", intervals)
     elif isinstance(intervals, duckdb.DuckDBPyRelation):
         intervals.create_view("intervals", replace=True)
-    con.register("prices", price_book.price_table())
-    con.register("billing_rules", price_book.billing_table())
-    con.register("tenants", tenant_table)
-    con.register("currencies", currency_table())
-    for name, value, sql_type in (
-        ("period_start_ns", period_start_ns, "BIGINT"),
-        ("period_end_ns", period_end_ns, "BIGINT"),
-        ("cut_off_ns", cut_off, "BIGINT"),
-        ("ns_per_day", NS_PER_DAY, "BIGINT"),
-        ("currency", price_book.currency, "VARCHAR"),
-        ("price_version", price_book.price_version, "VARCHAR"),
-    ):
-        con.execute(f"SET VARIABLE {name} = CAST(? AS {sql_type})", [value])
-    con.execute(load_sql("engine/div_half_even"))
-    overlaps = con.execute(load_sql("engine/tenant_overlaps")).fetchall()
-    if overlaps:
-        resource_id, tenant_id, _, _ = overlaps[0]
-        raise TenantsError(
-            f"tenants: {len(overlaps)} rows overlap an earlier row of their resource, e.g. resource"
-            f" {resource_id!r} tenant {tenant_id!r} (normalize_tenants names the rows)"
-        )
-
-    con.execute("CREATE OR REPLACE TEMP TABLE period_intervals AS " + load_sql("engine/period_intervals"))
-    con.execute("CREATE OR REPLACE TEMP VIEW slice_cuts AS " + load_sql("engine/slice_cuts"))
-    con.execute("CREATE OR REPLACE TEMP TABLE slice_spans AS " + load_sql("engine/slice_spans"))
-    progress.note("price: pricing slices")
-    con.execute("CREATE OR REPLACE TEMP TABLE slices AS " + load_sql("engine/slices"))
-    con.execute("DROP VIEW slice_cuts")
-    con.execute("DROP TABLE slice_spans")
-    con.execute("DROP TABLE period_intervals")
-
-    row = con.execute(
-        "SELECT count(*), count(*) FILTER (WHERE price_entry IS NULL),"
-        " min(family || ' ' || meter) FILTER (WHERE price_entry IS NULL) FROM slices"
-    ).fetchall()[0]
-    if row[1]:
-        raise PriceBookError(f"{price_book.source}: {row[1]} slices have no price (e.g. {row[2]})")
-    progress.note(f"price: {row[0]} slice rows")
-    return con.table("slices")
+    return Pricer(con, price_book, tenants).price(bounds, progress)
 
 
-def invoice_lines(slices: pa.Table | duckdb.DuckDBPyRelation) -> pa.Table:
+def invoice_lines(
+    slices: pa.Table | duckdb.DuckDBPyRelation, *, con: duckdb.DuckDBPyConnection | None = None
+) -> pa.Table:
     """Invoice lines: per ``tenant_id`` (NULL = unattributed), ``month`` (``YYYY-MM`` of the usage
     date), ``family``, ``meter`` and ``currency``, the sums of ``quantity``, ``billed_quantity`` and
     ``amount`` (``amount_exact``, DECIMAL(38,12)), ``amount`` rounded once, half-even, to the currency's
@@ -167,26 +207,24 @@ def invoice_lines(slices: pa.Table | duckdb.DuckDBPyRelation) -> pa.Table:
 
     These are the analysts' ``invoice_lines`` (``sql/views/usage_lines.sql``, the one definition of
     an invoice line and its rounding), under this function's column names. ``slices`` is a table or
-    relation with the columns of :func:`price_slices` (or the Parquet output); a relation is summed in
-    its own connection when that holds the ``currencies`` relation (:func:`price_slices` leaves it
-    there), else its columns are read out and summed apart.
+    relation with the columns of :func:`price_slices` (or the Parquet output). ``con``: the
+    connection a relation ``slices`` belongs to, where it is summed (a month of a fleet stays in
+    DuckDB; the ``currencies`` relation is registered there); without it, the relation's columns are
+    read out and summed apart.
     """
     sql = load_sql("views/usage_lines")
-    lines: pa.Table | None = None
-    if isinstance(slices, duckdb.DuckDBPyRelation):
-        try:  # summed where the slices are (a month of a fleet stays in DuckDB)
-            result = slices.query("slices", sql)
-            assert result is not None
-            lines = result.to_arrow_table()
-        except duckdb.CatalogException as exc:
-            if "currencies" not in str(exc):
-                raise
-            slices = slices.select(*_INVOICE_INPUT).to_arrow_table()  # a connection without currencies
-    if lines is None:
-        with plain_connect() as con:
-            con.register("slices", slices)
-            con.register("currencies", currency_table())
-            lines = con.sql(sql).to_arrow_table()
+    if isinstance(slices, duckdb.DuckDBPyRelation) and con is not None:
+        con.register("currencies", currency_table())
+        result = slices.query("slices", sql)
+        assert result is not None
+        lines = result.to_arrow_table()
+    else:
+        if isinstance(slices, duckdb.DuckDBPyRelation):
+            slices = slices.select(*_INVOICE_INPUT).to_arrow_table()
+        with plain_connect() as own:
+            own.register("slices", slices)
+            own.register("currencies", currency_table())
+            lines = own.sql(sql).to_arrow_table()
     scale = max(lines.column("minor_unit").to_pylist(), default=2)
     months = pc.strftime(lines.column("invoice_month"), format="%Y-%m")
     return pa.table(

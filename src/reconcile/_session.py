@@ -182,6 +182,7 @@ class Session:
         self._scopes = _reuse.Scopes(self.con, self.store, self.walker.entries)
         self._scope_key: object = None  # the scope of the last reusing run
         self.committed: list[str] = []  # the periods committed so far, in order
+        self._pricer: _price.Pricer | None = None  # made at the first period priced
 
     def close(self) -> None:
         """Release the connection and the scratch folder."""
@@ -320,15 +321,9 @@ class Session:
         )
         self.progress.note(f"run {period.name}: pricing slices")
         try:
-            _price.price_slices(
-                self.con,
-                self.book,
-                period_start_ns=period.start_ns,
-                period_end_ns=period.end_ns,
-                cut_off_ns=cut_off,
-                tenants=self.tenants,
-                progress=self.progress,
-            )
+            if self._pricer is None:
+                self._pricer = _price.Pricer(self.con, self.book, self.tenants)
+            self._pricer.price(_price.PeriodBounds(period.start_ns, period.end_ns, cut_off), self.progress)
         except (duckdb.OutOfRangeException, duckdb.ConversionException) as exc:
             raise PricingError(
                 f"run {period.name}: {_figures.out_of_range(self.con, self.book, None, exc)}"
