@@ -8,7 +8,7 @@ always loaded (the command line maps them to exit codes before anything heavy ru
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from reconcile.exceptions import (
     CloseError,
@@ -184,7 +184,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:  # noqa: ANN401 (any public name of the package)
+def __getattr__(name: str) -> object:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'reconcile' has no attribute {name!r}")

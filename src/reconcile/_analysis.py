@@ -21,8 +21,9 @@ import pyarrow as pa  # type: ignore[import-untyped]
 
 from reconcile import _pair
 from reconcile._engine import connect
-from reconcile._pair import AsOf, DoubleStartPolicy, check_options, duration_ns, instant_ns
+from reconcile._pair import AsOf, check_options, duration_ns, instant_ns
 from reconcile._period import date_to_ns
+from reconcile._policies import DoubleStartPolicy
 from reconcile._progress import Progress
 from reconcile._scratch import scratch_dir
 from reconcile._store import Store

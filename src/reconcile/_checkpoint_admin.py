@@ -5,9 +5,9 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from reconcile._engine import connect, engine_errors
+from reconcile._jsonvalue import JsonObject
 from reconcile._pair import WALK_FORMAT
 from reconcile._period import NS_PER_DAY, date_to_ns, format_ns, ns_to_date
 from reconcile._progress import Progress
@@ -30,6 +30,18 @@ class CheckpointRow:
     seen: int
     bytes: int
 
+    def to_json(self) -> JsonObject:
+        """As ``--json`` prints it."""
+        return {
+            "day": self.day,
+            "valid": self.valid,
+            "why": self.why,
+            "events": self.events,
+            "open": self.open,
+            "seen": self.seen,
+            "bytes": self.bytes,
+        }
+
 
 @dataclass(frozen=True)
 class CheckpointReport:
@@ -41,11 +53,11 @@ class CheckpointReport:
     event_bytes: int = 0
     rebuilt: bool = False
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         """As ``--json`` prints it."""
         return {
             "store": self.store,
-            "checkpoints": [row.__dict__ for row in self.checkpoints],
+            "checkpoints": [row.to_json() for row in self.checkpoints],
             "checkpoint_bytes": self.checkpoint_bytes,
             "event_bytes": self.event_bytes,
             "rebuilt": self.rebuilt,

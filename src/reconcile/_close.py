@@ -20,16 +20,16 @@ import json
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import duckdb
 
 from reconcile import _faults
 from reconcile import _schema as schema
 from reconcile._files import private_files
+from reconcile._jsonvalue import JsonObject, JsonValue
 from reconcile._period import Period, format_ns, parse_period
 from reconcile._staging import check_columns
 from reconcile._versions import current_version
@@ -53,9 +53,17 @@ class CloseSummary:
     totals: dict[str, str]  # currency -> the month's invoices' total
     runs: dict[str, str]  # period -> run_id issued
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         """A JSON-ready dict."""
-        return asdict(self)
+        return {
+            "month": self.month,
+            "output": self.output,
+            "closed_at": self.closed_at,
+            "lines": self.lines,
+            "corrections": self.corrections,
+            "totals": dict[str, JsonValue](self.totals),
+            "runs": dict[str, JsonValue](self.runs),
+        }
 
 
 def closed_months(output: str | os.PathLike[str]) -> list[str]:
@@ -102,7 +110,7 @@ def close_month(output: str | os.PathLike[str], month: str, *, wait: float = 0.0
                 f"month {period.name} cannot be closed: {len(missing)} of its {len(wanted)}"
                 f" {length}s have no run in {out.path} ({shown}); run them first"
             )
-        runs = {p: str(manifests[p]["run_id"]) for p in wanted}
+        runs = {p: manifests[p].run_id for p in wanted}
         versions = {p: current_version(out.path, p, manifests[p]) for p in wanted}
         closed_at = format_ns(time.time_ns())
         token, staging = out.staging(f"close-{period.name}")

@@ -21,11 +21,15 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TypeAlias
 
+from reconcile._policies import DOUBLE_START_POLICIES, DoubleStartPolicy
 from reconcile.exceptions import UsageError
 
 ENV_PREFIX = "RECONCILE_"
+
+OptionValue: TypeAlias = "str | int | float | bool | list[str] | None"
+"""An option's value, of its kind (``Option.kind``)."""
 
 
 @dataclass(frozen=True)
@@ -34,7 +38,7 @@ class Option:
 
     name: str
     kind: str  # "str", "int", "float", "bool", "list" (of str), "paths"
-    default: Any
+    default: OptionValue
     required: bool = False
 
     @property
@@ -71,8 +75,8 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
-def _from_text(option: Option, text: str, where: str) -> Any:  # noqa: ANN401 (the option's kind)
-    convert: dict[str, Callable[[str], Any]] = {
+def _from_text(option: Option, text: str, where: str) -> OptionValue:
+    convert: dict[str, Callable[[str], OptionValue]] = {
         "str": str,
         "int": int,
         "float": float,
@@ -93,7 +97,7 @@ def _from_text(option: Option, text: str, where: str) -> Any:  # noqa: ANN401 (t
         ) from None
 
 
-def _from_toml(option: Option, value: object, where: str) -> Any:  # noqa: ANN401 (the option's kind)
+def _from_toml(option: Option, value: object, where: str) -> OptionValue:
     wanted: dict[str, tuple[type, ...]] = {
         "str": (str,),
         "int": (int,),
@@ -108,12 +112,16 @@ def _from_toml(option: Option, value: object, where: str) -> Any:  # noqa: ANN40
         raise UsageError(f"{where}: {value!r} is not a {option.kind}")
     if option.kind == "paths" and isinstance(value, str):
         return [value]
-    if option.kind in {"list", "paths"} and not all(isinstance(x, str) for x in value):  # type: ignore[attr-defined]
-        raise UsageError(f"{where}: every item must be a string")
-    return value
+    if isinstance(value, list):
+        if not all(isinstance(x, str) for x in value):
+            raise UsageError(f"{where}: every item must be a string")
+        return [str(x) for x in value]
+    if isinstance(value, str | int | float | bool):
+        return value
+    raise UsageError(f"{where}: {value!r} is not a {option.kind}")
 
 
-def load_file(path: str | os.PathLike[str], options: tuple[Option, ...] = NIGHTLY) -> dict[str, Any]:
+def load_file(path: str | os.PathLike[str], options: tuple[Option, ...] = NIGHTLY) -> dict[str, OptionValue]:
     """The options a TOML file sets, by destination; UsageError naming the file and the key."""
     file = Path(path)
     try:
@@ -123,7 +131,7 @@ def load_file(path: str | os.PathLike[str], options: tuple[Option, ...] = NIGHTL
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(f"--config {file}: {exc}") from None
     by_name = {o.name: o for o in options} | {o.dest: o for o in options}
-    found: dict[str, Any] = {}
+    found: dict[str, OptionValue] = {}
     for key, value in data.items():
         option = by_name.get(key)
         if option is None:
@@ -134,20 +142,20 @@ def load_file(path: str | os.PathLike[str], options: tuple[Option, ...] = NIGHTL
 
 
 def resolve(
-    given: Mapping[str, Any],
+    given: Mapping[str, object],
     *,
     environ: Mapping[str, str] | None = None,
     options: tuple[Option, ...] = NIGHTLY,
-) -> dict[str, Any]:
+) -> dict[str, OptionValue]:
     """Every option's value, by destination: ``given`` (the command line, None where not given),
     else the environment, else ``given['config']``'s file (or ``RECONCILE_CONFIG``), else the
     default. A required option set nowhere is a UsageError naming the three places."""
     env = os.environ if environ is None else environ
     config = given.get("config") or env.get(ENV_PREFIX + "CONFIG")
-    from_file = load_file(config, options) if config else {}
-    values: dict[str, Any] = {}
+    from_file = load_file(str(config), options) if config else {}
+    values: dict[str, OptionValue] = {}
     for option in options:
-        value = given.get(option.dest)
+        value = _given(given.get(option.dest))
         if value is None or value is False or value == []:
             text = env.get(option.env)
             if text is not None and text != "":
@@ -163,3 +171,71 @@ def resolve(
             )
         values[option.dest] = value
     return values
+
+
+def _given(value: object) -> OptionValue:
+    """A command-line value (argparse gives the option's kind, or None)."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, list | tuple):
+        return [str(v) for v in value]
+    return str(value)  # a Path
+
+
+@dataclass(frozen=True)
+class NightlyOptions:
+    """Every option of ``reconcile nightly``, resolved (:func:`resolve`) and typed."""
+
+    paths: list[str]
+    store: str
+    output: str
+    prices: str
+    lookback: int
+    today: str | None
+    double_start: DoubleStartPolicy
+    stale_after: str | None
+    tenants: str | None
+    max_silence: str | None
+    fail_on: list[str]
+    fail_on_anomalies: bool
+    wait: float
+    memory_limit: str | None
+    json: bool
+    quiet: bool
+
+    @classmethod
+    def of(cls, values: Mapping[str, OptionValue]) -> NightlyOptions:
+        """The options from :func:`resolve`'s values (each checked against its kind there)."""
+
+        def text(name: str) -> str | None:
+            value = values.get(name)
+            return None if value is None else str(value)
+
+        def strings(name: str) -> list[str]:
+            value = values.get(name)
+            return [str(v) for v in value] if isinstance(value, list) else []
+
+        lookback, wait = values.get("lookback"), values.get("wait")
+        double_start = values.get("double_start") or "close"
+        if double_start not in DOUBLE_START_POLICIES:
+            raise UsageError(
+                f"--double-start {double_start!r}: expected one of {', '.join(DOUBLE_START_POLICIES)}"
+            )
+        return cls(
+            paths=strings("paths"),
+            store=str(values["store"]),
+            output=str(values["output"]),
+            prices=str(values["prices"]),
+            lookback=lookback if isinstance(lookback, int) and not isinstance(lookback, bool) else 35,
+            today=text("today"),
+            double_start="drop" if double_start == "drop" else "close",
+            stale_after=text("stale_after"),
+            tenants=text("tenants"),
+            max_silence=text("max_silence"),
+            fail_on=strings("fail_on"),
+            fail_on_anomalies=values.get("fail_on_anomalies") is True,
+            wait=float(wait) if isinstance(wait, int | float) and not isinstance(wait, bool) else 0.0,
+            memory_limit=text("memory_limit"),
+            json=values.get("json") is True,
+            quiet=values.get("quiet") is True,
+        )

@@ -54,7 +54,7 @@ def demo(output: str | Path = "demo-output", *, seed: int = 7, quiet: bool = Fal
             shutil.rmtree(folder)
     progress.note(f"demo: generating a fleet (seed {seed}) into {ledgers}")
     fleet = _generate.write_fleet(ledgers, seed, lost=DEMO_LOST)
-    ingest_summary = _ingest.ingest([ledgers], store, quiet=quiet).to_json()
+    ingest_summary = _ingest.ingest([ledgers], store, quiet=quiet)
     last_day = dt.date.fromisoformat(format_ns(parse_instant(fleet.last_emitted))[:10])
     first_day = dt.date.fromisoformat(format_ns(parse_instant(fleet.first_emitted))[:10])
     now_ns = date_to_ns(last_day) + NS_PER_DAY  # the demo's clock: the morning after the fleet's last day

@@ -14,16 +14,20 @@ import os
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TypeAlias
 
 import duckdb
 
 from reconcile import _versions
 from reconcile._engine import plain_connect
+from reconcile._jsonvalue import JsonObject, JsonValue
+from reconcile._manifest import Manifest
 from reconcile._period import parse_period
 from reconcile._sql import load_sql
 from reconcile._write import read_manifest, recover_output
 from reconcile.exceptions import OutputError, UsageError
+
+Row: TypeAlias = dict[str, object]  # a row of a diff relation, by column
 
 
 @dataclass(frozen=True)
@@ -33,7 +37,7 @@ class Version:
     number: int
     run_id: str
     current: bool
-    manifest: dict[str, Any]
+    manifest: Manifest
     folder: Path | None  # the kept version's folder (None: the current version)
 
 
@@ -45,28 +49,28 @@ class Diff:
     before: Version
     after: Version
     why: list[str]  # why each version after ``before`` up to ``after`` was made
-    lines: list[dict[str, Any]]  # per invoice month, tenant, currency, family, meter: what differs
-    intervals: list[dict[str, Any]]  # per interval, meter, tenant, currency: what differs
+    lines: list[Row]  # per invoice month, tenant, currency, family, meter: what differs
+    intervals: list[Row]  # per interval, meter, tenant, currency: what differs
     totals: dict[str, dict[str, str]] = field(default_factory=dict)  # currency -> before, after, difference
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         """A JSON-ready dict (decimals and instants as strings)."""
 
-        def side(v: Version) -> dict[str, Any]:
+        def side(v: Version) -> JsonObject:
             return {"version": v.number, "run_id": v.run_id, "current": v.current}
 
         return {
             "period": self.period,
             "from": side(self.before),
             "to": side(self.after),
-            "why": self.why,
-            "totals": self.totals,
+            "why": list[JsonValue](self.why),
+            "totals": {c: dict[str, JsonValue](t) for c, t in self.totals.items()},
             "lines": [_plain(r) for r in self.lines],
             "intervals": [_plain(r) for r in self.intervals],
         }
 
 
-def _plain(row: dict[str, Any]) -> dict[str, Any]:
+def _plain(row: Row) -> JsonObject:
     return {k: (None if v is None else v if isinstance(v, (int, str)) else str(v)) for k, v in row.items()}
 
 
@@ -76,12 +80,12 @@ def versions(output: str | os.PathLike[str], period: str) -> list[Version]:
     found = []
     for number in _versions.kept_versions(root, period):
         folder = root / _versions.version_dir(period, number)
-        manifest = _versions.read_json(folder / "manifest.json")
-        found.append(Version(number, str(manifest.get("run_id")), False, manifest, folder))
+        manifest = _versions.read_kept(folder / "manifest.json")
+        found.append(Version(number, manifest.run_id, False, manifest, folder))
     current = read_manifest(root, period)
     if current is not None:
         number = _versions.current_version(root, period, current)
-        found.append(Version(number, str(current.get("run_id")), True, current, None))
+        found.append(Version(number, current.run_id, True, current, None))
     return found
 
 
@@ -104,7 +108,7 @@ def _register(con: duckdb.DuckDBPyConnection, root: Path, version: Version, side
     if version.folder is not None:
         slices, interval_files = _versions.kept_files(version.folder)
     else:
-        slices, interval_files = _versions.period_files(root, parse_period(version.manifest["period"]))
+        slices, interval_files = _versions.period_files(root, parse_period(version.manifest.period))
     with plain_connect() as own:
         usage, per_interval = _versions.version_lines(own, slices, interval_files)
         lines, intervals = usage.to_arrow_table(), per_interval.to_arrow_table()
@@ -143,20 +147,19 @@ def diff_period(
             raise OutputError(f"diff of period {name} in {root}: {exc}") from None
     low, high = sorted((before.number, after.number))
     why = [
-        f"version {v.number}: {(v.manifest.get('replaces') or {}).get('why') or 'first run'}"
+        f"version {v.number}: {(v.manifest.replaces.why if v.manifest.replaces else '') or 'first run'}"
         for v in found
         if low < v.number <= high
     ]
     return Diff(name, before, after, why, lines, intervals, _totals(before, after))
 
 
-def _rows(rel: duckdb.DuckDBPyRelation) -> list[dict[str, Any]]:
+def _rows(rel: duckdb.DuckDBPyRelation) -> list[Row]:
     return [dict(zip(rel.columns, row, strict=True)) for row in rel.fetchall()]
 
 
 def _totals(before: Version, after: Version) -> dict[str, dict[str, str]]:
-    old = before.manifest.get("totals") or {}
-    new = after.manifest.get("totals") or {}
+    old, new = before.manifest.totals, after.manifest.totals
     return {
         c: {
             "before": old.get(c, "0"),
@@ -203,8 +206,8 @@ def format_diff(diff: Diff, *, limit: int = 20) -> list[str]:
     return out
 
 
-def _money(value: Decimal | None) -> str:
-    if value is None:
-        return "-"
+def _money(value: object) -> str:
+    if not isinstance(value, Decimal):
+        return "-" if value is None else str(value)
     text = format(value.normalize(), "f")
     return text if "." in text else text + ".00"

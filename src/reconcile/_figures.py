@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import duckdb
 
 from reconcile import _price, _pricebook
 from reconcile._currency import decimal_text, round_to_minor
 from reconcile._engine import literals
+from reconcile._manifest import Figures
 from reconcile._sql import load_sql
 
 RUN_VIEWS = {"slices": "run_slices", "intervals": "run_intervals", "anomalies": "run_anomalies"}
@@ -34,7 +34,7 @@ def _views(con: duckdb.DuckDBPyConnection, files: dict[str, list[Path]]) -> None
 
 def figures(
     con: duckdb.DuckDBPyConnection, files: dict[str, list[Path]], book: _pricebook.PriceBook
-) -> dict[str, Any]:
+) -> Figures:
     """The manifest figures of one period from its files (table -> Parquet files; module doc)."""
     _views(con, files)
     intervals = dict(con.execute("SELECT status, count(*) FROM run_intervals GROUP BY status").fetchall())
@@ -53,15 +53,15 @@ def figures(
     unattributed = int(
         con.execute("SELECT count(*) FROM run_slices WHERE tenant_id IS NULL").fetchall()[0][0]
     )
-    return {
-        "intervals": {k: int(v) for k, v in sorted(intervals.items())},
-        "anomalies": {k: int(v) for k, v in sorted(anomalies.items())},
-        "totals": {c: decimal_text(invoice.get(c, round_to_minor(Decimal(0), c))) for c in sorted(exact)},
-        "totals_exact": {c: decimal_text(a) for c, a in sorted(exact.items())},
-        "totals_by_family": by_family,
-        "quantities": quantities,
-        "unattributed_slices": unattributed,
-    }
+    return Figures(
+        intervals={k: int(v) for k, v in sorted(intervals.items())},
+        anomalies={k: int(v) for k, v in sorted(anomalies.items())},
+        totals={c: decimal_text(invoice.get(c, round_to_minor(Decimal(0), c))) for c in sorted(exact)},
+        totals_exact={c: decimal_text(a) for c, a in sorted(exact.items())},
+        totals_by_family=by_family,
+        quantities=quantities,
+        unattributed_slices=unattributed,
+    )
 
 
 def out_of_range(

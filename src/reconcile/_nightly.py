@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Literal
 
 from reconcile import _close, _ingest, _pricebook, _write
-from reconcile._pair import DoubleStartPolicy
 from reconcile._period import Period, parse_date, parse_duration
+from reconcile._policies import DoubleStartPolicy
 from reconcile._progress import Progress
 from reconcile._results import DayRun, NightlySummary, RunSummary, summary_from_manifest
 from reconcile._session import Session, make_options, price_book
@@ -133,14 +133,12 @@ def nightly(
             if held not in (None, "day"):
                 raise UsageError(f"output folder {out.path} holds {held} runs; the nightly job writes days")
             progress.note(f"nightly: ingesting {len(paths)} path(s) into {store}")
-            ingest_summary = _ingest.ingest(paths, store, quiet=quiet, wait=wait).to_json()
+            ingest_summary = _ingest.ingest(paths, store, quiet=quiet, wait=wait)
             manifests = out.manifests()
             with Session(store, book, options, progress, memory=memory_limit, full_walk=full_walk) as session:
                 days = [yesterday - dt.timedelta(days=i) for i in range(lookback, -1, -1)]
                 current = {d: session.run_id(Period.day(d), Period.day(d).end_ns) for d in days}
-                committed = {
-                    d: str(m["run_id"]) for d in days if (m := manifests.get(d.isoformat())) is not None
-                }
+                committed = {d: m.run_id for d in days if (m := manifests.get(d.isoformat())) is not None}
                 plan = plan_nightly(
                     yesterday=yesterday, lookback=lookback, committed=committed, current=current
                 )

@@ -25,7 +25,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol, TypeAlias, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]
@@ -33,11 +33,9 @@ import pyarrow as pa  # type: ignore[import-untyped]
 from reconcile import _schema as schema
 from reconcile._engine import literals
 from reconcile._period import NS_PER_MICROSECOND, NS_PER_SECOND, SECONDS_PER_DAY
+from reconcile._policies import DOUBLE_START_POLICIES, DoubleStartPolicy
 from reconcile._sql import load_sql
 from reconcile.exceptions import InputError, ReconcileError, UsageError
-
-DoubleStartPolicy: TypeAlias = Literal["close", "drop"]
-DOUBLE_START_POLICIES: tuple[DoubleStartPolicy, ...] = ("close", "drop")
 
 # Relations of the stage (docs/ARCHITECTURE.md, "Pairing").
 EVENTS = "events"

@@ -20,17 +20,21 @@ import os
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import duckdb
 import polars as pl
 
 from reconcile import plots as _plots
 from reconcile._files import private_files
+from reconcile._manifest import Manifest
 from reconcile._period import NS_PER_HOUR, Period, parse_duration, parse_period
 from reconcile._views import connect_output
 from reconcile._write import read_manifests
 from reconcile.exceptions import OutputError, UsageError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 SECTIONS = ("totals", "spend", "tenants", "resources", "anomalies", "rejects", "sources", "restatements")
 TOP = 10
@@ -92,7 +96,7 @@ def _table(frame: pl.DataFrame, *, numeric: set[str] | None = None, empty: str =
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
 
-def _image(fig: Any, alt: str) -> str:  # noqa: ANN401 - a matplotlib Figure
+def _image(fig: Figure, alt: str) -> str:
     data = base64.b64encode(_plots.png(fig)).decode("ascii")
     return f'<img alt="{_esc(alt)}" src="data:image/png;base64,{data}">'
 
@@ -119,7 +123,7 @@ class _Page:
     def section(self, key: str, title: str, body: str) -> None:
         self.parts.append(f'<section id="{key}"><h2>{_esc(title)}</h2>{body}</section>')
 
-    def image(self, fig: Any, alt: str) -> str:  # noqa: ANN401 - a matplotlib Figure
+    def image(self, fig: Figure, alt: str) -> str:
         self.images += 1
         return _image(fig, alt)
 
@@ -127,12 +131,12 @@ class _Page:
 _IN_PERIOD = "BETWEEN ? AND ?"  # the period's first and last day, bound by _Page.query
 
 
-def _totals(page: _Page, manifests: dict[str, dict[str, Any]]) -> None:
+def _totals(page: _Page, manifests: dict[str, Manifest]) -> None:
     wanted = {d.isoformat() for d in page.period.days()} | {page.period.name}
     runs = {name: m for name, m in manifests.items() if name in wanted}
     invoiced: dict[str, Decimal] = {}
     for manifest in runs.values():
-        for currency, amount in (manifest.get("totals") or {}).items():
+        for currency, amount in manifest.totals.items():
             invoiced[currency] = invoiced.get(currency, Decimal(0)) + Decimal(amount)
     exact = page.query(
         f"SELECT currency, sum(amount) AS exact FROM slices WHERE usage_date {_IN_PERIOD}"
@@ -155,7 +159,7 @@ def _totals(page: _Page, manifests: dict[str, dict[str, Any]]) -> None:
         if missing > 0 and page.period.name not in runs
         else ""
     )
-    names = ", ".join(f"{_esc(k)}: {_esc(v.get('run_id'))}" for k, v in sorted(runs.items()))
+    names = ", ".join(f"{_esc(k)}: {_esc(v.run_id)}" for k, v in sorted(runs.items()))
     page.section(
         "totals",
         "Totals",

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING
+
+from reconcile._jsonvalue import JsonObject, JsonValue
+from reconcile._manifest import Cause, Manifest, Replaces
+
+if TYPE_CHECKING:
+    from reconcile._ingest._summary import IngestSummary
+    from reconcile._sources import Source
 
 
 @dataclass(frozen=True)
@@ -30,37 +37,41 @@ class RunSummary:
     replaced: bool = False
     skipped: bool = False  # the committed run already had this run_id: nothing rewritten
     version: int | None = None  # the period's bill version (1 for the first run)
-    replaces: dict[str, Any] | None = None  # the run replaced: run_id, version, totals, cause, why
+    replaces: Replaces | None = None  # the run replaced: run_id, version, totals, cause, why
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         """The summary as a JSON-ready dict (decimals as strings)."""
-        return asdict(self)
+        document: JsonObject = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "replaces"}
+        document["replaces"] = None if self.replaces is None else self.replaces.to_json()
+        return document
 
 
-_SUMMARY_FIELDS = (
-    "run_id",
-    "period",
-    "period_start",
-    "period_end",
-    "cut_off",
-    "roles",
-    "intervals",
-    "anomalies",
-    "totals",
-    "totals_exact",
-    "totals_by_family",
-    "quantities",
-    "unattributed_slices",
-    "rows",
-    "version",
-    "replaces",
-)
-
-
-def summary_from_manifest(manifest: dict[str, Any], output: str, **changes: Any) -> RunSummary:  # noqa: ANN401
+def summary_from_manifest(
+    manifest: Manifest, output: str, *, replaced: bool = False, skipped: bool = False
+) -> RunSummary:
     """The summary of a committed period, read back from its manifest."""
-    values: dict[str, Any] = {k: manifest.get(k) for k in _SUMMARY_FIELDS}
-    return RunSummary(output=output, **values, **changes)
+    inputs, figures = manifest.inputs, manifest.figures
+    return RunSummary(
+        run_id=manifest.run_id,
+        period=inputs.period,
+        period_start=inputs.period_start,
+        period_end=inputs.period_end,
+        cut_off=inputs.cut_off,
+        output=output,
+        roles=dict(manifest.roles),
+        intervals=dict(figures.intervals),
+        anomalies=dict(figures.anomalies),
+        totals=dict(figures.totals),
+        totals_exact=dict(figures.totals_exact),
+        totals_by_family={f: dict(t) for f, t in figures.totals_by_family.items()},
+        quantities=dict(figures.quantities),
+        unattributed_slices=figures.unattributed_slices,
+        rows=dict(manifest.rows or {}),
+        replaced=replaced,
+        skipped=skipped,
+        version=manifest.version,
+        replaces=manifest.replaces,
+    )
 
 
 FAIL_ON = ("anomalies", "rejects", "findings", "silent-sources")
@@ -89,7 +100,7 @@ class Restatement:
     after: dict[str, str]
     difference: dict[str, str]  # after - before, per currency (every currency of either side)
     why: str
-    cause: dict[str, Any]
+    cause: Cause
     correction_month: str | None = None  # the period's month is closed: where the difference is billed
 
     @classmethod
@@ -97,7 +108,7 @@ class Restatement:
         """The restatement a run made (None: it replaced nothing, or the same run)."""
         if not run.replaces or run.skipped:
             return None
-        before: dict[str, str] = dict(run.replaces.get("totals") or {})
+        before = dict(run.replaces.totals)
         currencies = sorted(set(before) | set(run.totals))
         difference = {
             c: str(Decimal(run.totals.get(c, "0")) - Decimal(before.get(c, "0"))) for c in currencies
@@ -106,15 +117,29 @@ class Restatement:
         correction = first_open_month(month, closed) if closed and month in closed else None
         return cls(
             period=run.period,
-            from_run_id=str(run.replaces.get("run_id")),
+            from_run_id=run.replaces.run_id,
             to_run_id=run.run_id,
             before=before,
             after=dict(run.totals),
             difference=difference,
-            why=str(run.replaces.get("why", "")),
-            cause=dict(run.replaces.get("cause") or {}),
+            why=run.replaces.why,
+            cause=run.replaces.cause,
             correction_month=correction,
         )
+
+    def to_json(self) -> JsonObject:
+        """A JSON-ready dict."""
+        return {
+            "period": self.period,
+            "from_run_id": self.from_run_id,
+            "to_run_id": self.to_run_id,
+            "before": dict(self.before),
+            "after": dict(self.after),
+            "difference": dict(self.difference),
+            "why": self.why,
+            "cause": self.cause.to_json(),
+            "correction_month": self.correction_month,
+        }
 
     def line(self) -> str:
         """One line: the totals before and after, the difference, the cause."""
@@ -149,24 +174,24 @@ def first_open_month(month: str, closed: set[str]) -> str:
 class NightlySummary:
     """The nightly job: what it ingested, the day it ran, the days it restated."""
 
-    ingest: dict[str, Any]
+    ingest: IngestSummary
     yesterday: str
     days: list[DayRun]
     runs: list[RunSummary]
     closed_months: list[str] = field(default_factory=list)  # months closed in the output folder
-    sources: list[Any] = field(default_factory=list)  # every ledger source's freshness (_sources.Source)
-    silent_sources: list[Any] = field(default_factory=list)  # those silent past max_silence_ns
+    sources: list[Source] = field(default_factory=list)  # every ledger source's freshness
+    silent_sources: list[Source] = field(default_factory=list)  # those silent past max_silence_ns
     max_silence_ns: int | None = None
 
     @property
     def rejected(self) -> int:
         """Lines this night's ingest rejected."""
-        return int(self.ingest.get("rejected", sum(self.ingest.get("rejects", {}).values())))
+        return self.ingest.rejected
 
     @property
     def findings(self) -> int:
         """Files this night's ingest skipped or read only in part."""
-        return len(self.ingest.get("findings", []))
+        return len(self.ingest.findings)
 
     def failures(self, fail_on: Sequence[str]) -> list[str]:
         """What fails the night among ``fail_on`` (FAIL_ON names), each as one line."""
@@ -202,15 +227,15 @@ class NightlySummary:
         """Anomalies in yesterday's and every restated day's output."""
         return sum(d.anomalies for d in self.days if d.action != "unchanged" or d.period == self.yesterday)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         """A JSON-ready dict."""
         return {
-            "ingest": self.ingest,
+            "ingest": self.ingest.to_json(),
             "yesterday": self.yesterday,
             "days": [asdict(d) for d in self.days],
-            "restated": self.restated,
-            "restatements": [asdict(r) for r in self.restatements],
-            "closed_months": self.closed_months,
+            "restated": list[JsonValue](self.restated),
+            "restatements": [r.to_json() for r in self.restatements],
+            "closed_months": list[JsonValue](self.closed_months),
             "rejected": self.rejected,
             "findings": self.findings,
             "max_silence_ns": self.max_silence_ns,
@@ -229,16 +254,16 @@ class DemoSummary:
     ledgers: str
     store: str
     output: str
-    ingest: dict[str, Any]
+    ingest: IngestSummary
     runs: list[RunSummary]
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         """A JSON-ready dict."""
         return {
             "root": self.root,
             "ledgers": self.ledgers,
             "store": self.store,
             "output": self.output,
-            "ingest": self.ingest,
+            "ingest": self.ingest.to_json(),
             "runs": [r.to_json() for r in self.runs],
         }

@@ -18,14 +18,14 @@ cheap). A re-run with no new ingest (a forced re-run of the same inputs) recompu
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import duckdb
 
 from reconcile._engine import literals
+from reconcile._manifest import Manifest, RunInputs
 from reconcile._period import Period, ns_to_date
 from reconcile._store import IngestEntry, Store
 
@@ -44,35 +44,36 @@ class Reuse:
     rows: dict[str, int]  # table -> rows the committed manifest records
 
 
-def _same_inputs(previous: Mapping[str, Any], current: Mapping[str, Any]) -> bool:
+def _same_inputs(previous: Manifest, current: RunInputs) -> bool:
     """Whether everything but the ingests that decides the rows is the same (module doc)."""
-    if not isinstance(previous.get("rows"), dict):
+    if previous.rows is None:
         return False
-    same = ("period", "period_start", "period_end", "cut_off", "price_version", "versions")
-    if any(previous.get(key) != current[key] for key in same):
-        return False
-    options, before = current["options"], previous.get("options")
-    return isinstance(before, dict) and all(
-        before.get(key) == options[key] for key in ("double_start", "stale_after_ns", "tenants_sha256")
-    )
+    old = previous.inputs
+    return (old.period, old.period_start, old.period_end, old.cut_off, old.price_version, old.versions) == (
+        current.period,
+        current.period_start,
+        current.period_end,
+        current.cut_off,
+        current.price_version,
+        current.versions,
+    ) and old.options.same_rows(current.options)
 
 
 def candidate(
-    previous: Mapping[str, Any] | None,
-    current: Mapping[str, Any],
+    previous: Manifest | None,
+    current: RunInputs,
     *,
     output: Path,
     period: Period,
 ) -> Reuse | None:
-    """The reuse a run with manifest fields ``current`` (``period``, ``cut_off``, ``ingests``,
-    ``price_version``, ``options``, ``versions``) may make of ``previous`` (the committed manifest
-    of its period in ``output``), or None when it must recompute everything (module doc)."""
-    if previous is None or not _same_inputs(previous, current):
+    """The reuse a run with inputs ``current`` may make of ``previous`` (the committed manifest of
+    its period in ``output``), or None when it must recompute everything (module doc)."""
+    if previous is None or previous.rows is None or not _same_inputs(previous, current):
         return None
-    old_ingests, new_ingests = previous.get("ingests"), current["ingests"]
-    if not isinstance(old_ingests, list) or not set(old_ingests) <= set(new_ingests):
+    old_ingests, new_ingests = set(previous.inputs.ingests), set(current.ingests)
+    if not old_ingests <= new_ingests:
         return None
-    added = tuple(sorted(set(new_ingests) - set(old_ingests)))
+    added = tuple(sorted(new_ingests - old_ingests))
     if not added:
         return None
     files = {
@@ -80,12 +81,10 @@ def candidate(
         "intervals": [output / "intervals" / f"period={period.name}" / _FILE],
         "anomalies": [output / "anomalies" / f"period={period.name}" / _FILE],
     }
-    rows = previous["rows"]
-    if not all(f.is_file() for paths in files.values() for f in paths) or not all(
-        isinstance(rows.get(t), int) for t in files
-    ):
+    rows = previous.rows
+    if not all(f.is_file() for paths in files.values() for f in paths) or not all(t in rows for t in files):
         return None
-    return Reuse(str(previous.get("run_id")), added, files, {t: int(rows[t]) for t in files})
+    return Reuse(previous.run_id, added, files, {t: rows[t] for t in files})
 
 
 class Scopes:

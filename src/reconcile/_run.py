@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 
 from reconcile import _pair, _pricebook, _write
-from reconcile._pair import DoubleStartPolicy
 from reconcile._period import Period, parse_period, resolve_cut_off
+from reconcile._policies import DoubleStartPolicy
 from reconcile._progress import Progress
 from reconcile._results import RunSummary
 from reconcile._session import Session, cut_off_ns, make_options, price_book

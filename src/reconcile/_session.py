@@ -24,16 +24,17 @@ import json
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import duckdb
 
 from reconcile import _figures, _pair, _price, _pricebook, _reuse, _staging, _tenants, _versions, _write
 from reconcile._engine import MEMORY_ENV, connect, engine_errors
-from reconcile._pair import AsOf, DoubleStartPolicy
+from reconcile._manifest import Manifest, Reused, RunInputs, RunOptions
+from reconcile._pair import AsOf
 from reconcile._period import Period, format_ns, parse_duration, parse_instant
+from reconcile._policies import DOUBLE_START_POLICIES, DoubleStartPolicy
 from reconcile._progress import Progress
 from reconcile._results import RunSummary, summary_from_manifest
 from reconcile._scratch import scratch_dir
@@ -74,7 +75,7 @@ class _Pending:
 
     period: Period
     run_id: str
-    manifest: dict[str, Any]  # without the counts, which are read from the staged files
+    manifest: Manifest  # without the figures, which are read from the staged files
     started: float
 
 
@@ -94,7 +95,7 @@ def make_options(
     tenants: str | Path | None,
 ) -> Options:
     """Checked :class:`Options` from what a caller gave."""
-    if double_start not in _pair.DOUBLE_START_POLICIES:
+    if double_start not in DOUBLE_START_POLICIES:
         raise UsageError(f"double_start must be 'close' or 'drop', got {double_start!r}")
     policy: DoubleStartPolicy = "drop" if double_start == "drop" else "close"
     if stale_after is None:
@@ -247,7 +248,7 @@ class Session:
                     self.progress.note(f"day {number}/{len(runs)}: {period.name}")
                 run_id = self.run_id(period, cut_off)
                 previous = out.manifest(period.name)
-                if not force and previous is not None and previous.get("run_id") == run_id:
+                if not force and previous is not None and previous.run_id == run_id:
                     summaries.append(summary_from_manifest(previous, str(out.path), skipped=True))
                     continue
                 with engine_errors(f"run {period.name}", memory_limit=self.memory_limit, where=str(out.path)):
@@ -260,26 +261,26 @@ class Session:
             batch.clear()
         return summaries
 
-    def _inputs(self, period: Period, cut_off: int) -> dict[str, Any]:
-        """The manifest fields that, with the ingests, decide a run's rows."""
-        return {
-            "period": period.name,
-            "period_start": format_ns(period.start_ns),
-            "period_end": format_ns(period.end_ns),
-            "cut_off": format_ns(cut_off),
-            "ingests": self.ingests_before(cut_off),
-            "price_version": self.book.price_version,
-            "options": {
-                "double_start": self.options.double_start,
-                "stale_after_ns": self.options.stale_after_ns,
-                "tenants": None if self.options.tenants is None else str(self.options.tenants),
-                "tenants_sha256": self.options.tenants_sha256,
-            },
-            "versions": versions(),
-        }
+    def _inputs(self, period: Period, cut_off: int) -> RunInputs:
+        """What, with the ingests, decides a run's rows."""
+        return RunInputs(
+            period=period.name,
+            period_start=format_ns(period.start_ns),
+            period_end=format_ns(period.end_ns),
+            cut_off=format_ns(cut_off),
+            ingests=tuple(self.ingests_before(cut_off)),
+            price_version=self.book.price_version,
+            options=RunOptions(
+                double_start=self.options.double_start,
+                stale_after_ns=self.options.stale_after_ns,
+                tenants=None if self.options.tenants is None else str(self.options.tenants),
+                tenants_sha256=self.options.tenants_sha256,
+            ),
+            versions=versions(),
+        )
 
     def _reuse(
-        self, out: _write.OutputFolder, period: Period, cut_off: int, previous: dict[str, Any] | None
+        self, out: _write.OutputFolder, period: Period, cut_off: int, previous: Manifest | None
     ) -> _reuse.Reuse | None:
         """What this run takes from the committed run of its period (``_reuse``), with ``run_scope``
         made; None: recompute everything (and always on a full walk, the reference)."""
@@ -306,7 +307,7 @@ class Session:
         period: Period,
         cut_off: int,
         run_id: str,
-        previous: dict[str, Any] | None,
+        previous: Manifest | None,
     ) -> _Pending:
         """Pair and price one period and add its rows to ``batch``."""
         started = time.monotonic()
@@ -335,24 +336,24 @@ class Session:
             kept=None if reuse is None else reuse.files,
             scope=None if reuse is None else _reuse.SCOPE,
         )
-        inputs = {"run_id": run_id, **self._inputs(period, cut_off)}
-        manifest = {
-            **inputs,
-            "replaces": _versions.replaces(
+        inputs = self._inputs(period, cut_off)
+        manifest = Manifest(
+            run_id=run_id,
+            inputs=inputs,
+            roles=roles.to_json(),
+            currency=self.book.currency,
+            price_book=self.book.source,
+            replaces=_versions.replaces(
                 self.con,
                 store=self.store,
                 entries=self.walker.entries,
                 previous=previous,
+                run_id=run_id,
                 current=inputs,
                 period=period,
             ),
-            "roles": roles.to_json(),
-            "currency": self.book.currency,
-            "price_book": self.book.source,
-            "reused": None
-            if reuse is None
-            else {"run_id": reuse.previous_run_id, "new_ingests": list(reuse.new_ingests)},
-        }
+            reused=None if reuse is None else Reused(reuse.previous_run_id, reuse.new_ingests),
+        )
         return _Pending(period, run_id, manifest, started)
 
     def _write(
@@ -377,8 +378,7 @@ class Session:
                     except (duckdb.OutOfRangeException, duckdb.ConversionException) as exc:
                         said = _figures.out_of_range(self.con, self.book, files.files["slices"], exc)
                         raise PricingError(f"run {item.period.name}: {said}") from exc
-                manifest = {**item.manifest, **counts}
-                result = out.commit(files, manifest)
+                result = out.commit(files, replace(item.manifest, figures=counts))
                 self.committed.append(item.period.name)
                 self.progress.note(
                     f"run {item.period.name}: done in {time.monotonic() - item.started:.1f} s"

@@ -10,10 +10,10 @@ night on it).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 from reconcile._engine import literal, plain_connect
+from reconcile._jsonvalue import JsonObject
 from reconcile._period import format_ns
 from reconcile._sql import load_sql
 from reconcile._store import Store
@@ -34,9 +34,16 @@ class Source:
         """``newest_ns`` as RFC 3339 text."""
         return None if self.newest_ns is None else format_ns(self.newest_ns)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         """A JSON-ready dict."""
-        return {**asdict(self), "newest_at": self.newest_at}
+        return {
+            "source": self.source,
+            "files": self.files,
+            "newest_ns": self.newest_ns,
+            "grew_at": self.grew_at,
+            "newest_file": self.newest_file,
+            "newest_at": self.newest_at,
+        }
 
     def silence_ns(self, cut_off_ns: int) -> int | None:
         """How long before ``cut_off_ns`` its newest event lies (None: no event known)."""

@@ -36,16 +36,18 @@ import datetime as dt
 import json
 import os
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import duckdb
+import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from reconcile import _schema as schema
 from reconcile._engine import literals, plain_connect
+from reconcile._jsonvalue import JsonObject, JsonValue, as_int, as_list, as_object, opt_int, opt_str
 from reconcile.exceptions import StoreError
 
 if TYPE_CHECKING:
@@ -79,7 +81,7 @@ class FileState:
     grew_at: str | None = None
     fresh: bool = True  # False: read from a files.json written before freshness was kept
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         """The ``files.json`` entry."""
         return {
             "bytes": self.bytes,
@@ -91,15 +93,15 @@ class FileState:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> FileState:
+    def from_json(cls, data: Mapping[str, JsonValue]) -> FileState:
         """Read a ``files.json`` entry."""
         return cls(
-            bytes=int(data["bytes"]),
-            lines=int(data["lines"]),
+            bytes=as_int(data["bytes"], "bytes"),
+            lines=as_int(data["lines"], "lines"),
             sha256=str(data["sha256"]),
             compressed=bool(data.get("compressed", False)),
-            newest_ns=None if data.get("newest_ns") is None else int(data["newest_ns"]),
-            grew_at=None if data.get("grew_at") is None else str(data["grew_at"]),
+            newest_ns=opt_int(data.get("newest_ns")),
+            grew_at=opt_str(data.get("grew_at")),
             fresh="newest_ns" in data,
         )
 
@@ -120,7 +122,7 @@ class IngestEntry:
     days: dict[str, int] = field(default_factory=dict)
     flat: bool = False
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         """The ``store.json`` entry."""
         return {
             "id": self.id,
@@ -131,14 +133,14 @@ class IngestEntry:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> IngestEntry:
+    def from_json(cls, data: Mapping[str, JsonValue]) -> IngestEntry:
         """Read a ``store.json`` entry."""
         return cls(
             id=str(data["id"]),
-            events=int(data["events"]),
-            first_ns=None if data.get("first_ns") is None else int(data["first_ns"]),
-            last_ns=None if data.get("last_ns") is None else int(data["last_ns"]),
-            days={str(k): int(v) for k, v in data.get("days", {}).items()},
+            events=as_int(data["events"], "events"),
+            first_ns=opt_int(data.get("first_ns")),
+            last_ns=opt_int(data.get("last_ns")),
+            days={str(k): as_int(v, f"days {k}") for k, v in as_object(data.get("days")).items()},
         )
 
 
@@ -175,12 +177,12 @@ class Store:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        self._cache: tuple[float, int, dict[str, Any]] | None = None
+        self._cache: tuple[float, int, JsonObject] | None = None
 
     # --- layout ---------------------------------------------------------------------------------
 
     @property
-    def manifest_path(self) -> Path:
+    def catalog_path(self) -> Path:
         """``DIR/store.json``, the commit point."""
         return self.path / "store.json"
 
@@ -239,15 +241,16 @@ class Store:
 
     def exists(self) -> bool:
         """True when the folder holds a committed store (``store.json``)."""
-        return self.manifest_path.is_file()
+        return self.catalog_path.is_file()
 
-    def manifest(self) -> dict[str, Any]:
-        """The parsed ``store.json`` (cached while the file does not change)."""
+    def catalog(self) -> JsonObject:
+        """The parsed ``store.json``, the store's catalog of ingests (cached while the file does not
+        change)."""
         try:
-            info = self.manifest_path.stat()
+            info = self.catalog_path.stat()
             if self._cache is not None and self._cache[:2] == (info.st_mtime, info.st_size):
                 return self._cache[2]
-            data = json.loads(self.manifest_path.read_text(encoding="utf-8"))
+            data = json.loads(self.catalog_path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             if not self.path.exists():
                 raise StoreError(f"no event store at {self.path}: the folder does not exist") from None
@@ -255,25 +258,28 @@ class Store:
                 f"no event store at {self.path}: store.json is missing (run `reconcile ingest` first)"
             ) from None
         except (OSError, ValueError) as exc:
-            raise StoreError(f"cannot read {self.manifest_path}: {exc}") from None
+            raise StoreError(f"cannot read {self.catalog_path}: {exc}") from None
         if not isinstance(data, dict) or data.get("format") not in READABLE_FORMATS:
-            raise StoreError(f"{self.manifest_path}: unknown store format {data!r:.80}")
+            raise StoreError(f"{self.catalog_path}: unknown store format {data!r:.80}")
         self._cache = (info.st_mtime, info.st_size, data)
         return data
 
     @property
     def format(self) -> int:
         """The committed store format (1: one events file per ingest; 2: partitioned by day)."""
-        return int(self.manifest()["format"])
+        return as_int(self.catalog()["format"], "format")
 
     def ingests(self) -> list[IngestEntry]:
         """The committed ingests, oldest first (empty for a folder without a store)."""
         if not self.exists():
             return []
-        data = self.manifest()
+        data = self.catalog()
         if data["format"] == 1:
-            return [IngestEntry(id=str(i), flat=True) for i in data.get("ingests", [])]
-        return [IngestEntry.from_json(entry) for entry in data.get("ingests", [])]
+            return [IngestEntry(id=str(i), flat=True) for i in as_list(data.get("ingests"))]
+        try:
+            return [IngestEntry.from_json(as_object(entry)) for entry in as_list(data.get("ingests"))]
+        except (KeyError, ValueError) as exc:
+            raise StoreError(f"{self.catalog_path}: a bad ingest entry: {exc}") from None
 
     def ingest_ids(self) -> list[str]:
         """The committed ingest ids, oldest first (empty for a folder without a store)."""
@@ -300,7 +306,7 @@ class Store:
         (both inclusive, None: unbounded), oldest ingest first; of ``entries`` (a snapshot of
         :meth:`ingests`) when given. A format-1 ingest's one file holds every day. Raises
         :class:`StoreError` when ``DIR`` holds no store."""
-        self.manifest()  # (the error for a folder without a store)
+        self.catalog()  # (the error for a folder without a store)
         lo = None if first_day is None else day_name(first_day)
         hi = None if last_day is None else day_name(last_day)
         files = []
@@ -315,7 +321,7 @@ class Store:
 
     def event_files_of_days(self, days: set[str]) -> list[Path]:
         """The committed events files of the given UTC days (``YYYY-MM-DD``); format-1 ones all."""
-        self.manifest()
+        self.catalog()
         files = []
         for entry in self.ingests():
             if entry.flat:
@@ -327,10 +333,10 @@ class Store:
 
     def reject_files(self) -> list[Path]:
         """The committed rejects Parquet files, oldest ingest first."""
-        self.manifest()
+        self.catalog()
         return [self.rejects_path(i) for i in self.ingest_ids()]
 
-    def ingest_records(self) -> list[dict[str, Any]]:
+    def ingest_records(self) -> list[JsonObject]:
         """The committed ingest records (parsed ``ingests/<id>.json``), oldest first."""
         records = []
         for ingest_id in self.ingest_ids():
@@ -360,7 +366,7 @@ class Store:
 
     def relation_sql(
         self, table: str, *, first_day: dt.date | None = None, last_day: dt.date | None = None
-    ) -> tuple[str, list[Any]]:
+    ) -> tuple[str, list[object]]:
         """SQL text and parameters selecting the committed ``events`` (of those days) or ``rejects``.
 
         With no committed file it selects zero rows with the contract columns and types.
@@ -377,7 +383,7 @@ class Store:
         casts = ", ".join(f"CAST(NULL AS {kind}) AS {name}" for name, kind in columns)
         return f"SELECT {casts} WHERE false", []
 
-    def read_table(self, table: str, con: duckdb.DuckDBPyConnection | None = None) -> Any:  # noqa: ANN401
+    def read_table(self, table: str, con: duckdb.DuckDBPyConnection | None = None) -> pa.Table:
         """The committed ``events`` or ``rejects`` rows as a pyarrow Table."""
         sql, params = self.relation_sql(table)
         conn = con if con is not None else plain_connect()

@@ -26,14 +26,15 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import duckdb
+import pyarrow as pa  # type: ignore[import-untyped]
 
 from reconcile import _faults
 from reconcile import _schema as schema
 from reconcile._engine import literal, plain_connect, utc
 from reconcile._files import flock_exclusive, fsync_path, open_lock_file, private_files, write_json_atomic
+from reconcile._jsonvalue import JsonObject
 from reconcile._signals import critical
 from reconcile._store import STORE_FORMAT, FileState, IngestEntry, Store, _instant_range, new_ingest_id
 from reconcile.exceptions import StoreError
@@ -90,7 +91,7 @@ class StoreWriter:
         ``day=YYYY-MM-DD`` (DuckDB's ``PARTITION_BY (day)``), in the store's events columns."""
         return self.work_dir / "events"
 
-    def stage_events(self, table: Any) -> None:  # noqa: ANN401 - a pyarrow Table of the events columns
+    def stage_events(self, table: pa.Table) -> None:
         """Stage an Arrow table of events (the store's columns) in :attr:`events_stage`."""
         with plain_connect() as con:
             con.register("staged_events", table)
@@ -174,7 +175,7 @@ class StoreWriter:
             days=days,
         )
 
-    def commit(self, record: dict[str, Any], files: dict[str, FileState]) -> IngestEntry:
+    def commit(self, record: JsonObject, files: dict[str, FileState]) -> IngestEntry:
         """Make this ingest visible: rename its files into place, then replace ``store.json``.
 
         ``record`` is the ingest record; ``files`` the complete per-file state after this ingest.
@@ -183,7 +184,7 @@ class StoreWriter:
         with critical():  # a SIGTERM waits for the ingest to be committed whole (``_signals``)
             return self._commit(record, files)
 
-    def _commit(self, record: dict[str, Any], files: dict[str, FileState]) -> IngestEntry:
+    def _commit(self, record: JsonObject, files: dict[str, FileState]) -> IngestEntry:
         store = self.store
         _faults.point("before-commit")
         entry = self._place_events(self.events_stage, self.ingest_id)
@@ -204,7 +205,7 @@ class StoreWriter:
         _faults.point("before-store-json")
         entries = [*store.ingests(), entry]
         write_json_atomic(
-            store.manifest_path, {"format": STORE_FORMAT, "ingests": [e.to_json() for e in entries]}
+            store.catalog_path, {"format": STORE_FORMAT, "ingests": [e.to_json() for e in entries]}
         )
         _faults.point("after-store-json")
         pending.replace(store.files_path)
@@ -232,7 +233,7 @@ class StoreWriter:
         finally:
             con.close()
         write_json_atomic(
-            store.manifest_path, {"format": STORE_FORMAT, "ingests": [e.to_json() for e in entries]}
+            store.catalog_path, {"format": STORE_FORMAT, "ingests": [e.to_json() for e in entries]}
         )
         for entry in entries:
             store.flat_events_path(entry.id).unlink(missing_ok=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import re
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
@@ -134,7 +133,7 @@ def _clamp(ns: int) -> int:
 
 
 def _strings(table: pa.Table, name: str, source: str, problems: list[str]) -> list[str | None]:
-    values: list[Any] = table.column(name).to_pylist()
+    values: list[object] = table.column(name).to_pylist()
     out: list[str | None] = []
     for row_number, value in enumerate(values, start=1):
         if value is None or (isinstance(value, str) and not value.strip()):

@@ -28,13 +28,13 @@ import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import duckdb
 
 from reconcile import _schema as schema
 from reconcile._currency import currency_table
 from reconcile._engine import literals
+from reconcile._manifest import Cause, Change, Manifest, NewIngest, Replaces, RunInputs
 from reconcile._period import Period, format_ns, ns_to_date
 from reconcile._sql import load_sql
 from reconcile._store import IngestEntry, Store
@@ -67,20 +67,20 @@ def kept_versions(root: Path, period: str) -> list[int]:
     return sorted(found)
 
 
-def read_json(path: Path) -> dict[str, Any]:
+def read_kept(path: Path) -> Manifest:
     """A kept manifest; OutputError naming it when it cannot be read."""
     try:
-        found: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        found = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise OutputError(f"{path}: unreadable kept manifest: {exc}") from None
-    return found
+    period = path.parent.parent.name.removeprefix("period=")  # history/period=P/version=N/
+    return Manifest.from_json(found, str(path), period=period)
 
 
-def current_version(root: Path, period: str, manifest: dict[str, Any]) -> int:
+def current_version(root: Path, period: str, manifest: Manifest) -> int:
     """The version number of a committed manifest (one written before versions: one past the kept)."""
-    given = manifest.get("version")
-    if isinstance(given, int):
-        return given
+    if manifest.version is not None:
+        return manifest.version
     return max(kept_versions(root, period), default=0) + 1
 
 
@@ -137,7 +137,7 @@ def keep(root: Path, period: Period, dest: Path) -> None:
     for file in anomalies:
         _link(file, dest / "anomalies" / file.name)
     shutil.copyfile(root / "manifests" / f"period={period.name}" / "manifest.json", dest / "manifest.json")
-    read_json(dest / "manifest.json")  # what was copied is whole
+    read_kept(dest / "manifest.json")  # what was copied is whole
 
 
 def kept_files(folder: Path) -> tuple[list[Path], list[Path]]:
@@ -147,11 +147,11 @@ def kept_files(folder: Path) -> tuple[list[Path], list[Path]]:
 
 def late_lines(
     con: duckdb.DuckDBPyConnection, store: Store, entries: Sequence[IngestEntry], before_ns: int
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, NewIngest]:
     """Per ingest of ``entries``: its events before ``before_ns`` (count, first few ``file:line``)."""
     last_day = ns_to_date(before_ns - 1)
     files = store.event_files(None, last_day, entries=entries)
-    found = {e.id: {"ingest_id": e.id, "lines": 0, "first": []} for e in entries}
+    found = {e.id: NewIngest(e.id, 0, ()) for e in entries}
     if not files:
         return found
     cursor = con.cursor()
@@ -163,7 +163,7 @@ def late_lines(
     finally:
         cursor.close()
     for ingest_id, lines, first in rows:
-        found[ingest_id] = {"ingest_id": ingest_id, "lines": int(lines), "first": list(first)}
+        found[ingest_id] = NewIngest(ingest_id, int(lines), tuple(first))
     return found
 
 
@@ -172,55 +172,59 @@ def cause(
     *,
     store: Store,
     entries: Sequence[IngestEntry],
-    previous: dict[str, Any],
-    current: dict[str, Any],
+    previous: Manifest,
+    current: RunInputs,
     period: Period,
-) -> dict[str, Any]:
-    """Why ``current`` (a new run's manifest fields) differs from the committed ``previous``."""
-    before = set(previous.get("ingests") or [])
-    added = [e for e in entries if e.id in set(current["ingests"]) - before]
+) -> Cause:
+    """Why a new run with ``current`` inputs differs from the committed ``previous``."""
+    before = set(previous.inputs.ingests)
+    added = [e for e in entries if e.id in set(current.ingests) - before]
     lines = late_lines(con, store, added, period.end_ns)
-    changed: dict[str, dict[str, Any]] = {}
-    for key in ("cut_off", "price_version"):
-        if previous.get(key) != current.get(key):
-            changed[key] = {"from": previous.get(key), "to": current.get(key)}
-    old_options, new_options = previous.get("options") or {}, current.get("options") or {}
+    old, changed = previous.inputs, {}
+    for key, was, now in (
+        ("cut_off", old.cut_off, current.cut_off),
+        ("price_version", old.price_version, current.price_version),
+    ):
+        if was != now:
+            changed[key] = Change(was, now)
+    old_options, new_options = old.options.to_json(), current.options.to_json()
     for key in sorted(set(old_options) | set(new_options)):
         if key != "tenants" and old_options.get(key) != new_options.get(key):
-            changed[key] = {"from": old_options.get(key), "to": new_options.get(key)}
-    old_versions, new_versions = previous.get("versions") or {}, current.get("versions") or {}
+            changed[key] = Change(old_options.get(key), new_options.get(key))
     for key in ("run_format", "output_format"):
-        if old_versions.get(key) != new_versions.get(key):
-            changed[key] = {"from": old_versions.get(key), "to": new_versions.get(key)}
-    return {
-        "new_ingests": [lines[e.id] for e in added],
-        "removed_ingests": sorted(before - set(current["ingests"])),
-        "changed": changed,
-    }
+        if old.versions.get(key) != current.versions.get(key):
+            changed[key] = Change(old.versions.get(key), current.versions.get(key))
+    return Cause(
+        new_ingests=tuple(lines[e.id] for e in added),
+        removed_ingests=tuple(sorted(before - set(current.ingests))),
+        changed=changed,
+    )
 
 
-def why(found: dict[str, Any], period_end: str) -> str:
+_NAMES = {
+    "price_version": "price book",
+    "tenants_sha256": "tenants file",
+    "cut_off": "cut-off",
+    "double_start": "double_start",
+    "stale_after_ns": "stale_after_ns",
+    "run_format": "run format",
+    "output_format": "output format",
+}
+
+
+def why(found: Cause, period_end: str) -> str:
     """One line saying what a cause holds."""
     parts = []
-    for item in found.get("new_ingests", []):
-        where = ", ".join(item["first"])
+    for item in found.new_ingests:
+        where = ", ".join(item.first)
         parts.append(
-            f"late ingest {item['ingest_id']}: {item['lines']} line(s) before {period_end}"
-            + (f" ({where}{', ...' if item['lines'] > len(item['first']) else ''})" if where else "")
+            f"late ingest {item.ingest_id}: {item.lines} line(s) before {period_end}"
+            + (f" ({where}{', ...' if item.lines > len(item.first) else ''})" if where else "")
         )
-    if found.get("removed_ingests"):
-        parts.append("ingests no longer read: " + ", ".join(found["removed_ingests"]))
-    names = {
-        "price_version": "price book",
-        "tenants_sha256": "tenants file",
-        "cut_off": "cut-off",
-        "double_start": "double_start",
-        "stale_after_ns": "stale_after_ns",
-        "run_format": "run format",
-        "output_format": "output format",
-    }
-    for key, change in found.get("changed", {}).items():
-        parts.append(f"{names.get(key, key)} {change['from']} -> {change['to']}")
+    if found.removed_ingests:
+        parts.append("ingests no longer read: " + ", ".join(found.removed_ingests))
+    for key, change in found.changed.items():
+        parts.append(f"{_NAMES.get(key, key)} {change.before} -> {change.after}")
     return "; ".join(parts) if parts else "the same inputs"
 
 
@@ -229,18 +233,19 @@ def replaces(
     *,
     store: Store,
     entries: Sequence[IngestEntry],
-    previous: dict[str, Any] | None,
-    current: dict[str, Any],
+    previous: Manifest | None,
+    run_id: str,
+    current: RunInputs,
     period: Period,
-) -> dict[str, Any] | None:
+) -> Replaces | None:
     """The manifest's ``replaces``: the committed run this one replaces (None: nothing, or itself)."""
-    if previous is None or previous.get("run_id") == current["run_id"]:
+    if previous is None or previous.run_id == run_id:
         return None
     found = cause(con, store=store, entries=entries, previous=previous, current=current, period=period)
-    return {
-        "run_id": previous.get("run_id"),
-        "version": previous.get("version"),
-        "totals": previous.get("totals", {}),
-        "cause": found,
-        "why": why(found, format_ns(period.end_ns)),
-    }
+    return Replaces(
+        run_id=previous.run_id,
+        version=previous.version,
+        totals=dict(previous.totals),
+        cause=found,
+        why=why(found, format_ns(period.end_ns)),
+    )

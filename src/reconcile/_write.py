@@ -34,9 +34,8 @@ import secrets
 import shutil
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import polars as pl
@@ -50,6 +49,7 @@ from reconcile._files import (
     private_files,
     write_json_atomic,
 )
+from reconcile._manifest import Manifest
 from reconcile._period import Period, format_ns
 from reconcile._signals import critical
 from reconcile.exceptions import OutputError, UsageError
@@ -128,7 +128,7 @@ class WriteResult:
     run_id: str
     rows: dict[str, int]  # table -> rows written
     replaced: bool  # an earlier run of this period was replaced
-    manifest: dict[str, Any] = field(default_factory=dict)  # the manifest committed
+    manifest: Manifest  # the manifest committed
 
 
 @dataclass(frozen=True)
@@ -182,11 +182,11 @@ class OutputFolder:
         """``day`` or ``month``: the period length this folder holds (None while empty)."""
         return _period_length(self.path)
 
-    def manifest(self, period_name: str) -> dict[str, Any] | None:
+    def manifest(self, period_name: str) -> Manifest | None:
         """The committed manifest of a period, or None."""
         return read_manifest(self.path, period_name)
 
-    def manifests(self) -> dict[str, dict[str, Any]]:
+    def manifests(self) -> dict[str, Manifest]:
         """Every committed manifest, by period name."""
         return read_manifests(self.path)
 
@@ -199,16 +199,16 @@ class OutputFolder:
         period: Period,
         cut_off_ns: int,
         run_id: str,
-        manifest: dict[str, Any],
+        manifest: Manifest,
     ) -> WriteResult:
         """Write one period from the relations ``slices``, ``intervals`` and ``anomalies`` in ``con``.
 
         ``slices`` are the period's priced slices; ``intervals`` and ``anomalies`` are pairing's
         tables as of ``cut_off_ns`` (all history: this stage keeps the intervals overlapping the
         period and the anomalies whose event lies in it, plus every ``stale_open``). ``manifest`` is
-        written as ``manifest.json`` with the row counts added. The commit is atomic. Everything it
-        creates is private (files 0600, folders 0700). (A session writes several periods at once:
-        :class:`_staging.Batch`, :meth:`stage`, :meth:`commit`.)
+        written as ``manifest.json`` with the row counts, version and commit instant set. The commit
+        is atomic. Everything it creates is private (files 0600, folders 0700). (A session writes
+        several periods at once: :class:`_staging.Batch`, :meth:`stage`, :meth:`commit`.)
         """
         batch = _staging.Batch(con)
         batch.collect(period=period, cut_off_ns=cut_off_ns, run_id=run_id)
@@ -279,8 +279,9 @@ class OutputFolder:
             )
         return rows
 
-    def commit(self, staged: Staged, manifest: dict[str, Any]) -> WriteResult:
-        """Commit one staged period atomically with ``manifest`` (the row counts added)."""
+    def commit(self, staged: Staged, manifest: Manifest) -> WriteResult:
+        """Commit one staged period atomically with ``manifest`` (its row counts, version and commit
+        instant set)."""
         if self._fd is None:
             raise OutputError(f"output folder {self.path} is closed")
         period = staged.period
@@ -290,7 +291,7 @@ class OutputFolder:
             manifest_dir = staged.root / "manifests" / f"period={period.name}"
             manifest_dir.mkdir(parents=True)
             (manifest_dir / "manifest.json").write_text(
-                json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+                json.dumps(document.to_json(), indent=2, sort_keys=True) + "\n", encoding="utf-8"
             )
             _faults.point("staged")
 
@@ -331,16 +332,16 @@ class OutputFolder:
             _faults.point("committed")
 
     def _version(
-        self, staged: Staged, manifest: dict[str, Any], previous: dict[str, Any] | None
-    ) -> tuple[dict[str, Any], str | None]:
-        """The manifest to commit (its ``version``, ``committed_at`` and row counts added) and the
+        self, staged: Staged, manifest: Manifest, previous: Manifest | None
+    ) -> tuple[Manifest, str | None]:
+        """The manifest to commit (its ``version``, ``committed_at`` and row counts set) and the
         folder, relative to the output, of the replaced version staged to be kept (``_versions``)."""
         version, kept = 1, None
-        document = {**manifest, "rows": staged.rows}
+        replaces = manifest.replaces
         if previous is not None:
             number = _versions.current_version(self.path, staged.period.name, previous)
             version = number
-            if previous.get("run_id") != staged.run_id:  # the same run_id: the same rows, no new version
+            if previous.run_id != staged.run_id:  # the same run_id: the same rows, no new version
                 version = number + 1
                 kept = _versions.version_dir(staged.period.name, number)
                 try:
@@ -350,10 +351,15 @@ class OutputFolder:
                         f"output folder {self.path}: cannot keep version {number} of period"
                         f" {staged.period.name} before replacing it: {exc}"
                     ) from None
-                if isinstance(document.get("replaces"), dict):
-                    document["replaces"] = {**document["replaces"], "version": number}
-        document["version"] = version
-        document["committed_at"] = format_ns(time.time_ns())
+                if replaces is not None:
+                    replaces = replace(replaces, version=number)
+        document = replace(
+            manifest,
+            replaces=replaces,
+            rows=dict(staged.rows),
+            version=version,
+            committed_at=format_ns(time.time_ns()),
+        )
         return document, kept
 
     def discard(self, staged: Sequence[Staged]) -> None:
@@ -367,14 +373,16 @@ def _count(con: duckdb.DuckDBPyConnection, sql: str, params: list[object]) -> in
     return int(con.execute(sql, params).fetchall()[0][0])
 
 
-def _output_meta(root: Path) -> dict[str, Any] | None:
+def _output_meta(root: Path) -> dict[str, object] | None:
     """``output.json`` of an output folder (None: not written yet)."""
     try:
-        meta: dict[str, Any] = json.loads((root / "output.json").read_text(encoding="utf-8"))
+        meta = json.loads((root / "output.json").read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
         raise OutputError(f"{root / 'output.json'}: unreadable: {exc}") from None
+    if not isinstance(meta, dict):
+        raise OutputError(f"{root / 'output.json'}: not a JSON object")
     return meta
 
 
@@ -382,7 +390,7 @@ def output_format(root: Path) -> int:
     """The format ``output.json`` records (1 for a folder from before it recorded one; the current
     one for a folder without it yet)."""
     meta = _output_meta(root)
-    return OUTPUT_FORMAT if meta is None else int(meta.get("format", 1))
+    return OUTPUT_FORMAT if meta is None else int(str(meta.get("format", 1)))
 
 
 def _period_length(root: Path) -> str | None:
@@ -395,32 +403,28 @@ def _period_length(root: Path) -> str | None:
     return str(length)
 
 
-def read_manifest(path: str | Path, period_name: str) -> dict[str, Any] | None:
+def read_manifest(path: str | Path, period_name: str) -> Manifest | None:
     """The committed manifest of one period in an output folder, or None (no recovery, no lock)."""
     file = Path(path) / "manifests" / f"period={period_name}" / "manifest.json"
     try:
-        found: dict[str, Any] = json.loads(file.read_text(encoding="utf-8"))
+        found = json.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
         raise OutputError(f"{file}: unreadable manifest: {exc}") from None
-    return found
+    return Manifest.from_json(found, str(file), period=period_name)
 
 
-def read_manifests(path: str | Path) -> dict[str, dict[str, Any]]:
+def read_manifests(path: str | Path) -> dict[str, Manifest]:
     """Every committed manifest in an output folder, by period name (no recovery, no lock)."""
     root = Path(path) / "manifests"
-    found: dict[str, dict[str, Any]] = {}
+    found: dict[str, Manifest] = {}
     if not root.is_dir():
         return found
     for folder in sorted(root.glob("period=*")):
-        file = folder / "manifest.json"
-        try:
-            found[folder.name.removeprefix("period=")] = json.loads(file.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            continue
-        except (OSError, ValueError) as exc:
-            raise OutputError(f"{file}: unreadable manifest: {exc}") from None
+        manifest = read_manifest(path, folder.name.removeprefix("period="))
+        if manifest is not None:
+            found[folder.name.removeprefix("period=")] = manifest
     return found
 
 
@@ -431,7 +435,7 @@ class OutputTables:
     slices: pl.LazyFrame
     intervals: pl.LazyFrame
     anomalies: pl.LazyFrame
-    manifests: dict[str, dict[str, Any]]
+    manifests: dict[str, Manifest]
 
 
 def read_output(path: str | Path, *, wait: float = 30.0) -> OutputTables:

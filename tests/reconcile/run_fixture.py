@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pairing_ledger import EVENT_SCHEMA
 
+from reconcile._jsonvalue import JsonObject
+from reconcile._manifest import Manifest, RunInputs, RunOptions
 from reconcile._period import parse_instant
 from reconcile._store import Store
 
@@ -107,10 +110,17 @@ def exact(table: pa.Table) -> pa.Table:
 HISTORY_KEYS = ("version", "replaces", "committed_at")
 
 
-def without_history(manifests: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Manifests without the bill's history (its version, the run it replaced, when it was
-    committed): what came before a run, not what it computed."""
-    return {k: {f: v for f, v in m.items() if f not in HISTORY_KEYS} for k, m in manifests.items()}
+def without_history(manifests: Mapping[str, Manifest]) -> dict[str, JsonObject]:
+    """Manifests as written, without the bill's history (its version, the run it replaced, when it
+    was committed): what came before a run, not what it computed."""
+    return {k: {f: v for f, v in m.to_json().items() if f not in HISTORY_KEYS} for k, m in manifests.items()}
+
+
+def bare_manifest(run_id: str, period: str) -> Manifest:
+    """A manifest with a run_id and a period and nothing else (for the writer's own tests)."""
+    options = RunOptions("close", None, None, None)
+    inputs = RunInputs(period, "", "", "", (), "", options, {})
+    return Manifest(run_id=run_id, inputs=inputs, roles={}, currency="", price_book="")
 
 
 def output_rows(out: Path) -> dict[str, Any]:

@@ -23,6 +23,7 @@ import reconcile
 from reconcile import _close, _diff, _versions
 from reconcile._cli import main
 from reconcile._faults import ENV as FAULT_ENV
+from reconcile._manifest import Cause, Replaces
 from reconcile._views import connect_output, export_focus, read_relation
 from reconcile.exceptions import CloseError
 
@@ -122,7 +123,8 @@ def test_a_restated_period_keeps_the_version_it_replaced(month_store: tuple[Path
     ]
     assert "late ingest" in new["replaces"]["why"]
     assert "/ledgers/late.jsonl:1" in new["replaces"]["why"]
-    assert summary.replaces == new["replaces"]
+    assert summary.replaces is not None
+    assert summary.replaces.to_json() == new["replaces"]
     assert summary.version == 2
 
 
@@ -441,7 +443,7 @@ def test_a_restatement_line_says_before_after_difference_why_and_the_correction_
         totals_by_family={},
         quantities={},
         unattributed_slices=0,
-        replaces={"run_id": "old", "totals": {"EUR": "760.77"}, "why": "late ingest x: 2 line(s)"},
+        replaces=Replaces("old", 1, {"EUR": "760.77"}, Cause(), "late ingest x: 2 line(s)"),
     )
     found = Restatement.of(run, {"2026-10", "2026-11"})
     assert found is not None

@@ -90,7 +90,7 @@ def test_run_prints_the_summary_and_json(tmp_path: Path, capsys: pytest.CaptureF
     assert summary["period_end"] == "2026-10-16T00:00:00Z"
     assert set(summary["totals"]) == {"EUR"}
     assert summary["replaced"] is True
-    assert summary["run_id"] == read_output(tmp_path / "out").manifests["2026-10-15"]["run_id"]
+    assert summary["run_id"] == read_output(tmp_path / "out").manifests["2026-10-15"].run_id
 
 
 @pytest.mark.parametrize(

@@ -133,7 +133,7 @@ def test_reingest_adds_nothing_and_reads_nothing_new(fleet: Path, tmp_path: Path
     assert again.rejected == 0
     assert again.lines == 1  # the torn tail, still pending
     assert again.pending == 1
-    assert all(i["unchanged"] for i in again.inputs)
+    assert all(i.unchanged for i in again.inputs)
     assert len(_events(store)) == first.events
     assert len(Store(store).ingest_records()) == 2
 
@@ -153,7 +153,7 @@ def test_grown_file_is_read_from_the_old_offset(tmp_path: Path) -> None:
     s2 = ingest([ledger], store)
     _check_identity(s2)
     assert (s2.lines, s2.events, s2.pending, s2.duplicates) == (2, 2, 0, 0)
-    assert s2.inputs[0]["first_line"] == 4
+    assert s2.inputs[0].first_line == 4
     events = _events(store)
     assert [(e["vm_id"], e["source_line"]) for e in events] == [
         ("a", 1),
@@ -175,7 +175,7 @@ def test_replaced_file_is_read_from_the_start(tmp_path: Path) -> None:
     ledger.write_text(_line("c", "2026-05-02T00:00:00Z") + "\n" + old[1] + "\n")
     s2 = ingest([ledger], store)
     _check_identity(s2)
-    assert s2.inputs[0]["first_line"] == 1
+    assert s2.inputs[0].first_line == 1
     assert (s2.lines, s2.events, s2.duplicates) == (2, 1, 1)
     assert sorted(str(e["vm_id"]) for e in _events(store)) == ["a", "b", "c"]
 

@@ -188,7 +188,7 @@ def test_every_compression_by_its_magic_bytes(tmp_path: Path) -> None:
     _identity(summary)
     assert summary.findings == []
     assert _vm_ids(tmp_path / "store") == sorted(lines)
-    by_name = {Path(i["path"]).name: i["compression"] for i in summary.inputs}
+    by_name = {Path(i.path).name: i.compression for i in summary.inputs}
     assert by_name["ledger.jsonl.2"] == "gzip"
     assert by_name["ledger.jsonl.5.zst"] == "zstd"
     assert by_name["ledger.jsonl.6.gz"] is None

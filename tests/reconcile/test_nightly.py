@@ -41,14 +41,14 @@ def test_first_night_runs_yesterday_and_a_second_pass_changes_nothing(tmp_path: 
     """Night one runs yesterday; running the job again with nothing new leaves every day unchanged."""
     write(tmp_path / "ledgers/host-a/ledger.jsonl", *NIGHT_1)
     first = night(tmp_path, "2026-10-16")
-    assert first.ingest["events"] == 5
+    assert first.ingest.events == 5
     assert [(d.period, d.action) for d in first.days] == [("2026-10-15", "new")]
     assert first.restated == []
     assert first.anomalies == 1
     again = night(tmp_path, "2026-10-16")
     assert [(d.period, d.action) for d in again.days] == [("2026-10-15", "unchanged")]
     assert again.days[0].run_id == first.days[0].run_id
-    assert again.ingest["events"] == 0
+    assert again.ingest.events == 0
 
 
 def test_late_lines_restate_exactly_the_days_they_can_change(tmp_path: Path) -> None:
@@ -61,7 +61,7 @@ def test_late_lines_restate_exactly_the_days_they_can_change(tmp_path: Path) -> 
     )
     second = night(tmp_path, "2026-10-17")
     assert [(d.period, d.action) for d in second.days] == [("2026-10-16", "new")]  # 10-15 unaffected
-    before = read_output(tmp_path / "out").manifests["2026-10-15"]["run_id"]
+    before = read_output(tmp_path / "out").manifests["2026-10-15"].run_id
     # host-b ships a rotated file late: a storage stop on the 15th changes the 15th and the 16th
     write(
         tmp_path / "ledgers/host-b/ledger.jsonl",
@@ -80,7 +80,7 @@ def test_late_lines_restate_exactly_the_days_they_can_change(tmp_path: Path) -> 
     assert storage.select("usage_date", "seconds").rows() == [(dt.date(2026, 10, 15), Decimal(12 * 3600))]
     # the restated days are what a fresh run over the same store writes
     fresh = run_period(tmp_path / "store", PRICES, tmp_path / "fresh", "2026-10-15", quiet=True)
-    assert fresh.run_id == tables.manifests["2026-10-15"]["run_id"]
+    assert fresh.run_id == tables.manifests["2026-10-15"].run_id
 
 
 def test_lookback_limits_restatement_and_gaps_are_filled(tmp_path: Path) -> None:
@@ -99,7 +99,7 @@ def test_lookback_limits_restatement_and_gaps_are_filled(tmp_path: Path) -> None
     manifests = read_output(tmp_path / "out").manifests
     assert sorted(manifests) == ["2026-10-15", "2026-10-16", "2026-10-17", "2026-10-18"]
     fresh = run_period(tmp_path / "store", PRICES, tmp_path / "fresh", "2026-10-15", quiet=True)
-    assert manifests["2026-10-15"]["run_id"] != fresh.run_id  # out of the window: left as it was
+    assert manifests["2026-10-15"].run_id != fresh.run_id  # out of the window: left as it was
 
 
 def test_nightly_refuses_a_month_folder_and_a_bad_lookback(tmp_path: Path) -> None:
@@ -139,7 +139,7 @@ def test_a_torn_line_completed_later_restates_from_its_day(tmp_path: Path) -> No
     last_day = dt.date.fromisoformat(format_ns(parse_instant(fleet.last_emitted))[:10])
     today = (last_day + dt.timedelta(days=1)).isoformat()
     first = night(tmp_path, today, lookback=10)
-    assert first.ingest["pending"] == 1
+    assert first.ingest.pending == 1
     # backfill the earlier days by hand, as an operator would before the first nightly
     first_day = dt.date.fromisoformat(format_ns(parse_instant(fleet.first_emitted))[:10])
     day = first_day
@@ -152,7 +152,7 @@ def test_a_torn_line_completed_later_restates_from_its_day(tmp_path: Path) -> No
     late_at = parse_instant(json.loads(torn.torn + torn.torn_rest)["emitted_at"])
     late_day = dt.date.fromisoformat(format_ns(late_at)[:10])
     second = night(tmp_path, today, lookback=10)
-    assert second.ingest["events"] == 1
+    assert second.ingest.events == 1
     expected = [
         d.isoformat()
         for d in (first_day + dt.timedelta(days=i) for i in range(10))

@@ -70,7 +70,7 @@ def test_day_run_golden(tmp_path: Path) -> None:
         (Decimal("0.008333333333"), Decimal("0.016666666667"), Decimal("0.000833333333"))
     ]
     assert set(slices["run_id"]) == {summary.run_id}
-    manifest = read_output(tmp_path / "out").manifests["2026-11-25"]
+    manifest = read_output(tmp_path / "out").manifests["2026-11-25"].to_json()
     assert manifest["run_id"] == summary.run_id
     assert manifest["cut_off"] == "2026-11-26T00:00:00Z"
     assert manifest["price_version"] == load_price_book(PRICES).price_version
@@ -155,7 +155,7 @@ def test_rerun_replaces_exactly_that_period(tmp_path: Path) -> None:
         second.run_id
     }
     assert tables.slices.filter(pl.col("usage_date") == pl.date(2026, 11, 26)).collect().equals(day_26)
-    assert tables.manifests["2026-11-25"]["run_id"] == second.run_id
+    assert tables.manifests["2026-11-25"].run_id == second.run_id
 
 
 def test_a_period_not_ended_needs_an_earlier_cut_off(tmp_path: Path) -> None:
@@ -213,7 +213,7 @@ def test_tenants_attribute_slices_and_enter_the_run_id(tmp_path: Path) -> None:
     )
     assert compute["tenant_id"].to_list() == ["acme", None]  # cut at the tenant change at 23:00
     assert summary.unattributed_slices == slices.filter(pl.col("tenant_id").is_null()).height > 0
-    assert read_output(tmp_path / "b").manifests["2026-11-25"]["options"]["tenants_sha256"]
+    assert read_output(tmp_path / "b").manifests["2026-11-25"].inputs.options.tenants_sha256
 
 
 def _random_fleet(seed: int) -> list[dict[str, object]]:
@@ -279,6 +279,6 @@ def test_manifest_decimals_are_plain_decimal_strings(tmp_path: Path) -> None:
     assert tiny.totals_by_family == {"snap.storage": {"EUR": "0.000000019026"}}
     assert tiny.totals_exact == {"EUR": "0.000000019026"}
     assert tiny.quantities == {"storage_gib_hours": "0.000277777778"}
-    on_disk = read_output(tmp_path / "out").manifests["2026-11-21"]
+    on_disk = read_output(tmp_path / "out").manifests["2026-11-21"].to_json()
     assert on_disk["totals_by_family"] == tiny.totals_by_family
     assert on_disk["quantities"] == tiny.quantities

@@ -77,7 +77,7 @@ def test_commit_makes_files_visible_in_order(tmp_path: Path) -> None:
     assert all(p.is_file() for p in store.reject_files())
     assert [r["ingest_id"] for r in store.ingest_records()] == [first, second]
     assert store.files_state() == {"/a": FileState(20, 4, "cd", compressed=False)}
-    manifest = json.loads(store.manifest_path.read_text())
+    manifest = json.loads(store.catalog_path.read_text())
     assert manifest == {
         "format": 2,
         "ingests": [
@@ -132,7 +132,7 @@ def test_a_format_1_store_is_read_and_upgraded_with_the_same_ingest_ids(tmp_path
         )
         for f in files:
             f.unlink()
-    store.manifest_path.write_text(json.dumps({"format": 1, "ingests": ids}))
+    store.catalog_path.write_text(json.dumps({"format": 1, "ingests": ids}))
     old = Store(store.path)
     assert old.format == 1
     assert old.event_files() == [old.flat_events_path(i) for i in ids]

@@ -15,7 +15,7 @@ import duckdb
 import polars as pl
 import pyarrow.parquet as pq
 import pytest
-from run_fixture import without_history
+from run_fixture import bare_manifest, without_history
 
 from reconcile import OutputError, StoreLockedError, UsageError, _staging
 from reconcile._engine import plain_connect
@@ -114,7 +114,11 @@ def write(out: Path, period: Period, *, variant: int = 0, days: list[str] | None
     run_id = f"run-{period.name}-{variant}"
     with OutputFolder(out) as folder:
         folder.write_period(
-            con, period=period, cut_off_ns=period.end_ns, run_id=run_id, manifest={"run_id": run_id}
+            con,
+            period=period,
+            cut_off_ns=period.end_ns,
+            run_id=run_id,
+            manifest=bare_manifest(run_id, period.name),
         )
 
 
@@ -183,7 +187,7 @@ def test_rerun_replaces_exactly_that_period(tmp_path: Path) -> None:
         "1.041000000000"
     )
     assert pl.read_parquet(tmp_path / "slices/usage_date=2026-11-26/data_0.parquet").equals(before_26)
-    assert tables.manifests["2026-11-25"]["run_id"] == "run-2026-11-25-1"
+    assert tables.manifests["2026-11-25"].run_id == "run-2026-11-25-1"
     assert not (tmp_path / ".staging").exists()
     assert not (tmp_path / ".trash").exists()
     assert not (tmp_path / ".journal.json").exists()
@@ -207,7 +211,9 @@ def test_a_folder_is_bound_to_a_period_length_only_once_something_is_committed(t
     con.execute("CREATE OR REPLACE TABLE slices AS SELECT * REPLACE (amount::DOUBLE AS amount) FROM slices")
     day = parse_period("2026-11-25")
     with OutputFolder(tmp_path) as folder, pytest.raises(OutputError):
-        folder.write_period(con, period=day, cut_off_ns=day.end_ns, run_id="r", manifest={})
+        folder.write_period(
+            con, period=day, cut_off_ns=day.end_ns, run_id="r", manifest=bare_manifest("r", day.name)
+        )
     write(tmp_path, parse_period("2026-11"), days=["2026-11-25"])
     assert json.loads((tmp_path / "output.json").read_text())["period_length"] == "month"
 
@@ -219,10 +225,14 @@ def test_float_money_and_slices_outside_the_period_are_refused(tmp_path: Path) -
     con.execute("CREATE OR REPLACE TABLE slices AS SELECT * REPLACE (amount::DOUBLE AS amount) FROM slices")
     period = parse_period("2026-11-25")
     with OutputFolder(tmp_path) as folder, pytest.raises(OutputError, match="'amount' is DOUBLE"):
-        folder.write_period(con, period=period, cut_off_ns=period.end_ns, run_id="r", manifest={})
+        folder.write_period(
+            con, period=period, cut_off_ns=period.end_ns, run_id="r", manifest=bare_manifest("r", period.name)
+        )
     build_tables(con, days=["2026-11-24"])
     with OutputFolder(tmp_path) as folder, pytest.raises(OutputError, match="outside period"):
-        folder.write_period(con, period=period, cut_off_ns=period.end_ns, run_id="r", manifest={})
+        folder.write_period(
+            con, period=period, cut_off_ns=period.end_ns, run_id="r", manifest=bare_manifest("r", period.name)
+        )
     assert not (tmp_path / "manifests").exists()
     assert not any((tmp_path / ".staging").glob("*"))
 
@@ -328,8 +338,11 @@ def test_the_next_writer_finishes_an_interrupted_commit(tmp_path: Path) -> None:
     assert proc.returncode == -9
     with OutputFolder(tmp_path / "out") as folder:
         assert not (tmp_path / "out" / ".journal.json").exists()
-        assert without_history({"p": folder.manifest("2026-11-25") or {}})["p"] == {
-            "run_id": "run-2026-11-25-1",
+        committed = folder.manifest("2026-11-25")
+        assert committed is not None
+        expected = without_history({"p": bare_manifest("run-2026-11-25-1", "2026-11-25")})["p"]
+        assert without_history({"p": committed})["p"] == {
+            **expected,
             "rows": {"slices": 1, "intervals": 6, "anomalies": 2},
         }
     assert snapshot(tmp_path / "out") == snapshot(tmp_path / "new")
@@ -366,9 +379,9 @@ def test_a_batch_stages_every_period_and_commits_each_alone(tmp_path: Path) -> N
     with OutputFolder(tmp_path) as folder:
         staged = folder.stage(batch)
         assert [s.period.name for s in staged] == ["2026-11-25", "2026-11-26"]
-        folder.commit(staged[0], {"run_id": "run-2026-11-25"})
+        folder.commit(staged[0], bare_manifest("run-2026-11-25", "2026-11-25"))
         assert sorted(folder.manifests()) == ["2026-11-25"]
-        folder.commit(staged[1], {"run_id": "run-2026-11-26"})
+        folder.commit(staged[1], bare_manifest("run-2026-11-26", "2026-11-26"))
     tables = read_output(tmp_path)
     runs = tables.slices.select("usage_date", "run_id").collect().rows()
     assert sorted(runs) == [
@@ -376,8 +389,5 @@ def test_a_batch_stages_every_period_and_commits_each_alone(tmp_path: Path) -> N
         (dt.date(2026, 11, 26), "run-2026-11-26"),
     ]
     write(tmp_path / "alone", parse_period("2026-11-26"), variant=1, days=["2026-11-26"])
-    assert (
-        tables.manifests["2026-11-26"]["rows"]
-        == read_output(tmp_path / "alone").manifests["2026-11-26"]["rows"]
-    )
+    assert tables.manifests["2026-11-26"].rows == read_output(tmp_path / "alone").manifests["2026-11-26"].rows
     assert not any((tmp_path / ".staging").glob("*"))

@@ -6,13 +6,16 @@ import argparse
 import io
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
 from reconcile._cli._base import (
     EXIT_OK,
     common_options,
 )
 from reconcile.exceptions import UsageError
+
+if TYPE_CHECKING:  # (polars is loaded only when a command runs)
+    import polars as pl
 
 
 def add_sql(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -69,7 +72,7 @@ def _cmd_sql(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _print_frame(frame: Any, fmt: str) -> None:  # noqa: ANN401 - a polars DataFrame
+def _print_frame(frame: pl.DataFrame, fmt: str) -> None:
     """Print rows as a table, CSV (formula-like text neutralised) or JSON (decimals as text)."""
     import polars as pl  # noqa: PLC0415
 

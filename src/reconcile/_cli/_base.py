@@ -7,9 +7,12 @@ import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconcile.exceptions import UsageError
+
+if TYPE_CHECKING:  # (the engine is loaded only when a command runs)
+    from reconcile._results import RunSummary
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -68,7 +71,7 @@ def common_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--debug", action="store_true", help="print tracebacks on errors")
 
 
-def print_run(summary: Any, *, heading: bool = True) -> None:  # noqa: ANN401 - a reconcile.RunSummary
+def print_run(summary: RunSummary, *, heading: bool = True) -> None:
     """The human summary of one run on stdout."""
     roles = summary.roles
     if heading:

@@ -4,9 +4,10 @@ first, the summary."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
 from reconcile._cli._base import (
     EXIT_ANOMALIES,
@@ -16,6 +17,10 @@ from reconcile._cli._base import (
     print_run,
 )
 from reconcile.exceptions import UsageError
+
+if TYPE_CHECKING:  # (the engine is loaded only when a command runs: `reconcile --help` stays fast)
+    from reconcile._config import NightlyOptions
+    from reconcile._results import NightlySummary
 
 
 def add_nightly(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -59,21 +64,20 @@ def add_nightly(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.set_defaults(handler=_cmd_nightly)
 
 
-def _nightly_options(args: argparse.Namespace) -> dict[str, Any]:
-    from reconcile._config import resolve  # noqa: PLC0415 - standard library only
+def _nightly_options(args: argparse.Namespace) -> NightlyOptions:
+    from reconcile._config import NightlyOptions, resolve  # noqa: PLC0415 - standard library only
     from reconcile._results import FAIL_ON  # noqa: PLC0415
 
     given = dict(vars(args))
     given["fail_on"] = [x.strip() for v in args.fail_on or [] for x in v.split(",") if x.strip()]
-    values = resolve(given)
-    fail_on = list(values["fail_on"]) + (["anomalies"] if values["fail_on_anomalies"] else [])
+    o = NightlyOptions.of(resolve(given))
+    fail_on = o.fail_on + (["anomalies"] if o.fail_on_anomalies else [])
     unknown = [x for x in fail_on if x not in FAIL_ON]
     if unknown:
         raise UsageError(f"--fail-on {', '.join(unknown)}: expected some of {', '.join(FAIL_ON)}")
-    if "silent-sources" in fail_on and values["max_silence"] is None:
+    if "silent-sources" in fail_on and o.max_silence is None:
         raise UsageError("--fail-on silent-sources needs --max-silence DURATION")
-    values["fail_on"] = sorted(set(fail_on))
-    return values
+    return dataclasses.replace(o, fail_on=sorted(set(fail_on)))
 
 
 def _cmd_nightly(args: argparse.Namespace) -> int:
@@ -81,27 +85,27 @@ def _cmd_nightly(args: argparse.Namespace) -> int:
 
     o = _nightly_options(args)
     # the output's lock first: a second nightly is refused before the engine is even loaded
-    with holding_output(o["output"], wait=o["wait"]) as lock_fd:
+    with holding_output(o.output, wait=o.wait) as lock_fd:
         from reconcile._nightly import nightly  # noqa: PLC0415 - keep `reconcile --help` fast
 
         summary = nightly(
-            o["paths"],
-            o["store"],
-            o["output"],
-            o["prices"],
-            lookback=o["lookback"],
-            today=o["today"],
-            double_start=o["double_start"],
-            stale_after=o["stale_after"],
-            tenants=o["tenants"],
-            max_silence=o["max_silence"],
-            quiet=o["quiet"],
-            wait=o["wait"],
-            memory_limit=o["memory_limit"],
+            o.paths,
+            o.store,
+            o.output,
+            o.prices,
+            lookback=o.lookback,
+            today=o.today,
+            double_start=o.double_start,
+            stale_after=o.stale_after,
+            tenants=o.tenants,
+            max_silence=o.max_silence,
+            quiet=o.quiet,
+            wait=o.wait,
+            memory_limit=o.memory_limit,
             lock_fd=lock_fd,
         )
-    failures = summary.failures(o["fail_on"])
-    if o["json"]:
+    failures = summary.failures(o.fail_on)
+    if o.json:
         print(json.dumps({**summary.to_json(), "failed_on": failures}, sort_keys=True))
     else:
         _print_nightly(summary)
@@ -110,22 +114,22 @@ def _cmd_nightly(args: argparse.Namespace) -> int:
     return EXIT_ANOMALIES if failures else EXIT_OK
 
 
-def _print_nightly(summary: Any) -> None:  # noqa: ANN401 - a reconcile.NightlySummary
+def _print_nightly(summary: NightlySummary) -> None:
     ingest = summary.ingest
     print(
-        f"ingest: {ingest.get('events', 0)} new events, {ingest.get('duplicates', 0)} duplicates,"
-        f" {summary.rejected} rejects, {ingest.get('pending', 0)} pending"
+        f"ingest: {ingest.events} new events, {ingest.duplicates} duplicates,"
+        f" {summary.rejected} rejects, {ingest.pending} pending"
     )
     if summary.rejected:
-        codes = ", ".join(f"{c} {n}" for c, n in sorted(ingest.get("rejects", {}).items()) if n)
+        codes = ", ".join(f"{c} {n}" for c, n in sorted(ingest.rejects.items()) if n)
         print(f"rejects: {codes}")
-        sample = ingest.get("reject_sample", [])
+        sample = ingest.reject_sample
         for item in sample:
             print(f"  {item}")
         if summary.rejected > len(sample):
             print(f"  ... {summary.rejected - len(sample)} more: reconcile sql rejects --store STORE")
-    for finding in ingest.get("findings", []):
-        print(f"skipped: {finding['path']}: {finding['detail']}")
+    for finding in ingest.findings:
+        print(f"skipped: {finding.path}: {finding.detail}")
     for day in summary.days:
         print(f"{day.period}: {day.action:<9} run_id {day.run_id}  anomalies {day.anomalies}")
     print(f"restated: {', '.join(summary.restated) or 'none'}")

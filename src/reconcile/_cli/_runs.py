@@ -89,9 +89,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     ingest = summary.ingest
     print(f"ledgers:  {summary.ledgers}")
     print(
-        f"store:    {summary.store} ({ingest.get('events', 0)} events,"
-        f" {ingest.get('duplicates', 0)} duplicates,"
-        f" {sum(ingest.get('rejects', {}).values())} rejects, {ingest.get('pending', 0)} pending)"
+        f"store:    {summary.store} ({ingest.events} events, {ingest.duplicates} duplicates,"
+        f" {ingest.rejected} rejects, {ingest.pending} pending)"
     )
     for run in summary.runs:
         totals = ", ".join(f"{c} {a}" for c, a in run.totals.items())

@@ -44,11 +44,13 @@ from reconcile._ingest._scan import NotALedgerError, Plan, plan_file, same_file
 from reconcile._ingest._summary import (
     Finding,
     IngestSummary,
+    InputFile,
     Reject,
     display_path,
     format_summary,
     relative_name,
 )
+from reconcile._jsonvalue import JsonObject
 from reconcile._period import format_ns
 from reconcile._progress import Progress
 from reconcile._schema import REJECT_CODES
@@ -263,7 +265,7 @@ def ingest(
                 newest_ns=_later(before.newest_ns if before else None, newest.get(name)),
                 grew_at=now if grew else (before.grew_at if before else None),
             )
-        record = {
+        record: JsonObject = {
             "ingest_id": writer.ingest_id,
             "format": 1,
             **{k: v for k, v in summary.to_json().items() if k not in ("ingest_id", "store")},
@@ -352,17 +354,17 @@ def _summary(
     )
     for p in plans:
         summary.inputs.append(
-            {
-                "path": str(p.path),
-                "size": p.size,
-                "sha256": p.sha256,
-                "compressed": p.compressed,
-                "compression": p.compression,
-                "first_line": p.start_lines + 1,
-                "lines": lines_read.get(p.index, 0) + (1 if p.pending else 0),
-                "pending": p.pending,
-                "unchanged": p.unchanged,
-            }
+            InputFile(
+                path=str(p.path),
+                size=p.size,
+                sha256=p.sha256,
+                compressed=p.compressed,
+                compression=p.compression,
+                first_line=p.start_lines + 1,
+                lines=lines_read.get(p.index, 0) + (1 if p.pending else 0),
+                pending=p.pending,
+                unchanged=p.unchanged,
+            )
         )
     return summary
 

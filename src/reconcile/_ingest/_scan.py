@@ -24,7 +24,6 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from reconcile._ingest._compressed import compression_of, unread_compression
 from reconcile._ingest._sanitise import _HALF, BOM
@@ -169,7 +168,7 @@ def live_digests(path: Path, size: int, prefix_bytes: int | None) -> _LiveDigest
     """One read of a live file for its digests (runs on a worker thread beside the plain check)."""
     whole = hashlib.sha256()
     prefix: str | None = None
-    last_nl_state: tuple[Any, bytes, int] | None = None
+    last_nl_state: tuple[hashlib._Hash, bytes, int] | None = None
     last_newline_end = 0
     pos = 0
     with path.open("rb") as fh:

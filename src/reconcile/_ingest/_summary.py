@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+
+from reconcile._jsonvalue import JsonObject, JsonValue
 
 #: Finding codes: a file skipped, or read only in part. Each is one line of the night's summary.
 FINDING_CODES: tuple[str, ...] = (
@@ -54,7 +55,7 @@ class Finding:
     def __str__(self) -> str:
         return f"{self.path}: {self.detail}"
 
-    def to_json(self) -> dict[str, str]:
+    def to_json(self) -> JsonObject:
         """The finding as a JSON object."""
         return {"path": self.path, "code": self.code, "detail": self.detail}
 
@@ -69,6 +70,35 @@ class Reject:
     raw: str
 
 
+@dataclass(frozen=True)
+class InputFile:
+    """One file an ingest looked at: its size and digest, what it read of it."""
+
+    path: str
+    size: int
+    sha256: str
+    compressed: bool
+    compression: str | None  # gzip, zstd, bz2, xz (None: plain)
+    first_line: int  # the first line read (1-based; past the part an earlier ingest consumed)
+    lines: int  # lines read
+    pending: bool  # a last line without its newline, left for the next ingest
+    unchanged: bool  # nothing new since the last ingest
+
+    def to_json(self) -> JsonObject:
+        """The ingest record's and ``--json``'s entry."""
+        return {
+            "path": self.path,
+            "size": self.size,
+            "sha256": self.sha256,
+            "compressed": self.compressed,
+            "compression": self.compression,
+            "first_line": self.first_line,
+            "lines": self.lines,
+            "pending": self.pending,
+            "unchanged": self.unchanged,
+        }
+
+
 @dataclass
 class IngestSummary:
     """What one ingest did. ``lines = events + duplicates + rejects + pending`` (this ingest only)."""
@@ -80,7 +110,7 @@ class IngestSummary:
     duplicates: int = 0
     pending: int = 0
     rejects: dict[str, int] = field(default_factory=dict)
-    inputs: list[dict[str, Any]] = field(default_factory=list)
+    inputs: list[InputFile] = field(default_factory=list)
     bytes_read: int = 0
     seconds: float = 0.0
     findings: list[Finding] = field(default_factory=list)
@@ -96,7 +126,7 @@ class IngestSummary:
         """Lines read per second of wall time."""
         return self.lines / self.seconds if self.seconds > 0 else 0.0
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         """The summary as a JSON object (``--json``)."""
         return {
             "ingest_id": self.ingest_id,
@@ -107,9 +137,9 @@ class IngestSummary:
             "pending": self.pending,
             "rejects": dict(self.rejects),
             "rejected": self.rejected,
-            "reject_sample": list(self.reject_sample),
+            "reject_sample": list[JsonValue](self.reject_sample),
             "findings": [f.to_json() for f in self.findings],
-            "inputs": self.inputs,
+            "inputs": [i.to_json() for i in self.inputs],
             "bytes": self.bytes_read,
             "seconds": round(self.seconds, 3),
             "lines_per_second": round(self.lines_per_second, 1),

@@ -1,0 +1,356 @@
+"""A committed period's ``manifest.json`` (SPEC section 5), typed end to end.
+
+A run builds a :class:`Manifest` from its :class:`RunInputs` (what, with its ingests, decides its
+rows), its role counts, what it replaces and reuses, the :class:`Figures` read back from its staged
+files, and, at commit, its row counts, bill version and commit instant. The file is
+:meth:`Manifest.to_json` (flat keys, written sorted), read back by :meth:`Manifest.from_json`. A
+manifest written by an earlier version of the engine may lack the later keys (``replaces``,
+``reused``, ``version``, ``committed_at``, ...): they read as absent (``None`` or empty), never as
+an error (a manifest without its ``period`` takes its folder's); a manifest without its ``run_id`` is
+not one, and is refused naming the file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from reconcile._jsonvalue import JsonObject, JsonValue
+from reconcile.exceptions import OutputError
+
+
+def _object(value: object) -> Mapping[str, object]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _str_map(value: object) -> dict[str, str]:
+    return {str(k): str(v) for k, v in _object(value).items()}
+
+
+def _int_map(value: object) -> dict[str, int]:
+    return {str(k): int(v) for k, v in _object(value).items() if isinstance(v, int)}
+
+
+def _strings(value: object) -> tuple[str, ...]:
+    return tuple(str(v) for v in value) if isinstance(value, list | tuple) else ()
+
+
+def _json(value: object) -> JsonValue:
+    """``value`` as read from JSON (checked, so the type is honest)."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, list | tuple):
+        return [_json(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _json(v) for k, v in value.items()}
+    raise TypeError(f"not a JSON value: {value!r}")
+
+
+def _opt_int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _opt_str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """The manifest's ``options``: how pairing and attribution ran."""
+
+    double_start: str
+    stale_after_ns: int | None
+    tenants: str | None  # the tenants file as given (not part of the inputs: its digest is)
+    tenants_sha256: str | None
+
+    def to_json(self) -> JsonObject:
+        """The ``options`` object."""
+        return {
+            "double_start": self.double_start,
+            "stale_after_ns": self.stale_after_ns,
+            "tenants": self.tenants,
+            "tenants_sha256": self.tenants_sha256,
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> RunOptions:
+        """The ``options`` object read back."""
+        found = _object(data)
+        return cls(
+            str(found.get("double_start", "")),
+            _opt_int(found.get("stale_after_ns")),
+            _opt_str(found.get("tenants")),
+            _opt_str(found.get("tenants_sha256")),
+        )
+
+    def same_rows(self, other: RunOptions) -> bool:
+        """Whether these options decide the same rows as ``other`` (the tenants file's path aside)."""
+        return (self.double_start, self.stale_after_ns, self.tenants_sha256) == (
+            other.double_start,
+            other.stale_after_ns,
+            other.tenants_sha256,
+        )
+
+
+@dataclass(frozen=True)
+class RunInputs:
+    """What, with the ingests it reads, decides a run's rows (the manifest's first fields)."""
+
+    period: str
+    period_start: str
+    period_end: str
+    cut_off: str
+    ingests: tuple[str, ...]
+    price_version: str
+    options: RunOptions
+    versions: dict[str, str]  # this package, the run and output formats, DuckDB, polars, pyarrow
+
+    def to_json(self) -> JsonObject:
+        """These fields as the manifest writes them."""
+        return {
+            "period": self.period,
+            "period_start": self.period_start,
+            "period_end": self.period_end,
+            "cut_off": self.cut_off,
+            "ingests": list(self.ingests),
+            "price_version": self.price_version,
+            "options": self.options.to_json(),
+            "versions": dict(self.versions),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, object]) -> RunInputs:
+        """These fields read back from a manifest."""
+        return cls(
+            str(data.get("period", "")),
+            str(data.get("period_start", "")),
+            str(data.get("period_end", "")),
+            str(data.get("cut_off", "")),
+            _strings(data.get("ingests")),
+            str(data.get("price_version", "")),
+            RunOptions.from_json(data.get("options")),
+            _str_map(data.get("versions")),
+        )
+
+
+@dataclass(frozen=True)
+class NewIngest:
+    """An ingest a replacing run reads and the replaced one did not: its lines before the period's
+    end and the first of them as ``file:line``."""
+
+    ingest_id: str
+    lines: int
+    first: tuple[str, ...]
+
+    def to_json(self) -> JsonObject:
+        """The cause's entry."""
+        return {"ingest_id": self.ingest_id, "lines": self.lines, "first": list(self.first)}
+
+
+@dataclass(frozen=True)
+class Change:
+    """One input that changed between two runs of a period."""
+
+    before: JsonValue
+    after: JsonValue
+
+    def to_json(self) -> JsonObject:
+        """``{"from": ..., "to": ...}``."""
+        return {"from": self.before, "to": self.after}
+
+
+@dataclass(frozen=True)
+class Cause:
+    """Why a run replaced the committed run of its period."""
+
+    new_ingests: tuple[NewIngest, ...] = ()
+    removed_ingests: tuple[str, ...] = ()
+    changed: dict[str, Change] = field(default_factory=dict)  # input -> its change
+
+    def to_json(self) -> JsonObject:
+        """The ``cause`` object."""
+        return {
+            "new_ingests": [i.to_json() for i in self.new_ingests],
+            "removed_ingests": list(self.removed_ingests),
+            "changed": {k: c.to_json() for k, c in self.changed.items()},
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> Cause:
+        """The ``cause`` object read back."""
+        found = _object(data)
+        listed = found.get("new_ingests")
+        new = [_object(i) for i in listed if isinstance(i, Mapping)] if isinstance(listed, list) else []
+        changed = {
+            str(k): Change(_json(_object(v).get("from")), _json(_object(v).get("to")))
+            for k, v in _object(found.get("changed")).items()
+        }
+        return cls(
+            tuple(
+                NewIngest(str(i.get("ingest_id", "")), int(str(i.get("lines", 0))), _strings(i.get("first")))
+                for i in new
+            ),
+            _strings(found.get("removed_ingests")),
+            changed,
+        )
+
+
+@dataclass(frozen=True)
+class Replaces:
+    """The committed run a run replaced: its run_id, bill version, totals, and why."""
+
+    run_id: str
+    version: int | None
+    totals: dict[str, str]  # currency -> invoice total of the replaced run
+    cause: Cause
+    why: str
+
+    def to_json(self) -> JsonObject:
+        """The ``replaces`` object."""
+        return {
+            "run_id": self.run_id,
+            "version": self.version,
+            "totals": dict(self.totals),
+            "cause": self.cause.to_json(),
+            "why": self.why,
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> Replaces | None:
+        """The ``replaces`` object read back (None: it replaced nothing)."""
+        if not isinstance(data, Mapping):
+            return None
+        return cls(
+            str(data.get("run_id", "")),
+            _opt_int(data.get("version")),
+            _str_map(data.get("totals")),
+            Cause.from_json(data.get("cause")),
+            str(data.get("why", "")),
+        )
+
+
+@dataclass(frozen=True)
+class Reused:
+    """The committed run whose rows about resources no new ingest touched a run kept (``_reuse``)."""
+
+    run_id: str
+    new_ingests: tuple[str, ...]
+
+    def to_json(self) -> JsonObject:
+        """The ``reused`` object."""
+        return {"run_id": self.run_id, "new_ingests": list(self.new_ingests)}
+
+    @classmethod
+    def from_json(cls, data: object) -> Reused | None:
+        """The ``reused`` object read back (None: everything was recomputed)."""
+        if not isinstance(data, Mapping):
+            return None
+        return cls(str(data.get("run_id", "")), _strings(data.get("new_ingests")))
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What a period's written files hold (``_figures``): counts, totals and quantities."""
+
+    intervals: dict[str, int] = field(default_factory=dict)  # status -> intervals
+    anomalies: dict[str, int] = field(default_factory=dict)  # code -> anomalies
+    totals: dict[str, str] = field(default_factory=dict)  # currency -> invoice total (minor units)
+    totals_exact: dict[str, str] = field(default_factory=dict)  # currency -> sum of slice amounts
+    totals_by_family: dict[str, dict[str, str]] = field(default_factory=dict)
+    quantities: dict[str, str] = field(default_factory=dict)  # meter -> billed quantity
+    unattributed_slices: int = 0
+
+    def to_json(self) -> JsonObject:
+        """These fields as the manifest writes them."""
+        return {
+            "intervals": dict(self.intervals),
+            "anomalies": dict(self.anomalies),
+            "totals": dict(self.totals),
+            "totals_exact": dict(self.totals_exact),
+            "totals_by_family": {f: dict(t) for f, t in self.totals_by_family.items()},
+            "quantities": dict(self.quantities),
+            "unattributed_slices": self.unattributed_slices,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, object]) -> Figures:
+        """These fields read back from a manifest."""
+        return cls(
+            _int_map(data.get("intervals")),
+            _int_map(data.get("anomalies")),
+            _str_map(data.get("totals")),
+            _str_map(data.get("totals_exact")),
+            {str(f): _str_map(t) for f, t in _object(data.get("totals_by_family")).items()},
+            _str_map(data.get("quantities")),
+            _opt_int(data.get("unattributed_slices")) or 0,
+        )
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """One period's ``manifest.json`` (module doc)."""
+
+    run_id: str
+    inputs: RunInputs
+    roles: dict[str, int]  # events before the cut-off, start, stop, unmatched_stop
+    currency: str
+    price_book: str
+    replaces: Replaces | None = None
+    reused: Reused | None = None
+    figures: Figures = field(default_factory=Figures)
+    rows: dict[str, int] | None = None  # table -> rows written (set at commit)
+    version: int | None = None  # the period's bill version (set at commit)
+    committed_at: str | None = None  # set at commit
+
+    @property
+    def period(self) -> str:
+        """The period's name (``YYYY-MM-DD`` or ``YYYY-MM``)."""
+        return self.inputs.period
+
+    @property
+    def totals(self) -> dict[str, str]:
+        """Currency -> the invoice total."""
+        return self.figures.totals
+
+    def to_json(self) -> JsonObject:
+        """The manifest as written (its keys sorted on writing)."""
+        document: JsonObject = {
+            "run_id": self.run_id,
+            **self.inputs.to_json(),
+            "replaces": None if self.replaces is None else self.replaces.to_json(),
+            "roles": dict(self.roles),
+            "currency": self.currency,
+            "price_book": self.price_book,
+            "reused": None if self.reused is None else self.reused.to_json(),
+            **self.figures.to_json(),
+        }
+        if self.rows is not None:
+            document["rows"] = dict(self.rows)
+        if self.version is not None:
+            document["version"] = self.version
+        if self.committed_at is not None:
+            document["committed_at"] = self.committed_at
+        return document
+
+    @classmethod
+    def from_json(cls, data: object, where: str, *, period: str | None = None) -> Manifest:
+        """A manifest read back; :class:`OutputError` naming ``where`` when it is not one.
+        ``period``: the period its folder names, for a manifest that does not say it."""
+        if not isinstance(data, Mapping) or not isinstance(data.get("run_id"), str):
+            raise OutputError(f"{where}: not a run manifest (no run_id)")
+        if not isinstance(data.get("period", period), str):
+            raise OutputError(f"{where}: not a run manifest (no period)")
+        rows = data.get("rows")
+        return cls(
+            run_id=str(data["run_id"]),
+            inputs=RunInputs.from_json({"period": period, **data}),
+            roles=_int_map(data.get("roles")),
+            currency=str(data.get("currency", "")),
+            price_book=str(data.get("price_book", "")),
+            replaces=Replaces.from_json(data.get("replaces")),
+            reused=Reused.from_json(data.get("reused")),
+            figures=Figures.from_json(data),
+            rows=_int_map(rows) if isinstance(rows, Mapping) else None,
+            version=_opt_int(data.get("version")),
+            committed_at=_opt_str(data.get("committed_at")),
+        )
