@@ -24,10 +24,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-import duckdb
-
 from reconcile import _faults
 from reconcile import _schema as schema
+from reconcile._engine import engine_errors
 from reconcile._files import private_files
 from reconcile._jsonvalue import JsonObject, JsonValue
 from reconcile._period import Period, format_ns, parse_period
@@ -162,22 +161,22 @@ def _issue(root: Path, first_day: dt.date, folder: Path) -> tuple[int, int, dict
     """Write the month's invoice lines to ``folder/issued_lines.parquet``; its line and correction
     counts and totals per currency."""
     con = connect_output(root, wait=0.0)
+    step = f"close: cannot issue the invoice lines of {first_day:%Y-%m}"
     try:
-        rel = con.sql(
-            "SELECT * FROM invoice_lines WHERE invoice_month = ?"
-            " ORDER BY tenant_id NULLS LAST, currency, charge_class DESC, corrects_month, family, meter",
-            params=[first_day],
-        )
-        check_columns(rel, "issued_lines", schema.INVOICE_LINES)
-        rel.write_parquet(str(folder / "issued_lines.parquet"), compression="zstd")
-        rows = con.execute(
-            "SELECT currency, sum(amount_minor), max(minor_unit), count(*),"
-            " count(*) FILTER (WHERE charge_class = 'Correction')"
-            " FROM read_parquet(?) GROUP BY currency ORDER BY currency",
-            [str(folder / "issued_lines.parquet")],
-        ).fetchall()
-    except duckdb.Error as exc:
-        raise OutputError(f"close: cannot issue the invoice lines of {first_day:%Y-%m}: {exc}") from None
+        with engine_errors(step, where=str(folder), error=OutputError):
+            rel = con.sql(
+                "SELECT * FROM invoice_lines WHERE invoice_month = ?"
+                " ORDER BY tenant_id NULLS LAST, currency, charge_class DESC, corrects_month, family, meter",
+                params=[first_day],
+            )
+            check_columns(rel, "issued_lines", schema.INVOICE_LINES)
+            rel.write_parquet(str(folder / "issued_lines.parquet"), compression="zstd")
+            rows = con.execute(
+                "SELECT currency, sum(amount_minor), max(minor_unit), count(*),"
+                " count(*) FILTER (WHERE charge_class = 'Correction')"
+                " FROM read_parquet(?) GROUP BY currency ORDER BY currency",
+                [str(folder / "issued_lines.parquet")],
+            ).fetchall()
     finally:
         con.close()
     totals = {str(c): str(Decimal(int(minor)).scaleb(-int(unit))) for c, minor, unit, _, _ in rows}

@@ -3,8 +3,8 @@
 A period's versions are its current run and the replaced ones kept under ``history/`` (``_versions``).
 The diff compares two of them (by default the one before the current, and the current): per
 invoice month, tenant, currency, family and meter the usage amounts before and after
-(``sql/engine/diff_lines.sql``), then per interval and meter what was added, removed or changed,
-with the start and stop events (``file:line``) on both sides (``sql/engine/diff_intervals.sql``), and
+(``sql/engine/bills/diff_lines.sql``), then per interval and meter what was added, removed or changed,
+with the start and stop events (``file:line``) on both sides (``sql/engine/bills/diff_intervals.sql``), and
 why each version between them was made.
 """
 
@@ -19,7 +19,7 @@ from typing import TypeAlias
 import duckdb
 
 from reconcile import _versions
-from reconcile._engine import plain_connect
+from reconcile._engine import engine_errors, plain_connect
 from reconcile._jsonvalue import JsonObject, JsonValue
 from reconcile._manifest import Manifest
 from reconcile._period import parse_period
@@ -138,13 +138,15 @@ def diff_period(
     if before.number == after.number:
         raise UsageError(f"--from and --to name the same version ({before.number}) of period {name}")
     with plain_connect() as con:
+        step = f"diff of period {name} in {root}"
         try:
-            _register(con, root, before, "before")
-            _register(con, root, after, "after")
-            lines = _rows(con.sql(load_sql("engine/diff_lines")))
-            intervals = _rows(con.sql(load_sql("engine/diff_intervals")))
-        except (duckdb.Error, OSError, KeyError) as exc:
-            raise OutputError(f"diff of period {name} in {root}: {exc}") from None
+            with engine_errors(step, error=OutputError):
+                _register(con, root, before, "before")
+                _register(con, root, after, "after")
+                lines = _rows(con.sql(load_sql("engine/bills/diff_lines")))
+                intervals = _rows(con.sql(load_sql("engine/bills/diff_intervals")))
+        except OSError as exc:
+            raise OutputError(f"{step}: {exc}") from None
     low, high = sorted((before.number, after.number))
     why = [
         f"version {v.number}: {(v.manifest.replaces.why if v.manifest.replaces else '') or 'first run'}"

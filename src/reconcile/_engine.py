@@ -7,8 +7,10 @@
   without them are passed as they are. Paths DuckDB writes (``COPY ... TO``) are never patterns.
 - :func:`engine_errors` maps DuckDB's exceptions to the project's: out of memory and a full disk
   become :class:`~reconcile.exceptions.ResourceError` naming the step (and the memory limit and how to
-  raise it), an interrupted query becomes :class:`KeyboardInterrupt` (exit 130). DuckDB has no
-  exception type for a full disk: its IO error text is read here, and only here.
+  raise it), an interrupted query becomes :class:`KeyboardInterrupt` (exit 130), and, when the caller
+  names the project's error for its step (``error=OutputError``), any other DuckDB error becomes that
+  one, saying the step and DuckDB's first line. DuckDB has no exception type for a full disk or for
+  its parallel CSV reader's refusal: its error text is read here, and only here.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pathlib import Path
 
 import duckdb
 
-from reconcile.exceptions import ResourceError
+from reconcile.exceptions import ReconcileError, ResourceError
 
 _GLOB = re.compile(r"([*?\[])")
 MEMORY_ENV = "RECONCILE_MEMORY_LIMIT"
@@ -86,11 +88,18 @@ def is_parallel_csv_refusal(exc: BaseException) -> bool:
 
 
 @contextlib.contextmanager
-def engine_errors(step: str, *, memory_limit: str | None = None, where: str | None = None) -> Iterator[None]:
+def engine_errors(
+    step: str,
+    *,
+    memory_limit: str | None = None,
+    where: str | None = None,
+    error: type[ReconcileError] | None = None,
+) -> Iterator[None]:
     """Run a block of DuckDB work, turning its resource errors into one clear :class:`ResourceError`.
 
     ``step`` names the work (``ingest: parsing ledger.jsonl``); ``memory_limit`` is the connection's
-    limit; ``where`` the folder being written, for a full disk.
+    limit; ``where`` the folder being written, for a full disk; ``error``: the project's error any
+    other DuckDB error becomes (``{step}: {DuckDB's first line}``; None: it is raised as it is).
     """
     try:
         yield
@@ -104,6 +113,12 @@ def engine_errors(step: str, *, memory_limit: str | None = None, where: str | No
         raise KeyboardInterrupt from exc
     except (duckdb.IOException, OSError) as exc:
         if not is_disk_full(exc):
-            raise
+            if error is None or not isinstance(exc, duckdb.Error):
+                raise
+            raise error(f"{step}: {_first_line(exc)}") from None
         place = f" writing under {where}" if where else ""
         raise ResourceError(f"{step}: the disk is full{place}: {_first_line(exc)}") from exc
+    except duckdb.Error as exc:
+        if error is None:
+            raise
+        raise error(f"{step}: {_first_line(exc)}") from None

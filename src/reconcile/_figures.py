@@ -41,7 +41,7 @@ def figures(
     anomalies = dict(con.execute("SELECT code, count(*) FROM run_anomalies GROUP BY code").fetchall())
     by_family: dict[str, dict[str, str]] = {}
     exact: dict[str, Decimal] = {}
-    for family, currency, amount in con.execute(load_sql("engine/run_totals")).fetchall():
+    for family, currency, amount in con.execute(load_sql("engine/write/run_totals")).fetchall():
         if family is None:
             exact[currency] = amount
         else:
@@ -49,7 +49,9 @@ def figures(
     if not exact:
         exact[book.currency] = Decimal(0).scaleb(-_pricebook.PRICE_SCALE)
     invoice = _price.invoice_totals(_price.invoice_lines(con.table("run_slices"), con=con))
-    quantities = {m: decimal_text(q) for m, q in con.execute(load_sql("engine/run_quantities")).fetchall()}
+    quantities = {
+        m: decimal_text(q) for m, q in con.execute(load_sql("engine/write/run_quantities")).fetchall()
+    }
     unattributed = int(
         con.execute("SELECT count(*) FROM run_slices WHERE tenant_id IS NULL").fetchall()[0][0]
     )

@@ -1,6 +1,6 @@
 """Stage: events -> intervals, anomalies and event roles (SPEC section 3), walked from a checkpoint.
 
-The walk is SQL (``sql/engine/pair_*.sql``) over named relations in one DuckDB connection:
+The walk is SQL (``sql/engine/pair/*.sql``) over named relations in one DuckDB connection:
 
 - :func:`walk` reads ``events`` (the store's events, or any table of its columns), ``state_open``
   and ``state_seen`` (the state of every resource before ``walk_from_ns``: a checkpoint, or empty)
@@ -164,14 +164,14 @@ def walk(con: duckdb.DuckDBPyConnection, *, walk_from_ns: int | None, walk_to_ns
     the window's events are settled once (``walk_roles``) and checked: one role per event."""
     _set(con, "walk_from_ns", walk_from_ns, "BIGINT")
     _set(con, "walk_to_ns", walk_to_ns, "BIGINT")
-    con.execute("CREATE OR REPLACE TEMP TABLE pair_input AS " + load_sql("engine/pair_input"))
-    con.execute("CREATE OR REPLACE TEMP TABLE pair_steps AS " + load_sql("engine/pair_steps"))
+    con.execute("CREATE OR REPLACE TEMP TABLE pair_input AS " + load_sql("engine/pair/pair_input"))
+    con.execute("CREATE OR REPLACE TEMP TABLE pair_steps AS " + load_sql("engine/pair/pair_steps"))
     _set(con, "cut_off_ns", walk_to_ns, "BIGINT")
     _set(con, "double_start", "close", "VARCHAR")  # (roles do not depend on it)
     restrict(con, None)
-    con.execute("CREATE OR REPLACE TEMP VIEW pair_as_of AS " + load_sql("engine/pair_as_of"))
-    con.execute("CREATE OR REPLACE TEMP TABLE walk_roles AS " + load_sql("engine/pair_event_roles"))
-    events, roles, distinct_events = con.execute(load_sql("engine/walk_identity")).fetchall()[0]
+    con.execute("CREATE OR REPLACE TEMP VIEW pair_as_of AS " + load_sql("engine/pair/pair_as_of"))
+    con.execute("CREATE OR REPLACE TEMP TABLE walk_roles AS " + load_sql("engine/pair/pair_event_roles"))
+    events, roles, distinct_events = con.execute(load_sql("engine/pair/walk_identity")).fetchall()[0]
     if not int(events) == int(roles) == int(distinct_events):
         raise ReconcileError(
             f"role identity broken: {events} events in the walk, {roles} roles for {distinct_events} of them"
@@ -219,10 +219,10 @@ def as_of(
     _set(con, "overlap_end_ns", None if period is None else period[1], "BIGINT")
     for name in (INTERVALS, ANOMALIES, EVENT_ROLES):
         _drop_relation(con, name)
-    con.execute("CREATE OR REPLACE TEMP VIEW pair_as_of AS " + load_sql("engine/pair_as_of"))
+    con.execute("CREATE OR REPLACE TEMP VIEW pair_as_of AS " + load_sql("engine/pair/pair_as_of"))
     kind = "VIEW" if period is None else "TABLE"
-    con.execute(f"CREATE TEMP {kind} {INTERVALS} AS\n{load_sql('engine/pair_intervals')}")
-    con.execute(f"CREATE TEMP TABLE {ANOMALIES} AS\n{load_sql('engine/pair_anomalies')}")
+    con.execute(f"CREATE TEMP {kind} {INTERVALS} AS\n{load_sql('engine/pair/pair_intervals')}")
+    con.execute(f"CREATE TEMP TABLE {ANOMALIES} AS\n{load_sql('engine/pair/pair_anomalies')}")
     if event_roles:
         con.execute(
             f"CREATE TEMP TABLE {EVENT_ROLES} AS SELECT event_id, role FROM walk_roles WHERE at_ns < ?",
@@ -234,7 +234,7 @@ def window_roles(con: duckdb.DuckDBPyConnection, cut_off_ns: int) -> Roles:
     """The role counts of the window's events before ``cut_off_ns`` (any cut-off inside the walk:
     an event's role follows from the events before it), checked against the events."""
     _set(con, "cut_off_ns", cut_off_ns, "BIGINT")
-    row = con.execute(load_sql("engine/run_roles")).fetchall()[0]
+    row = con.execute(load_sql("engine/pair/run_roles")).fetchall()[0]
     roles = Roles(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
     if roles.events != roles.start + roles.stop + roles.unmatched_stop:
         raise ReconcileError(
@@ -249,10 +249,10 @@ def state_at(con: duckdb.DuckDBPyConnection, at_ns: int, *, full_seen: bool) -> 
     ``next_seen_delta`` (the resources seen before it that the starting base does not hold) and, with
     ``full_seen``, ``next_seen`` (every resource seen before it: a new base)."""
     _set(con, "state_at_ns", at_ns, "BIGINT")
-    con.execute("CREATE OR REPLACE TEMP TABLE next_open AS " + load_sql("engine/state_open"))
-    con.execute("CREATE OR REPLACE TEMP TABLE next_seen_delta AS " + load_sql("engine/state_seen_delta"))
+    con.execute("CREATE OR REPLACE TEMP TABLE next_open AS " + load_sql("engine/pair/state_open"))
+    con.execute("CREATE OR REPLACE TEMP TABLE next_seen_delta AS " + load_sql("engine/pair/state_seen_delta"))
     if full_seen:
-        con.execute("CREATE OR REPLACE TEMP TABLE next_seen AS " + load_sql("engine/state_seen"))
+        con.execute("CREATE OR REPLACE TEMP TABLE next_seen AS " + load_sql("engine/pair/state_seen"))
 
 
 def adopt_state(con: duckdb.DuckDBPyConnection, *, full_seen: bool) -> None:

@@ -26,7 +26,7 @@ slices, quantities and amounts. ``open`` intervals get no increment or minimum y
 Money. ``quantity`` (consumed) and ``billed_quantity`` (in the meter's hours) are rounded half-even
 once per slice to 12 fraction digits from the exact value; ``amount = billed_quantity * unit_price``
 (``/ hours_per_month`` for a GiB-month price), rounded half-even once to 12 fraction digits. All are
-DECIMAL(38,12), computed as exact integers in DuckDB (see ``sql/engine/slices.sql``). Invoice lines
+DECIMAL(38,12), computed as exact integers in DuckDB (see ``sql/engine/price/slices.sql``). Invoice lines
 (:func:`invoice_lines`, the analysts' ``sql/views/usage_lines.sql``) sum a tenant's month per family
 and meter and round once, half-even, to the currency's minor unit.
 """
@@ -112,8 +112,8 @@ class Pricer:
             ("price_version", price_book.price_version, "VARCHAR"),
         ):
             con.execute(f"SET VARIABLE {name} = CAST(? AS {sql_type})", [value])
-        con.execute(load_sql("engine/div_half_even"))
-        overlaps = con.execute(load_sql("engine/tenant_overlaps")).fetchall()
+        con.execute(load_sql("engine/price/div_half_even"))
+        overlaps = con.execute(load_sql("engine/price/tenant_overlaps")).fetchall()
         if overlaps:
             resource_id, tenant_id, _, _ = overlaps[0]
             raise TenantsError(
@@ -135,11 +135,13 @@ class Pricer:
             ("cut_off_ns", bounds.cut_off_ns),
         ):
             con.execute(f"SET VARIABLE {name} = CAST(? AS BIGINT)", [value])
-        con.execute("CREATE OR REPLACE TEMP TABLE period_intervals AS " + load_sql("engine/period_intervals"))
-        con.execute("CREATE OR REPLACE TEMP VIEW slice_cuts AS " + load_sql("engine/slice_cuts"))
-        con.execute("CREATE OR REPLACE TEMP TABLE slice_spans AS " + load_sql("engine/slice_spans"))
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE period_intervals AS " + load_sql("engine/price/period_intervals")
+        )
+        con.execute("CREATE OR REPLACE TEMP VIEW slice_cuts AS " + load_sql("engine/price/slice_cuts"))
+        con.execute("CREATE OR REPLACE TEMP TABLE slice_spans AS " + load_sql("engine/price/slice_spans"))
         progress.note("price: pricing slices")
-        con.execute("CREATE OR REPLACE TEMP TABLE slices AS " + load_sql("engine/slices"))
+        con.execute("CREATE OR REPLACE TEMP TABLE slices AS " + load_sql("engine/price/slices"))
         con.execute("DROP VIEW slice_cuts")
         con.execute("DROP TABLE slice_spans")
         con.execute("DROP TABLE period_intervals")

@@ -22,10 +22,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import duckdb
 import polars as pl
 
 from reconcile import plots as _plots
+from reconcile._engine import engine_errors
 from reconcile._files import private_files
 from reconcile._manifest import Manifest
 from reconcile._period import NS_PER_HOUR, Period, parse_duration, parse_period
@@ -113,10 +113,8 @@ class _Page:
         """Rows of a SELECT over the relations; ``?`` is the period's first day, then its last, unless
         ``parameters`` are given."""
         bound = parameters if parameters is not None else [self.period.days()[0], self.period.days()[-1]]
-        try:
+        with engine_errors(f"report of period {self.period.name}", error=OutputError):
             frame = pl.from_arrow(self.con.sql(sql, params=bound).to_arrow_table())
-        except duckdb.Error as exc:
-            raise OutputError(f"report of period {self.period.name}: {str(exc).splitlines()[0]}") from None
         assert isinstance(frame, pl.DataFrame)
         return frame
 

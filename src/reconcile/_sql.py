@@ -25,7 +25,7 @@ def sql_root() -> Path:
 
 @functools.cache
 def load_sql(name: str) -> str:
-    """The text of ``sql/<name>.sql`` (``name`` like ``engine/pair_intervals``)."""
+    """The text of ``sql/<name>.sql`` (``name`` like ``engine/pair/pair_intervals``)."""
     path = sql_root() / f"{name}.sql"
     try:
         return path.read_text(encoding="utf-8")

@@ -152,7 +152,7 @@ class Batch:
         for table in TABLES:
             rows = (
                 "SELECT getvariable('period_name') AS batch_period, o.*"
-                f" FROM ({load_sql(f'engine/output_{table}')}) AS o"
+                f" FROM ({load_sql(f'engine/write/output_{table}')}) AS o"
             )
             exists = con.execute(
                 "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database()"
@@ -192,12 +192,12 @@ class Batch:
                 parts = [(f"period={name}", None)]
             kept = None if entry.kept is None else entry.kept[table]
             for index, (folder, day) in enumerate(parts):
-                sql = load_sql(f"engine/staged_{table}")
+                sql = load_sql(f"engine/write/staged_{table}")
                 params: dict[str, object] = {"period": name}
                 if day is not None:
                     params["day"] = day
                 if kept is not None:
-                    sql = f"{sql}\nUNION ALL BY NAME\n{load_sql('engine/kept_rows')}"
+                    sql = f"{sql}\nUNION ALL BY NAME\n{load_sql('engine/write/kept_rows')}"
                     params["files"] = literals([kept[index]])
                     params["run_id"] = entry.run_id
                 sql = f"SELECT * FROM (\n{sql}\n){ORDER[table]}"

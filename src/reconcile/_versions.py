@@ -11,7 +11,7 @@ replaces under the output folder, in the same commit (one more folder in the jou
 The files are hard links of the committed ones (a commit replaces an output file by rename, never
 in place, so a link keeps the old rows): keeping a version costs no reading and no writing, and
 every row of every version can be read back; ``reconcile diff`` computes its usage and interval
-lines from them (``views/usage_lines``, ``engine/interval_lines``). A filesystem that refuses links
+lines from them (``views/usage_lines``, ``engine/bills/interval_lines``). A filesystem that refuses links
 gets copies.
 
 Versions count from 1 per period; the committed manifest holds its own ``version`` and, in
@@ -113,7 +113,7 @@ def version_lines(
     _view(con, "slices", slices, schema.SLICES)
     _view(con, "intervals", intervals, schema.INTERVALS)
     con.register("currencies", currency_table())
-    return con.sql(load_sql("views/usage_lines")), con.sql(load_sql("engine/interval_lines"))
+    return con.sql(load_sql("views/usage_lines")), con.sql(load_sql("engine/bills/interval_lines"))
 
 
 def _link(source: Path, dest: Path) -> None:
@@ -157,7 +157,7 @@ def late_lines(
     cursor = con.cursor()
     try:
         rows = cursor.execute(
-            load_sql("engine/ingest_lines_before"),
+            load_sql("engine/bills/ingest_lines_before"),
             {"files": literals(files), "before_ns": before_ns, "examples": EXAMPLES},
         ).fetchall()
     finally:

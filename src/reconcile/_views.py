@@ -29,7 +29,7 @@ from reconcile import _schema as schema
 from reconcile import _versions
 from reconcile._csv import write_csv
 from reconcile._currency import currency_table
-from reconcile._engine import literal, literals, utc
+from reconcile._engine import engine_errors, literal, literals, utc
 from reconcile._files import private_files
 from reconcile._period import Period, parse_period
 from reconcile._sql import load_sql, sql_root
@@ -270,10 +270,8 @@ def connect_output(
         if info.name in present and not present[info.name]:
             _empty_view(con, info.name)
             continue
-        try:
+        with engine_errors(f"{info.path}: cannot create relation {info.name} over {out}", error=OutputError):
             con.execute(f"CREATE OR REPLACE VIEW {info.name} AS {load_sql('views/' + info.name)}")
-        except duckdb.Error as exc:
-            raise OutputError(f"{info.path}: cannot create relation {info.name} over {out}: {exc}") from None
     return con
 
 
@@ -305,10 +303,9 @@ def read_relation_arrow(
     _check_name(name)
     con = connect_output(output, store=store, params=params)
     try:
-        rel = con.table(name)
-        return (rel if limit is None else rel.limit(_limit(limit))).to_arrow_table()
-    except duckdb.Error as exc:
-        raise OutputError(f"relation {name} over {output}: {exc}") from None
+        with engine_errors(f"relation {name} over {output}", error=OutputError):
+            rel = con.table(name)
+            return (rel if limit is None else rel.limit(_limit(limit))).to_arrow_table()
     finally:
         con.close()
 
@@ -346,20 +343,17 @@ def read_query(
     the analyst relations of ``output``. Anything else (several statements, ``COPY``, ``CREATE``,
     ``ATTACH``, ``SET``, ...) is a UsageError: a query never writes. ``parameters`` are bound to the
     query's ``?`` placeholders."""
-    try:
+    with engine_errors("--query", error=UsageError):
         statements = duckdb.extract_statements(query)
-    except duckdb.Error as exc:
-        raise UsageError(f"--query: {str(exc).splitlines()[0]}") from None
     if len(statements) != 1:
         raise UsageError(f"--query: expected one statement, got {len(statements)}")
     if statements[0].type != duckdb.StatementType.SELECT:
         raise UsageError(f"--query: only a SELECT may run here, not {statements[0].type.name}")
     con = connect_output(output, store=store, params=params)
     try:
-        rel = con.sql(statements[0].query.rstrip().rstrip(";"), params=list(parameters or []))
-        table = (rel if limit is None else rel.limit(_limit(limit))).to_arrow_table()
-    except duckdb.Error as exc:
-        raise UsageError(f"--query: {str(exc).splitlines()[0]}") from None
+        with engine_errors("--query", error=UsageError):
+            rel = con.sql(statements[0].query.rstrip().rstrip(";"), params=list(parameters or []))
+            table = (rel if limit is None else rel.limit(_limit(limit))).to_arrow_table()
     finally:
         con.close()
     frame = pl.from_arrow(table)
@@ -416,7 +410,10 @@ def export_focus(
     con = connect_output(output, params=merged)
     tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
     try:
-        with private_files():
+        with (
+            private_files(),
+            engine_errors(f"export focus to {dest}", where=str(dest.parent), error=OutputError),
+        ):
             # every row says whether the export covers its whole period (a FOCUS x_ column)
             rel = con.sql("SELECT *, CAST(? AS BOOLEAN) AS x_PartialExport FROM focus", params=[partial])
             if suffix == ".parquet":
@@ -427,8 +424,6 @@ def export_focus(
                 write_csv(frame, tmp)  # formula-like text neutralised, instants with Z
             row = con.execute("SELECT count(*) FROM focus").fetchone()
             os.replace(tmp, dest)
-    except duckdb.Error as exc:
-        raise OutputError(f"export focus to {dest}: {exc}") from None
     except OSError as exc:
         raise OutputError(f"export focus to {dest}: {exc}") from None
     finally:

@@ -89,7 +89,7 @@ def test_duckdb_decimal_cast_rounds_half_away_from_zero() -> None:
 
 
 MACRO_CON = duckdb.connect()
-MACRO_CON.execute(load_sql("engine/div_half_even"))
+MACRO_CON.execute(load_sql("engine/price/div_half_even"))
 WIDE = Context(prec=100)
 
 

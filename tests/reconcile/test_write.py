@@ -322,9 +322,9 @@ def test_read_output_errors_name_the_folder(tmp_path: Path) -> None:
 
 
 def test_writer_module_is_importable_from_the_source_tree() -> None:
-    """The SQL files the writer loads exist in sql/engine."""
+    """The SQL files the writer loads exist in sql/engine/write."""
     for name in ("output_slices", "output_intervals", "output_anomalies"):
-        assert (ROOT / "sql" / "engine" / f"{name}.sql").read_text().startswith(f"-- {name}:")
+        assert (ROOT / "sql" / "engine" / "write" / f"{name}.sql").read_text().startswith(f"-- {name}:")
 
 
 def test_the_next_writer_finishes_an_interrupted_commit(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ The ingest of a list of paths, in order:
 3. ``_prepare``: what DuckDB reads: the file in place, a copy of its new part, or a sanitised copy
    (``_sanitise``: odd lines classified or rewritten, in linear time and constant memory; compressed
    files, ``_compressed``, are decompressed as a stream into such a copy).
-4. ``_parse``: DuckDB parses each file's lines (``sql/engine/parsed_lines.sql``) into scratch Parquet.
+4. ``_parse``: DuckDB parses each file's lines (``sql/engine/ingest/parsed_lines.sql``) into scratch Parquet.
 5. ``_dedupe``: de-duplication, the events and rejects files, and the counts, checked before the
    store commits them with the ingest record and the new ``files.json`` (``reconcile._store``).
 
@@ -291,7 +291,7 @@ def _newest(
         files += target.event_files()
     if not files:
         return {}
-    rows = con.execute(load_sql("engine/newest_by_source"), {"files": literals(files)}).fetchall()
+    rows = con.execute(load_sql("engine/ingest/newest_by_source"), {"files": literals(files)}).fetchall()
     return {str(source): int(newest) for source, newest in rows}
 
 
@@ -307,7 +307,7 @@ def _write(
         _dedupe.register(con, parsed, sources)
         _dedupe.check_rows(con, parsed)
         # duplicates share their instant: only the store's files of the days these events fall on
-        days = {str(d) for (d,) in con.execute(load_sql("engine/ingest_days")).fetchall()}
+        days = {str(d) for (d,) in con.execute(load_sql("engine/ingest/ingest_days")).fetchall()}
         store_files = [literal(f) for f in target.event_files_of_days(days)] if target.exists() else []
         if store_files:
             set_var(con, "store_files", store_files)
@@ -324,7 +324,7 @@ def _write(
         _dedupe.find_repeated(con, sum(p.prepared.lines for p in parsed))
         _faults.point("before-write")
         # (COPY takes the path as a prepared parameter: no path is pasted into SQL text)
-        con.execute(copy_events_by_day(load_sql("engine/new_events")), [str(writer.events_stage)])
+        con.execute(copy_events_by_day(load_sql("engine/ingest/new_events")), [str(writer.events_stage)])
         _faults.point("after-events")
         con.execute(_dedupe.copy_zstd(_dedupe.rejects_query()), [str(writer.rejects_tmp)])
         return _dedupe.count(con, parsed, writer.events_stage, writer.rejects_tmp)
@@ -400,7 +400,7 @@ def validate_files(
                 _dedupe.check_rows(con, parsed)
                 set_var(con, "ingest_id", None)
                 rows = con.execute(
-                    f"SELECT source_file, source_line, code, raw FROM ({load_sql('engine/rejects')}) "
+                    f"SELECT source_file, source_line, code, raw FROM ({load_sql('engine/ingest/rejects')}) "
                     "ORDER BY file_index, source_line"
                 ).fetchall()
         finally:

@@ -33,7 +33,7 @@ from reconcile.exceptions import InputError, ReconcileError
 # 587 / 668 MB, 5M-line parts at 459 / 517 MB, at the same speed for 10M lines.
 DEDUPE_PART_LINES = 5_000_000
 
-# The columns of sql/engine/parsed_lines.sql (for an ingest that reads no new line).
+# The columns of sql/engine/ingest/parsed_lines.sql (for an ingest that reads no new line).
 _PARSED_COLUMNS: tuple[tuple[str, str], ...] = (
     ("file_index", "BIGINT"),
     ("source_file", "VARCHAR"),
@@ -92,7 +92,7 @@ def register(con: duckdb.DuckDBPyConnection, parsed: Sequence[Parsed], sources: 
 
     ``sources`` are the ingest's sorted paths (a file's place there is its ``file_index``).
     """
-    con.execute(load_sql("engine/spooled_lines"))
+    con.execute(load_sql("engine/ingest/spooled_lines"))
     set_var(con, "run_lines", _prepare.RUN_LINES)
     for name, attr, schema in (
         ("prescan_rejects", "prescan", PRESCAN_SCHEMA),
@@ -126,7 +126,7 @@ def register(con: duckdb.DuckDBPyConnection, parsed: Sequence[Parsed], sources: 
                 f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {reader}"
                 + ("" if group else " WHERE false")
             )
-        con.execute("CREATE OR REPLACE TEMP VIEW ingest_lines AS " + load_sql("engine/ingest_lines"))
+        con.execute("CREATE OR REPLACE TEMP VIEW ingest_lines AS " + load_sql("engine/ingest/ingest_lines"))
     else:
         columns = ", ".join(f"CAST(NULL AS {kind}) AS {name}" for name, kind in _PARSED_COLUMNS)
         con.execute(f"CREATE OR REPLACE TEMP VIEW ingest_lines AS SELECT {columns} WHERE false")
@@ -154,7 +154,7 @@ def find_repeated(con: duckdb.DuckDBPyConnection, lines: int) -> None:
     hash of ``event_id``), so the de-duplication's memory does not grow with the ingest."""
     parts = max(1, -(-lines // DEDUPE_PART_LINES))
     set_var(con, "dedupe_parts", parts)
-    query = load_sql("engine/repeated_events")
+    query = load_sql("engine/ingest/repeated_events")
     for part in range(parts):
         set_var(con, "dedupe_part", part)
         if part == 0:
@@ -175,7 +175,7 @@ def copy_zstd(query: str) -> str:
 def rejects_query() -> str:
     """The rejects of this ingest in the store's columns (in no set order: sorting a hundred million
     rejects of a NUL block would cost more than the ingest; readers order them)."""
-    return f"SELECT code, source_file, source_line, raw, ingest_id FROM ({load_sql('engine/rejects')})"
+    return f"SELECT code, source_file, source_line, raw, ingest_id FROM ({load_sql('engine/ingest/rejects')})"
 
 
 def count(con: duckdb.DuckDBPyConnection, parsed: Sequence[Parsed], events: Path, rejects: Path) -> Counts:

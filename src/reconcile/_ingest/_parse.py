@@ -1,4 +1,4 @@
-"""DuckDB's parse of one file's lines into a scratch Parquet file (``sql/engine/ledger_text.sql``,
+"""DuckDB's parse of one file's lines into a scratch Parquet file (``sql/engine/ingest/ledger_text.sql``,
 ``parsed_lines.sql``).
 
 Up to ``ONE_PASS_MAX_BYTES`` of text is read, parsed and written in one ordered pass on every core:
@@ -67,18 +67,20 @@ def _parse(
         set_var(cur, "last_line", None)
         set_var(cur, "csv_parallel", parallel)
         cur.execute("SET preserve_insertion_order = true")
-        cur.execute(load_sql("engine/json_members"))
-        cur.execute("CREATE OR REPLACE TEMP VIEW ledger_text AS " + load_sql("engine/ledger_text"))
+        cur.execute(load_sql("engine/ingest/json_members"))
+        cur.execute("CREATE OR REPLACE TEMP VIEW ledger_text AS " + load_sql("engine/ingest/ledger_text"))
         if one_pass:
             cur.execute(
                 "CREATE OR REPLACE TEMP VIEW ledger_lines AS "
                 "SELECT CAST(NULL AS BIGINT) AS source_line, raw FROM ledger_text"
             )
-            cur.execute("CREATE OR REPLACE TEMP VIEW parsed_lines AS " + load_sql("engine/parsed_lines"))
+            cur.execute(
+                "CREATE OR REPLACE TEMP VIEW parsed_lines AS " + load_sql("engine/ingest/parsed_lines")
+            )
             cur.sql("SELECT * FROM parsed_lines").write_parquet(str(target), compression="lz4")
             return
         # two steps: 1. number the lines (streaming, one thread, a smaller memory limit)
-        cur.execute("CREATE OR REPLACE TEMP VIEW ledger_lines AS " + load_sql("engine/ledger_lines"))
+        cur.execute("CREATE OR REPLACE TEMP VIEW ledger_lines AS " + load_sql("engine/ingest/ledger_lines"))
         numbered = target.with_suffix(".lines.parquet")
         cur.execute("SET memory_limit = ?", [NUMBERING_MEMORY_LIMIT])
         try:
@@ -91,7 +93,7 @@ def _parse(
             "CREATE OR REPLACE TEMP VIEW ledger_lines AS "
             "SELECT * FROM read_parquet(getvariable('numbered_lines'), hive_partitioning = false)"
         )
-        cur.execute("CREATE OR REPLACE TEMP VIEW parsed_lines AS " + load_sql("engine/parsed_lines"))
+        cur.execute("CREATE OR REPLACE TEMP VIEW parsed_lines AS " + load_sql("engine/ingest/parsed_lines"))
         cur.execute("SET preserve_insertion_order = false")
         try:
             cur.sql("SELECT * FROM parsed_lines").write_parquet(str(target), compression="lz4")

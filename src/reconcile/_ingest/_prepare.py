@@ -29,7 +29,7 @@ _SPOOL_ROWS = 65_536
 # its line numbers: a run of a hundred million NUL lines would be one 800 MB list).
 RUN_LINES = 65_536
 
-# Runs of identical lines: `lines` lines from `source_line` on (sql/engine/prescan_rejects.sql
+# Runs of identical lines: `lines` lines from `source_line` on (sql/engine/ingest/spooled_lines.sql
 # expands them).
 PRESCAN_SCHEMA = pa.schema(
     [
@@ -44,7 +44,7 @@ PRESCAN_SCHEMA = pa.schema(
 ORIGINALS_SCHEMA = pa.schema(
     [("file_index", pa.int64()), ("source_line", pa.int64()), ("lines", pa.int64()), ("raw", pa.string())]
 )
-# Where a sanitised copy left lines out (sql/engine/ingest_lines.sql numbers the rows around them).
+# Where a sanitised copy left lines out (sql/engine/ingest/ingest_lines.sql numbers the rows around them).
 GAPS_SCHEMA = pa.schema([("file_index", pa.int64()), ("rows_before", pa.int64()), ("skipped", pa.int64())])
 
 

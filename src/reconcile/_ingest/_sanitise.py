@@ -1,6 +1,6 @@
 """A streaming copy of ledger text that DuckDB's line reader can take, in linear time and constant memory.
 
-DuckDB reads ledger lines as one-column CSV (``sql/engine/ledger_text.sql``). A few kinds of bytes it
+DuckDB reads ledger lines as one-column CSV (``sql/engine/ingest/ledger_text.sql``). A few kinds of bytes it
 cannot take as they are, or would read differently from Go's decoder; a line holding one is *odd*:
 
 - a NUL byte, invalid UTF-8, a line over 1 MiB (DuckDB's line limit is 2 MiB, and a reject must
