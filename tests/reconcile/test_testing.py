@@ -1,4 +1,4 @@
-"""The seeded fleet ledger generator: determinism, exact sizes, Go's wire format, realism, fleet layout."""
+"""reconcile.testing, the seeded ledger generator: determinism, sizes, Go's wire format, realism, layout."""
 
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconcile import _generate as gen
-from reconcile import generate_ledger, load_tenants, write_fleet
+from reconcile import load_tenants
+from reconcile import testing as gen
+from reconcile.testing import _bulk, generate_ledger, write_fleet
 from recorder import Entry
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "generate"
@@ -149,7 +150,7 @@ def test_line_count_is_exact(lines: int, hosts: int, garbage: float) -> None:
 
 def test_replicas_keep_count_format_and_ids_distinct(monkeypatch: pytest.MonkeyPatch) -> None:
     """The bulk path (base blocks replicated) gives exact counts, valid lines and distinct resources."""
-    monkeypatch.setattr(gen, "_BASE_TOTAL", 800)
+    monkeypatch.setattr(_bulk, "_BASE_TOTAL", 800)
     stats = gen.LedgerStats(path="")
     chunks = list(gen.iter_ledger_chunks(lines=9001, seed=2, hosts=2, stats=stats))
     assert stats.replicas > 1
