@@ -607,3 +607,16 @@ def test_generated_bytes_match_goldens(tmp_path: Path) -> None:
     ids = [f"vm-{i:04d}" for i in range(300)]
     gen.write_tenants(tmp_path / "t.csv", ids, 3, move_at=datetime(2026, 11, 21, 12, tzinfo=UTC), moved=0.1)
     assert hashlib.sha256((tmp_path / "t.csv").read_bytes()).hexdigest() == GOLDEN_TENANTS
+
+
+def test_readme_example_runs(tmp_path: Path) -> None:
+    """The README's example of ``reconcile.testing`` in a user's test runs and passes as written."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Testing your own code against generated ledgers", 1)[1].split("\n## ", 1)[0]
+    match = re.search(r"```python\n(.*?)```", section, re.DOTALL)
+    assert match, "no python example in the README's section on reconcile.testing"
+    namespace: dict[str, Any] = {}
+    exec(compile(match.group(1), "README.md", "exec"), namespace)  # noqa: S102 (our own README)
+    tests = [value for name, value in namespace.items() if name.startswith("test_")]
+    assert len(tests) == 1
+    tests[0](tmp_path)
