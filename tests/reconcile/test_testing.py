@@ -588,7 +588,7 @@ GOLDEN_FLEET = {  # rotated files by their decompressed bytes (a zlib build may 
 GOLDEN_TENANTS = "cd1ae3ff5515dcf325563e35805c2cd4c6dda8a8e1f6f3e23486851941499076"
 
 
-def test_generated_bytes_match_goldens(tmp_path: Path) -> None:
+def test_output_bytes_match_goldens(tmp_path: Path) -> None:
     """A short ledger (garbage, CRLF, four hosts), a small fleet and a tenant table keep their bytes."""
     buf = io.BytesIO()
     generate_ledger(
