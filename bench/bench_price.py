@@ -60,7 +60,7 @@ FROM intervals AS i, (VALUES ('a'), ('b')) AS m(meter)
 """
 
 
-def _generate(count: int) -> Path:
+def _intervals_file(count: int) -> Path:
     path = DATA / f"price_intervals_{count}.parquet"
     if not path.exists():
         import duckdb  # noqa: PLC0415
@@ -76,7 +76,7 @@ def _child(kind: str, path: str) -> None:
     import pyarrow as pa  # noqa: PLC0415
 
     from reconcile import load_price_book, price_slices  # noqa: PLC0415
-    from reconcile._price import normalize_tenants  # noqa: PLC0415
+    from reconcile._tenants import normalize_tenants  # noqa: PLC0415
 
     con = duckdb.connect()
     con.execute("SET threads = 2")
@@ -144,7 +144,7 @@ def main() -> None:
     if args.child:
         _child(*args.child)
         return
-    path = _generate(args.intervals)
+    path = _intervals_file(args.intervals)
     best: dict[str, tuple[float, int, float]] = {}
     for _ in range(args.repeat):
         for kind in ("baseline", "pricing", "decimal"):

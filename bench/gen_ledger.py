@@ -3,9 +3,9 @@
     uv run --locked --extra reconcile python bench/gen_ledger.py --lines 10000000 --seed 1 \
         --out bench/data/ledger-10m.jsonl [--hosts 4] [--garbage 0.0001] [--days 30] [--split]
 
-``--fleet DIR`` writes the per-host fleet layout of ``reconcile.write_fleet`` instead (``--vms`` per
+``--fleet DIR`` writes the per-host fleet layout of ``reconcile.testing.write_fleet`` instead (``--vms`` per
 host). ``--json`` prints the figures as one JSON object. Rerunning with the same arguments writes the
-same bytes. See ``reconcile._generate`` for what the lines model.
+same bytes. See ``reconcile.testing`` for what the lines model.
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 
-from reconcile import generate_ledger, write_fleet
-from reconcile._generate import DEFAULT_FLEET_START, DEFAULT_START
+from reconcile.testing import DEFAULT_FLEET_START, DEFAULT_START, generate_ledger, write_fleet
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,12 +39,6 @@ if TYPE_CHECKING:
         Diff,
         diff_period,
     )
-    from reconcile._generate import (
-        FleetInfo,
-        LedgerStats,
-        generate_ledger,
-        write_fleet,
-    )
     from reconcile._ingest import (
         IngestSummary,
         Reject,
@@ -90,15 +84,21 @@ if TYPE_CHECKING:
         read_output,
         recover_output,
     )
+    from reconcile.testing import (
+        FleetInfo,
+        LedgerStats,
+        generate_ledger,
+        write_fleet,
+    )
 
 _LAZY: dict[str, str] = {
     "CloseSummary": "reconcile._close",
     "DayRun": "reconcile._results",
     "DemoSummary": "reconcile._results",
     "Diff": "reconcile._diff",
-    "FleetInfo": "reconcile._generate",
+    "FleetInfo": "reconcile.testing",
     "IngestSummary": "reconcile._ingest",
-    "LedgerStats": "reconcile._generate",
+    "LedgerStats": "reconcile.testing",
     "NightlySummary": "reconcile._results",
     "OutputTables": "reconcile._write",
     "Pairing": "reconcile._analysis",
@@ -113,7 +113,7 @@ _LAZY: dict[str, str] = {
     "demo": "reconcile._demo",
     "diff_period": "reconcile._diff",
     "export_focus": "reconcile._views",
-    "generate_ledger": "reconcile._generate",
+    "generate_ledger": "reconcile.testing",
     "ingest": "reconcile._ingest",
     "invoice_lines": "reconcile._price",
     "invoice_totals": "reconcile._price",
@@ -129,7 +129,7 @@ _LAZY: dict[str, str] = {
     "recover_output": "reconcile._write",
     "run_period": "reconcile._run",
     "validate": "reconcile._ingest",
-    "write_fleet": "reconcile._generate",
+    "write_fleet": "reconcile.testing",
 }
 
 __all__ = [

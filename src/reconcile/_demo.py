@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
-from reconcile import _generate, _ingest, _pricebook, _write
+from reconcile import _ingest, _pricebook, _write
 from reconcile._period import NS_PER_DAY, Period, date_to_ns, format_ns, parse_instant, resolve_cut_off
 from reconcile._progress import Progress
 from reconcile._results import DemoSummary, RunSummary
 from reconcile._session import Session, make_options, price_book
 from reconcile._store import Store
 from reconcile.exceptions import UsageError
+from reconcile.testing import write_fleet, write_tenants
 
 DEMO_LOST = 0.01
 """The demo fleet loses 1% of start and stop lines (production: far fewer), so that one small week
@@ -53,14 +54,14 @@ def demo(output: str | Path = "demo-output", *, seed: int = 7, quiet: bool = Fal
         if folder.exists():
             shutil.rmtree(folder)
     progress.note(f"demo: generating a fleet (seed {seed}) into {ledgers}")
-    fleet = _generate.write_fleet(ledgers, seed, lost=DEMO_LOST)
+    fleet = write_fleet(ledgers, seed, lost=DEMO_LOST)
     ingest_summary = _ingest.ingest([ledgers], store, quiet=quiet)
     last_day = dt.date.fromisoformat(format_ns(parse_instant(fleet.last_emitted))[:10])
     first_day = dt.date.fromisoformat(format_ns(parse_instant(fleet.first_emitted))[:10])
     now_ns = date_to_ns(last_day) + NS_PER_DAY  # the demo's clock: the morning after the fleet's last day
     tenants = root / "tenants.csv"
     move_at = dt.datetime.combine(first_day + dt.timedelta(days=3), dt.time(12), tzinfo=dt.UTC)
-    _generate.write_tenants(tenants, _resource_ids(store), seed, move_at=move_at)
+    write_tenants(tenants, _resource_ids(store), seed, move_at=move_at)
     progress.note(f"demo: tenant attribution in {tenants} (some resources change tenant at {move_at})")
     options = make_options("close", None, tenants)
     book = price_book(_pricebook.BUNDLED)

@@ -1,10 +1,12 @@
 """Ledger entries and their wire format: byte-identical to Go's ``encoding/json`` (SPEC section 1).
 
 The Go side is ``metering.Entry`` v0.4.1 marshalled by Go 1.22 or later. ``Entry.to_line`` is on the
-emit path of every VM lifecycle operation, so it is a hand-written encoder: the C string quoter of the
-standard ``json`` module does the escaping Go shares with it (``\\"`` ``\\\\`` ``\\b`` ``\\f`` ``\\n``
-``\\r`` ``\\t`` and ``\\u00XX``), and the few characters Go escapes on top (``<`` ``>`` ``&`` U+2028
-U+2029, and invalid UTF-8) are fixed up on the whole line, only when present.
+emit path of every VM lifecycle operation, so it is a hand-written encoder: the fields up to the
+instant come from ``recorder._wire.line_head`` (the one encoder of the line's head, which the ledger
+generator ``reconcile.testing`` uses too), where the C string quoter of the standard ``json`` module
+does the escaping Go shares with it (``\\"`` ``\\\\`` ``\\b`` ``\\f`` ``\\n`` ``\\r`` ``\\t`` and
+``\\u00XX``); the few characters Go escapes on top (``<`` ``>`` ``&`` U+2028 U+2029, and invalid
+UTF-8) are fixed up here on the whole line, only when present.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from enum import StrEnum
-from json.encoder import encode_basestring  # the C quoter when _json is available
 from typing import Any, Final, NamedTuple, Self
 
+from recorder._wire import line_head
 from recorder.exceptions import InvalidEntryError, ParseError
 
 __all__ = ["Entry", "Kind", "Reason", "Shape"]
@@ -26,7 +28,6 @@ _INT64_MAX: Final = 2**63 - 1
 _MINUTE: Final = timedelta(minutes=1)
 _CACHE_SIZE: Final = 1024
 _tuple_new: Final = tuple.__new__
-_SHAPE_JSON: dict[tuple[int, int, int], str] = {}
 _ZERO: Final = timedelta(0)
 
 
@@ -102,25 +103,6 @@ class Shape(_ShapeFields):
 
     def __reduce__(self) -> tuple[type[Self], tuple[int, int, int]]:
         return type(self), (self.cpu, self.mem_bytes, self.storage_bytes)
-
-
-def _shape_json(shape: Shape) -> str:
-    """The wire form of ``shape``, cached: a fleet has few distinct shapes."""
-    wire = _SHAPE_JSON.get(shape)
-    if wire is None:
-        cpu, mem_bytes, storage_bytes = shape
-        members = []
-        if cpu:
-            members.append(f'"cpu":{cpu}')
-        if mem_bytes:
-            members.append(f'"mem_bytes":{mem_bytes}')
-        if storage_bytes:
-            members.append(f'"storage_bytes":{storage_bytes}')
-        wire = "{" + ",".join(members) + "}"
-        if len(_SHAPE_JSON) >= _CACHE_SIZE:
-            _SHAPE_JSON.clear()
-        _SHAPE_JSON[shape] = wire
-    return wire
 
 
 ZERO_SHAPE: Final = Shape()
@@ -242,21 +224,6 @@ def _finish_unicode(line: str) -> bytes:
         return _SURROGATE.sub(r"\\ufffd", line).encode()
 
 
-# Members that repeat from entry to entry (kind, reason, hypervisor), quoted with their field name.
-# Raw: the line-wide fix-ups of ``to_line`` apply to them like to the rest.
-_KIND_PARTS: dict[str, str] = {}
-_REASON_PARTS: dict[str, str] = {}
-_HYPERVISOR_PARTS: dict[str, str] = {}
-
-
-def _part(cache: dict[str, str], head: str, value: str) -> str:
-    part = head + encode_basestring(value)
-    if len(cache) >= _CACHE_SIZE:
-        cache.clear()
-    cache[value] = part
-    return part
-
-
 def _check_str(name: str, value: object) -> str:
     if not isinstance(value, str):
         raise InvalidEntryError(f"{name} must be a str, got {value!r}")
@@ -362,24 +329,8 @@ class Entry(_EntryFields):
     def to_line(self) -> bytes:
         """The ledger line, ``\\n`` included, byte-identical to Go's ``json.Marshal`` of the entry."""
         kind, vm_id, snapshot_id, source_snapshot_id, reason, hypervisor, shape, emitted_at = self
-        quote = encode_basestring
-        line = _KIND_PARTS.get(kind) or _part(_KIND_PARTS, '{"kind":', kind)
-        if vm_id:
-            line += ',"vm_id":' + quote(vm_id)
-        if snapshot_id:
-            line += ',"snapshot_id":' + quote(snapshot_id)
-        if source_snapshot_id:
-            line += ',"source_snapshot_id":' + quote(source_snapshot_id)
-        if reason:
-            line += _REASON_PARTS.get(reason) or _part(_REASON_PARTS, ',"reason":', reason)
-        if hypervisor:
-            line += _HYPERVISOR_PARTS.get(hypervisor) or _part(
-                _HYPERVISOR_PARTS, ',"hypervisor":', hypervisor
-            )
-        line += (
-            ',"shape":'
-            + (_SHAPE_JSON.get(shape) or _shape_json(shape))
-            + ',"emitted_at":"'
+        line = (
+            line_head(kind, vm_id, snapshot_id, source_snapshot_id, reason, hypervisor, shape)
             + _format_time(emitted_at)
             + '"}\n'
         )

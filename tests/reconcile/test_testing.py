@@ -1,9 +1,10 @@
-"""The seeded fleet ledger generator: determinism, exact sizes, Go's wire format, realism, fleet layout."""
+"""reconcile.testing, the seeded ledger generator: determinism, sizes, Go's wire format, realism, layout."""
 
 from __future__ import annotations
 
 import calendar
 import gzip
+import hashlib
 import io
 import itertools
 import json
@@ -17,9 +18,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconcile import _generate as gen
-from reconcile import generate_ledger, load_tenants, write_fleet
+import reconcile
+from reconcile import load_tenants
+from reconcile import testing as gen
+from reconcile.testing import _bulk, generate_ledger, write_fleet
+from reconcile.testing._simulate import MARK
 from recorder import Entry
+from recorder._wire import line_head
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "generate"
 FIELDS = ("kind", "vm_id", "snapshot_id", "source_snapshot_id", "reason", "hypervisor", "shape", "emitted_at")
@@ -79,7 +84,7 @@ def encode(obj: dict[str, Any]) -> str:
 
 def check_wire(line: str) -> dict[str, Any]:
     """Assert ``line`` is a ledger line exactly as Go writes it; return it parsed."""
-    assert not re.search(r"[<>&\\\u2028\u2029\x00-\x1f]", line), line
+    assert not re.search(r"[<>&\\\u2028\u2029\x00-\x1f\x7f]", line), line  # \x7f: the id placeholder
     obj = json.loads(line)
     assert list(obj) == [k for k in FIELDS if k in obj], f"field order: {line}"
     assert list(obj["shape"]) == [k for k in SHAPE_FIELDS if k in obj["shape"]], f"shape order: {line}"
@@ -149,7 +154,7 @@ def test_line_count_is_exact(lines: int, hosts: int, garbage: float) -> None:
 
 def test_replicas_keep_count_format_and_ids_distinct(monkeypatch: pytest.MonkeyPatch) -> None:
     """The bulk path (base blocks replicated) gives exact counts, valid lines and distinct resources."""
-    monkeypatch.setattr(gen, "_BASE_TOTAL", 800)
+    monkeypatch.setattr(_bulk, "_BASE_TOTAL", 800)
     stats = gen.LedgerStats(path="")
     chunks = list(gen.iter_ledger_chunks(lines=9001, seed=2, hosts=2, stats=stats))
     assert stats.replicas > 1
@@ -516,3 +521,102 @@ def test_write_tenants_is_deterministic_loadable_and_splits_moved_resources(tmp_
         assert before["tenant_id"] != after["tenant_id"]
     missing = len(ids) - len(per_resource)
     assert 0.02 * len(ids) < missing < 0.08 * len(ids)
+
+
+# --- the package: its surface, one encoder, goldens ------------------------------------------------
+
+PUBLIC = {
+    "DEFAULT_FLEET_START",
+    "DEFAULT_START",
+    "GARBAGE_CODES",
+    "HOST_OFFSETS",
+    "FleetHost",
+    "FleetInfo",
+    "LedgerStats",
+    "format_instant",
+    "garbage_line",
+    "generate_ledger",
+    "generate_lines",
+    "iter_ledger_chunks",
+    "write_fleet",
+    "write_tenants",
+}
+
+
+def test_public_surface_and_module_sizes() -> None:
+    """``reconcile.testing`` exports exactly its public names, the engine's re-exports are the same
+    objects, and every module of the package stays well under 500 lines."""
+    assert set(gen.__all__) == PUBLIC
+    assert len(gen.__all__) == len(PUBLIC)
+    assert all(getattr(gen, name) is not None for name in gen.__all__)
+    for name in ("FleetInfo", "LedgerStats", "generate_ledger", "write_fleet"):
+        assert getattr(reconcile, name) is getattr(gen, name)
+    package = Path(gen.__file__).parent
+    sizes = {p.name: len(p.read_text().splitlines()) for p in package.glob("*.py")}
+    assert {"__init__.py", "_simulate.py", "_bulk.py", "_fleet.py"} <= set(sizes)
+    assert max(sizes.values()) < 500, sizes
+
+
+def test_line_head_keeps_the_id_placeholder() -> None:
+    """The recorder's encoder writes the placeholder of the replica code as it is, once per id."""
+    head = line_head(
+        "vm.compute.start", f"vm-{MARK}-00001", "", f"snap-{MARK}-000002", "clone", "fc", (2, 0, 5)
+    )
+    assert head.count(MARK) == 2
+    assert head == (
+        f'{{"kind":"vm.compute.start","vm_id":"vm-{MARK}-00001","source_snapshot_id":"snap-{MARK}-000002",'
+        '"reason":"clone","hypervisor":"fc","shape":{"cpu":2,"storage_bytes":5},"emitted_at":"'
+    )
+    for code in (*gen.GARBAGE_CODES, "line_too_long"):
+        assert all(MARK not in gen.garbage_line(code, v, "2026-11-05T10:00:00Z") for v in range(3))
+
+
+# SHA-256s of outputs written before the generator became this package (its bytes must never change
+# for a seed). Waiting times go through math.log: another platform's libm could move an instant.
+GOLDEN_LEDGER = "94d517e136996602d652fb2ee09627e32d21eb87148f34e7b5636f67cb8bcaa0"
+GOLDEN_FLEET = {  # rotated files by their decompressed bytes (a zlib build may compress differently)
+    "host-a/ledger.jsonl": "dd64631804c77b0d99ed30f62ee2b7d19d3e2a5d7142436ddac0182afeb67406",
+    "host-a/ledger.jsonl.1.gz": "6a59c1e630c9be17eab97bbcd0bca0c80c79502d1c636f727e9115fb45123a43",
+    "host-b/ledger.jsonl": "daffcd081a3b84f25b4a5e83c4a5d97e7b71bb1fad721e148d1db9761f2c458a",
+    "host-b/ledger.jsonl.1.copy.gz": "be08fb18fd162a3d52a848747858c37ab9ad25b250c47c5da1dfa11547ebbb87",
+    "host-b/ledger.jsonl.1.gz": "be08fb18fd162a3d52a848747858c37ab9ad25b250c47c5da1dfa11547ebbb87",
+    "host-c/ledger.jsonl": "b7652b7b9b1133614e2c528e1d545624341c39a5b7e5fce99e9e4b98f31b468e",
+    "host-c/ledger.jsonl.1.gz": "0ac4c57a885836d672fb3398918d9c30719cf470984e4c521adfe6920cc0198e",
+    "host-d/ledger.jsonl": "1644e462ab1e1fe9ccaf54121d0efa8e3a4bf214128907e62bf0829452ddf52e",
+    "host-d/ledger.jsonl.1.gz": "3fe43c4a0b353f53d5344503cb3b30cd4e36fd14be6b78d0c1d166ff20b27787",
+}
+GOLDEN_TENANTS = "cd1ae3ff5515dcf325563e35805c2cd4c6dda8a8e1f6f3e23486851941499076"
+
+
+def test_output_bytes_match_goldens(tmp_path: Path) -> None:
+    """A short ledger (garbage, CRLF, four hosts), a small fleet and a tenant table keep their bytes."""
+    buf = io.BytesIO()
+    generate_ledger(
+        buf, lines=2500, seed=1, hosts=4, garbage=0.02, garbage_codes=(*gen.GARBAGE_CODES, "crlf")
+    )
+    assert hashlib.sha256(buf.getvalue()).hexdigest() == GOLDEN_LEDGER
+    write_fleet(tmp_path / "fleet", seed=7, vms_per_host=20)
+    files = sorted(p for p in (tmp_path / "fleet").rglob("*") if p.is_file())
+    digests = {
+        str(p.relative_to(tmp_path / "fleet")): hashlib.sha256(
+            gzip.decompress(p.read_bytes()) if p.suffix == ".gz" else p.read_bytes()
+        ).hexdigest()
+        for p in files
+    }
+    assert digests == GOLDEN_FLEET
+    ids = [f"vm-{i:04d}" for i in range(300)]
+    gen.write_tenants(tmp_path / "t.csv", ids, 3, move_at=datetime(2026, 11, 21, 12, tzinfo=UTC), moved=0.1)
+    assert hashlib.sha256((tmp_path / "t.csv").read_bytes()).hexdigest() == GOLDEN_TENANTS
+
+
+def test_readme_example_runs(tmp_path: Path) -> None:
+    """The README's example of ``reconcile.testing`` in a user's test runs and passes as written."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Testing your own code against generated ledgers", 1)[1].split("\n## ", 1)[0]
+    match = re.search(r"```python\n(.*?)```", section, re.DOTALL)
+    assert match, "no python example in the README's section on reconcile.testing"
+    namespace: dict[str, Any] = {}
+    exec(compile(match.group(1), "README.md", "exec"), namespace)  # noqa: S102 (our own README)
+    tests = [value for name, value in namespace.items() if name.startswith("test_")]
+    assert len(tests) == 1
+    tests[0](tmp_path)
