@@ -45,12 +45,14 @@ if TYPE_CHECKING:
         ingest,
         validate,
     )
+    from reconcile._invoice import (
+        invoice_lines,
+        invoice_totals,
+    )
     from reconcile._nightly import (
         nightly,
     )
     from reconcile._price import (
-        invoice_lines,
-        invoice_totals,
         price_slices,
     )
     from reconcile._pricebook import (
@@ -115,8 +117,8 @@ _LAZY: dict[str, str] = {
     "export_focus": "reconcile._views",
     "generate_ledger": "reconcile.testing",
     "ingest": "reconcile._ingest",
-    "invoice_lines": "reconcile._price",
-    "invoice_totals": "reconcile._price",
+    "invoice_lines": "reconcile._invoice",
+    "invoice_totals": "reconcile._invoice",
     "list_relations": "reconcile._views",
     "load_price_book": "reconcile._pricebook",
     "load_tenants": "reconcile._tenants",

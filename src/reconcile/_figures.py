@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from reconcile import _price, _pricebook
+from reconcile import _invoice, _pricebook
 from reconcile._currency import decimal_text, round_to_minor
 from reconcile._engine import literals
 from reconcile._manifest import Figures
@@ -48,7 +48,7 @@ def figures(
             by_family.setdefault(family, {})[currency] = decimal_text(amount)
     if not exact:
         exact[book.currency] = Decimal(0).scaleb(-_pricebook.PRICE_SCALE)
-    invoice = _price.invoice_totals(_price.invoice_lines(con.table("run_slices"), con=con))
+    invoice = _invoice.invoice_totals(_invoice.invoice_lines(con.table("run_slices"), con=con))
     quantities = {
         m: decimal_text(q) for m, q in con.execute(load_sql("engine/write/run_quantities")).fetchall()
     }

@@ -162,12 +162,12 @@ def walk(con: duckdb.DuckDBPyConnection, *, walk_from_ns: int | None, walk_to_ns
     """Walk the events of ``[walk_from_ns, walk_to_ns)`` from the state in ``state_open`` /
     ``state_seen`` (the state before ``walk_from_ns``; None: from the start of history). The roles of
     the window's events are settled once (``walk_roles``) and checked: one role per event."""
-    _set(con, "walk_from_ns", walk_from_ns, "BIGINT")
-    _set(con, "walk_to_ns", walk_to_ns, "BIGINT")
+    _set(con, "pair_walk_from_ns", walk_from_ns, "BIGINT")
+    _set(con, "pair_walk_to_ns", walk_to_ns, "BIGINT")
     con.execute("CREATE OR REPLACE TEMP TABLE pair_input AS " + load_sql("engine/pair/pair_input"))
     con.execute("CREATE OR REPLACE TEMP TABLE pair_steps AS " + load_sql("engine/pair/pair_steps"))
-    _set(con, "cut_off_ns", walk_to_ns, "BIGINT")
-    _set(con, "double_start", "close", "VARCHAR")  # (roles do not depend on it)
+    _set(con, "pair_cut_off_ns", walk_to_ns, "BIGINT")
+    _set(con, "pair_double_start", "close", "VARCHAR")  # (roles do not depend on it)
     restrict(con, None)
     con.execute("CREATE OR REPLACE TEMP VIEW pair_as_of AS " + load_sql("engine/pair/pair_as_of"))
     con.execute("CREATE OR REPLACE TEMP TABLE walk_roles AS " + load_sql("engine/pair/pair_event_roles"))
@@ -212,11 +212,11 @@ def as_of(
     that table is not made (a run reads the role counts only).
     """
     check_options(options.cut_off_ns, options.double_start, options.stale_after_ns)
-    _set(con, "cut_off_ns", options.cut_off_ns, "BIGINT")
-    _set(con, "double_start", options.double_start, "VARCHAR")
-    _set(con, "stale_after_ns", options.stale_after_ns, "BIGINT")
-    _set(con, "overlap_start_ns", None if period is None else period[0], "BIGINT")
-    _set(con, "overlap_end_ns", None if period is None else period[1], "BIGINT")
+    _set(con, "pair_cut_off_ns", options.cut_off_ns, "BIGINT")
+    _set(con, "pair_double_start", options.double_start, "VARCHAR")
+    _set(con, "pair_stale_after_ns", options.stale_after_ns, "BIGINT")
+    _set(con, "pair_overlap_start_ns", None if period is None else period[0], "BIGINT")
+    _set(con, "pair_overlap_end_ns", None if period is None else period[1], "BIGINT")
     for name in (INTERVALS, ANOMALIES, EVENT_ROLES):
         _drop_relation(con, name)
     con.execute("CREATE OR REPLACE TEMP VIEW pair_as_of AS " + load_sql("engine/pair/pair_as_of"))
@@ -233,7 +233,7 @@ def as_of(
 def window_roles(con: duckdb.DuckDBPyConnection, cut_off_ns: int) -> Roles:
     """The role counts of the window's events before ``cut_off_ns`` (any cut-off inside the walk:
     an event's role follows from the events before it), checked against the events."""
-    _set(con, "cut_off_ns", cut_off_ns, "BIGINT")
+    _set(con, "pair_cut_off_ns", cut_off_ns, "BIGINT")
     row = con.execute(load_sql("engine/pair/run_roles")).fetchall()[0]
     roles = Roles(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
     if roles.events != roles.start + roles.stop + roles.unmatched_stop:
@@ -248,7 +248,7 @@ def state_at(con: duckdb.DuckDBPyConnection, at_ns: int, *, full_seen: bool) -> 
     """The state at ``at_ns`` (a midnight inside the walk): tables ``next_open`` and
     ``next_seen_delta`` (the resources seen before it that the starting base does not hold) and, with
     ``full_seen``, ``next_seen`` (every resource seen before it: a new base)."""
-    _set(con, "state_at_ns", at_ns, "BIGINT")
+    _set(con, "pair_state_at_ns", at_ns, "BIGINT")
     con.execute("CREATE OR REPLACE TEMP TABLE next_open AS " + load_sql("engine/pair/state_open"))
     con.execute("CREATE OR REPLACE TEMP TABLE next_seen_delta AS " + load_sql("engine/pair/state_seen_delta"))
     if full_seen:

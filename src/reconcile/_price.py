@@ -27,21 +27,19 @@ Money. ``quantity`` (consumed) and ``billed_quantity`` (in the meter's hours) ar
 once per slice to 12 fraction digits from the exact value; ``amount = billed_quantity * unit_price``
 (``/ hours_per_month`` for a GiB-month price), rounded half-even once to 12 fraction digits. All are
 DECIMAL(38,12), computed as exact integers in DuckDB (see ``sql/engine/price/slices.sql``). Invoice lines
-(:func:`invoice_lines`, the analysts' ``sql/views/usage_lines.sql``) sum a tenant's month per family
-and meter and round once, half-even, to the currency's minor unit.
+(``_invoice``, the analysts' ``sql/views/usage_lines.sql``) sum a tenant's month per family and meter
+and round once, half-even, to the currency's minor unit.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 
 import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]
-import pyarrow.compute as pc  # type: ignore[import-untyped]
 
 from reconcile._currency import currency_table
-from reconcile._engine import plain_connect, utc
+from reconcile._engine import utc
 from reconcile._period import NS_PER_DAY
 from reconcile._pricebook import PriceBook
 from reconcile._progress import Progress
@@ -51,18 +49,6 @@ from reconcile._tenants import (
     empty_tenants,
 )
 from reconcile.exceptions import PriceBookError, TenantsError, UsageError
-
-# the slices columns sql/views/usage_lines.sql reads
-_INVOICE_INPUT = (
-    "tenant_id",
-    "usage_date",
-    "currency",
-    "family",
-    "meter",
-    "quantity",
-    "billed_quantity",
-    "amount",
-)
 
 
 @dataclass(frozen=True)
@@ -89,10 +75,9 @@ class Pricer:
     Made once per connection: it registers the book's ``prices`` and ``billing_rules``, the
     ``tenants`` (checked for overlaps) and ``currencies`` relations and the ``div_half_even`` macros,
     so pricing several periods (a nightly's days) pays for that once. :meth:`price` then reads the
-    relation named ``intervals`` and makes the temp table ``slices``; it sets the variables
-    ``period_start_ns``, ``period_end_ns``, ``cut_off_ns``, ``ns_per_day``, ``currency`` and
-    ``price_version``, read by pricing's own SQL only. Raises :class:`TenantsError` for a bad tenants
-    table.
+    relation named ``intervals`` and makes the temp table ``slices``; the variables it sets are
+    named ``price_*`` and read by pricing's own SQL only (docs/ARCHITECTURE.md, "Stage contracts").
+    Raises :class:`TenantsError` for a bad tenants table.
     """
 
     def __init__(
@@ -107,9 +92,9 @@ class Pricer:
         con.register("tenants", tenant_table)
         con.register("currencies", currency_table())
         for name, value, sql_type in (
-            ("ns_per_day", NS_PER_DAY, "BIGINT"),
-            ("currency", price_book.currency, "VARCHAR"),
-            ("price_version", price_book.price_version, "VARCHAR"),
+            ("price_ns_per_day", NS_PER_DAY, "BIGINT"),
+            ("price_currency", price_book.currency, "VARCHAR"),
+            ("price_book_version", price_book.price_version, "VARCHAR"),
         ):
             con.execute(f"SET VARIABLE {name} = CAST(? AS {sql_type})", [value])
         con.execute(load_sql("engine/price/div_half_even"))
@@ -130,9 +115,9 @@ class Pricer:
         progress = progress if progress is not None else Progress(quiet=True)
         progress.note("price: slicing intervals")
         for name, value in (
-            ("period_start_ns", bounds.start_ns),
-            ("period_end_ns", bounds.end_ns),
-            ("cut_off_ns", bounds.cut_off_ns),
+            ("price_period_start_ns", bounds.start_ns),
+            ("price_period_end_ns", bounds.end_ns),
+            ("price_cut_off_ns", bounds.cut_off_ns),
         ):
             con.execute(f"SET VARIABLE {name} = CAST(? AS BIGINT)", [value])
         con.execute(
@@ -197,60 +182,3 @@ def price_slices(
     elif isinstance(intervals, duckdb.DuckDBPyRelation):
         intervals.create_view("intervals", replace=True)
     return Pricer(con, price_book, tenants).price(bounds, progress)
-
-
-def invoice_lines(
-    slices: pa.Table | duckdb.DuckDBPyRelation, *, con: duckdb.DuckDBPyConnection | None = None
-) -> pa.Table:
-    """Invoice lines: per ``tenant_id`` (NULL = unattributed), ``month`` (``YYYY-MM`` of the usage
-    date), ``family``, ``meter`` and ``currency``, the sums of ``quantity``, ``billed_quantity`` and
-    ``amount`` (``amount_exact``, DECIMAL(38,12)), ``amount`` rounded once, half-even, to the currency's
-    minor unit (DECIMAL(38, the largest minor unit present)) and the number of ``slice_rows``.
-
-    These are the analysts' ``invoice_lines`` (``sql/views/usage_lines.sql``, the one definition of
-    an invoice line and its rounding), under this function's column names. ``slices`` is a table or
-    relation with the columns of :func:`price_slices` (or the Parquet output). ``con``: the
-    connection a relation ``slices`` belongs to, where it is summed (a month of a fleet stays in
-    DuckDB; the ``currencies`` relation is registered there); without it, the relation's columns are
-    read out and summed apart.
-    """
-    sql = load_sql("views/usage_lines")
-    if isinstance(slices, duckdb.DuckDBPyRelation) and con is not None:
-        con.register("currencies", currency_table())
-        result = slices.query("slices", sql)
-        assert result is not None
-        lines = result.to_arrow_table()
-    else:
-        if isinstance(slices, duckdb.DuckDBPyRelation):
-            slices = slices.select(*_INVOICE_INPUT).to_arrow_table()
-        with plain_connect() as own:
-            own.register("slices", slices)
-            own.register("currencies", currency_table())
-            lines = own.sql(sql).to_arrow_table()
-    scale = max(lines.column("minor_unit").to_pylist(), default=2)
-    months = pc.strftime(lines.column("invoice_month"), format="%Y-%m")
-    return pa.table(
-        {
-            "tenant_id": lines.column("tenant_id"),
-            "month": months,
-            "family": lines.column("family"),
-            "meter": lines.column("meter"),
-            "currency": lines.column("currency"),
-            "quantity": lines.column("quantity"),
-            "billed_quantity": lines.column("billed_quantity"),
-            "amount_exact": lines.column("amount_exact"),
-            "slice_rows": lines.column("slices"),
-            # exact: the rounded amounts are whole multiples of the minor unit (a lossy cast raises)
-            "amount": lines.column("amount").cast(pa.decimal128(38, scale)),
-        }
-    )
-
-
-def invoice_totals(lines: pa.Table) -> dict[str, Decimal]:
-    """Currency -> sum of the rounded invoice ``amount`` of :func:`invoice_lines` (the manifest totals)."""
-    totals: dict[str, Decimal] = {}
-    for code, amount in zip(
-        lines.column("currency").to_pylist(), lines.column("amount").to_pylist(), strict=True
-    ):
-        totals[code] = totals.get(code, Decimal(0)) + amount
-    return dict(sorted(totals.items()))

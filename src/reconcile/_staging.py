@@ -142,16 +142,15 @@ class Batch:
         if outside:
             raise OutputError(f"slices: {outside} rows have a usage_date outside period {period.name}")
         for name, value in (
-            ("run_id", run_id),
-            ("period_name", period.name),
-            ("period_start_ns", period.start_ns),
-            ("period_end_ns", period.end_ns),
-            ("cut_off_ns", cut_off_ns),
+            ("batch_run_id", run_id),
+            ("batch_period_name", period.name),
+            ("batch_period_start_ns", period.start_ns),
+            ("batch_period_end_ns", period.end_ns),
         ):
             con.execute(f"SET VARIABLE {name} = ?", [value])
         for table in TABLES:
             rows = (
-                "SELECT getvariable('period_name') AS batch_period, o.*"
+                "SELECT getvariable('batch_period_name') AS batch_period, o.*"
                 f" FROM ({load_sql(f'engine/write/output_{table}')}) AS o"
             )
             exists = con.execute(

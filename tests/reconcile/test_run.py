@@ -12,8 +12,8 @@ import pytest
 from run_fixture import GIB, PRICES, add_ingest, ev, make_store, without_history
 
 from reconcile import UsageError, read_output, run_period
+from reconcile._invoice import invoice_lines
 from reconcile._period import format_ns, parse_instant
-from reconcile._price import invoice_lines
 from reconcile._pricebook import load_price_book
 
 LATER = parse_instant("2030-01-01T00:00:00Z")  # a clock after every period the tests bill

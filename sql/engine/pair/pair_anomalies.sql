@@ -8,8 +8,8 @@
 -- Each row of the walk yields at most one anomaly (a start row's next event is a start, a stop or
 -- nothing; a stop row is an unmatched stop), so one pass over it finds them all. Anomalies about
 -- the next event (double_start, shape_mismatch) come from the row of the start before it.
--- Input: relation `pair_as_of` (the walk as of the cut-off). Variables: cut_off_ns, double_start,
--- stale_after_ns (NULL: off), overlap_start_ns and overlap_end_ns (a run's period; NULL: all). The rows of a checkpoint's open starts describe only what follows
+-- Input: relation `pair_as_of` (the walk as of the cut-off). Variables: pair_cut_off_ns, pair_double_start,
+-- pair_stale_after_ns (NULL: off), pair_overlap_start_ns and pair_overlap_end_ns (a run's period; NULL: all). The rows of a checkpoint's open starts describe only what follows
 -- them (their own anomalies lie before the checkpoint).
 WITH flagged AS (
     SELECT
@@ -28,8 +28,8 @@ WITH flagged AS (
                 THEN 'shape_mismatch'
             WHEN
                 next_endpoint IS NULL
-                AND getvariable('stale_after_ns') IS NOT NULL
-                AND getvariable('cut_off_ns') - emitted_ns > getvariable('stale_after_ns')
+                AND getvariable('pair_stale_after_ns') IS NOT NULL
+                AND getvariable('pair_cut_off_ns') - emitted_ns > getvariable('pair_stale_after_ns')
                 THEN 'stale_open'
         END AS code,
         -- true when the anomaly is about the next event (the start's row describes it)
@@ -52,7 +52,7 @@ SELECT
         WHEN 'double_stop' THEN 'stop after a stop: no open interval to close'
         WHEN 'double_start'
             THEN 'start while interval ' || event_id || ' (started at ' || source_file || ':'
-            || CAST(source_line AS VARCHAR) || ') was open; policy ' || getvariable('double_start')
+            || CAST(source_line AS VARCHAR) || ') was open; policy ' || getvariable('pair_double_start')
             || ': that interval is ' || status
         WHEN 'shape_mismatch'
             THEN CASE
@@ -63,8 +63,8 @@ SELECT
                 ELSE 'start storage_bytes=' || CAST(storage_bytes AS VARCHAR) || ', stop storage_bytes='
                     || CAST(next_storage_bytes AS VARCHAR) || '; priced by the start'
             END
-        ELSE 'open for ' || CAST(getvariable('cut_off_ns') - emitted_ns AS VARCHAR)
-            || ' ns at the cut-off (stale_after ' || CAST(getvariable('stale_after_ns') AS VARCHAR)
+        ELSE 'open for ' || CAST(getvariable('pair_cut_off_ns') - emitted_ns AS VARCHAR)
+            || ' ns at the cut-off (stale_after ' || CAST(getvariable('pair_stale_after_ns') AS VARCHAR)
             || ' ns)'
     END AS detail
 FROM flagged
@@ -72,6 +72,6 @@ WHERE code IS NOT NULL
   -- a run keeps the anomalies its period reports (NULL: every anomaly): those about its events, and
   -- stale_open, a statement about the cut-off
   AND (code = 'stale_open'
-       OR getvariable('overlap_start_ns') IS NULL
-       OR (CASE WHEN about_next THEN next_ns ELSE emitted_ns END >= getvariable('overlap_start_ns')
-           AND CASE WHEN about_next THEN next_ns ELSE emitted_ns END < getvariable('overlap_end_ns')))
+       OR getvariable('pair_overlap_start_ns') IS NULL
+       OR (CASE WHEN about_next THEN next_ns ELSE emitted_ns END >= getvariable('pair_overlap_start_ns')
+           AND CASE WHEN about_next THEN next_ns ELSE emitted_ns END < getvariable('pair_overlap_end_ns')))

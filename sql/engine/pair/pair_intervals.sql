@@ -3,7 +3,7 @@
 -- The next event of the resource ends the interval: a stop closes it (`closed`), a start cuts it
 -- short (`inferred` under double_start policy 'close', `dropped` under 'drop'), none leaves it `open`.
 -- A projection of the walk as of the cut-off. Input: relation `pair_as_of`. Variables:
--- overlap_start_ns, overlap_end_ns (a run's period: only the intervals it bills or lists; NULL: all).
+-- pair_overlap_start_ns, pair_overlap_end_ns (a run's period: only the intervals it bills or lists; NULL: all).
 SELECT
     event_id AS interval_id,              -- the start's event_id: stable across re-runs and ingests
     family,
@@ -32,5 +32,5 @@ SELECT
 FROM pair_as_of
 WHERE endpoint = 'start'
   -- a run keeps the intervals overlapping its period (NULL: every interval)
-  AND emitted_ns < coalesce(getvariable('overlap_end_ns'), 9223372036854775807)
-  AND (next_ns IS NULL OR next_ns >= coalesce(getvariable('overlap_start_ns'), -9223372036854775808))
+  AND emitted_ns < coalesce(getvariable('pair_overlap_end_ns'), 9223372036854775807)
+  AND (next_ns IS NULL OR next_ns >= coalesce(getvariable('pair_overlap_start_ns'), -9223372036854775808))

@@ -2,12 +2,12 @@
 -- The events before the window are counted by the checkpoint the walk started from (its counts are
 -- added to these).
 -- Inputs: `pair_input` (the walk's input: its window's events are the rows not seeded) and
--- `walk_roles` (the roles of the window's events, with their instants). Variable: cut_off_ns.
+-- `walk_roles` (the roles of the window's events, with their instants). Variable: pair_cut_off_ns.
 -- events: window events before the cut-off; starts + stops + unmatched_stops must equal it.
 SELECT
-    (SELECT count(*) FROM pair_input WHERE NOT seed AND emitted_ns < getvariable('cut_off_ns')) AS events,
+    (SELECT count(*) FROM pair_input WHERE NOT seed AND emitted_ns < getvariable('pair_cut_off_ns')) AS events,
     count(*) FILTER (WHERE role = 'start') AS starts,
     count(*) FILTER (WHERE role = 'stop') AS stops,
     count(*) FILTER (WHERE role = 'unmatched_stop') AS unmatched_stops
 FROM walk_roles
-WHERE at_ns < getvariable('cut_off_ns')
+WHERE at_ns < getvariable('pair_cut_off_ns')

@@ -4,11 +4,11 @@
 -- orphan_stop. A checkpoint keeps its delta and names its base (the last first-of-a-month
 -- checkpoint), so it holds about a month of new resources, not every resource ever seen.
 -- Inputs: relations state_seen_base, state_seen_delta (the walk's starting state), pair_input.
--- Variable: state_at_ns.
+-- Variable: pair_state_at_ns.
 WITH window_seen AS (
     SELECT DISTINCT family, resource_id
     FROM pair_input
-    WHERE NOT seed AND emitted_ns < getvariable('state_at_ns')
+    WHERE NOT seed AND emitted_ns < getvariable('pair_state_at_ns')
 )
 
 SELECT family, resource_id FROM state_seen_delta

@@ -1,27 +1,27 @@
 -- period_intervals: the intervals a run bills in [period_start_ns, period_end_ns), with their billed
 -- bounds inside the period and the extra billed time (increment and minimum) of their end.
 -- Inputs: `intervals` (ARCHITECTURE contract), `billing_rules` (family, increment_ns, minimum_ns).
--- Variables: period_start_ns, period_end_ns, cut_off_ns (BIGINT Unix nanoseconds).
+-- Variables: price_period_start_ns, price_period_end_ns, price_cut_off_ns (BIGINT Unix nanoseconds).
 WITH bounds AS (
     SELECT
         i.interval_id, i.family, i.resource_id, i.hypervisor, i.status,
         i.cpu, i.mem_bytes, i.storage_bytes, i.start_ns, i.end_ns,
         -- billed part of the interval inside the period; an open interval runs up to the cut-off
-        greatest(i.start_ns, getvariable('period_start_ns')) AS bill_start_ns,
+        greatest(i.start_ns, getvariable('price_period_start_ns')) AS bill_start_ns,
         least(
-            CASE WHEN i.status = 'open' THEN getvariable('cut_off_ns') ELSE i.end_ns END,
-            getvariable('period_end_ns')
+            CASE WHEN i.status = 'open' THEN getvariable('price_cut_off_ns') ELSE i.end_ns END,
+            getvariable('price_period_end_ns')
         ) AS bill_end_ns,
         -- the end instant belongs to this period (closed and inferred intervals only)
         (i.status IN ('closed', 'inferred')
-            AND i.end_ns >= getvariable('period_start_ns')
-            AND i.end_ns < getvariable('period_end_ns')) AS end_in_period,
+            AND i.end_ns >= getvariable('price_period_start_ns')
+            AND i.end_ns < getvariable('price_period_end_ns')) AS end_in_period,
         b.increment_ns, coalesce(b.minimum_ns, 0) AS minimum_ns
     FROM intervals AS i
     LEFT JOIN billing_rules AS b ON b.family = i.family
     WHERE i.status IN ('closed', 'inferred', 'open')
-      AND i.start_ns < getvariable('period_end_ns')
-      AND (i.status = 'open' OR i.end_ns >= getvariable('period_start_ns'))
+      AND i.start_ns < getvariable('price_period_end_ns')
+      AND (i.status = 'open' OR i.end_ns >= getvariable('price_period_start_ns'))
 ),
 extra AS (
     SELECT
@@ -38,8 +38,8 @@ extra AS (
         -- the end has a positive slice of its own UTC day (and period) ending at it: the extra goes
         -- there; otherwise (zero length, or an end exactly on a midnight or the period start) it goes on
         -- a zero-length slice [end, end)
-        (end_in_period AND end_ns > start_ns AND end_ns > getvariable('period_start_ns')
-            AND end_ns % getvariable('ns_per_day') <> 0) AS extra_on_last_slice
+        (end_in_period AND end_ns > start_ns AND end_ns > getvariable('price_period_start_ns')
+            AND end_ns % getvariable('price_ns_per_day') <> 0) AS extra_on_last_slice
     FROM bounds
 )
 SELECT

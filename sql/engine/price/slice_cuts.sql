@@ -74,7 +74,7 @@ SELECT interval_id, bill_start_ns AS cut_ns FROM sliced
 UNION
 -- UTC midnights after the billed start and before the billed end (DuckDB's range(): no portable way)
 SELECT interval_id, unnest(range(
-    (bill_start_ns // getvariable('ns_per_day') + 1) * getvariable('ns_per_day'), bill_end_ns, getvariable('ns_per_day')
+    (bill_start_ns // getvariable('price_ns_per_day') + 1) * getvariable('price_ns_per_day'), bill_end_ns, getvariable('price_ns_per_day')
 )) AS cut_ns
 FROM sliced
 UNION

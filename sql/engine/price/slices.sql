@@ -1,7 +1,7 @@
 -- slices: the priced slices of a run, one row per slice and meter (SPEC section 5 columns, without
 -- run_id, which the writer adds), plus hypervisor, slice_start_ns, slice_end_ns, billed_seconds and
 -- price_entry.
--- Inputs: `slice_spans`, `prices`. Variables: currency, price_version. Needs the macros of
+-- Inputs: `slice_spans`, `prices`. Variables: price_currency, price_book_version. Needs the macros of
 -- div_half_even.sql.
 -- Money is integer arithmetic on values scaled by 10^12 (`*_e12`, HUGEINT), each rounded half-even
 -- once, then turned into DECIMAL(38,12) by a multiplication that keeps the DECIMAL type (a DECIMAL
@@ -62,7 +62,7 @@ SELECT
     family,
     resource_id,
     tenant_id,
-    DATE '1970-01-01' + CAST(slice_start_ns // getvariable('ns_per_day') AS INTEGER) AS usage_date,  -- UTC day
+    DATE '1970-01-01' + CAST(slice_start_ns // getvariable('price_ns_per_day') AS INTEGER) AS usage_date,  -- UTC day
     timezone('UTC', make_timestamp_ns(slice_start_ns)) AS slice_start,  -- TIMESTAMPTZ_NS (UTC)
     timezone('UTC', make_timestamp_ns(slice_end_ns)) AS slice_end,
     CAST(seconds_ns AS DECIMAL(18, 0)) * CAST(0.000000001 AS DECIMAL(10, 9)) AS seconds,  -- consumed
@@ -73,8 +73,8 @@ SELECT
     price_unit,
     hours_per_month,                               -- NULL unless price_unit is monthly
     CAST(amount_e12 AS DECIMAL(38, 0)) * CAST(0.000000000001 AS DECIMAL(13, 12)) AS amount,
-    getvariable('currency') AS currency,
-    getvariable('price_version') AS price_version,
+    getvariable('price_currency') AS currency,
+    getvariable('price_book_version') AS price_version,
     status,
     hypervisor,
     slice_start_ns,

@@ -6,9 +6,9 @@
 -- Rows are sorted when the file is written (staged_rows).
 SELECT
     a.*,
-    getvariable('period_name') AS period,
-    getvariable('run_id') AS run_id
+    getvariable('batch_period_name') AS period,
+    getvariable('batch_run_id') AS run_id
 FROM anomalies AS a
 WHERE
-    (a.at_ns >= getvariable('period_start_ns') AND a.at_ns < getvariable('period_end_ns'))
+    (a.at_ns >= getvariable('batch_period_start_ns') AND a.at_ns < getvariable('batch_period_end_ns'))
     OR a.code = 'stale_open'

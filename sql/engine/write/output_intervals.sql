@@ -10,9 +10,9 @@
 -- Rows are sorted when the file is written (staged_rows).
 SELECT
     i.*,
-    getvariable('period_name') AS period,
-    getvariable('run_id') AS run_id
+    getvariable('batch_period_name') AS period,
+    getvariable('batch_run_id') AS run_id
 FROM intervals AS i
 WHERE
-    i.start_ns < getvariable('period_end_ns')
-    AND (i.end_ns IS NULL OR i.end_ns >= getvariable('period_start_ns'))
+    i.start_ns < getvariable('batch_period_end_ns')
+    AND (i.end_ns IS NULL OR i.end_ns >= getvariable('batch_period_start_ns'))

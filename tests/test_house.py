@@ -1,0 +1,166 @@
+"""The house rules a reviewer would otherwise check by hand: module size, stage boundaries, SQL files
+and their variables, no ``Any`` in signatures, sorted public surfaces."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SRC = ROOT / "src"
+SQL = ROOT / "sql"
+MAX_LINES = 500
+
+# Modules by stage (docs/ARCHITECTURE.md, "Stage contracts"): a module of one stage imports none of
+# another's. The orchestrator (_session) and the commands (_run, _nightly, _close, ...) are no stage.
+STAGES = {
+    "ingest": ("reconcile._ingest",),
+    "pairing": ("reconcile._pair", "reconcile._walker", "reconcile._checkpoint"),
+    "pricing": ("reconcile._price",),
+    "write": ("reconcile._staging", "reconcile._write", "reconcile._versions"),
+    "figures": ("reconcile._figures",),
+}
+# The prefix of the variables each stage's SQL reads (the stages sharing the session's connection).
+PREFIXES = {"pair": "pair_", "price": "price_", "write": "batch_"}
+# Where Any stays: argparse's own pass-through of its constructor's arguments.
+ANY_ALLOWED = {("reconcile/_cli/_base.py", "__init__")}
+
+
+def _modules() -> list[Path]:
+    return sorted(p for p in SRC.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(SRC).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _imports(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return found
+
+
+def _stage_of(module: str) -> str | None:
+    for stage, prefixes in STAGES.items():
+        if any(module == p or module.startswith(p + ".") for p in prefixes):
+            return stage
+    return None
+
+
+def test_no_module_is_over_500_lines() -> None:
+    """Every module of both packages holds one job in at most about 500 lines."""
+    long = {
+        str(p.relative_to(SRC)): n
+        for p in _modules()
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    }
+    assert long == {}
+
+
+def test_stages_never_import_each_other() -> None:
+    """No module of a stage imports a module of another stage (the orchestrator calls them)."""
+    crossings = []
+    for path in _modules():
+        own = _stage_of(_module_name(path))
+        if own is None:
+            continue
+        for imported in _imports(path):
+            other = _stage_of(imported)
+            if other is not None and other != own:
+                crossings.append(f"{_module_name(path)} ({own}) imports {imported} ({other})")
+    assert crossings == []
+
+
+def test_each_stage_sql_reads_only_its_own_variables() -> None:
+    """The SQL of the stages sharing a connection reads only variables named with its stage's prefix."""
+    wrong = []
+    for folder, prefix in PREFIXES.items():
+        for file in sorted((SQL / "engine" / folder).glob("*.sql")):
+            for name in re.findall(r"getvariable\('([a-z_0-9]+)'\)", file.read_text(encoding="utf-8")):
+                if not name.startswith(prefix):
+                    wrong.append(f"{file.relative_to(SQL)}: {name}")
+    assert wrong == []
+
+
+def test_every_sql_file_names_its_relation_and_lives_with_its_stage() -> None:
+    """Each SQL file starts with a header comment naming the relation it makes (its file name), and
+    the engine's files sit in a stage folder."""
+    files = sorted(SQL.rglob("*.sql"))
+    assert files
+    for file in files:
+        rel = file.relative_to(SQL)
+        assert rel.parts[0] in {"engine", "views"}, rel
+        if rel.parts[0] == "engine":
+            assert len(rel.parts) == 3, rel
+            assert rel.parts[1] in {"ingest", "pair", "price", "write", "bills"}, rel
+        assert file.read_text(encoding="utf-8").startswith(f"-- {file.stem}:"), rel
+
+
+def test_every_engine_sql_file_is_loaded_by_the_engine() -> None:
+    """No engine SQL file is dead: each is loaded by name (or by its table's pattern) somewhere."""
+    code = "\n".join(p.read_text(encoding="utf-8") for p in _modules())
+    patterns = {"staged_": "engine/write/staged_{table}", "output_": "engine/write/output_{table}"}
+    dead = []
+    for file in sorted((SQL / "engine").rglob("*.sql")):
+        name = f"engine/{file.parent.name}/{file.stem}"
+        by_pattern = next((p for prefix, p in patterns.items() if file.stem.startswith(prefix)), None)
+        if name not in code and (by_pattern is None or by_pattern not in code):
+            dead.append(name)
+    assert dead == []
+
+
+def _annotations(node: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.expr]:
+    args = node.args
+    every = [*args.posonlyargs, *args.args, *args.kwonlyargs]
+    every += [a for a in (args.vararg, args.kwarg) if a is not None]
+    found = [a.annotation for a in every if a.annotation is not None]
+    return found + ([node.returns] if node.returns is not None else [])
+
+
+def _mentions_any(expr: ast.expr) -> bool:
+    if isinstance(expr, ast.Constant) and isinstance(expr.value, str):  # a string annotation
+        return re.search(r"\bAny\b", expr.value) is not None
+    return any(isinstance(n, ast.Name) and n.id == "Any" for n in ast.walk(expr))
+
+
+def test_no_signature_uses_any() -> None:
+    """No function of the engine or the recorder's public surface takes or returns ``Any``: documents
+    are dataclasses, JSON is JsonValue."""
+    found = []
+    for path in _modules():
+        rel = path.relative_to(SRC).as_posix()
+        if rel.startswith("recorder/"):  # NamedTuple's own overrides (_make, __reduce__) mirror typing's
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            if (rel, node.name) not in ANY_ALLOWED and any(_mentions_any(a) for a in _annotations(node)):
+                found.append(f"{rel}: {node.name}")
+    assert found == []
+
+
+@pytest.mark.parametrize("package", ["recorder", "reconcile", "reconcile.testing"])
+def test_public_surface_is_a_sorted_all(package: str) -> None:
+    """Each public package lists its names in a sorted ``__all__`` (constants, classes, functions, as
+    ruff's RUF022 sorts), every one importable."""
+    module = importlib.import_module(package)
+    names = list(module.__all__)
+
+    def kind(name: str) -> int:
+        return 0 if name.isupper() else 1 if name[:1].isupper() else 2
+
+    assert names == sorted(names, key=lambda n: (kind(n), n))
+    for name in names:
+        assert getattr(module, name) is not None, name
