@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from reconcile.exceptions import OutputError, StoreLockedError
+from reconcile.exceptions import OutputError, ReconcileError, StoreLockedError
 
 PRIVATE_UMASK = 0o077
 _umask_lock = threading.Lock()
@@ -86,6 +86,17 @@ def write_json_atomic(path: Path, data: object) -> None:
 
 
 _POLL_SECONDS = 0.05
+
+
+def read_json(path: Path, what: str, error: type[ReconcileError] = OutputError) -> object | None:
+    """The JSON document in ``path`` (None when there is no such file); ``error`` naming the file and
+    ``what`` it is when it cannot be read or parsed."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise error(f"{path}: unreadable {what}: {exc}") from None
 
 
 def flock_exclusive(fd: int, *, wait: float, busy: Callable[[str], str]) -> None:

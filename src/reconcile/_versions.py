@@ -23,7 +23,6 @@ change of cut-off, price book, tenants, options or run format. A re-run with the
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from collections.abc import Sequence
@@ -34,6 +33,7 @@ import duckdb
 from reconcile import _schema as schema
 from reconcile._currency import currency_table
 from reconcile._engine import literals
+from reconcile._files import read_json
 from reconcile._manifest import Cause, Change, Manifest, NewIngest, Replaces, RunInputs
 from reconcile._period import Period, format_ns, ns_to_date
 from reconcile._sql import load_sql
@@ -69,10 +69,9 @@ def kept_versions(root: Path, period: str) -> list[int]:
 
 def read_kept(path: Path) -> Manifest:
     """A kept manifest; OutputError naming it when it cannot be read."""
-    try:
-        found = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise OutputError(f"{path}: unreadable kept manifest: {exc}") from None
+    found = read_json(path, "kept manifest")
+    if found is None:
+        raise OutputError(f"{path}: the kept manifest is missing")
     period = path.parent.parent.name.removeprefix("period=")  # history/period=P/version=N/
     return Manifest.from_json(found, str(path), period=period)
 

@@ -47,6 +47,7 @@ from reconcile._files import (
     fsync_tree,
     lock_output,
     private_files,
+    read_json,
     write_json_atomic,
 )
 from reconcile._manifest import Manifest
@@ -71,12 +72,11 @@ _DATA = "data_0.parquet"  # the name DuckDB's partitioned writer would give: rea
 def _roll_forward(root: Path) -> bool:
     """Finish an interrupted commit, if the journal says there is one. True if it did something."""
     journal_path = root / _JOURNAL
-    try:
-        journal = json.loads(journal_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    journal = read_json(journal_path, "commit journal")
+    if journal is None:
         return False
-    except (OSError, ValueError) as exc:
-        raise OutputError(f"{journal_path}: unreadable commit journal: {exc}") from None
+    if not isinstance(journal, dict):
+        raise OutputError(f"{journal_path}: unreadable commit journal: not a JSON object")
     for number, swap in enumerate(journal["swaps"]):
         target, source, trash = root / swap["target"], root / swap["source"], root / swap["trash"]
         if not source.exists():
@@ -375,12 +375,9 @@ def _count(con: duckdb.DuckDBPyConnection, sql: str, params: list[object]) -> in
 
 def _output_meta(root: Path) -> dict[str, object] | None:
     """``output.json`` of an output folder (None: not written yet)."""
-    try:
-        meta = json.loads((root / "output.json").read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    meta = read_json(root / "output.json", "output description")
+    if meta is None:
         return None
-    except (OSError, ValueError) as exc:
-        raise OutputError(f"{root / 'output.json'}: unreadable: {exc}") from None
     if not isinstance(meta, dict):
         raise OutputError(f"{root / 'output.json'}: not a JSON object")
     return meta
@@ -406,13 +403,8 @@ def _period_length(root: Path) -> str | None:
 def read_manifest(path: str | Path, period_name: str) -> Manifest | None:
     """The committed manifest of one period in an output folder, or None (no recovery, no lock)."""
     file = Path(path) / "manifests" / f"period={period_name}" / "manifest.json"
-    try:
-        found = json.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as exc:
-        raise OutputError(f"{file}: unreadable manifest: {exc}") from None
-    return Manifest.from_json(found, str(file), period=period_name)
+    found = read_json(file, "manifest")
+    return None if found is None else Manifest.from_json(found, str(file), period=period_name)
 
 
 def read_manifests(path: str | Path) -> dict[str, Manifest]:

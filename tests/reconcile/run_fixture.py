@@ -16,6 +16,7 @@ from reconcile._jsonvalue import JsonObject
 from reconcile._manifest import Manifest, RunInputs, RunOptions
 from reconcile._period import parse_instant
 from reconcile._store import Store
+from reconcile._write import read_output
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "runs"
 PRICES = DATA / "prices.toml"
@@ -114,6 +115,18 @@ def without_history(manifests: Mapping[str, Manifest]) -> dict[str, JsonObject]:
     """Manifests as written, without the bill's history (its version, the run it replaced, when it
     was committed): what came before a run, not what it computed."""
     return {k: {f: v for f, v in m.to_json().items() if f not in HISTORY_KEYS} for k, m in manifests.items()}
+
+
+def committed_rows(out: Path) -> dict[str, object]:
+    """Every committed row of an output folder (read back through read_output, so after recovery),
+    sorted, and its manifests without the bill's history, for equality checks."""
+    tables = read_output(out)
+    found: dict[str, object] = {
+        name: sorted(getattr(tables, name).collect().rows(), key=repr)
+        for name in ("slices", "intervals", "anomalies")
+    }
+    found["manifests"] = json.dumps(without_history(tables.manifests), sort_keys=True)
+    return found
 
 
 def bare_manifest(run_id: str, period: str) -> Manifest:

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from run_fixture import GIB, PRICES, add_ingest, ev, make_store, without_history
+from run_fixture import GIB, PRICES, add_ingest, committed_rows, ev, make_store
 
 from reconcile import read_output, run_period
 from reconcile._cli import main
@@ -57,17 +57,6 @@ def run_args(store: Path, out: Path, *extra: str) -> list[str]:
         "2026-10-15",
         *extra,
     ]
-
-
-def rows(out: Path) -> dict[str, object]:
-    """Every committed row and manifest of an output folder (after recovery), sorted."""
-    tables = read_output(out)
-    found: dict[str, object] = {
-        name: sorted(getattr(tables, name).collect().rows(), key=repr)
-        for name in ("slices", "intervals", "anomalies")
-    }
-    found["manifests"] = json.dumps(without_history(tables.manifests), sort_keys=True)
-    return found
 
 
 def test_run_prints_the_summary_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -160,7 +149,7 @@ def test_a_killed_run_leaves_the_previous_or_the_new_output(tmp_path: Path) -> N
     old_ref, new_ref = tmp_path / "old", tmp_path / "new"
     run_period(old_store, PRICES, old_ref, "2026-10-15", quiet=True, now=LATER)
     run_period(store, PRICES, new_ref, "2026-10-15", quiet=True, now=LATER)
-    old, new = rows(old_ref), rows(new_ref)
+    old, new = committed_rows(old_ref), committed_rows(new_ref)
     assert old != new
     layout = {p.name for p in old_ref.iterdir()}
     # every phase is killed at the writer level in test_write.py; here a real run at four of them
@@ -169,12 +158,12 @@ def test_a_killed_run_leaves_the_previous_or_the_new_output(tmp_path: Path) -> N
         shutil.copytree(old_ref, out)  # the previous output of the period
         killed = reconcile(*run_args(store, out, "--quiet"), env={FAULT_ENV: f"{phase}:kill"})
         assert killed.returncode == -9, (phase, killed.stderr)
-        assert rows(out) == (old if phase == "staging" else new), phase  # read_output recovers
+        assert committed_rows(out) == (old if phase == "staging" else new), phase  # read_output recovers
         assert not (out / ".journal.json").exists()
         healed = run_period(store, PRICES, out, "2026-10-15", quiet=True, now=LATER)
         assert healed.replaced
         assert {p.name for p in out.iterdir()} == layout | {"history"}  # the replaced bill kept
-        assert rows(out) == new, phase
+        assert committed_rows(out) == new, phase
 
 
 def test_an_amount_beyond_the_output_is_one_error_and_keeps_the_output(
@@ -185,7 +174,7 @@ def test_an_amount_beyond_the_output_is_one_error_and_keeps_the_output(
     store = make_store(tmp_path / "store", EVENTS)
     out = tmp_path / "out"
     assert main([*run_args(store, out), "--quiet"]) == 0
-    before = rows(out)
+    before = committed_rows(out)
     huge = 2**63 - 1
     add_ingest(
         store,
@@ -201,7 +190,7 @@ def test_an_amount_beyond_the_output_is_one_error_and_keeps_the_output(
     assert err.count("\n") == 1
     assert err.startswith("error: run 2026-10-15: an amount cannot be computed or held")
     assert "of vm-huge" in err
-    assert rows(out) == before
+    assert committed_rows(out) == before
 
 
 def test_an_unexpected_failure_is_one_line_and_the_traceback_only_with_debug(

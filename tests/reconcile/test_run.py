@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import random
 from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
 import pytest
-from run_fixture import GIB, PRICES, add_ingest, ev, make_store, without_history
+from run_fixture import GIB, PRICES, add_ingest, committed_rows, ev, make_store
 
 from reconcile import UsageError, read_output, run_period
 from reconcile._invoice import invoice_lines
@@ -26,17 +25,6 @@ DAY_25 = [
     ev("vm.compute.stop", "vm-3", "2026-11-25T10:00:30Z", cpu=1, reason="stop-user"),
     ev("vm.storage.start", "vm-1", "2026-11-25T00:00:00+02:00", storage=10 * GIB, reason="boot"),
 ]
-
-
-def rows(out: Path) -> dict[str, object]:
-    """Every row and manifest of an output folder, sorted, for equality checks."""
-    tables = read_output(out)
-    result: dict[str, object] = {
-        name: sorted(getattr(tables, name).collect().rows(), key=repr)
-        for name in ("slices", "intervals", "anomalies")
-    }
-    result["manifests"] = json.dumps(without_history(tables.manifests), sort_keys=True)
-    return result
 
 
 def test_day_run_golden(tmp_path: Path) -> None:
@@ -107,7 +95,7 @@ def test_same_inputs_give_the_same_rows_and_run_id(tmp_path: Path) -> None:
     again = run_period(store, PRICES, tmp_path / "a", "2026-11-25", quiet=True, now=LATER)
     assert first.run_id == second.run_id == again.run_id
     assert again.replaced
-    assert rows(tmp_path / "a") == rows(tmp_path / "b")
+    assert committed_rows(tmp_path / "a") == committed_rows(tmp_path / "b")
 
 
 def test_run_id_follows_the_inputs_that_matter(tmp_path: Path) -> None:
