@@ -175,16 +175,7 @@ class Checkpoints:
         """``state_open``, ``state_seen_base`` and ``state_seen_delta`` in ``con`` from ``cp``: its
         files are copied (under the shared lock) into ``scratch``, so a checkpoint replaced meanwhile
         cannot change what this walk reads. Returns the day of the base (the seen set in full)."""
-        with self._locked(fcntl.LOCK_SH):
-            base = self._base_of(cp, self.all())
-            if base is None:
-                raise ValueError(f"checkpoint {cp.day}: its seen base {cp.seen_base} is gone")
-            folder = scratch / f"checkpoint-{cp.day.isoformat()}"
-            folder.mkdir(exist_ok=True)
-            shutil.copyfile(cp.path / _OPEN, folder / _OPEN)
-            shutil.copyfile(base.path / _SEEN, folder / _SEEN)
-            if cp.seen_base is not None:
-                shutil.copyfile(cp.path / _DELTA, folder / _DELTA)
+        folder, base_day = self.copy_files(cp, scratch)
         _pair.empty_state(con)
         reader = "SELECT * FROM read_parquet(?, hive_partitioning = false)"
         con.execute(f"CREATE OR REPLACE TEMP TABLE {_pair.STATE_OPEN} AS {reader}", [literal(folder / _OPEN)])
@@ -198,7 +189,23 @@ class Checkpoints:
         if cp.seen_base is not None:
             con.execute(f"INSERT INTO {_pair.STATE_SEEN_DELTA} {reader}", [literal(folder / _DELTA)])
         _pair.seen_view(con)
-        return base.day
+        return base_day
+
+    def copy_files(self, cp: Checkpoint, scratch: Path) -> tuple[Path, dt.date]:
+        """Copy ``cp``'s files (under the shared lock) into a folder of ``scratch``: ``open.parquet``,
+        ``seen.parquet`` (its base's, in full) and, for a delta checkpoint, ``seen_delta.parquet``.
+        Returns the folder and the day of the base."""
+        with self._locked(fcntl.LOCK_SH):
+            base = self._base_of(cp, self.all())
+            if base is None:
+                raise ValueError(f"checkpoint {cp.day}: its seen base {cp.seen_base} is gone")
+            folder = scratch / f"checkpoint-{cp.day.isoformat()}"
+            folder.mkdir(exist_ok=True)
+            shutil.copyfile(cp.path / _OPEN, folder / _OPEN)
+            shutil.copyfile(base.path / _SEEN, folder / _SEEN)
+            if cp.seen_base is not None:
+                shutil.copyfile(cp.path / _DELTA, folder / _DELTA)
+        return folder, base.day
 
     def save(
         self,

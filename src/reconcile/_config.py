@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeAlias
 
-from reconcile._policies import DOUBLE_START_POLICIES, DoubleStartPolicy
+from reconcile._policies import DOUBLE_START_POLICIES, ENGINES, DoubleStartPolicy, Engine
 from reconcile.exceptions import UsageError
 
 ENV_PREFIX = "RECONCILE_"
@@ -67,6 +67,10 @@ NIGHTLY: tuple[Option, ...] = (
     Option("fail-on-anomalies", "bool", False),
     Option("wait", "float", 0.0),
     Option("memory-limit", "str", None),
+    Option("engine", "str", "duckdb"),
+    Option("spark-master", "str", None),
+    Option("spark-buckets", "int", None),
+    Option("spark-task-memory", "str", None),
     Option("json", "bool", False),
     Option("quiet", "bool", False),
 )
@@ -200,6 +204,10 @@ class NightlyOptions:
     fail_on_anomalies: bool
     wait: float
     memory_limit: str | None
+    engine: Engine
+    spark_master: str | None
+    spark_buckets: int | None
+    spark_task_memory: str | None
     json: bool
     quiet: bool
 
@@ -216,6 +224,12 @@ class NightlyOptions:
             return [str(v) for v in value] if isinstance(value, list) else []
 
         lookback, wait = values.get("lookback"), values.get("wait")
+        engine = values.get("engine") or "duckdb"
+        if engine not in ENGINES:
+            raise UsageError(f"--engine {engine!r}: expected one of {', '.join(ENGINES)}")
+        buckets = values.get("spark_buckets")
+        if buckets is not None and (not isinstance(buckets, int) or isinstance(buckets, bool) or buckets < 1):
+            raise UsageError(f"--spark-buckets {buckets!r}: expected a count of 1 or more")
         double_start = values.get("double_start") or "close"
         if double_start not in DOUBLE_START_POLICIES:
             raise UsageError(
@@ -236,6 +250,10 @@ class NightlyOptions:
             fail_on_anomalies=values.get("fail_on_anomalies") is True,
             wait=float(wait) if isinstance(wait, int | float) and not isinstance(wait, bool) else 0.0,
             memory_limit=text("memory_limit"),
+            engine="spark" if engine == "spark" else "duckdb",
+            spark_master=text("spark_master"),
+            spark_buckets=buckets if isinstance(buckets, int) else None,
+            spark_task_memory=text("spark_task_memory"),
             json=values.get("json") is True,
             quiet=values.get("quiet") is True,
         )

@@ -16,10 +16,10 @@ from typing import Literal
 
 from reconcile import _close, _ingest, _pricebook, _write
 from reconcile._period import Period, parse_date, parse_duration
-from reconcile._policies import DoubleStartPolicy
+from reconcile._policies import DoubleStartPolicy, Engine, SparkOptions
 from reconcile._progress import Progress
 from reconcile._results import DayRun, NightlySummary, RunSummary, summary_from_manifest
-from reconcile._session import Session, make_options, price_book
+from reconcile._session import Session, make_options, price_book, spark_options
 from reconcile._signals import EXIT_SIGINT, EXIT_SIGTERM, Terminated
 from reconcile._sources import read_sources, silent_sources
 from reconcile._store import Store
@@ -106,6 +106,8 @@ def nightly(
     memory_limit: str | None = None,
     full_walk: bool = False,
     lock_fd: int | None = None,
+    engine: Engine = "duckdb",
+    spark: SparkOptions | None = None,
 ) -> NightlySummary:
     """Ingest ``paths``, run yesterday (UTC), and restate earlier days whose inputs changed.
 
@@ -115,7 +117,8 @@ def nightly(
     is run unless its committed run already has the same ``run_id``. The days run are walked once.
     ``max_silence`` (``6h``, or ns): report every ledger source whose newest event lies longer than
     that before yesterday's end (``_sources``). ``lock_fd``: the output folder's lock, already taken
-    by the caller (the command line takes it before it loads the engine). Stopped by SIGINT or
+    by the caller (the command line takes it before it loads the engine). ``engine="spark"``: pairing
+    and pricing in Spark tasks (``spark``: master, buckets, task memory). Stopped by SIGINT or
     SIGTERM, it raises :class:`InterruptedRunError` naming the days committed and those not.
     """
     if lookback < 1:
@@ -135,7 +138,15 @@ def nightly(
             progress.note(f"nightly: ingesting {len(paths)} path(s) into {store}")
             ingest_summary = _ingest.ingest(paths, store, quiet=quiet, wait=wait)
             manifests = out.manifests()
-            with Session(store, book, options, progress, memory=memory_limit, full_walk=full_walk) as session:
+            with Session(
+                store,
+                book,
+                options,
+                progress,
+                memory=memory_limit,
+                full_walk=full_walk,
+                spark=spark_options(engine, spark),
+            ) as session:
                 days = [yesterday - dt.timedelta(days=i) for i in range(lookback, -1, -1)]
                 current = {d: session.run_id(Period.day(d), Period.day(d).end_ns) for d in days}
                 committed = {d: m.run_id for d in days if (m := manifests.get(d.isoformat())) is not None}

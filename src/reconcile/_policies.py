@@ -3,6 +3,7 @@ engine is loaded)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
 DoubleStartPolicy: TypeAlias = Literal["close", "drop"]
@@ -10,3 +11,24 @@ DoubleStartPolicy: TypeAlias = Literal["close", "drop"]
 (``inferred``), or ``drop`` the open one."""
 
 DOUBLE_START_POLICIES: tuple[DoubleStartPolicy, ...] = ("close", "drop")
+
+Engine: TypeAlias = Literal["duckdb", "spark"]
+"""Where a run's pairing and pricing run: in this process's DuckDB, or in Spark tasks (each with an
+in-process DuckDB running the same SQL on a bucket of resources)."""
+
+ENGINES: tuple[Engine, ...] = ("duckdb", "spark")
+
+
+@dataclass(frozen=True)
+class SparkOptions:
+    """How the Spark engine runs (docs/SCALING.md).
+
+    ``master``: Spark's master URL (``local[2]``, ``spark://host:7077``, ...); None: what
+    ``spark-submit`` set, else ``local[*]``. ``buckets``: how many buckets of ``(family,
+    resource_id)`` the events are hashed into (None: four per core Spark offers). ``task_memory``:
+    the memory limit of each task's DuckDB (it spills to disk past it).
+    """
+
+    master: str | None = None
+    buckets: int | None = None
+    task_memory: str = "1GB"

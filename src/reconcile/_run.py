@@ -8,10 +8,10 @@ from pathlib import Path
 
 from reconcile import _pair, _pricebook, _write
 from reconcile._period import Period, parse_period, resolve_cut_off
-from reconcile._policies import DoubleStartPolicy
+from reconcile._policies import DoubleStartPolicy, Engine, SparkOptions
 from reconcile._progress import Progress
 from reconcile._results import RunSummary
-from reconcile._session import Session, cut_off_ns, make_options, price_book
+from reconcile._session import Session, cut_off_ns, make_options, price_book, spark_options
 
 
 def run_period(
@@ -29,6 +29,8 @@ def run_period(
     now: int | dt.datetime | None = None,
     memory_limit: str | None = None,
     full_walk: bool = False,
+    engine: Engine = "duckdb",
+    spark: SparkOptions | None = None,
 ) -> RunSummary:
     """Reconcile and price one period of a store into an output folder, replacing it atomically.
 
@@ -39,6 +41,8 @@ def run_period(
     (like ``1500MB``; default ``$RECONCILE_MEMORY_LIMIT`` or 1500MB) bounds DuckDB's memory. The walk
     starts from the store's latest valid checkpoint before the period and writes new ones;
     ``full_walk=True`` walks the whole history instead (the same rows: a check, slow).
+    ``engine="spark"`` runs pairing and pricing in Spark tasks (``spark``: its master, buckets and
+    task memory; docs/SCALING.md): the same rows and run_id.
     """
     progress = Progress(quiet=quiet)
     the_period = parse_period(period) if isinstance(period, str) else period
@@ -48,7 +52,15 @@ def run_period(
     book = price_book(prices)
     with (
         _write.open_output(output, wait=wait) as out,
-        Session(store, book, options, progress, memory=memory_limit, full_walk=full_walk) as session,
+        Session(
+            store,
+            book,
+            options,
+            progress,
+            memory=memory_limit,
+            full_walk=full_walk,
+            spark=spark_options(engine, spark),
+        ) as session,
     ):
         session.prepare([(the_period, cut)])
         return session.run(out, the_period, cut)

@@ -26,20 +26,25 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from reconcile import _figures, _pair, _price, _pricebook, _reuse, _staging, _tenants, _versions, _write
 from reconcile._engine import MEMORY_ENV, connect, engine_errors
 from reconcile._manifest import Manifest, Reused, RunInputs, RunOptions
-from reconcile._pair import AsOf
+from reconcile._pair import AsOf, Roles
 from reconcile._period import Period, format_ns, parse_duration, parse_instant
-from reconcile._policies import DOUBLE_START_POLICIES, DoubleStartPolicy
+from reconcile._policies import DOUBLE_START_POLICIES, ENGINES, DoubleStartPolicy, SparkOptions
 from reconcile._progress import Progress
 from reconcile._results import RunSummary, summary_from_manifest
 from reconcile._scratch import scratch_dir
 from reconcile._store import Store
 from reconcile._walker import Walker
+
+if TYPE_CHECKING:
+    from reconcile._spark._run import SparkRuns
+
 from reconcile.exceptions import PricingError, StoreError, UsageError
 
 RUN_FORMAT = 3  # bump when the same inputs would give different rows: it is part of run_id
@@ -70,8 +75,8 @@ are written together, a month alone): the batch is held in DuckDB until its file
 
 
 @dataclass(frozen=True)
-class _Pending:
-    """A period computed into the batch, waiting for its files and counts."""
+class Pending:
+    """A period computed into the batch, waiting for its files and counts (an engine's result)."""
 
     period: Period
     run_id: str
@@ -112,6 +117,16 @@ def make_options(
         except OSError as exc:
             raise UsageError(f"tenants file {tenants_path}: cannot read: {exc.strerror or exc}") from None
     return Options(policy, stale_ns, tenants_path, digest)
+
+
+def spark_options(engine: str, spark: SparkOptions | None) -> SparkOptions | None:
+    """The Spark engine's options when ``engine`` is ``spark`` (its defaults unless given), None for
+    DuckDB; UsageError for another engine."""
+    if engine not in ENGINES:
+        raise UsageError(f"engine {engine!r}: expected one of {', '.join(ENGINES)}")
+    if engine == "duckdb":
+        return None
+    return spark if spark is not None else SparkOptions()
 
 
 def price_book(prices: str | Path | _pricebook.PriceBook) -> _pricebook.PriceBook:
@@ -166,6 +181,7 @@ class Session:
         *,
         memory: str | None = None,
         full_walk: bool = False,
+        spark: SparkOptions | None = None,
     ) -> None:
         self.store = Store(store)
         if not self.store.exists():
@@ -184,9 +200,22 @@ class Session:
         self._scope_key: object = None  # the scope of the last reusing run
         self.committed: list[str] = []  # the periods committed so far, in order
         self._pricer: _price.Pricer | None = None  # made at the first period priced
+        self.spark: SparkRuns | None = None
+        if spark is not None:  # (pyspark is imported only when the Spark engine is asked for)
+            try:
+                from reconcile._spark._run import SparkRuns  # noqa: PLC0415
+            except ImportError as exc:
+                self.close()
+                raise UsageError(
+                    f"the Spark engine needs the [spark] extra ({exc.name or exc} is missing):"
+                    " pip install 'cocoon-billing[spark]'"
+                ) from None
+            self.spark = SparkRuns(self, spark)
 
     def close(self) -> None:
-        """Release the connection and the scratch folder."""
+        """Release the connection, the scratch folder and a SparkSession the engine started."""
+        if self.spark is not None:
+            self.spark.close()
         self.con.close()
         self._stack.close()
 
@@ -219,7 +248,11 @@ class Session:
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
     def prepare(self, periods: Sequence[tuple[Period, int]]) -> None:
-        """Walk once for every ``(period, cut_off)`` given (from before the earliest period)."""
+        """Walk once for every ``(period, cut_off)`` given (from before the earliest period); on the
+        Spark engine, plan that walk (its tasks walk)."""
+        if self.spark is not None:
+            self.spark.prepare(periods)
+            return
         with engine_errors("pairing", memory_limit=self.memory_limit, where=str(self.store.path)):
             self.walker.walk(min(p.start_ns for p, _ in periods), max(c for _, c in periods))
 
@@ -239,9 +272,11 @@ class Session:
         The periods are computed into batches of at most :data:`BATCH_ROWS` rows; each batch's
         files are written at once (``_staging``), then each period is committed atomically in turn.
         """
+        if self.spark is not None:
+            return self.spark.run_many(out, runs, force=force)
         summaries: list[RunSummary] = []
         batch = _staging.Batch(self.con)
-        pending: list[_Pending] = []
+        pending: list[Pending] = []
         try:
             for number, (period, cut_off) in enumerate(runs, start=1):
                 if len(runs) > 1:
@@ -254,9 +289,9 @@ class Session:
                 with engine_errors(f"run {period.name}", memory_limit=self.memory_limit, where=str(out.path)):
                     pending.append(self._compute(batch, out, period, cut_off, run_id, previous))
                 if batch.rows >= BATCH_ROWS:
-                    summaries.extend(self._write(batch, out, pending))
+                    summaries.extend(self.write_batch(batch, out, pending))
                     pending = []
-            summaries.extend(self._write(batch, out, pending))
+            summaries.extend(self.write_batch(batch, out, pending))
         finally:
             batch.clear()
         return summaries
@@ -308,7 +343,7 @@ class Session:
         cut_off: int,
         run_id: str,
         previous: Manifest | None,
-    ) -> _Pending:
+    ) -> Pending:
         """Pair and price one period and add its rows to ``batch``."""
         started = time.monotonic()
         self.progress.note(f"run {period.name}: pairing events before {format_ns(cut_off)}")
@@ -336,8 +371,31 @@ class Session:
             kept=None if reuse is None else reuse.files,
             scope=None if reuse is None else _reuse.SCOPE,
         )
+        manifest = self.manifest(
+            period,
+            cut_off,
+            run_id,
+            previous,
+            roles,
+            None if reuse is None else reuse.previous_run_id,
+            () if reuse is None else reuse.new_ingests,
+        )
+        return Pending(period, run_id, manifest, started)
+
+    def manifest(  # noqa: PLR0917 (the fields a manifest is made of, before its figures)
+        self,
+        period: Period,
+        cut_off: int,
+        run_id: str,
+        previous: Manifest | None,
+        roles: Roles,
+        reused_run: str | None = None,
+        new_ingests: tuple[str, ...] = (),
+    ) -> Manifest:
+        """A period's manifest before its figures and commit fields: inputs, roles, what it
+        replaces and what it reused (the committed run whose rows it kept, if any)."""
         inputs = self._inputs(period, cut_off)
-        manifest = Manifest(
+        return Manifest(
             run_id=run_id,
             inputs=inputs,
             roles=roles.to_json(),
@@ -352,12 +410,11 @@ class Session:
                 current=inputs,
                 period=period,
             ),
-            reused=None if reuse is None else Reused(reuse.previous_run_id, reuse.new_ingests),
+            reused=None if reused_run is None else Reused(reused_run, new_ingests),
         )
-        return _Pending(period, run_id, manifest, started)
 
-    def _write(
-        self, batch: _staging.Batch, out: _write.OutputFolder, pending: list[_Pending]
+    def write_batch(
+        self, batch: _staging.Batch, out: _write.OutputFolder, pending: list[Pending]
     ) -> list[RunSummary]:
         """Stage the batch's files, count each period from them and commit it; the batch emptied."""
         if not pending:

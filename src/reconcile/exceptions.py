@@ -55,3 +55,8 @@ class InterruptedRunError(ReconcileError):
 
 class ResourceError(ReconcileError):
     """The machine ran out of memory or disk while doing the job; the message names the step."""
+
+
+class SparkEngineError(ReconcileError):
+    """The Spark engine could not start or one of its tasks failed; the message says which and why.
+    Nothing was committed by the run that raised it: the output is as it was."""

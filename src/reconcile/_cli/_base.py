@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from reconcile.exceptions import UsageError
 
 if TYPE_CHECKING:  # (the engine is loaded only when a command runs)
+    from reconcile._policies import SparkOptions
     from reconcile._results import RunSummary
 
 EXIT_OK = 0
@@ -63,6 +64,46 @@ def memory_option(p: argparse.ArgumentParser) -> None:
         metavar="SIZE",
         help="DuckDB's memory limit, e.g. 4GB (default: $RECONCILE_MEMORY_LIMIT, else 1500MB); past it"
         " DuckDB spills to disk",
+    )
+
+
+def engine_options(p: argparse.ArgumentParser, *, defaults: bool = True) -> None:
+    """``--engine`` and the Spark engine's options (``defaults=False``: None when not given, for the
+    nightly's other sources of options)."""
+    p.add_argument(
+        "--engine",
+        choices=["duckdb", "spark"],
+        default="duckdb" if defaults else None,
+        help="where pairing and pricing run: this process's DuckDB, or Spark tasks (the [spark] extra"
+        " and Java 17; docs/SCALING.md)" + ("" if defaults else " (default duckdb)"),
+    )
+    p.add_argument(
+        "--spark-master",
+        metavar="URL",
+        help="Spark's master: local[N], spark://HOST:PORT, ..."
+        " (default: what spark-submit set, else local[*])",
+    )
+    p.add_argument(
+        "--spark-buckets",
+        type=int,
+        metavar="N",
+        help="buckets of (family, resource_id) the events are hashed into (default: 4 per Spark core)",
+    )
+    p.add_argument(
+        "--spark-task-memory",
+        metavar="SIZE",
+        help="the memory limit of each Spark task's DuckDB, which spills past it (default 1GB)",
+    )
+
+
+def spark_options(args: argparse.Namespace) -> SparkOptions | None:
+    """The Spark engine's options from ``engine_options``' arguments (None: the DuckDB engine)."""
+    from reconcile._policies import SparkOptions  # noqa: PLC0415 - standard library only
+
+    if getattr(args, "engine", None) != "spark":
+        return None
+    return SparkOptions(
+        master=args.spark_master, buckets=args.spark_buckets, task_memory=args.spark_task_memory or "1GB"
     )
 
 

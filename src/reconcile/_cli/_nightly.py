@@ -13,6 +13,7 @@ from reconcile._cli._base import (
     EXIT_ANOMALIES,
     EXIT_OK,
     common_options,
+    engine_options,
     memory_option,
     print_run,
 )
@@ -59,6 +60,7 @@ def add_nightly(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--fail-on-anomalies", action="store_true", help="the same as --fail-on anomalies")
     p.add_argument("--wait", type=float, help="seconds to wait for another run or ingest (default 0)")
     memory_option(p)
+    engine_options(p, defaults=False)
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     common_options(p)
     p.set_defaults(handler=_cmd_nightly)
@@ -87,6 +89,7 @@ def _cmd_nightly(args: argparse.Namespace) -> int:
     # the output's lock first: a second nightly is refused before the engine is even loaded
     with holding_output(o.output, wait=o.wait) as lock_fd:
         from reconcile._nightly import nightly  # noqa: PLC0415 - keep `reconcile --help` fast
+        from reconcile._policies import SparkOptions  # noqa: PLC0415
 
         summary = nightly(
             o.paths,
@@ -103,6 +106,10 @@ def _cmd_nightly(args: argparse.Namespace) -> int:
             wait=o.wait,
             memory_limit=o.memory_limit,
             lock_fd=lock_fd,
+            engine=o.engine,
+            spark=None
+            if o.engine != "spark"
+            else SparkOptions(o.spark_master, o.spark_buckets, o.spark_task_memory or "1GB"),
         )
     failures = summary.failures(o.fail_on)
     if o.json:

@@ -10,8 +10,10 @@ from reconcile._cli._base import (
     EXIT_OK,
     command_line,
     common_options,
+    engine_options,
     memory_option,
     print_run,
+    spark_options,
 )
 
 
@@ -40,6 +42,7 @@ def add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--wait", type=float, default=0.0, help="seconds to wait for another run on the output")
     memory_option(p)
+    engine_options(p)
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     common_options(p)
     p.set_defaults(handler=_cmd_run)
@@ -60,6 +63,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         quiet=args.quiet,
         wait=args.wait,
         memory_limit=args.memory_limit,
+        engine=args.engine,
+        spark=spark_options(args),
     )
     if args.json:
         print(json.dumps(summary.to_json(), sort_keys=True))

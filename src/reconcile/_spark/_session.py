@@ -30,6 +30,7 @@ import re
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
 import duckdb
@@ -61,10 +62,11 @@ _PYTHON_ERROR_LINE: Final = re.compile(r"[A-Za-z_][\w.]*(?:Error|Exception|Exit|
 _SPARK_EXCEPTION: Final = "SparkException: "
 _IDENTIFIER: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _STREAM: Final = "bucket_stream"
+_QUIET_CONF: Final = Path(__file__).resolve().parents[1] / "data" / "spark"  # log4j2.properties: off
 
 
 def make_session(
-    master: str = "local[2]",
+    master: str | None = "local[2]",
     *,
     app_name: str = "reconcile",
     conf: Mapping[str, str] | None = None,
@@ -77,7 +79,12 @@ def make_session(
     An existing session is returned as it is, its SQL settings (UTC, nanoseconds as BIGINT) set again.
     """
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    builder = SparkSession.builder.master(master).appName(app_name)
+    if master is None or master.startswith("local"):  # (a cluster's conf and addresses are its own)
+        os.environ.setdefault("SPARK_CONF_DIR", str(_QUIET_CONF))
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    builder = SparkSession.builder.appName(app_name)
+    if master is not None:  # (None: what spark-submit set, else Spark's own default, local[*])
+        builder = builder.master(master)
     for key, value in {**SESSION_CONF, **(conf or {})}.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
@@ -106,28 +113,48 @@ class BucketTask:
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         """The bucket's result rows; an empty bucket yields none (the SQL does not run)."""
-        first = next(batches, None)
-        if first is None:
-            return
-        config: dict[str, str | bool | int | float | list[str]] = {
-            "threads": self.threads,
-            "memory_limit": self.memory_limit,
-        }
-        if self.temp_directory is not None:
-            config["temp_directory"] = self.temp_directory
         try:
-            con = duckdb.connect(config=config)
+            con = land_bucket(batches, self.relation, self.threads, self.memory_limit, self.temp_directory)
+            if con is None:
+                return
             try:
-                con.execute("SET TimeZone = 'UTC'")
-                stream = pa.RecordBatchReader.from_batches(first.schema, itertools.chain([first], batches))
-                con.register(_STREAM, stream)
-                con.execute(f"CREATE TEMP TABLE {self.relation} AS SELECT * FROM {_STREAM}")
-                con.unregister(_STREAM)
                 yield from con.sql(self.sql_text).to_arrow_reader(self.batch_rows)
             finally:
                 con.close()
         except Exception as error:
             raise RuntimeError(_task_error_text(error)) from None
+
+
+def land_bucket(
+    batches: Iterator[pa.RecordBatch],
+    relation: str,
+    threads: int,
+    memory_limit: str,
+    temp_directory: str | None = None,
+) -> duckdb.DuckDBPyConnection | None:
+    """A task's in-process DuckDB (``threads``, ``memory_limit``, spilling to ``temp_directory``, its
+    zone UTC) holding the bucket's batches as the temp table ``relation``; None for an empty bucket.
+    The stream lands in a table first: the engine's SQL reads its input more than once."""
+    first = next(batches, None)
+    if first is None:
+        return None
+    config: dict[str, str | bool | int | float | list[str]] = {
+        "threads": threads,
+        "memory_limit": memory_limit,
+    }
+    if temp_directory is not None:
+        config["temp_directory"] = temp_directory
+    con = duckdb.connect(config=config)
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        stream = pa.RecordBatchReader.from_batches(first.schema, itertools.chain([first], batches))
+        con.register(_STREAM, stream)
+        con.execute(f"CREATE TEMP TABLE {relation} AS SELECT * FROM {_STREAM}")
+        con.unregister(_STREAM)
+    except BaseException:
+        con.close()
+        raise
+    return con
 
 
 def _task_error_text(error: BaseException) -> str:

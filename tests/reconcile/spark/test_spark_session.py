@@ -4,8 +4,6 @@ one bucket, and a failing task says why in one line. Needs the [spark] extra and
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from decimal import Decimal, localcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,17 +11,13 @@ from typing import TYPE_CHECKING
 import duckdb
 import pytest
 
-pytest.importorskip("pyspark", reason="the [spark] extra is not installed")
-
-from reconcile._spark import make_session, map_buckets, task_error_line
+from reconcile._spark import map_buckets, task_error_line
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-pytestmark = [
-    pytest.mark.spark,
-    pytest.mark.skipif(shutil.which("java") is None, reason="Spark needs a Java runtime (17)"),
-]
+pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("spark")]
+
 
 # The events' instants (TIMESTAMPTZ_NS's extremes among them) and amounts (DECIMAL(38,12)'s extremes),
 # two events per resource
@@ -55,15 +49,6 @@ SELECT
     CAST(amount AS DECIMAL(38, 12)) AS amount
 FROM (SELECT unnest($instants) AS ns, unnest($amounts) AS amount, generate_subscripts($instants, 1) AS i)
 """
-
-
-@pytest.fixture(scope="module")
-def spark() -> Iterator[SparkSession]:
-    session = make_session(
-        "local[2]", conf={"spark.sql.shuffle.partitions": "2", "spark.driver.memory": "1g"}
-    )
-    yield session
-    session.stop()
 
 
 @pytest.fixture(scope="module")

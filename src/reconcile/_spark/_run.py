@@ -1,0 +1,328 @@
+"""The Spark engine's side of a session: one Spark job computes every period a session runs.
+
+The session (``_session``) keeps everything that is not per resource: the store snapshot, the
+``run_id``s, the plan, the manifests, staging, the figures and the atomic commit, exactly as with the
+DuckDB engine. In between, Spark reads the committed events of the walk's days and the starting
+checkpoint's files (instants as BIGINT nanoseconds: ``spark.sql.legacy.parquet.nanosAsLong``), hashes
+``(family, resource_id)`` into buckets and runs :class:`~reconcile._spark._task.BucketRun` on each
+(``mapInArrow``'s iterator form: a bucket streams into the task's DuckDB). The tasks write their
+rows as Parquet parts under the output folder's staging area (a shared filesystem on a cluster); the
+driver's DuckDB then reads every part into the batch the writer stages, sums the buckets' role counts
+(checked: one role per event), writes the checkpoint at the walk's last midnight from the buckets'
+states, and commits each period as the DuckDB engine does. Spark computes nothing itself: no money,
+no instants; only the shuffle and the scheduling.
+
+What differs from the DuckDB engine, by design: every period is computed whole (no incremental
+restatement: ``reused`` is null), and one checkpoint is written (in full, at the walk's last midnight
+retention keeps), not the DuckDB engine's daily ones. Rows, ``run_id``s and every other manifest field
+are the same (tests compare both engines).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from reconcile import _pair, _staging, _write
+from reconcile import _schema as schema
+from reconcile._checkpoint import retained
+from reconcile._engine import engine_errors, literals
+from reconcile._manifest import Manifest
+from reconcile._pair import Roles
+from reconcile._period import Period, date_to_ns, format_ns, ns_to_date
+from reconcile._policies import SparkOptions
+from reconcile._results import RunSummary, summary_from_manifest
+from reconcile._spark._session import make_session, task_error_line
+from reconcile._spark._task import (
+    EVENT,
+    KIND,
+    OPEN,
+    RESULT_DDL,
+    SEEN,
+    TABLES,
+    BucketJob,
+    BucketRun,
+    PeriodJob,
+    describe,
+    input_columns,
+    part_file,
+)
+from reconcile.exceptions import ReconcileError, SparkEngineError, StoreError
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+    from reconcile._session import Pending, Session
+
+BUCKETS_PER_CORE = 4
+EVENTS_PER_BUCKET = 500_000
+"""The default bucket count keeps about this many events (or fewer) in a task: a task's memory is
+bounded by its bucket, not by the run (docs/SCALING.md)."""
+
+last_job: dict[str, int] = {}
+"""Figures of the last Spark job in this process (buckets, input events, the largest worker peak
+RSS): for progress and benchmarks."""
+
+
+class SparkRuns:
+    """The Spark engine of one session (module doc)."""
+
+    def __init__(self, session: Session, options: SparkOptions) -> None:
+        self.session = session
+        self.options = options
+        self.spark: SparkSession | None = None
+        self.walk_from_ns: int | None = None
+        self.start_roles = Roles()
+        self.checkpoint: tuple[Path, bool] | None = None  # the starting state's folder, has a delta
+        self._batch: _staging.Batch | None = None
+
+    # --- the plan -------------------------------------------------------------------------------
+
+    def prepare(self, periods: Sequence[tuple[Period, int]]) -> None:
+        """Choose where the walk starts: the latest valid checkpoint at or before the earliest period."""
+        walker = self.session.walker
+        if any(entry.flat for entry in walker.entries):
+            raise StoreError(
+                f"{self.session.store.path}: a format-1 store (one events file per ingest) cannot be read"
+                " by day; the next `reconcile ingest` upgrades it, then run the Spark engine"
+            )
+        from_ns = min(p.start_ns for p, _ in periods)
+        cp = walker.checkpoints.latest_valid(from_ns, walker.basis)
+        self.walk_from_ns = None if cp is None else cp.at_ns
+        self.start_roles = Roles() if cp is None else cp.roles
+        if cp is not None:
+            folder, _ = walker.checkpoints.copy_files(cp, self._scratch())
+            self.checkpoint = (folder, cp.seen_base is not None)
+
+    def _scratch(self) -> Path:
+        return Path(self.session.walker.scratch)
+
+    def _checkpoint_day(self, to_ns: int) -> dt.date | None:
+        """The one midnight this walk writes a checkpoint at (module doc), or None."""
+        walker = self.session.walker
+        lasts = [e.last_ns for e in walker.entries if e.last_ns is not None]
+        if not walker.write_checkpoints or not lasts:
+            return None
+        day = min(ns_to_date(to_ns), ns_to_date(max(lasts)) + dt.timedelta(days=1))
+        if date_to_ns(day) > to_ns or (
+            self.walk_from_ns is not None and date_to_ns(day) <= self.walk_from_ns
+        ):
+            return None
+        existing = [cp.day for cp in walker.checkpoints.all() if cp.valid(walker.basis)]
+        return day if day in retained([*existing, day], max([*existing, day])) else None
+
+    # --- running ----------------------------------------------------------------------------------
+
+    def run_many(
+        self, out: _write.OutputFolder, runs: Sequence[tuple[Period, int]], *, force: bool = True
+    ) -> list[RunSummary]:
+        """Every ``(period, cut_off)`` computed by one Spark job, then committed in order."""
+        session = self.session
+        done: dict[str, RunSummary] = {}
+        todo = []
+        for period, cut_off in runs:
+            run_id = session.run_id(period, cut_off)
+            previous = out.manifest(period.name)
+            if not force and previous is not None and previous.run_id == run_id:
+                done[period.name] = summary_from_manifest(previous, str(out.path), skipped=True)
+                continue
+            todo.append((period, cut_off, run_id, previous))
+        if todo:
+            _, parts = out.staging("spark")
+            self._batch = _staging.Batch(session.con)
+            try:
+                pending = self._compute(out, parts, todo, self._batch)
+                for summary in session.write_batch(self._batch, out, pending):
+                    done[summary.period] = summary
+            finally:
+                self._batch.clear()
+                self._batch = None
+                shutil.rmtree(parts, ignore_errors=True)
+        return [done[p.name] for p, _ in runs]
+
+    def _compute(
+        self,
+        out: _write.OutputFolder,
+        parts: Path,
+        todo: Sequence[tuple[Period, int, str, Manifest | None]],
+        batch: _staging.Batch,
+    ) -> list[Pending]:
+        session = self.session
+        walk_to_ns = max(cut_off for _, cut_off, _, _ in todo)
+        day = self._checkpoint_day(walk_to_ns)
+        job = BucketJob(
+            walk_from_ns=self.walk_from_ns,
+            walk_to_ns=walk_to_ns,
+            periods=tuple(PeriodJob(p.name, p.start_ns, p.end_ns, c, r) for p, c, r, _ in todo),
+            checkpoints=() if day is None else (day.isoformat(),),
+            checkpoint_ns=() if day is None else (date_to_ns(day),),
+            double_start=session.options.double_start,
+            stale_after_ns=session.options.stale_after_ns,
+            book=session.book,
+            tenants=session.tenants,
+            parts=str(parts),
+            memory_limit=self.options.task_memory,
+        )
+        started = time.monotonic()
+        session.progress.note(f"spark: {describe(job)}")
+        results = self._run_job(job)
+        session.progress.note(f"spark: {len(results)} bucket result(s) in {time.monotonic() - started:.1f} s")
+        self._fill_empty(job, parts)
+        by_name: dict[str, Roles] = {}
+        for row in results:
+            key = f"{row['what']}:{row['name']}"
+            by_name[key] = by_name.get(key, Roles()) + Roles(
+                int(row["events"]), int(row["start"]), int(row["stop"]), int(row["unmatched_stop"])
+            )
+        pending: list[Pending] = []
+        from reconcile._session import Pending  # noqa: PLC0415 - (the session imports this module lazily)
+
+        for period, cut_off, run_id, previous in todo:
+            roles = self.start_roles + by_name.get(f"period:{period.name}", Roles())
+            _check_roles(roles, period.name)
+            files = {t: sorted(part_file(parts, t, period.name, 0).parent.glob("*.parquet")) for t in TABLES}
+            with engine_errors(f"run {period.name}", memory_limit=session.memory_limit, where=str(out.path)):
+                batch.collect_files(period=period, cut_off_ns=cut_off, run_id=run_id, files=files)
+            manifest = session.manifest(period, cut_off, run_id, previous, roles)
+            pending.append(Pending(period, run_id, manifest, started))
+        if day is not None:
+            roles = self.start_roles + by_name.get(f"checkpoint:{day.isoformat()}", Roles())
+            self._save_checkpoint(parts, day, roles)
+        return pending
+
+    def _session(self) -> SparkSession:
+        if self.spark is None:
+            try:
+                self.spark = make_session(self.options.master)
+            except Exception as exc:
+                if not type(exc).__module__.startswith(("pyspark", "py4j")):
+                    raise
+                master = self.options.master or "spark-submit's, else local[*]"
+                raise SparkEngineError(
+                    f"spark: cannot start Spark (master {master}): {task_error_line(exc)}; the Spark"
+                    " engine needs Java 17 (java on PATH or JAVA_HOME)"
+                ) from None
+        return self.spark
+
+    def _inputs(self, spark: SparkSession, job: BucketJob) -> DataFrame:
+        """The walk's events, and the starting state's open starts and seen resources, one frame."""
+        from pyspark.sql import functions as f  # noqa: PLC0415
+
+        walker = self.session.walker
+        first_day = None if job.walk_from_ns is None else ns_to_date(job.walk_from_ns)
+        files = walker.store.event_files(first_day, ns_to_date(job.walk_to_ns - 1), entries=walker.entries)
+        columns = input_columns()
+
+        def full(frame: DataFrame, kind: str) -> DataFrame:
+            have = set(frame.columns)
+            return frame.select(
+                *[
+                    f.col(c) if c in have else f.lit(None).cast(t).alias(c)
+                    for c, t in columns.items()
+                    if c != KIND
+                ],
+                f.lit(kind).alias(KIND),
+            )
+
+        frames = []
+        if files:
+            frames.append(full(spark.read.parquet(*[str(p) for p in files]).select(*schema.EVENTS), EVENT))
+        if self.checkpoint is not None:
+            folder, has_delta = self.checkpoint
+            state = spark.read.parquet(str(folder / "open.parquet")).select(*_pair.STATE_OPEN_COLUMNS)
+            frames.append(full(state, OPEN))
+            seen_files = [str(folder / "seen.parquet")] + (
+                [str(folder / "seen_delta.parquet")] if has_delta else []
+            )
+            frames.append(full(spark.read.parquet(*seen_files).select(*_pair.STATE_SEEN_COLUMNS), SEEN))
+        if not frames:
+            return spark.createDataFrame([], ", ".join(f"{c} {t}" for c, t in columns.items()))
+        frame = frames[0]
+        for other in frames[1:]:
+            frame = frame.unionByName(other)
+        return frame
+
+    def _window_events(self, job: BucketJob) -> int:
+        """About how many events the walk reads (``store.json``'s counts of its days' files)."""
+        walker = self.session.walker
+        first = None if job.walk_from_ns is None else ns_to_date(job.walk_from_ns).isoformat()
+        last = ns_to_date(job.walk_to_ns - 1).isoformat()
+        total = 0
+        for entry in walker.entries:
+            days = [d for d in entry.days if (first is None or d >= first) and d <= last]
+            if entry.events and entry.days:
+                total += entry.events * len(days) // len(entry.days)
+        return total
+
+    def _run_job(self, job: BucketJob) -> list[dict[str, int | str]]:
+        spark = self._session()
+        events = self._window_events(job)
+        buckets = self.options.buckets or max(
+            BUCKETS_PER_CORE * spark.sparkContext.defaultParallelism, -(-events // EVENTS_PER_BUCKET)
+        )
+        self.session.progress.note(f"spark: about {events:,} events in {buckets} buckets")
+        frame = self._inputs(spark, job).repartition(buckets, "family", "resource_id")
+        try:
+            rows = frame.mapInArrow(BucketRun(job), RESULT_DDL).collect()
+        except Exception as exc:
+            if type(exc).__module__.startswith(("pyspark", "py4j")):
+                raise SparkEngineError(f"spark: a task failed: {task_error_line(exc)}") from None
+            raise
+        found = [row.asDict() for row in rows]
+        peak = max((int(r["worker_peak_kb"]) for r in found), default=0)
+        last_job.clear()
+        last_job.update({"buckets": buckets, "events": events, "worker_peak_kb": peak})
+        self.session.progress.note(f"spark: the largest task's worker peaked at {peak / 1024:.0f} MB")
+        return found
+
+    def _fill_empty(self, job: BucketJob, parts: Path) -> None:
+        """Give each table of each period (and the checkpoint) at least one part, with its schema: an
+        empty bucket run here when no task wrote one (a store with no event and no state)."""
+        names = [(t, p.name) for p in job.periods for t in TABLES]
+        names += [(t, day) for day in job.checkpoints for t in ("checkpoint_open", "checkpoint_seen")]
+        if all(any(part_file(parts, t, n, 0).parent.glob("*.parquet")) for t, n in names):
+            return
+        BucketRun(job).run_empty(bucket=99_999)
+
+    def _save_checkpoint(self, parts: Path, day: dt.date, roles: Roles) -> None:
+        """The checkpoint at ``day`` from every bucket's state there, written by the store's own code."""
+        session, walker = self.session, self.session.walker
+        _check_roles(roles, f"checkpoint {day}")
+        con = session.con
+        for relation, table in ((_pair.NEXT_OPEN, "checkpoint_open"), (_pair.NEXT_SEEN, "checkpoint_seen")):
+            files = sorted(part_file(parts, table, day.isoformat(), 0).parent.glob("*.parquet"))
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {relation} AS"
+                " SELECT * FROM read_parquet(?) ORDER BY family, resource_id",
+                [literals(files)],
+            )
+        try:
+            walker.checkpoints.save(
+                con, day, basis=walker.basis(date_to_ns(day)), roles=roles, seen_base=None
+            )
+            walker.checkpoints.prune(walker.basis)
+        except OSError as exc:  # a read-only store: the run goes on, slower next time
+            walker.checkpoint_error = f"checkpoint at {day} not written: {exc.strerror or exc}"
+            session.progress.note(f"pairing: {walker.checkpoint_error}")
+
+    def close(self) -> None:
+        """Let go of the SparkSession. It stays for the process (Spark's ``getOrCreate``: the next run
+        in a notebook or a test reuses it; the JVM ends with the process)."""
+        self.spark = None
+
+
+def _check_roles(roles: Roles, what: str) -> None:
+    if roles.events != roles.start + roles.stop + roles.unmatched_stop:
+        raise ReconcileError(
+            f"{what}: role identity broken across buckets: {roles.events} events, {roles.start} starts +"
+            f" {roles.stop} stops + {roles.unmatched_stop} unmatched stops"
+        )
+
+
+def describe_walk(walk_from_ns: int | None) -> str:
+    """Where a walk starts, for progress lines."""
+    return "the start" if walk_from_ns is None else format_ns(walk_from_ns)

@@ -1,0 +1,236 @@
+"""What one Spark task runs on its bucket of resources: the engine's own pairing and pricing.
+
+A bucket is every input row of the resources whose ``(family, resource_id)`` hash to it: the window's
+events, and the starting checkpoint's open starts and seen resources (``_kind`` says which). The
+task lands them in an in-process DuckDB (one thread, its own memory limit, spilling to its own
+folder), rebuilds the relations pairing reads with their exact types (instants came through Spark as
+BIGINT nanoseconds), walks once (``_pair.walk``), and for each period reads the walk as of its cut-off
+(``_pair.as_of``), prices it (``Pricer``) and writes its three output tables, in the writer's own
+form (``sql/engine/write/output_*.sql``, the period's ``run_id`` included), as one Parquet file per
+table, period and bucket under the job's parts folder. It does the same for the state at each
+checkpoint midnight (``_pair.state_at``). What it yields to Spark is small: per period and
+checkpoint, its role counts and rows; every row of money stays in DuckDB and in those files, so
+Spark never computes with a decimal or an instant.
+
+Everything here is per resource (SPEC section 3), so the union of the buckets' files is, row for row,
+what the DuckDB engine computes in one connection.
+"""
+
+from __future__ import annotations
+
+import resource
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import duckdb
+import pyarrow as pa  # type: ignore[import-untyped]
+
+from reconcile import _pair
+from reconcile import _schema as schema
+from reconcile._pair import AsOf, Roles
+from reconcile._period import format_ns
+from reconcile._policies import DoubleStartPolicy
+from reconcile._price import PeriodBounds, Pricer
+from reconcile._pricebook import PriceBook
+from reconcile._spark._session import TASK_ERROR, land_bucket
+from reconcile._sql import load_sql
+
+KIND: Final = "_kind"  # which input a row is: EVENT, OPEN or SEEN
+EVENT, OPEN, SEEN = "event", "open", "seen"
+TABLES: Final = ("slices", "intervals", "anomalies")
+_ROWS: Final = "bucket_rows"
+
+RESULT_SCHEMA: Final = pa.schema(
+    [
+        ("what", pa.string()),  # "period" or "checkpoint"
+        ("name", pa.string()),  # the period's name, or the checkpoint's day (YYYY-MM-DD)
+        ("bucket", pa.int64()),
+        ("events", pa.int64()),
+        ("start", pa.int64()),
+        ("stop", pa.int64()),
+        ("unmatched_stop", pa.int64()),
+        ("slices", pa.int64()),
+        ("intervals", pa.int64()),
+        ("anomalies", pa.int64()),
+        ("worker_peak_kb", pa.int64()),  # the Python worker's peak RSS when the task ended
+    ]
+)
+"""One row per period and checkpoint a task computed (Spark DDL: :data:`RESULT_DDL`)."""
+
+RESULT_DDL: Final = (
+    "what string, name string, bucket bigint, events bigint, start bigint, stop bigint,"
+    " unmatched_stop bigint, slices bigint, intervals bigint, anomalies bigint, worker_peak_kb bigint"
+)
+
+
+@dataclass(frozen=True)
+class PeriodJob:
+    """One period a job computes: its bounds, cut-off and run_id (Unix nanoseconds, UTC)."""
+
+    name: str
+    start_ns: int
+    end_ns: int
+    cut_off_ns: int
+    run_id: str
+
+
+@dataclass(frozen=True)
+class BucketJob:
+    """Everything a task needs (pickled to the executors with the function)."""
+
+    walk_from_ns: int | None  # the starting checkpoint's instant (None: the start of history)
+    walk_to_ns: int
+    periods: tuple[PeriodJob, ...]
+    checkpoints: tuple[str, ...]  # the midnights (YYYY-MM-DD) whose state is written
+    checkpoint_ns: tuple[int, ...]
+    double_start: DoubleStartPolicy
+    stale_after_ns: int | None
+    book: PriceBook
+    tenants: pa.Table | None
+    parts: str  # the job's parts folder (shared by the driver and every executor)
+    memory_limit: str = "1GB"
+    threads: int = 1
+
+
+def input_columns() -> dict[str, str]:
+    """The columns of a bucket's input rows, as Spark carries them: every events column (instants as
+    BIGINT nanoseconds) and :data:`KIND`; an open start or a seen resource fills the ones it has."""
+    spark_types = {"VARCHAR": "string", "BIGINT": "bigint"}
+    columns = {
+        name: "bigint" if sql_type.startswith("TIMESTAMP") else spark_types[sql_type]
+        for name, sql_type in schema.EVENTS.items()
+    }
+    return {**columns, KIND: "string"}
+
+
+def part_file(parts: str | Path, table: str, name: str, bucket: int) -> Path:
+    """Where a task writes one table of one period (or checkpoint) of its bucket."""
+    return Path(parts) / table / f"name={name}" / f"bucket={bucket:05d}.parquet"
+
+
+def _typed(columns: dict[str, str], kind: str) -> str:
+    """A SELECT of ``columns`` from the landed rows of ``kind`` with their engine types (a Spark
+    BIGINT of nanoseconds back to TIMESTAMPTZ_NS)."""
+    parts = []
+    for name, sql_type in columns.items():
+        if sql_type.startswith("TIMESTAMP"):
+            parts.append(f"timezone('UTC', make_timestamp_ns({name})) AS {name}")
+        else:
+            parts.append(f"CAST({name} AS {sql_type}) AS {name}")
+    return f"SELECT {', '.join(parts)} FROM {_ROWS} WHERE {KIND} = '{kind}'"
+
+
+class BucketRun:
+    """``mapInArrow``'s function: the bucket's rows in, its result rows out (module doc)."""
+
+    def __init__(self, job: BucketJob) -> None:
+        self.job = job
+
+    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from pyspark import TaskContext  # noqa: PLC0415 - (a task's; the module is also imported by the driver)
+
+        context = TaskContext.get()
+        bucket = context.partitionId() if context is not None else 0
+        scratch = Path(self.job.parts) / "spill" / f"bucket={bucket:05d}"
+        scratch.mkdir(parents=True, exist_ok=True)
+        try:
+            con = land_bucket(batches, _ROWS, self.job.threads, self.job.memory_limit, str(scratch))
+            if con is None:
+                return
+            try:
+                rows = self._run(con, bucket)
+            finally:
+                con.close()
+        except Exception as error:
+            raise RuntimeError(_task_error_text(error, bucket)) from None
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        yield pa.RecordBatch.from_pylist(rows, schema=RESULT_SCHEMA)
+
+    def run_empty(self, bucket: int) -> None:
+        """Write the parts of a bucket with no rows (every table with its schema, no row): the driver
+        runs it when no task wrote a part (a store with no event and no state)."""
+        con = duckdb.connect(config={"threads": 1, "memory_limit": self.job.memory_limit})
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            kinds = {"string": "VARCHAR", "bigint": "BIGINT"}
+            defs = ", ".join(f"{n} {kinds[t]}" for n, t in input_columns().items())
+            con.execute(f"CREATE TEMP TABLE {_ROWS} ({defs})")
+            self._run(con, bucket)
+        finally:
+            con.close()
+
+    def _run(self, con: duckdb.DuckDBPyConnection, bucket: int) -> list[dict[str, object]]:
+        job = self.job
+        con.execute(f"CREATE TEMP TABLE {_pair.EVENTS} AS {_typed(schema.EVENTS, EVENT)}")
+        _pair.empty_state(con)
+        con.execute(f"INSERT INTO {_pair.STATE_OPEN} {_typed(_pair.STATE_OPEN_COLUMNS, OPEN)}")
+        con.execute(f"INSERT INTO {_pair.STATE_SEEN_BASE} {_typed(_pair.STATE_SEEN_COLUMNS, SEEN)}")
+        con.execute(f"DROP TABLE {_ROWS}")
+        _pair.walk(con, walk_from_ns=job.walk_from_ns, walk_to_ns=job.walk_to_ns)
+        found: list[dict[str, object]] = []
+        pricer = Pricer(con, job.book, job.tenants) if job.periods else None
+        for period in job.periods:
+            roles = _pair.window_roles(con, period.cut_off_ns)
+            options = AsOf(period.cut_off_ns, job.double_start, job.stale_after_ns)
+            _pair.as_of(con, options, period=(period.start_ns, period.end_ns), event_roles=False)
+            assert pricer is not None
+            pricer.price(PeriodBounds(period.start_ns, period.end_ns, period.cut_off_ns))
+            for name, value in (
+                ("batch_run_id", period.run_id),
+                ("batch_period_name", period.name),
+                ("batch_period_start_ns", period.start_ns),
+                ("batch_period_end_ns", period.end_ns),
+            ):
+                con.execute(f"SET VARIABLE {name} = ?", [value])
+            counts = {}
+            for table in TABLES:
+                dest = part_file(job.parts, table, period.name, bucket)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                rows = load_sql(f"engine/write/output_{table}")
+                con.execute(
+                    f"COPY ({rows}) TO ? (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)", [str(dest)]
+                )
+                counts[table] = _rows_in(con, dest)
+            found.append(_result("period", period.name, bucket, roles, counts))
+        for day, at_ns in zip(job.checkpoints, job.checkpoint_ns, strict=True):
+            roles = _pair.window_roles(con, at_ns)
+            _pair.state_at(con, at_ns, full_seen=True)
+            for table, relation in (
+                ("checkpoint_open", _pair.NEXT_OPEN),
+                ("checkpoint_seen", _pair.NEXT_SEEN),
+            ):
+                dest = part_file(job.parts, table, day, bucket)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                con.execute(f"COPY {relation} TO ? (FORMAT parquet, COMPRESSION zstd)", [str(dest)])
+            found.append(_result("checkpoint", day, bucket, roles, {}))
+        return found
+
+
+def _rows_in(con: duckdb.DuckDBPyConnection, file: Path) -> int:
+    return int(con.execute("SELECT count(*) FROM read_parquet(?)", [str(file)]).fetchall()[0][0])
+
+
+def _result(what: str, name: str, bucket: int, roles: Roles, counts: dict[str, int]) -> dict[str, object]:
+    return {
+        "what": what,
+        "name": name,
+        "bucket": bucket,
+        **roles.to_json(),
+        **{table: counts.get(table, 0) for table in TABLES},
+        "worker_peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+    }
+
+
+def _task_error_text(error: BaseException, bucket: int) -> str:
+    text = " ".join(str(error).split())
+    return f"{TASK_ERROR}: bucket {bucket}: {type(error).__name__}: {text}"
+
+
+def describe(job: BucketJob) -> str:
+    """One line for progress: the walk and what it computes."""
+    begin = "the start" if job.walk_from_ns is None else format_ns(job.walk_from_ns)
+    return f"walk from {begin} to {format_ns(job.walk_to_ns)}, {len(job.periods)} period(s)"
