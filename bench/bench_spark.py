@@ -103,9 +103,9 @@ def main() -> None:
         duck["run_id"] == two["run_id"] == one["run_id"] and duck["totals"] == two["totals"] == one["totals"]
     ):
         raise SystemExit(f"the engines disagree: {duck} / {two} / {one}")
-    small_default = _run(small, "1M, default buckets", "spark", "local[2]")
-    small_eight = _run(small, "1M, 8 buckets", "spark", "local[2]", 8)
-    big_eight = _run(big, "10M, 8 buckets", "spark", "local[2]", 8)
+    small_default = _run(small, "small, default buckets", "spark", "local[2]")
+    small_eight = _run(small, "small, 8 buckets", "spark", "local[2]", 8)
+    big_eight = _run(big, "large, 8 buckets", "spark", "local[2]", 8)
 
     print(f"month of {duck['events']:,} events (run_id {duck['run_id']}, the same on both engines)")
     d, s2, s1 = float(duck["wall"]), float(two["wall"]), float(one["wall"])  # type: ignore[arg-type]

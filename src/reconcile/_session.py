@@ -424,6 +424,13 @@ class Session:
         with engine_errors(f"writing {names}", memory_limit=self.memory_limit, where=str(out.path)):
             staged = out.stage(batch)
         batch.clear()
+        return self.commit_staged(out, pending, staged)
+
+    def commit_staged(
+        self, out: _write.OutputFolder, pending: list[Pending], staged: list[_write.Staged]
+    ) -> list[RunSummary]:
+        """Count each staged period from its files and commit it, in order; what is left staged is
+        removed whatever happens."""
         summaries = []
         try:
             for item, files in zip(pending, staged, strict=True):

@@ -166,46 +166,6 @@ class Batch:
         self.rows += _count_rows(con, period.name)
         self.entries.append(BatchEntry(period, cut_off_ns, run_id, kept))
 
-    def collect_files(
-        self, *, period: Period, cut_off_ns: int, run_id: str, files: dict[str, list[Path]]
-    ) -> None:
-        """Add one period's rows from Parquet files already in the writer's form (table -> files
-        holding ``output_<table>`` rows of this period and ``run_id``: the Spark engine's parts, one
-        per bucket). Checked as :meth:`collect` checks the relations: columns, types, dates."""
-        con = self.con
-        if any(e.period.name == period.name for e in self.entries):
-            raise OutputError(f"period {period.name} is twice in one batch")
-        for table in TABLES:
-            if not files[table]:
-                raise OutputError(f"period {period.name}: no {table} part was written")
-            rel = con.sql(
-                "SELECT * FROM read_parquet(?, hive_partitioning = false)", params=[literals(files[table])]
-            )
-            check_columns(rel, table, SPEC_COLUMNS[table])
-        slices = literals(files["slices"])
-        outside, wrong_run = con.execute(
-            "SELECT count(*) FILTER (WHERE usage_date IS NULL OR usage_date NOT BETWEEN ? AND ?),"
-            " count(*) FILTER (WHERE run_id IS DISTINCT FROM ?)"
-            " FROM read_parquet(?, hive_partitioning = false)",
-            [period.first_day, period.days()[-1], run_id, slices],
-        ).fetchall()[0]
-        if outside or wrong_run:
-            raise OutputError(
-                f"slices: {outside} rows dated outside period {period.name}, {wrong_run} of another run"
-            )
-        for table in TABLES:
-            rows = (
-                "SELECT CAST(? AS VARCHAR) AS batch_period, o.*"
-                " FROM read_parquet(?, hive_partitioning = false) AS o"
-            )
-            params = [period.name, literals(files[table])]
-            if self._exists(f"batch_{table}"):
-                con.execute(f"INSERT INTO main.batch_{table} BY NAME {rows}", params)
-            else:
-                con.execute(f"CREATE TABLE main.batch_{table} AS {rows}", params)
-        self.rows += _count_rows(con, period.name)
-        self.entries.append(BatchEntry(period, cut_off_ns, run_id, None))
-
     def _exists(self, table: str) -> bool:
         return bool(
             self.con.execute(

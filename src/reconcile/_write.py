@@ -225,7 +225,50 @@ class OutputFolder:
             raise OutputError(f"output folder {self.path} is closed")
         if not batch.entries:
             return []
-        lengths = {e.period.length for e in batch.entries}
+        self._bind([e.period for e in batch.entries])
+        with private_files():
+            staged: list[Staged] = []
+            jobs: list[_staging.FileJob] = []
+            try:
+                for entry in batch.entries:
+                    token, root = self.staging(entry.run_id[:16])
+                    period_jobs = batch.jobs(entry, root)
+                    jobs.extend(period_jobs)
+                    files = {t: [j.path for j in period_jobs if j.table == t] for t in _staging.TABLES}
+                    staged.append(Staged(entry.period, entry.run_id, token, root, files, {}))
+                _staging.write_files(batch.con, jobs, after_first=lambda: _faults.point("staging"))
+                return [replace(s, rows=self._check_staged(batch.con, s)) for s in staged]
+            except BaseException:
+                self.discard(staged)
+                raise
+
+    def adopt(self, con: duckdb.DuckDBPyConnection, period: Period, run_id: str, token: str) -> Staged:
+        """A period whose files another writer put under ``.staging/<token>/`` (the Spark engine's
+        tasks: ``slices/usage_date=D/``, ``intervals/period=P/``, ``anomalies/period=P/``, any number
+        of ``*.parquet`` each, every day of the period holding at least one), checked as
+        :meth:`stage` checks its own. Nothing is committed."""
+        if self._fd is None:
+            raise OutputError(f"output folder {self.path} is closed")
+        self._bind([period])
+        root = self.path / _STAGING / token
+        folders = {
+            "slices": [root / "slices" / f"usage_date={d.isoformat()}" for d in period.days()],
+            "intervals": [root / "intervals" / f"period={period.name}"],
+            "anomalies": [root / "anomalies" / f"period={period.name}"],
+        }
+        files: dict[str, list[Path]] = {}
+        for table, dirs in folders.items():
+            missing = [d for d in dirs if not any(d.glob("*.parquet"))]
+            if missing:
+                raise OutputError(f"period {period.name}: nothing staged in {missing[0]}")
+            files[table] = sorted(f for d in dirs for f in d.glob("*.parquet"))
+        staged = Staged(period, run_id, token, root, files, {})
+        return replace(staged, rows=self._check_staged(con, staged))
+
+    def _bind(self, periods: Sequence[Period]) -> None:
+        """Check the folder takes these periods (its output format, its one period length) and bind
+        an empty folder to their length (``output.json``)."""
+        lengths = {p.length for p in periods}
         if len(lengths) > 1:
             raise UsageError(f"one batch holds periods of {' and '.join(sorted(lengths))}")
         length = lengths.pop()
@@ -241,30 +284,15 @@ class OutputFolder:
             )
         held = self.period_length() if committed else None
         if held is not None and held != length:
-            name = batch.entries[0].period.name
             raise UsageError(
-                f"output folder {self.path} holds {held} runs; period {name} is a {length}: "
+                f"output folder {self.path} holds {held} runs; period {periods[0].name} is a {length}: "
                 "use one output folder per period length"
             )
-        with private_files():
-            if held is None and self.period_length() != length:
+        if held is None and self.period_length() != length:
+            with private_files():
                 write_json_atomic(
                     self.path / "output.json", {"format": OUTPUT_FORMAT, "period_length": length}
                 )
-            staged: list[Staged] = []
-            jobs: list[_staging.FileJob] = []
-            try:
-                for entry in batch.entries:
-                    token, root = self.staging(entry.run_id[:16])
-                    period_jobs = batch.jobs(entry, root)
-                    jobs.extend(period_jobs)
-                    files = {t: [j.path for j in period_jobs if j.table == t] for t in _staging.TABLES}
-                    staged.append(Staged(entry.period, entry.run_id, token, root, files, {}))
-                _staging.write_files(batch.con, jobs, after_first=lambda: _faults.point("staging"))
-                return [replace(s, rows=self._check_staged(batch.con, s)) for s in staged]
-            except BaseException:
-                self.discard(staged)
-                raise
 
     def _check_staged(self, con: duckdb.DuckDBPyConnection, staged: Staged) -> dict[str, int]:
         """The rows of each table's staged files; OutputError if their columns are not the SPEC's."""

@@ -29,11 +29,11 @@ from typing import TYPE_CHECKING
 
 from reconcile import _pair, _staging, _write
 from reconcile import _schema as schema
-from reconcile._checkpoint import retained
+from reconcile._checkpoint import Checkpoint, retained
 from reconcile._engine import engine_errors, literals
 from reconcile._manifest import Manifest
 from reconcile._pair import Roles
-from reconcile._period import Period, date_to_ns, format_ns, ns_to_date
+from reconcile._period import Period, date_to_ns, format_ns, ns_to_date, parse_period
 from reconcile._policies import SparkOptions
 from reconcile._results import RunSummary, summary_from_manifest
 from reconcile._spark._session import make_session, task_error_line
@@ -43,7 +43,6 @@ from reconcile._spark._task import (
     OPEN,
     RESULT_DDL,
     SEEN,
-    TABLES,
     BucketJob,
     BucketRun,
     PeriodJob,
@@ -78,6 +77,7 @@ class SparkRuns:
         self.walk_from_ns: int | None = None
         self.start_roles = Roles()
         self.checkpoint: tuple[Path, bool] | None = None  # the starting state's folder, has a delta
+        self._start: Checkpoint | None = None  # the checkpoint the walk starts from
         self._batch: _staging.Batch | None = None
 
     # --- the plan -------------------------------------------------------------------------------
@@ -91,15 +91,10 @@ class SparkRuns:
                 " by day; the next `reconcile ingest` upgrades it, then run the Spark engine"
             )
         from_ns = min(p.start_ns for p, _ in periods)
-        cp = walker.checkpoints.latest_valid(from_ns, walker.basis)
+        cp = None if walker.full else walker.checkpoints.latest_valid(from_ns, walker.basis)
+        self._start = cp
         self.walk_from_ns = None if cp is None else cp.at_ns
         self.start_roles = Roles() if cp is None else cp.roles
-        if cp is not None:
-            folder, _ = walker.checkpoints.copy_files(cp, self._scratch())
-            self.checkpoint = (folder, cp.seen_base is not None)
-
-    def _scratch(self) -> Path:
-        return Path(self.session.walker.scratch)
 
     def _checkpoint_day(self, to_ns: int) -> dt.date | None:
         """The one midnight this walk writes a checkpoint at (module doc), or None."""
@@ -133,31 +128,42 @@ class SparkRuns:
             todo.append((period, cut_off, run_id, previous))
         if todo:
             _, parts = out.staging("spark")
-            self._batch = _staging.Batch(session.con)
+            roots = [out.staging(run_id[:16]) for _, _, run_id, _ in todo]
+            staged: list[_write.Staged] = []
             try:
-                pending = self._compute(out, parts, todo, self._batch)
-                for summary in session.write_batch(self._batch, out, pending):
+                pending = self._compute(parts, todo, roots)
+                for (period, _, run_id, _), (token, _) in zip(todo, roots, strict=True):
+                    with engine_errors(
+                        f"run {period.name}", memory_limit=session.memory_limit, where=str(out.path)
+                    ):
+                        staged.append(out.adopt(session.con, period, run_id, token))
+                for summary in session.commit_staged(out, pending, staged):
                     done[summary.period] = summary
             finally:
-                self._batch.clear()
-                self._batch = None
+                out.discard(staged)
+                for _, root in roots:
+                    shutil.rmtree(root, ignore_errors=True)
                 shutil.rmtree(parts, ignore_errors=True)
         return [done[p.name] for p, _ in runs]
 
     def _compute(
         self,
-        out: _write.OutputFolder,
         parts: Path,
         todo: Sequence[tuple[Period, int, str, Manifest | None]],
-        batch: _staging.Batch,
+        roots: Sequence[tuple[str, Path]],
     ) -> list[Pending]:
+        """Run the job; the manifests of its periods (their files are in ``roots``), the checkpoint
+        written."""
         session = self.session
         walk_to_ns = max(cut_off for _, cut_off, _, _ in todo)
         day = self._checkpoint_day(walk_to_ns)
         job = BucketJob(
             walk_from_ns=self.walk_from_ns,
             walk_to_ns=walk_to_ns,
-            periods=tuple(PeriodJob(p.name, p.start_ns, p.end_ns, c, r) for p, c, r, _ in todo),
+            periods=tuple(
+                PeriodJob(p.name, p.start_ns, p.end_ns, c, r, str(root))
+                for (p, c, r, _), (_, root) in zip(todo, roots, strict=True)
+            ),
             checkpoints=() if day is None else (day.isoformat(),),
             checkpoint_ns=() if day is None else (date_to_ns(day),),
             double_start=session.options.double_start,
@@ -168,25 +174,26 @@ class SparkRuns:
             memory_limit=self.options.task_memory,
         )
         started = time.monotonic()
+        self.checkpoint = None
+        if self._start is not None:  # (copied where every executor reads: beside the parts)
+            folder, _ = session.walker.checkpoints.copy_files(self._start, parts)
+            self.checkpoint = (folder, self._start.seen_base is not None)
         session.progress.note(f"spark: {describe(job)}")
         results = self._run_job(job)
         session.progress.note(f"spark: {len(results)} bucket result(s) in {time.monotonic() - started:.1f} s")
-        self._fill_empty(job, parts)
+        self._fill_empty(job)
         by_name: dict[str, Roles] = {}
         for row in results:
             key = f"{row['what']}:{row['name']}"
             by_name[key] = by_name.get(key, Roles()) + Roles(
                 int(row["events"]), int(row["start"]), int(row["stop"]), int(row["unmatched_stop"])
             )
-        pending: list[Pending] = []
         from reconcile._session import Pending  # noqa: PLC0415 - (the session imports this module lazily)
 
+        pending: list[Pending] = []
         for period, cut_off, run_id, previous in todo:
             roles = self.start_roles + by_name.get(f"period:{period.name}", Roles())
             _check_roles(roles, period.name)
-            files = {t: sorted(part_file(parts, t, period.name, 0).parent.glob("*.parquet")) for t in TABLES}
-            with engine_errors(f"run {period.name}", memory_limit=session.memory_limit, where=str(out.path)):
-                batch.collect_files(period=period, cut_off_ns=cut_off, run_id=run_id, files=files)
             manifest = session.manifest(period, cut_off, run_id, previous, roles)
             pending.append(Pending(period, run_id, manifest, started))
         if day is not None:
@@ -279,14 +286,23 @@ class SparkRuns:
         self.session.progress.note(f"spark: the largest task's worker peaked at {peak / 1024:.0f} MB")
         return found
 
-    def _fill_empty(self, job: BucketJob, parts: Path) -> None:
-        """Give each table of each period (and the checkpoint) at least one part, with its schema: an
-        empty bucket run here when no task wrote one (a store with no event and no state)."""
-        names = [(t, p.name) for p in job.periods for t in TABLES]
-        names += [(t, day) for day in job.checkpoints for t in ("checkpoint_open", "checkpoint_seen")]
-        if all(any(part_file(parts, t, n, 0).parent.glob("*.parquet")) for t, n in names):
-            return
-        BucketRun(job).run_empty(bucket=99_999)
+    def _fill_empty(self, job: BucketJob) -> None:
+        """Give every day of every period a slices file, and each period its intervals and anomalies
+        files: a day no bucket has a slice of gets an empty file with the exact columns (a re-run
+        replaces every day of its period; readers always find the schema); a job whose buckets all
+        were empty (no event, no state) is run here on an empty bucket first."""
+        roots = [Path(p.root) for p in job.periods]
+        if not any(roots[0].glob("empty-slices-*.parquet")):  # (every task that ran writes them)
+            BucketRun(job).run_empty(bucket=99_999)
+        for period, root in zip(job.periods, roots, strict=True):
+            template = min(root.glob("empty-slices-*.parquet"))
+            for day in parse_period(period.name).days():
+                folder = root / "slices" / f"usage_date={day.isoformat()}"
+                if not any(folder.glob("*.parquet")):
+                    folder.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(template, folder / "part-empty.parquet")
+            for old in root.glob("empty-slices-*.parquet"):
+                old.unlink()
 
     def _save_checkpoint(self, parts: Path, day: dt.date, roles: Roles) -> None:
         """The checkpoint at ``day`` from every bucket's state there, written by the store's own code."""

@@ -75,6 +75,7 @@ class PeriodJob:
     end_ns: int
     cut_off_ns: int
     run_id: str
+    root: str  # the period's staging folder in the output: the tasks write its files there
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,34 @@ class BucketRun:
             shutil.rmtree(scratch, ignore_errors=True)
         yield pa.RecordBatch.from_pylist(rows, schema=RESULT_SCHEMA)
 
+    def _write_rows(self, con: duckdb.DuckDBPyConnection, table: str, period: PeriodJob, bucket: int) -> int:
+        """Write this bucket's rows of one table of ``period`` into the period's staging folder, as the
+        output's own files (``part-<bucket>.parquet`` beside the other buckets'); their count."""
+        rows = load_sql(f"engine/write/output_{table}")
+        root = Path(period.root)
+        if table != "slices":
+            dest = root / table / f"period={period.name}" / f"part-{bucket:05d}.parquet"
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            con.execute(
+                f"COPY (SELECT * FROM ({rows}) ORDER BY {ORDER[table]}) TO ? {_ZSTD}",
+                [str(dest)],
+            )
+            return _rows_in(con, dest)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE bucket_slices AS {rows}")
+        template = template_file(root, bucket)
+        con.execute("COPY (SELECT * FROM bucket_slices LIMIT 0) TO ? (FORMAT parquet)", [str(template)])
+        days = [
+            d for (d,) in con.execute("SELECT DISTINCT usage_date FROM bucket_slices ORDER BY 1").fetchall()
+        ]
+        for day in days:
+            dest = root / "slices" / f"usage_date={day.isoformat()}" / f"part-{bucket:05d}.parquet"
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            con.execute(
+                f"COPY (SELECT * FROM bucket_slices WHERE usage_date = ?) TO ? {_ZSTD}",
+                [day, str(dest)],
+            )
+        return int(con.execute("SELECT count(*) FROM bucket_slices").fetchall()[0][0])
+
     def run_empty(self, bucket: int) -> None:
         """Write the parts of a bucket with no rows (every table with its schema, no row): the driver
         runs it when no task wrote a part (a store with no event and no state)."""
@@ -186,15 +215,7 @@ class BucketRun:
                 ("batch_period_end_ns", period.end_ns),
             ):
                 con.execute(f"SET VARIABLE {name} = ?", [value])
-            counts = {}
-            for table in TABLES:
-                dest = part_file(job.parts, table, period.name, bucket)
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                rows = load_sql(f"engine/write/output_{table}")
-                con.execute(
-                    f"COPY ({rows}) TO ? (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)", [str(dest)]
-                )
-                counts[table] = _rows_in(con, dest)
+            counts = {table: self._write_rows(con, table, period, bucket) for table in TABLES}
             found.append(_result("period", period.name, bucket, roles, counts))
         for day, at_ns in zip(job.checkpoints, job.checkpoint_ns, strict=True):
             roles = _pair.window_roles(con, at_ns)
@@ -208,6 +229,18 @@ class BucketRun:
                 con.execute(f"COPY {relation} TO ? (FORMAT parquet, COMPRESSION zstd)", [str(dest)])
             found.append(_result("checkpoint", day, bucket, roles, {}))
         return found
+
+
+_ZSTD: Final = "(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)"  # (as the DuckDB engine writes)
+ORDER: Final = {
+    "intervals": "family, resource_id, start_ns, interval_id",
+    "anomalies": "at_ns, code, family, resource_id, source_file, source_line",
+}  # (as the DuckDB engine's writer orders a file's rows; slices carry no order)
+
+
+def template_file(root: str | Path, bucket: int) -> Path:
+    """An empty slices file with the exact columns, for a day no bucket has a slice of."""
+    return Path(root) / f"empty-slices-{bucket:05d}.parquet"
 
 
 def _rows_in(con: duckdb.DuckDBPyConnection, file: Path) -> int:
