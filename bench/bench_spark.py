@@ -7,9 +7,10 @@ engine walks the whole month), into a fresh output folder:
 
 - the DuckDB engine (the baseline);
 - the Spark engine on ``local[2]`` and on ``local[1]`` (the same run on one core: the work spreads);
-- the peak RSS of the Spark tasks' Python workers, for a 1M-event month and the 10M one, with the
-  default bucket count (about 500k events a bucket) and with a fixed 8 buckets (so the buckets grow
-  with the run).
+- the peak RSS of the Spark tasks' Python workers, for a 1M-event month and the 10M one: with the
+  default bucket count (about 500k events a bucket), with a fixed 8 buckets (so the buckets grow with
+  the run), and with the same bucket size on both (the 10M month in ten times the buckets).
+  ``--memory-only`` runs these alone.
 
 Prints each figure, the ratios the issue sets and the target next to each, and checks that the
 engines' run_ids and totals agree.
@@ -93,8 +94,13 @@ def main() -> None:
     parser.add_argument(
         "--keep", action="store_true", help="keep the generated stores (default: kept anyway)"
     )
+    parser.add_argument("--memory-only", action="store_true", help="only the workers' peak memory runs")
     args = parser.parse_args()
     big, small = _store(args.events), _store(args.small)
+    scale = max(1, round(args.events / args.small))
+    if args.memory_only:
+        _memory(big, small, scale)
+        return
 
     duck = _run(big, "duckdb", "duckdb")
     two = _run(big, "spark local[2]", "spark", "local[2]")
@@ -121,6 +127,18 @@ def main() -> None:
         peak = int(found["worker_peak_kb"]) / 1024  # type: ignore[call-overload]
         print(f"  {label:<50} {peak:8.0f} MB")
     print(f"driver peak RSS: DuckDB engine {duck['peak_mb']:.0f} MB, Spark local[2] {two['peak_mb']:.0f} MB")
+    _memory(big, small, scale)
+
+
+def _memory(big: Path, small: Path, scale: int) -> None:
+    """The workers' peak for the same bucket size on both months (the large one in ``scale`` times
+    the buckets), two sizes of bucket."""
+    print("peak RSS of a Spark task's Python worker, the same bucket size on both months:")
+    for buckets in (2, 8):
+        for store, count in ((small, buckets), (big, buckets * scale)):
+            found = _run(store, f"{count} buckets", "spark", "local[2]", count)
+            label = f"{found['events']:,} events, {count} buckets"
+            print(f"  {label:<50} {int(found['worker_peak_kb']) / 1024:8.0f} MB")  # type: ignore[call-overload]
 
 
 if __name__ == "__main__":

@@ -282,7 +282,7 @@ class SparkRuns:
         found = [row.asDict() for row in rows]
         peak = max((int(r["worker_peak_kb"]) for r in found), default=0)
         last_job.clear()
-        last_job.update({"buckets": buckets, "events": events, "worker_peak_kb": peak})
+        last_job.update({"buckets": buckets, "window_events": events, "worker_peak_kb": peak})
         self.session.progress.note(f"spark: the largest task's worker peaked at {peak / 1024:.0f} MB")
         return found
 
