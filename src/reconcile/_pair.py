@@ -96,6 +96,16 @@ class Roles:
             self.unmatched_stop + other.unmatched_stop,
         )
 
+    def checked(self, what: str = "") -> Roles:
+        """These counts, or ReconcileError when they break the role identity (every event a start, a
+        closing stop or an unmatched stop); ``what`` names where they were summed."""
+        if self.events != self.start + self.stop + self.unmatched_stop:
+            raise ReconcileError(
+                f"{what}{': ' if what else ''}role identity broken: {self.events} events, {self.start}"
+                f" starts + {self.stop} stops + {self.unmatched_stop} unmatched stops"
+            )
+        return self
+
     def to_json(self) -> dict[str, int]:
         """As the manifest's ``roles`` and a checkpoint's."""
         return {
@@ -235,13 +245,7 @@ def window_roles(con: duckdb.DuckDBPyConnection, cut_off_ns: int) -> Roles:
     an event's role follows from the events before it), checked against the events."""
     _set(con, "pair_cut_off_ns", cut_off_ns, "BIGINT")
     row = con.execute(load_sql("engine/pair/run_roles")).fetchall()[0]
-    roles = Roles(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
-    if roles.events != roles.start + roles.stop + roles.unmatched_stop:
-        raise ReconcileError(
-            f"role identity broken: {roles.events} events, {roles.start} starts + {roles.stop} stops"
-            f" + {roles.unmatched_stop} unmatched stops"
-        )
-    return roles
+    return Roles(int(row[0]), int(row[1]), int(row[2]), int(row[3])).checked()
 
 
 def state_at(con: duckdb.DuckDBPyConnection, at_ns: int, *, full_seen: bool) -> None:

@@ -52,6 +52,12 @@ ROW_GROUP_ROWS = 20_000
 """Rows per Parquet row group: a file of a day of a mid-size fleet (about 70,000 rows) is then
 encoded on every thread; DuckDB's default (122,880) encodes it on one."""
 
+PARQUET_OPTIONS = (
+    f"FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL {COMPRESSION_LEVEL},"
+    f" ROW_GROUP_SIZE {ROW_GROUP_ROWS}"
+)
+"""How every output file is written (``COPY ... TO file (PARQUET_OPTIONS)``), by either engine."""
+
 
 def _normal_type(type_name: str) -> str:
     """``DECIMAL(38, 12)`` and ``DECIMAL(38,12)`` alike, upper case."""
@@ -141,13 +147,7 @@ class Batch:
         )
         if outside:
             raise OutputError(f"slices: {outside} rows have a usage_date outside period {period.name}")
-        for name, value in (
-            ("batch_run_id", run_id),
-            ("batch_period_name", period.name),
-            ("batch_period_start_ns", period.start_ns),
-            ("batch_period_end_ns", period.end_ns),
-        ):
-            con.execute(f"SET VARIABLE {name} = ?", [value])
+        set_period(con, period.name, period.start_ns, period.end_ns, run_id)
         for table in TABLES:
             rows = (
                 "SELECT getvariable('batch_period_name') AS batch_period, o.*"
@@ -203,6 +203,17 @@ class Batch:
         return jobs
 
 
+def set_period(con: duckdb.DuckDBPyConnection, name: str, start_ns: int, end_ns: int, run_id: str) -> None:
+    """The variables ``sql/engine/write/output_*.sql`` read: the period and the run writing it."""
+    for variable, value in (
+        ("batch_run_id", run_id),
+        ("batch_period_name", name),
+        ("batch_period_start_ns", start_ns),
+        ("batch_period_end_ns", end_ns),
+    ):
+        con.execute(f"SET VARIABLE {variable} = ?", [value])
+
+
 def _count_rows(con: duckdb.DuckDBPyConnection, period: str) -> int:
     """The slices and intervals rows of one period in the batch."""
     return int(
@@ -238,8 +249,7 @@ def write_files(
                 cursors.append(cursor)
         job.path.parent.mkdir(parents=True, exist_ok=True)
         cursor.execute(
-            f"COPY ({job.sql}) TO $output_file (FORMAT parquet, COMPRESSION zstd,"
-            f" COMPRESSION_LEVEL {COMPRESSION_LEVEL}, ROW_GROUP_SIZE {ROW_GROUP_ROWS})",
+            f"COPY ({job.sql}) TO $output_file ({PARQUET_OPTIONS})",
             {**job.params, "output_file": str(job.path)},
         )
 

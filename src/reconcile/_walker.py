@@ -144,37 +144,48 @@ class Walker:
     def _roles_at(self, cut_off_ns: int) -> Roles:
         return self._state.roles + _pair.window_roles(self.con, cut_off_ns)
 
-    def _save_midnights(self, to_ns: int) -> None:
-        """Checkpoints at the midnights in ``(state, to_ns]`` that retention keeps, up to the day
-        after the store's last event (a later one would repeat it)."""
+    def midnights_to_keep(self, from_ns: int | None, to_ns: int) -> list[dt.date]:
+        """The midnights in ``(from_ns, to_ns]`` (None: from the store's first event) that retention
+        keeps, up to the day after the store's last event (a later one would repeat it); none when
+        this walker writes no checkpoint."""
         if not self.write_checkpoints:
-            return
-        lo = self._state.at_ns
-        start = ns_to_date(lo) if lo is not None else self._earliest_day()  # (before it: nothing to keep)
+            return []
+        start = ns_to_date(from_ns) if from_ns is not None else self._earliest_day()  # (before: nothing)
         first = None if start is None else start + dt.timedelta(days=1)
         lasts = [e.last_ns for e in self.entries if e.last_ns is not None]
         if first is None or not lasts:
-            return
+            return []
         last = min(ns_to_date(to_ns), ns_to_date(max(lasts)) + dt.timedelta(days=1))
         candidates = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
         candidates = [d for d in candidates if date_to_ns(d) <= to_ns]
         if not candidates:
-            return
+            return []
         existing = [cp.day for cp in self.checkpoints.all() if cp.valid(self.basis)]
         keep = retained([*existing, *candidates], max([*existing, *candidates]))
-        for day in candidates:
-            if day in keep:
-                at = date_to_ns(day)
-                roles = self._roles_at(at)
-                # a new base at a month start, or when the base is from an earlier month (a delta
-                # holds at most about a month of new resources)
-                full = day.day == 1 or self._base is None or self._base < day.replace(day=1)
-                _pair.state_at(self.con, at, full_seen=full)
-                self._maybe_save(day, roles, keep_always=True, full_seen=full)
-                if full and day in self.written:  # the later midnights' deltas are over this base
-                    _pair.rebase_seen(self.con)
-                    self._base = day
-        if self.write_checkpoints and self.written:
+        return [d for d in candidates if d in keep]
+
+    def save_state(self, day: dt.date, roles: Roles) -> None:
+        """Write ``next_open`` and ``next_seen`` (the state at ``day``, in full, made by another walk:
+        the Spark engine's buckets) as the checkpoint of ``day``, then prune."""
+        self._maybe_save(day, roles, keep_always=True, full_seen=True)
+        if self.written:
+            self._prune()
+
+    def _save_midnights(self, to_ns: int) -> None:
+        """Checkpoints at the midnights of the walk that retention keeps (:meth:`midnights_to_keep`)."""
+        days = self.midnights_to_keep(self._state.at_ns, to_ns)
+        for day in days:
+            at = date_to_ns(day)
+            roles = self._roles_at(at)
+            # a new base at a month start, or when the base is from an earlier month (a delta
+            # holds at most about a month of new resources)
+            full = day.day == 1 or self._base is None or self._base < day.replace(day=1)
+            _pair.state_at(self.con, at, full_seen=full)
+            self._maybe_save(day, roles, keep_always=True, full_seen=full)
+            if full and day in self.written:  # the later midnights' deltas are over this base
+                _pair.rebase_seen(self.con)
+                self._base = day
+        if days and self.written:
             self._prune()
 
     def _maybe_save(self, day: dt.date, roles: Roles, *, keep_always: bool, full_seen: bool) -> None:

@@ -29,11 +29,11 @@ from typing import TYPE_CHECKING
 
 from reconcile import _pair, _staging, _write
 from reconcile import _schema as schema
-from reconcile._checkpoint import Checkpoint, retained
+from reconcile._checkpoint import Checkpoint
 from reconcile._engine import engine_errors, literals
 from reconcile._manifest import Manifest
 from reconcile._pair import Roles
-from reconcile._period import Period, date_to_ns, format_ns, ns_to_date, parse_period
+from reconcile._period import Period, date_to_ns, ns_to_date, parse_period
 from reconcile._policies import SparkOptions
 from reconcile._results import RunSummary, summary_from_manifest
 from reconcile._spark._session import make_session, task_error_line
@@ -50,7 +50,7 @@ from reconcile._spark._task import (
     input_columns,
     part_file,
 )
-from reconcile.exceptions import ReconcileError, SparkEngineError, StoreError
+from reconcile.exceptions import SparkEngineError, StoreError
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -97,18 +97,10 @@ class SparkRuns:
         self.start_roles = Roles() if cp is None else cp.roles
 
     def _checkpoint_day(self, to_ns: int) -> dt.date | None:
-        """The one midnight this walk writes a checkpoint at (module doc), or None."""
-        walker = self.session.walker
-        lasts = [e.last_ns for e in walker.entries if e.last_ns is not None]
-        if not walker.write_checkpoints or not lasts:
-            return None
-        day = min(ns_to_date(to_ns), ns_to_date(max(lasts)) + dt.timedelta(days=1))
-        if date_to_ns(day) > to_ns or (
-            self.walk_from_ns is not None and date_to_ns(day) <= self.walk_from_ns
-        ):
-            return None
-        existing = [cp.day for cp in walker.checkpoints.all() if cp.valid(walker.basis)]
-        return day if day in retained([*existing, day], max([*existing, day])) else None
+        """The one midnight this walk writes a checkpoint at (module doc): the last one retention
+        keeps, or None."""
+        days = self.session.walker.midnights_to_keep(self.walk_from_ns, to_ns)
+        return days[-1] if days else None
 
     # --- running ----------------------------------------------------------------------------------
 
@@ -193,7 +185,7 @@ class SparkRuns:
         pending: list[Pending] = []
         for period, cut_off, run_id, previous in todo:
             roles = self.start_roles + by_name.get(f"period:{period.name}", Roles())
-            _check_roles(roles, period.name)
+            roles.checked(f"period {period.name}, summed across buckets")
             manifest = session.manifest(period, cut_off, run_id, previous, roles)
             pending.append(Pending(period, run_id, manifest, started))
         if day is not None:
@@ -306,39 +298,17 @@ class SparkRuns:
 
     def _save_checkpoint(self, parts: Path, day: dt.date, roles: Roles) -> None:
         """The checkpoint at ``day`` from every bucket's state there, written by the store's own code."""
-        session, walker = self.session, self.session.walker
-        _check_roles(roles, f"checkpoint {day}")
-        con = session.con
+        roles.checked(f"checkpoint {day}, summed across buckets")
         for relation, table in ((_pair.NEXT_OPEN, "checkpoint_open"), (_pair.NEXT_SEEN, "checkpoint_seen")):
             files = sorted(part_file(parts, table, day.isoformat(), 0).parent.glob("*.parquet"))
-            con.execute(
+            self.session.con.execute(
                 f"CREATE OR REPLACE TEMP TABLE {relation} AS"
                 " SELECT * FROM read_parquet(?) ORDER BY family, resource_id",
                 [literals(files)],
             )
-        try:
-            walker.checkpoints.save(
-                con, day, basis=walker.basis(date_to_ns(day)), roles=roles, seen_base=None
-            )
-            walker.checkpoints.prune(walker.basis)
-        except OSError as exc:  # a read-only store: the run goes on, slower next time
-            walker.checkpoint_error = f"checkpoint at {day} not written: {exc.strerror or exc}"
-            session.progress.note(f"pairing: {walker.checkpoint_error}")
+        self.session.walker.save_state(day, roles)
 
     def close(self) -> None:
         """Let go of the SparkSession. It stays for the process (Spark's ``getOrCreate``: the next run
         in a notebook or a test reuses it; the JVM ends with the process)."""
         self.spark = None
-
-
-def _check_roles(roles: Roles, what: str) -> None:
-    if roles.events != roles.start + roles.stop + roles.unmatched_stop:
-        raise ReconcileError(
-            f"{what}: role identity broken across buckets: {roles.events} events, {roles.start} starts +"
-            f" {roles.stop} stops + {roles.unmatched_stop} unmatched stops"
-        )
-
-
-def describe_walk(walk_from_ns: int | None) -> str:
-    """Where a walk starts, for progress lines."""
-    return "the start" if walk_from_ns is None else format_ns(walk_from_ns)

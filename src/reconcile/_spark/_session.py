@@ -122,7 +122,7 @@ class BucketTask:
             finally:
                 con.close()
         except Exception as error:
-            raise RuntimeError(_task_error_text(error)) from None
+            raise RuntimeError(task_error_text(error)) from None
 
 
 def land_bucket(
@@ -157,9 +157,13 @@ def land_bucket(
     return con
 
 
-def _task_error_text(error: BaseException) -> str:
-    context = TaskContext.get()
-    where = f"bucket {context.partitionId()}" if context is not None else "driver"
+def task_error_text(error: BaseException, bucket: int | None = None) -> str:
+    """The one line a failing task raises: :data:`TASK_ERROR`, its bucket (this task's partition
+    when not given), the error's type and text on one line."""
+    if bucket is None:
+        context = TaskContext.get()
+        bucket = context.partitionId() if context is not None else None
+    where = "driver" if bucket is None else f"bucket {bucket}"
     text = " ".join(str(error).split())
     return f"{TASK_ERROR}: {where}: {type(error).__name__}: {text}"
 

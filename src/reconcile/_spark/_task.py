@@ -28,19 +28,19 @@ from typing import Final
 import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]
 
-from reconcile import _pair
+from reconcile import _pair, _staging
 from reconcile import _schema as schema
 from reconcile._pair import AsOf, Roles
 from reconcile._period import format_ns
 from reconcile._policies import DoubleStartPolicy
 from reconcile._price import PeriodBounds, Pricer
 from reconcile._pricebook import PriceBook
-from reconcile._spark._session import TASK_ERROR, land_bucket
+from reconcile._spark._session import land_bucket, task_error_text
 from reconcile._sql import load_sql
 
 KIND: Final = "_kind"  # which input a row is: EVENT, OPEN or SEEN
 EVENT, OPEN, SEEN = "event", "open", "seen"
-TABLES: Final = ("slices", "intervals", "anomalies")
+TABLES: Final = _staging.TABLES
 _ROWS: Final = "bucket_rows"
 
 RESULT_SCHEMA: Final = pa.schema(
@@ -146,7 +146,7 @@ class BucketRun:
             finally:
                 con.close()
         except Exception as error:
-            raise RuntimeError(_task_error_text(error, bucket)) from None
+            raise RuntimeError(task_error_text(error, bucket)) from None
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         yield pa.RecordBatch.from_pylist(rows, schema=RESULT_SCHEMA)
@@ -160,7 +160,7 @@ class BucketRun:
             dest = root / table / f"period={period.name}" / f"part-{bucket:05d}.parquet"
             dest.parent.mkdir(parents=True, exist_ok=True)
             con.execute(
-                f"COPY (SELECT * FROM ({rows}) ORDER BY {ORDER[table]}) TO ? {_ZSTD}",
+                f"COPY (SELECT * FROM ({rows}){_staging.ORDER[table]}) TO ? ({_staging.PARQUET_OPTIONS})",
                 [str(dest)],
             )
             return _rows_in(con, dest)
@@ -174,7 +174,7 @@ class BucketRun:
             dest = root / "slices" / f"usage_date={day.isoformat()}" / f"part-{bucket:05d}.parquet"
             dest.parent.mkdir(parents=True, exist_ok=True)
             con.execute(
-                f"COPY (SELECT * FROM bucket_slices WHERE usage_date = ?) TO ? {_ZSTD}",
+                f"COPY (SELECT * FROM bucket_slices WHERE usage_date = ?) TO ? ({_staging.PARQUET_OPTIONS})",
                 [day, str(dest)],
             )
         return int(con.execute("SELECT count(*) FROM bucket_slices").fetchall()[0][0])
@@ -208,13 +208,7 @@ class BucketRun:
             _pair.as_of(con, options, period=(period.start_ns, period.end_ns), event_roles=False)
             assert pricer is not None
             pricer.price(PeriodBounds(period.start_ns, period.end_ns, period.cut_off_ns))
-            for name, value in (
-                ("batch_run_id", period.run_id),
-                ("batch_period_name", period.name),
-                ("batch_period_start_ns", period.start_ns),
-                ("batch_period_end_ns", period.end_ns),
-            ):
-                con.execute(f"SET VARIABLE {name} = ?", [value])
+            _staging.set_period(con, period.name, period.start_ns, period.end_ns, period.run_id)
             counts = {table: self._write_rows(con, table, period, bucket) for table in TABLES}
             found.append(_result("period", period.name, bucket, roles, counts))
         for day, at_ns in zip(job.checkpoints, job.checkpoint_ns, strict=True):
@@ -229,13 +223,6 @@ class BucketRun:
                 con.execute(f"COPY {relation} TO ? (FORMAT parquet, COMPRESSION zstd)", [str(dest)])
             found.append(_result("checkpoint", day, bucket, roles, {}))
         return found
-
-
-_ZSTD: Final = "(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)"  # (as the DuckDB engine writes)
-ORDER: Final = {
-    "intervals": "family, resource_id, start_ns, interval_id",
-    "anomalies": "at_ns, code, family, resource_id, source_file, source_line",
-}  # (as the DuckDB engine's writer orders a file's rows; slices carry no order)
 
 
 def template_file(root: str | Path, bucket: int) -> Path:
@@ -256,11 +243,6 @@ def _result(what: str, name: str, bucket: int, roles: Roles, counts: dict[str, i
         **{table: counts.get(table, 0) for table in TABLES},
         "worker_peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
     }
-
-
-def _task_error_text(error: BaseException, bucket: int) -> str:
-    text = " ".join(str(error).split())
-    return f"{TASK_ERROR}: bucket {bucket}: {type(error).__name__}: {text}"
 
 
 def describe(job: BucketJob) -> str:
