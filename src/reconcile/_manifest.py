@@ -15,20 +15,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from reconcile._jsonvalue import JsonObject, JsonValue
+from reconcile._jsonvalue import JsonObject, JsonValue, as_object, opt_int, opt_str
 from reconcile.exceptions import OutputError
 
 
-def _object(value: object) -> Mapping[str, object]:
-    return value if isinstance(value, Mapping) else {}
-
-
 def _str_map(value: object) -> dict[str, str]:
-    return {str(k): str(v) for k, v in _object(value).items()}
+    return {str(k): str(v) for k, v in as_object(value).items()}
 
 
 def _int_map(value: object) -> dict[str, int]:
-    return {str(k): int(v) for k, v in _object(value).items() if isinstance(v, int)}
+    return {str(k): int(v) for k, v in as_object(value).items() if isinstance(v, int)}
 
 
 def _strings(value: object) -> tuple[str, ...]:
@@ -44,14 +40,6 @@ def _json(value: object) -> JsonValue:
     if isinstance(value, Mapping):
         return {str(k): _json(v) for k, v in value.items()}
     raise TypeError(f"not a JSON value: {value!r}")
-
-
-def _opt_int(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _opt_str(value: object) -> str | None:
-    return None if value is None else str(value)
 
 
 @dataclass(frozen=True)
@@ -75,12 +63,12 @@ class RunOptions:
     @classmethod
     def from_json(cls, data: object) -> RunOptions:
         """The ``options`` object read back."""
-        found = _object(data)
+        found = as_object(data)
         return cls(
             str(found.get("double_start", "")),
-            _opt_int(found.get("stale_after_ns")),
-            _opt_str(found.get("tenants")),
-            _opt_str(found.get("tenants_sha256")),
+            opt_int(found.get("stale_after_ns")),
+            opt_str(found.get("tenants")),
+            opt_str(found.get("tenants_sha256")),
         )
 
     def same_rows(self, other: RunOptions) -> bool:
@@ -178,12 +166,12 @@ class Cause:
     @classmethod
     def from_json(cls, data: object) -> Cause:
         """The ``cause`` object read back."""
-        found = _object(data)
+        found = as_object(data)
         listed = found.get("new_ingests")
-        new = [_object(i) for i in listed if isinstance(i, Mapping)] if isinstance(listed, list) else []
+        new = [as_object(i) for i in listed if isinstance(i, Mapping)] if isinstance(listed, list) else []
         changed = {
-            str(k): Change(_json(_object(v).get("from")), _json(_object(v).get("to")))
-            for k, v in _object(found.get("changed")).items()
+            str(k): Change(_json(as_object(v).get("from")), _json(as_object(v).get("to")))
+            for k, v in as_object(found.get("changed")).items()
         }
         return cls(
             tuple(
@@ -222,7 +210,7 @@ class Replaces:
             return None
         return cls(
             str(data.get("run_id", "")),
-            _opt_int(data.get("version")),
+            opt_int(data.get("version")),
             _str_map(data.get("totals")),
             Cause.from_json(data.get("cause")),
             str(data.get("why", "")),
@@ -280,9 +268,9 @@ class Figures:
             _int_map(data.get("anomalies")),
             _str_map(data.get("totals")),
             _str_map(data.get("totals_exact")),
-            {str(f): _str_map(t) for f, t in _object(data.get("totals_by_family")).items()},
+            {str(f): _str_map(t) for f, t in as_object(data.get("totals_by_family")).items()},
             _str_map(data.get("quantities")),
-            _opt_int(data.get("unattributed_slices")) or 0,
+            opt_int(data.get("unattributed_slices")) or 0,
         )
 
 
@@ -351,6 +339,6 @@ class Manifest:
             reused=Reused.from_json(data.get("reused")),
             figures=Figures.from_json(data),
             rows=_int_map(rows) if isinstance(rows, Mapping) else None,
-            version=_opt_int(data.get("version")),
-            committed_at=_opt_str(data.get("committed_at")),
+            version=opt_int(data.get("version")),
+            committed_at=opt_str(data.get("committed_at")),
         )

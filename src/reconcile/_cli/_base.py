@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from reconcile.exceptions import UsageError
 
 if TYPE_CHECKING:  # (the engine is loaded only when a command runs)
+    from reconcile._config import NightlyOptions
     from reconcile._policies import SparkOptions
     from reconcile._results import RunSummary
 
@@ -96,14 +97,16 @@ def engine_options(p: argparse.ArgumentParser, *, defaults: bool = True) -> None
     )
 
 
-def spark_options(args: argparse.Namespace) -> SparkOptions | None:
-    """The Spark engine's options from ``engine_options``' arguments (None: the DuckDB engine)."""
+def spark_options(args: argparse.Namespace | NightlyOptions) -> SparkOptions | None:
+    """The Spark engine's options from ``engine_options``' arguments, or the nightly's resolved
+    options (None: the DuckDB engine); a task memory not given is the engine's default."""
     from reconcile._policies import SparkOptions  # noqa: PLC0415 - standard library only
 
     if getattr(args, "engine", None) != "spark":
         return None
+    memory = args.spark_task_memory
     return SparkOptions(
-        master=args.spark_master, buckets=args.spark_buckets, task_memory=args.spark_task_memory or "1GB"
+        master=args.spark_master, buckets=args.spark_buckets, **({"task_memory": memory} if memory else {})
     )
 
 

@@ -16,6 +16,7 @@ from reconcile._cli._base import (
     engine_options,
     memory_option,
     print_run,
+    spark_options,
 )
 from reconcile.exceptions import UsageError
 
@@ -89,7 +90,6 @@ def _cmd_nightly(args: argparse.Namespace) -> int:
     # the output's lock first: a second nightly is refused before the engine is even loaded
     with holding_output(o.output, wait=o.wait) as lock_fd:
         from reconcile._nightly import nightly  # noqa: PLC0415 - keep `reconcile --help` fast
-        from reconcile._policies import SparkOptions  # noqa: PLC0415
 
         summary = nightly(
             o.paths,
@@ -107,9 +107,7 @@ def _cmd_nightly(args: argparse.Namespace) -> int:
             memory_limit=o.memory_limit,
             lock_fd=lock_fd,
             engine=o.engine,
-            spark=None
-            if o.engine != "spark"
-            else SparkOptions(o.spark_master, o.spark_buckets, o.spark_task_memory or "1GB"),
+            spark=spark_options(o),
         )
     failures = summary.failures(o.fail_on)
     if o.json:
