@@ -46,6 +46,7 @@ STATE_SEEN_DELTA = "state_seen_delta"
 NEXT_OPEN = "next_open"  # the state at a midnight inside the walk (state_at)
 NEXT_SEEN = "next_seen"
 NEXT_SEEN_DELTA = "next_seen_delta"
+WINDOW_FIRST_SEEN = "window_first_seen"  # made by the first state_at of a walk
 INTERVALS = "intervals"
 ANOMALIES = "anomalies"
 EVENT_ROLES = "event_roles"
@@ -174,6 +175,7 @@ def walk(con: duckdb.DuckDBPyConnection, *, walk_from_ns: int | None, walk_to_ns
     the window's events are settled once (``walk_roles``) and checked: one role per event."""
     _set(con, "pair_walk_from_ns", walk_from_ns, "BIGINT")
     _set(con, "pair_walk_to_ns", walk_to_ns, "BIGINT")
+    con.execute(f"DROP TABLE IF EXISTS {WINDOW_FIRST_SEEN}")
     con.execute("CREATE OR REPLACE TEMP TABLE pair_input AS " + load_sql("engine/pair/pair_input"))
     con.execute("CREATE OR REPLACE TEMP TABLE pair_steps AS " + load_sql("engine/pair/pair_steps"))
     _set(con, "pair_cut_off_ns", walk_to_ns, "BIGINT")
@@ -253,6 +255,9 @@ def state_at(con: duckdb.DuckDBPyConnection, at_ns: int, *, full_seen: bool) -> 
     ``next_seen_delta`` (the resources seen before it that the starting base does not hold) and, with
     ``full_seen``, ``next_seen`` (every resource seen before it: a new base)."""
     _set(con, "pair_state_at_ns", at_ns, "BIGINT")
+    con.execute(  # (once per walk and base: the walk's other midnights filter it)
+        f"CREATE TEMP TABLE IF NOT EXISTS {WINDOW_FIRST_SEEN} AS " + load_sql("engine/pair/window_first_seen")
+    )
     con.execute("CREATE OR REPLACE TEMP TABLE next_open AS " + load_sql("engine/pair/state_open"))
     con.execute("CREATE OR REPLACE TEMP TABLE next_seen_delta AS " + load_sql("engine/pair/state_seen_delta"))
     if full_seen:
@@ -271,10 +276,11 @@ def adopt_state(con: duckdb.DuckDBPyConnection, *, full_seen: bool) -> None:
         con.execute(f"ALTER TABLE {source} RENAME TO {target}")
     if full_seen:
         _empty_table(con, STATE_SEEN_DELTA, STATE_SEEN_COLUMNS)
+    con.execute(f"DROP TABLE IF EXISTS {WINDOW_FIRST_SEEN}")  # (of the window just adopted)
     seen_view(con)
 
 
-def rebase_seen(con: duckdb.DuckDBPyConnection) -> None:
+def rebase_seen(con: duckdb.DuckDBPyConnection, at_ns: int) -> None:
     """Make ``next_seen`` (the full seen set at a midnight M inside the walk, just written as a
     base) the seen base, with an empty delta: the delta :func:`state_at` makes at a later midnight
     T of the same walk is then the resources first seen in ``[M, T)`` (a window resource seen
@@ -282,19 +288,19 @@ def rebase_seen(con: duckdb.DuckDBPyConnection) -> None:
     _drop_relation(con, STATE_SEEN_BASE)
     con.execute(f"ALTER TABLE {NEXT_SEEN} RENAME TO {STATE_SEEN_BASE}")
     _empty_table(con, STATE_SEEN_DELTA, STATE_SEEN_COLUMNS)
+    # the window's resources first seen before M are in the new base now
+    con.execute(f"DELETE FROM {WINDOW_FIRST_SEEN} WHERE first_ns < ?", [at_ns])
     seen_view(con)
 
 
 def _drop_relation(con: duckdb.DuckDBPyConnection, name: str) -> None:
-    """Drop a temp table or view called ``name`` if there is one (a re-run replaces its output)."""
-    found = con.execute(
-        "SELECT table_type FROM information_schema.tables WHERE table_name = ? AND table_schema = 'main'"
-        " AND table_catalog = 'temp'",
-        [name],
-    ).fetchall()
-    for (table_type,) in found:
-        kind = "VIEW" if table_type == "VIEW" else "TABLE"
-        con.execute(f"DROP {kind} IF EXISTS temp.main.{name}")
+    """Drop a temp table or view called ``name`` if there is one (a re-run replaces its output).
+    (Two DROPs, not a look-up in ``information_schema``: a run drops some sixty relations, and each
+    look-up cost about a millisecond.)"""
+    try:
+        con.execute(f"DROP VIEW IF EXISTS temp.main.{name}")
+    except duckdb.CatalogException:  # (a table of that name)
+        con.execute(f"DROP TABLE IF EXISTS temp.main.{name}")
 
 
 def pair_in(

@@ -105,6 +105,7 @@ class Batch:
     con: duckdb.DuckDBPyConnection
     entries: list[BatchEntry] = field(default_factory=list)
     rows: int = 0  # rows collected (all tables)
+    _made: set[str] = field(default_factory=set)  # the batch tables created since the last clear
 
     def __post_init__(self) -> None:
         self.clear()
@@ -118,6 +119,7 @@ class Batch:
         )
         self.entries = []
         self.rows = 0
+        self._made = set()
 
     def collect(
         self,
@@ -153,10 +155,11 @@ class Batch:
                 "SELECT getvariable('batch_period_name') AS batch_period, o.*"
                 f" FROM ({load_sql(f'engine/write/output_{table}')}) AS o"
             )
-            if self._exists(f"batch_{table}"):
+            if table in self._made:
                 con.execute(f"INSERT INTO main.batch_{table} BY NAME {rows}")
             else:
                 con.execute(f"CREATE TABLE main.batch_{table} AS {rows}")
+                self._made.add(table)
         if kept is not None:
             if scope is None or not scope.isidentifier():
                 raise OutputError(f"period {period.name}: kept rows need the name of a scope relation")
@@ -165,15 +168,6 @@ class Batch:
             )
         self.rows += _count_rows(con, period.name)
         self.entries.append(BatchEntry(period, cut_off_ns, run_id, kept))
-
-    def _exists(self, table: str) -> bool:
-        return bool(
-            self.con.execute(
-                "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database()"
-                " AND schema_name = 'main' AND table_name = ?",
-                [table],
-            ).fetchall()[0][0]
-        )
 
     def jobs(self, entry: BatchEntry, staging: Path) -> list[FileJob]:
         """The files of one period under ``staging`` (its tree: ``slices/usage_date=D/``,

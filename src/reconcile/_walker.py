@@ -145,9 +145,16 @@ class Walker:
         return self._state.roles + _pair.window_roles(self.con, cut_off_ns)
 
     def midnights_to_keep(self, from_ns: int | None, to_ns: int) -> list[dt.date]:
-        """The midnights in ``(from_ns, to_ns]`` (None: from the store's first event) that retention
-        keeps, up to the day after the store's last event (a later one would repeat it); none when
-        this walker writes no checkpoint."""
+        """The midnights in ``(from_ns, to_ns]`` (None: from the store's first event) that this walk
+        writes checkpoints at, up to the day after the store's last event (a later one would repeat
+        it); none when this walker writes no checkpoint.
+
+        Of the midnights retention keeps, the walk's last one, and those retention keeps beyond its
+        daily window (Mondays, firsts of a month, firsts of January). A walk over many days (a
+        nightly restating two weeks after a late file) does not also write the two days before its
+        last midnight: each costs about 0.1 s to write, and would only spare a later restatement
+        starting on those days a walk from the Monday before (at most six days of events, about
+        0.04 s a day on bench/bench_checkpoints.py's fleet)."""
         if not self.write_checkpoints:
             return []
         start = ns_to_date(from_ns) if from_ns is not None else self._earliest_day()  # (before: nothing)
@@ -162,7 +169,9 @@ class Walker:
             return []
         existing = [cp.day for cp in self.checkpoints.all() if cp.valid(self.basis)]
         keep = retained([*existing, *candidates], max([*existing, *candidates]))
-        return [d for d in candidates if d in keep]
+        return [
+            d for d in candidates if d in keep and (d == candidates[-1] or d.weekday() == 0 or d.day == 1)
+        ]
 
     def save_state(self, day: dt.date, roles: Roles) -> None:
         """Write ``next_open`` and ``next_seen`` (the state at ``day``, in full, made by another walk:
@@ -183,7 +192,7 @@ class Walker:
             _pair.state_at(self.con, at, full_seen=full)
             self._maybe_save(day, roles, keep_always=True, full_seen=full)
             if full and day in self.written:  # the later midnights' deltas are over this base
-                _pair.rebase_seen(self.con)
+                _pair.rebase_seen(self.con, at)
                 self._base = day
         if days and self.written:
             self._prune()

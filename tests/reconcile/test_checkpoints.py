@@ -197,6 +197,32 @@ def test_day_runs_write_checkpoints_and_start_from_them(tmp_path: Path) -> None:
     assert [c.day for c in checkpoints.all()] == [DAY0 + dt.timedelta(days=1), DAY0 + dt.timedelta(days=2)]
 
 
+def test_a_long_walk_writes_its_last_midnight_mondays_and_month_starts(tmp_path: Path) -> None:
+    """A walk over two weeks writes its last midnight, its Mondays and its month start, not the
+    daily ones before its end; the seen deltas after the month start's base are the resources first
+    seen since, and a run from those checkpoints gives the full walk's run_id and roles."""
+    store = tmp_path / "store"
+    add_ingest(store, _events_over_days(20))
+    with connect(memory_limit="500MB") as con:
+        walker = Walker(con, Store(store), Progress(quiet=True), scratch=tmp_path)
+        walker.walk(date_to_ns(DAY0), date_to_ns(dt.date(2026, 11, 15)))
+    by_day = {cp.day: cp for cp in Checkpoints(Store(store).checkpoints_dir).all()}
+    assert sorted(by_day) == [dt.date(2026, 11, d) for d in (1, 2, 9, 15)]  # 11-13, 11-14 not written
+    assert by_day[dt.date(2026, 11, 1)].seen_base is None  # a base: vm-0, vm-1, snap-0, snap-1
+    assert by_day[dt.date(2026, 11, 1)].seen_rows == 4
+    # deltas over that base: each day from 11-01 on brings a VM and a snapshot
+    assert (by_day[dt.date(2026, 11, 9)].seen_base, by_day[dt.date(2026, 11, 9)].seen_rows) == (
+        dt.date(2026, 11, 1),
+        16,
+    )
+    assert by_day[dt.date(2026, 11, 15)].seen_rows == 28
+    prices = Path(__file__).resolve().parents[1] / "data" / "runs" / "prices.toml"
+    day = "2026-11-16"
+    summary = reconcile.run_period(store, prices, tmp_path / "out", day, quiet=True)
+    full = reconcile.run_period(store, prices, tmp_path / "full", day, quiet=True, full_walk=True)
+    assert (summary.run_id, summary.roles) == (full.run_id, full.roles)
+
+
 def test_a_late_ingest_invalidates_later_checkpoints_only(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
