@@ -47,6 +47,16 @@ def utc(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def drop_relation(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Drop the temp table or view called ``name`` if there is one. (Two DROPs, not a look-up in
+    ``information_schema``: a run drops some sixty relations, and each look-up cost about a
+    millisecond.)"""
+    try:
+        con.execute(f"DROP VIEW IF EXISTS temp.main.{name}")
+    except duckdb.CatalogException:  # (a table of that name)
+        con.execute(f"DROP TABLE IF EXISTS temp.main.{name}")
+
+
 def plain_connect() -> duckdb.DuckDBPyConnection:
     """A small in-process DuckDB connection (DuckDB's own memory settings), in UTC."""
     return utc(duckdb.connect())

@@ -31,7 +31,7 @@ import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]
 
 from reconcile import _schema as schema
-from reconcile._engine import literals
+from reconcile._engine import drop_relation, literals
 from reconcile._period import NS_PER_MICROSECOND, NS_PER_SECOND, SECONDS_PER_DAY
 from reconcile._policies import DOUBLE_START_POLICIES, DoubleStartPolicy
 from reconcile._sql import load_sql
@@ -294,13 +294,8 @@ def rebase_seen(con: duckdb.DuckDBPyConnection, at_ns: int) -> None:
 
 
 def _drop_relation(con: duckdb.DuckDBPyConnection, name: str) -> None:
-    """Drop a temp table or view called ``name`` if there is one (a re-run replaces its output).
-    (Two DROPs, not a look-up in ``information_schema``: a run drops some sixty relations, and each
-    look-up cost about a millisecond.)"""
-    try:
-        con.execute(f"DROP VIEW IF EXISTS temp.main.{name}")
-    except duckdb.CatalogException:  # (a table of that name)
-        con.execute(f"DROP TABLE IF EXISTS temp.main.{name}")
+    """Drop a temp table or view called ``name`` if there is one (a re-run replaces its output)."""
+    drop_relation(con, name)
 
 
 def pair_in(

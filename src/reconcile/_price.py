@@ -39,7 +39,7 @@ import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]
 
 from reconcile._currency import currency_table
-from reconcile._engine import utc
+from reconcile._engine import drop_relation, utc
 from reconcile._period import NS_PER_DAY
 from reconcile._pricebook import PriceBook
 from reconcile._progress import Progress
@@ -69,15 +69,24 @@ class PeriodBounds:
             )
 
 
+PRICE_INPUT = "price_input"  # the intervals of the periods priced, with their price_period
+PRICED = "priced_slices"  # the slices of the periods price_added priced, with their price_period
+_ADDED = "price_added_intervals"  # the intervals Pricer.add copied
+
+
 class Pricer:
     """The pricing stage over one connection (its contract: docs/ARCHITECTURE.md).
 
     Made once per connection: it registers the book's ``prices`` and ``billing_rules``, the
     ``tenants`` (checked for overlaps) and ``currencies`` relations and the ``div_half_even`` macros,
     so pricing several periods (a nightly's days) pays for that once. :meth:`price` then reads the
-    relation named ``intervals`` and makes the temp table ``slices``; the variables it sets are
-    named ``price_*`` and read by pricing's own SQL only (docs/ARCHITECTURE.md, "Stage contracts").
-    Raises :class:`TenantsError` for a bad tenants table.
+    relation named ``intervals`` and makes the temp table ``slices``. Several periods are priced
+    together with one set of statements: :meth:`add` each period's ``intervals``, then
+    :meth:`price_added` makes ``priced_slices`` (keyed by ``price_period``) and :meth:`slices_of`
+    one period's ``slices``; the rows are those :meth:`price` gives each period alone (the SQL is
+    the same: every row carries its period's bounds, from ``price_periods``). The variables it sets
+    are named ``price_*`` and read by pricing's own SQL only (docs/ARCHITECTURE.md, "Stage
+    contracts"). Raises :class:`TenantsError` for a bad tenants table.
     """
 
     def __init__(
@@ -98,6 +107,8 @@ class Pricer:
         ):
             con.execute(f"SET VARIABLE {name} = CAST(? AS {sql_type})", [value])
         con.execute(load_sql("engine/price/div_half_even"))
+        self._added: dict[str, PeriodBounds] = {}
+        self._priced: list[str] = []  # the periods of priced_slices
         overlaps = con.execute(load_sql("engine/price/tenant_overlaps")).fetchall()
         if overlaps:
             resource_id, tenant_id, _, _ = overlaps[0]
@@ -110,34 +121,115 @@ class Pricer:
         """Price the relation ``intervals`` over ``bounds``: the temp table ``slices``
         (:func:`price_slices` describes its rows). Raises :class:`PriceBookError` when the book's
         default prices do not cover the period or a slice has no price."""
-        con, book = self.con, self.book
-        book.check_coverage(bounds.start_ns, bounds.end_ns)
+        self.book.check_coverage(bounds.start_ns, bounds.end_ns)
+        self._periods([("", bounds)])
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {PRICE_INPUT} AS SELECT '' AS price_period, * FROM intervals"
+        )
+        try:
+            self._slices("slices", "* EXCLUDE (price_period)", progress)
+        finally:
+            self.con.execute(f"DROP VIEW {PRICE_INPUT}")
+        return self.con.table("slices")
+
+    def add(self, name: str, bounds: PeriodBounds) -> None:
+        """Add the relation ``intervals`` to the periods :meth:`price_added` prices together, as
+        period ``name`` over ``bounds`` (its rows are copied). Raises :class:`PriceBookError` when
+        the book's default prices do not cover the period."""
+        if name in self._added:
+            raise UsageError(f"period {name!r} is added twice")
+        self.book.check_coverage(bounds.start_ns, bounds.end_ns)
+        rows = "SELECT CAST(? AS VARCHAR) AS price_period, * FROM intervals"
+        if self._added:
+            self.con.execute(f"INSERT INTO {_ADDED} BY NAME {rows}", [name])
+        else:
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {_ADDED} AS {rows}", [name])
+        self._added[name] = bounds
+
+    def price_added(self, progress: Progress | None = None) -> list[str]:
+        """Price every period :meth:`add` added since the last call, with one set of statements
+        (planning the pricing SQL costs more than pricing a few hundred intervals: a nightly's
+        restated days are priced together): the temp table ``priced_slices``, the rows of
+        :func:`price_slices` with a ``price_period`` column. Returns the periods' names, in the
+        order added; their inputs stay until the next :meth:`add` (:meth:`input_of`). Raises
+        :class:`PriceBookError` when a slice has no price."""
+        names = list(self._added)
+        self._priced = names
+        if not names:
+            return []
+        self._periods(list(self._added.items()))
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {PRICE_INPUT} AS SELECT * FROM {_ADDED}")
+        try:
+            self._slices(PRICED, "*", progress)
+        finally:
+            self.con.execute(f"DROP VIEW {PRICE_INPUT}")
+            self._added = {}
+        return names
+
+    def input_of(self, name: str) -> None:
+        """Make the relation ``intervals`` the input of period ``name`` of the last
+        :meth:`price_added` again (to price it alone: an error that names its period)."""
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE intervals AS SELECT * EXCLUDE (price_period) FROM {_ADDED}"
+            " WHERE price_period = ?",
+            [name],
+        )
+
+    def slices_of(self, name: str) -> duckdb.DuckDBPyRelation:
+        """``slices``: the slices of period ``name`` of the last :meth:`price_added`
+        (:func:`price_slices`'s columns): a view when it priced that period alone (a month's
+        slices are not copied), else a temp table."""
+        if name not in self._priced:
+            raise UsageError(f"period {name!r} was not priced")
+        drop_relation(self.con, "slices")
+        if self._priced == [name]:
+            self.con.execute(f"CREATE TEMP VIEW slices AS SELECT * EXCLUDE (price_period) FROM {PRICED}")
+        else:
+            self.con.execute(
+                f"CREATE TEMP TABLE slices AS SELECT * EXCLUDE (price_period) FROM {PRICED}"
+                " WHERE price_period = ?",
+                [name],
+            )
+        return self.con.table("slices")
+
+    def _periods(self, periods: list[tuple[str, PeriodBounds]]) -> None:
+        """``price_periods``: the bounds of each period priced next."""
+        self.con.execute(
+            "CREATE OR REPLACE TEMP TABLE price_periods (price_period VARCHAR, period_start_ns BIGINT,"
+            " period_end_ns BIGINT, cut_off_ns BIGINT)"
+        )
+        self.con.executemany(
+            "INSERT INTO price_periods VALUES (?, ?, ?, ?)",
+            [[name, b.start_ns, b.end_ns, b.cut_off_ns] for name, b in periods],
+        )
+
+    def _slices(self, target: str, columns: str, progress: Progress | None) -> None:
+        """The temp table ``target`` of the ``columns`` of slices.sql over ``price_input``."""
+        con = self.con
         progress = progress if progress is not None else Progress(quiet=True)
         progress.note("price: slicing intervals")
-        for name, value in (
-            ("price_period_start_ns", bounds.start_ns),
-            ("price_period_end_ns", bounds.end_ns),
-            ("price_cut_off_ns", bounds.cut_off_ns),
-        ):
-            con.execute(f"SET VARIABLE {name} = CAST(? AS BIGINT)", [value])
         con.execute(
             "CREATE OR REPLACE TEMP TABLE period_intervals AS " + load_sql("engine/price/period_intervals")
         )
         con.execute("CREATE OR REPLACE TEMP VIEW slice_cuts AS " + load_sql("engine/price/slice_cuts"))
         con.execute("CREATE OR REPLACE TEMP TABLE slice_spans AS " + load_sql("engine/price/slice_spans"))
         progress.note("price: pricing slices")
-        con.execute("CREATE OR REPLACE TEMP TABLE slices AS " + load_sql("engine/price/slices"))
+        drop_relation(con, target)  # (a view slices_of made, maybe)
+        con.execute(
+            f"CREATE TEMP TABLE {target} AS SELECT {columns} FROM (\n"
+            + load_sql("engine/price/slices")
+            + "\n)"
+        )
         con.execute("DROP VIEW slice_cuts")
         con.execute("DROP TABLE slice_spans")
         con.execute("DROP TABLE period_intervals")
         row = con.execute(
             "SELECT count(*), count(*) FILTER (WHERE price_entry IS NULL),"
-            " min(family || ' ' || meter) FILTER (WHERE price_entry IS NULL) FROM slices"
+            f" min(family || ' ' || meter) FILTER (WHERE price_entry IS NULL) FROM {target}"
         ).fetchall()[0]
         if row[1]:
-            raise PriceBookError(f"{book.source}: {row[1]} slices have no price (e.g. {row[2]})")
+            raise PriceBookError(f"{self.book.source}: {row[1]} slices have no price (e.g. {row[2]})")
         progress.note(f"price: {row[0]} slice rows")
-        return con.table("slices")
 
 
 def price_slices(

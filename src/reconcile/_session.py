@@ -82,6 +82,7 @@ class Pending:
     run_id: str
     manifest: Manifest  # without the figures, which are read from the staged files
     started: float
+    cut_off: int
 
 
 @dataclass(frozen=True)
@@ -355,21 +356,16 @@ class Session:
             scope=None if reuse is None else (_reuse.SCOPE, self._scope_key),
             event_roles=False,
         )
-        self.progress.note(f"run {period.name}: pricing slices")
-        try:
-            if self._pricer is None:
-                self._pricer = _price.Pricer(self.con, self.book, self.tenants)
-            self._pricer.price(_price.PeriodBounds(period.start_ns, period.end_ns, cut_off), self.progress)
-        except (duckdb.OutOfRangeException, duckdb.ConversionException) as exc:
-            raise PricingError(
-                f"run {period.name}: {_figures.out_of_range(self.con, self.book, None, exc)}"
-            ) from exc
+        if self._pricer is None:
+            self._pricer = _price.Pricer(self.con, self.book, self.tenants)
+        self._pricer.add(period.name, _price.PeriodBounds(period.start_ns, period.end_ns, cut_off))
         batch.collect(
             period=period,
             cut_off_ns=cut_off,
             run_id=run_id,
             kept=None if reuse is None else reuse.files,
             scope=None if reuse is None else _reuse.SCOPE,
+            slices=False,  # (priced with the batch's other periods: price_batch)
         )
         manifest = self.manifest(
             period,
@@ -380,7 +376,7 @@ class Session:
             None if reuse is None else reuse.previous_run_id,
             () if reuse is None else reuse.new_ingests,
         )
-        return Pending(period, run_id, manifest, started)
+        return Pending(period, run_id, manifest, started, cut_off)
 
     def manifest(  # noqa: PLR0917 (the fields a manifest is made of, before its figures)
         self,
@@ -420,11 +416,43 @@ class Session:
         if not pending:
             return []
         names = ", ".join(p.period.name for p in pending)
+        with engine_errors(f"pricing {names}", memory_limit=self.memory_limit, where=str(out.path)):
+            self.price_batch(batch, pending)
         self.progress.note(f"writing {len(pending)} period(s) to {out.path}: {names}")
         with engine_errors(f"writing {names}", memory_limit=self.memory_limit, where=str(out.path)):
             staged = out.stage(batch)
         batch.clear()
         return self.commit_staged(out, pending, staged)
+
+    def price_batch(self, batch: _staging.Batch, pending: list[Pending]) -> None:
+        """Price the pending periods' intervals together (``Pricer.price_added``) and add each
+        period's slices to the batch. An amount that cannot be computed is a :class:`PricingError`
+        naming the period: the periods are then priced one by one to find it."""
+        pricer = self._pricer
+        if pricer is None:
+            raise ValueError("no period was computed into the batch")
+        self.progress.note(f"pricing {len(pending)} period(s)")
+        try:
+            pricer.price_added(self.progress)
+        except (duckdb.OutOfRangeException, duckdb.ConversionException) as exc:
+            raise self._pricing_error(pending, exc) from exc
+        for item in pending:
+            pricer.slices_of(item.period.name)
+            batch.add_slices(item.period)
+
+    def _pricing_error(self, pending: list[Pending], exc: duckdb.Error) -> PricingError:
+        """The error of the first pending period whose pricing alone fails as the batch did."""
+        pricer = self._pricer
+        assert pricer is not None
+        for item in pending:
+            pricer.input_of(item.period.name)
+            try:
+                pricer.price(_price.PeriodBounds(item.period.start_ns, item.period.end_ns, item.cut_off))
+            except (duckdb.OutOfRangeException, duckdb.ConversionException) as alone:
+                said = _figures.out_of_range(self.con, self.book, None, alone)
+                return PricingError(f"run {item.period.name}: {said}")
+        names = ", ".join(p.period.name for p in pending)
+        return PricingError(f"run {names}: {_figures.out_of_range(self.con, self.book, None, exc)}")
 
     def commit_staged(
         self, out: _write.OutputFolder, pending: list[Pending], staged: list[_write.Staged]

@@ -129,45 +129,68 @@ class Batch:
         run_id: str,
         kept: dict[str, list[Path]] | None = None,
         scope: str | None = None,
+        slices: bool = True,
     ) -> None:
         """Add one period's rows from the relations ``slices`` (the period's priced slices),
         ``intervals`` and ``anomalies`` (pairing's, as of ``cut_off_ns``: this stage keeps those the
         period lists) in the connection; with ``kept`` (table -> committed files), the rows of those
         files about resources outside the relation named ``scope`` are added when staging.
+        ``slices=False``: its slices come later (:meth:`add_slices`, once they are priced).
         Raises :class:`OutputError` for a missing or mistyped column or a slice dated outside the
         period, before anything is added."""
         con = self.con
-        for table in TABLES:
+        tables = TABLES if slices else tuple(t for t in TABLES if t != "slices")
+        for table in tables:
             check_columns(con.table(table), table, SPEC_COLUMNS[table])
         if any(e.period.name == period.name for e in self.entries):
             raise OutputError(f"period {period.name} is twice in one batch")
-        outside = int(
-            con.execute(
-                "SELECT count(*) FROM slices WHERE usage_date IS NULL OR usage_date NOT BETWEEN ? AND ?",
-                [period.first_day, period.days()[-1]],
-            ).fetchall()[0][0]
-        )
-        if outside:
-            raise OutputError(f"slices: {outside} rows have a usage_date outside period {period.name}")
+        if slices:
+            self._check_dates(period)
         set_period(con, period.name, period.start_ns, period.end_ns, run_id)
-        for table in TABLES:
-            rows = (
-                "SELECT getvariable('batch_period_name') AS batch_period, o.*"
-                f" FROM ({load_sql(f'engine/write/output_{table}')}) AS o"
-            )
-            if table in self._made:
-                con.execute(f"INSERT INTO main.batch_{table} BY NAME {rows}")
-            else:
-                con.execute(f"CREATE TABLE main.batch_{table} AS {rows}")
-                self._made.add(table)
+        for table in tables:
+            self._insert(table)
         if kept is not None:
             if scope is None or not scope.isidentifier():
                 raise OutputError(f"period {period.name}: kept rows need the name of a scope relation")
             con.execute(
                 f"INSERT INTO main.{BATCH_SCOPE} SELECT ?, family, resource_id FROM {scope}", [period.name]
             )
-        self.rows += _count_rows(con, period.name)
+        self.rows += _count_rows(con, period.name, [t for t in tables if t != "anomalies"])
         self.entries.append(BatchEntry(period, cut_off_ns, run_id, kept))
+
+    def add_slices(self, period: Period) -> None:
+        """Add the relation ``slices`` as the slices of ``period``, collected before without them
+        (checked as :meth:`collect` checks them)."""
+        entry = next((e for e in self.entries if e.period.name == period.name), None)
+        if entry is None:
+            raise OutputError(f"period {period.name} is not in the batch")
+        check_columns(self.con.table("slices"), "slices", SLICE_COLUMNS)
+        self._check_dates(period)
+        set_period(self.con, period.name, period.start_ns, period.end_ns, entry.run_id)
+        self._insert("slices")
+        self.rows += _count_rows(self.con, period.name, ["slices"])
+
+    def _check_dates(self, period: Period) -> None:
+        outside = int(
+            self.con.execute(
+                "SELECT count(*) FROM slices WHERE usage_date IS NULL OR usage_date NOT BETWEEN ? AND ?",
+                [period.first_day, period.days()[-1]],
+            ).fetchall()[0][0]
+        )
+        if outside:
+            raise OutputError(f"slices: {outside} rows have a usage_date outside period {period.name}")
+
+    def _insert(self, table: str) -> None:
+        """Add the rows of ``output_<table>.sql`` for the period :func:`set_period` set."""
+        rows = (
+            "SELECT getvariable('batch_period_name') AS batch_period, o.*"
+            f" FROM ({load_sql(f'engine/write/output_{table}')}) AS o"
+        )
+        if table in self._made:
+            self.con.execute(f"INSERT INTO main.batch_{table} BY NAME {rows}")
+        else:
+            self.con.execute(f"CREATE TABLE main.batch_{table} AS {rows}")
+            self._made.add(table)
 
     def jobs(self, entry: BatchEntry, staging: Path) -> list[FileJob]:
         """The files of one period under ``staging`` (its tree: ``slices/usage_date=D/``,
@@ -208,14 +231,15 @@ def set_period(con: duckdb.DuckDBPyConnection, name: str, start_ns: int, end_ns:
         con.execute(f"SET VARIABLE {variable} = ?", [value])
 
 
-def _count_rows(con: duckdb.DuckDBPyConnection, period: str) -> int:
-    """The slices and intervals rows of one period in the batch."""
-    return int(
-        con.execute(
-            "SELECT (SELECT count(*) FROM main.batch_slices WHERE batch_period = $p)"
-            " + (SELECT count(*) FROM main.batch_intervals WHERE batch_period = $p)",
-            {"p": period},
-        ).fetchall()[0][0]
+def _count_rows(con: duckdb.DuckDBPyConnection, period: str, tables: Sequence[str]) -> int:
+    """The rows of one period in the batch tables of ``tables``."""
+    return sum(
+        int(
+            con.execute(
+                f"SELECT count(*) FROM main.batch_{table} WHERE batch_period = ?", [period]
+            ).fetchall()[0][0]
+        )
+        for table in tables
     )
 
 

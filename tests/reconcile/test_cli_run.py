@@ -258,3 +258,33 @@ def test_ctrl_c_during_a_query_is_an_interruption(
     store = make_store(tmp_path / "store", EVENTS)
     assert main([*run_args(store, tmp_path / "out"), "--quiet"]) == 130
     assert capsys.readouterr().err == "error: interrupted\n"
+
+
+def test_an_amount_pricing_cannot_compute_in_days_priced_together_names_its_day(tmp_path: Path) -> None:
+    """Days priced together (a nightly restating two days): an amount pricing cannot compute stops
+    the run naming the day and the resource that caused it, before any day is written."""
+    from reconcile import PricingError, nightly  # noqa: PLC0415
+
+    book = tmp_path / "prices.toml"
+    book.write_text(PRICES.read_text().replace('price = "0.04"', 'price = "99999999999999"'))
+    store = make_store(tmp_path / "store", EVENTS)
+    out = tmp_path / "out"
+    for day in ("2026-10-14", "2026-10-15"):
+        run_period(store, book, out, day, quiet=True)
+    before = committed_rows(out)
+    big = 2**62
+    add_ingest(
+        store,
+        [
+            ev("vm.compute.start", "vm-5", "2026-10-14T03:00:00Z", cpu=1, mem=GIB, reason="boot"),
+            ev("vm.compute.start", "vm-huge", "2026-10-15T01:00:00Z", cpu=big, mem=GIB, reason="boot"),
+            ev("vm.compute.stop", "vm-huge", "2026-10-15T09:00:00Z", cpu=big, mem=GIB, reason="stop-user"),
+        ],
+        source="late.jsonl",
+    )
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"")
+    with pytest.raises(PricingError, match=r"^run 2026-10-15: an amount cannot be computed or held") as info:
+        nightly([empty], store, out, book, today="2026-10-16", quiet=True)
+    assert "of vm-huge (about " in str(info.value)
+    assert committed_rows(out) == before

@@ -25,6 +25,7 @@ from reconcile import (
     load_tenants,
     price_slices,
 )
+from reconcile._price import PeriodBounds, Pricer
 from reconcile._pricebook import parse_price_book
 from reconcile._sql import load_sql
 from reconcile._tenants import TENANT_SCHEMA, normalize_tenants
@@ -496,8 +497,8 @@ def test_days_runs_bill_like_one_run(rows: list[tuple[Any, ...]], change: int) -
     assert_same_billing(whole, parts)
 
 
-def test_a_month_as_one_run_and_as_its_days() -> None:
-    """March 2026 priced as one run and as its 31 day runs: same slices, same invoice lines to the cent."""
+def _march() -> tuple[list[dict[str, Any]], pa.Table]:
+    """60 random intervals over March 2026 (some on or across midnights) and tenants changing in it."""
     rng = random.Random(20260301)
     truth = []
     for i in range(60):
@@ -531,9 +532,45 @@ def test_a_month_as_one_run_and_as_its_days() -> None:
             }
         )
     )
+    return truth, tenants
+
+
+def test_a_month_as_one_run_and_as_its_days() -> None:
+    """March 2026 priced as one run and as its 31 day runs: same slices, same invoice lines to the cent."""
+    truth, tenants = _march()
     whole, parts = split_runs(truth, day(1), 31, tenants)
     assert whole.num_rows > 300
     assert_same_billing(whole, parts)
+
+
+def test_periods_priced_together_equal_each_priced_alone() -> None:
+    """Pricer.add, price_added and slices_of: March's 31 days priced together, each as of its own
+    cut-off (mid-day for some), give each day exactly the slices it gets priced alone."""
+    truth, tenants = _march()
+    con = duckdb.connect()
+    pricer = Pricer(con, GOLDEN_BOOK, tenants)
+    added = {}
+    for k in range(31):
+        start = day(1) + k * DAY
+        cut = start + DAY if k % 3 else start + DAY // 2
+        rows = as_of(truth, cut)
+        con.register("intervals", intervals(rows))
+        pricer.add(f"d{k}", PeriodBounds(start, start + DAY, cut))
+        added[f"d{k}"] = (start, cut, rows)
+    assert pricer.price_added() == list(added)
+    total = 0
+    for name, (start, cut, rows) in added.items():
+        together = pricer.slices_of(name).to_arrow_table().drop_columns(["slice_start", "slice_end"])
+        alone = price(rows, start, start + DAY, cut_off=cut, tenants=tenants)
+        assert together.schema == alone.schema
+        key = ("interval_id", "meter", "slice_start_ns", "slice_end_ns")
+        assert sorted(together.to_pylist(), key=lambda r: tuple(r[k] for k in key)) == sorted(
+            alone.to_pylist(), key=lambda r: tuple(r[k] for k in key)
+        )
+        total += alone.num_rows
+    assert total > 300
+    with pytest.raises(UsageError, match="was not priced"):
+        pricer.slices_of("d99")
 
 
 def test_price_book_used_by_the_stage_can_be_parsed_from_bytes() -> None:

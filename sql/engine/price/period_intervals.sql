@@ -1,27 +1,31 @@
--- period_intervals: the intervals a run bills in [period_start_ns, period_end_ns), with their billed
--- bounds inside the period and the extra billed time (increment and minimum) of their end.
--- Inputs: `intervals` (ARCHITECTURE contract), `billing_rules` (family, increment_ns, minimum_ns).
--- Variables: price_period_start_ns, price_period_end_ns, price_cut_off_ns (BIGINT Unix nanoseconds).
+-- period_intervals: the intervals each period priced together bills in [period_start_ns,
+-- period_end_ns), with their billed bounds inside the period and the extra billed time (increment and
+-- minimum) of their end; keyed by (price_period, interval_id): an interval is billed in every period
+-- it overlaps.
+-- Inputs: `price_input` (the `intervals` of the ARCHITECTURE contract, each row with the price_period
+-- it is priced in), `price_periods` (price_period, period_start_ns, period_end_ns, cut_off_ns: BIGINT
+-- Unix nanoseconds), `billing_rules` (family, increment_ns, minimum_ns).
 WITH bounds AS (
     SELECT
-        i.interval_id, i.family, i.resource_id, i.hypervisor, i.status,
-        i.cpu, i.mem_bytes, i.storage_bytes, i.start_ns, i.end_ns,
+        i.price_period, i.interval_id, i.family, i.resource_id, i.hypervisor, i.status,
+        i.cpu, i.mem_bytes, i.storage_bytes, i.start_ns, i.end_ns, q.period_start_ns,
         -- billed part of the interval inside the period; an open interval runs up to the cut-off
-        greatest(i.start_ns, getvariable('price_period_start_ns')) AS bill_start_ns,
+        greatest(i.start_ns, q.period_start_ns) AS bill_start_ns,
         least(
-            CASE WHEN i.status = 'open' THEN getvariable('price_cut_off_ns') ELSE i.end_ns END,
-            getvariable('price_period_end_ns')
+            CASE WHEN i.status = 'open' THEN q.cut_off_ns ELSE i.end_ns END,
+            q.period_end_ns
         ) AS bill_end_ns,
         -- the end instant belongs to this period (closed and inferred intervals only)
         (i.status IN ('closed', 'inferred')
-            AND i.end_ns >= getvariable('price_period_start_ns')
-            AND i.end_ns < getvariable('price_period_end_ns')) AS end_in_period,
+            AND i.end_ns >= q.period_start_ns
+            AND i.end_ns < q.period_end_ns) AS end_in_period,
         b.increment_ns, coalesce(b.minimum_ns, 0) AS minimum_ns
-    FROM intervals AS i
+    FROM price_input AS i
+    JOIN price_periods AS q ON q.price_period = i.price_period
     LEFT JOIN billing_rules AS b ON b.family = i.family
     WHERE i.status IN ('closed', 'inferred', 'open')
-      AND i.start_ns < getvariable('price_period_end_ns')
-      AND (i.status = 'open' OR i.end_ns >= getvariable('price_period_start_ns'))
+      AND i.start_ns < q.period_end_ns
+      AND (i.status = 'open' OR i.end_ns >= q.period_start_ns)
 ),
 extra AS (
     SELECT
@@ -38,12 +42,12 @@ extra AS (
         -- the end has a positive slice of its own UTC day (and period) ending at it: the extra goes
         -- there; otherwise (zero length, or an end exactly on a midnight or the period start) it goes on
         -- a zero-length slice [end, end)
-        (end_in_period AND end_ns > start_ns AND end_ns > getvariable('price_period_start_ns')
+        (end_in_period AND end_ns > start_ns AND end_ns > period_start_ns
             AND end_ns % getvariable('price_ns_per_day') <> 0) AS extra_on_last_slice
     FROM bounds
 )
 SELECT
-    interval_id, family, resource_id, hypervisor, status, cpu, mem_bytes, storage_bytes,
+    price_period, interval_id, family, resource_id, hypervisor, status, cpu, mem_bytes, storage_bytes,
     start_ns, end_ns, bill_start_ns, bill_end_ns, extra_ns, extra_on_last_slice,
     -- a zero-length slice [end_ns, end_ns) carries the end's extra, or stands for a zero-length interval
     (end_in_period AND NOT extra_on_last_slice AND (extra_ns > 0 OR end_ns = start_ns)) AS zero_end_slice

@@ -1,4 +1,5 @@
--- slice_cuts: per billed interval, the instants where its slices start: its billed start, every UTC
+-- slice_cuts: per billed interval of each period (price_period, interval_id), the instants where its
+-- slices start: its billed start, every UTC
 -- midnight, change of a price that applies to it, and tenant change strictly inside its billed part of
 -- the period.
 -- A price applies to an interval at an instant when it is the one its meter is priced by there: the
@@ -21,13 +22,13 @@ tenant_changes AS (
     SELECT DISTINCT resource_id, valid_to_ns AS at_ns FROM tenants WHERE valid_to_ns IS NOT NULL
 ),
 sliced AS (
-    SELECT interval_id, bill_start_ns, bill_end_ns, family, hypervisor, resource_id
+    SELECT price_period, interval_id, bill_start_ns, bill_end_ns, family, hypervisor, resource_id
     FROM period_intervals
     WHERE bill_start_ns < bill_end_ns
 ),
 candidates AS (
     -- instants inside an interval's billed part where some price that could apply to it starts or ends
-    SELECT DISTINCT s.interval_id, s.family, s.hypervisor, c.at_ns
+    SELECT DISTINCT s.price_period, s.interval_id, s.family, s.hypervisor, c.at_ns
     FROM sliced AS s
     JOIN price_changes AS c
       ON c.family = s.family
@@ -40,6 +41,7 @@ meters AS (
 applied AS (
     -- per candidate and meter, the price entry applied just before the instant (before = 1) and at it
     SELECT
+        k.price_period,
         k.interval_id,
         k.at_ns,
         m.meter,
@@ -58,29 +60,30 @@ applied AS (
      AND (d.effective_to_ns IS NULL OR k.at_ns - b.before < d.effective_to_ns)
 ),
 price_cuts AS (
-    SELECT DISTINCT interval_id, at_ns
+    SELECT DISTINCT price_period, interval_id, at_ns
     FROM (
         SELECT
+            price_period,
             interval_id,
             at_ns,
             max(entry) FILTER (WHERE before = 1) AS entry_before,
             max(entry) FILTER (WHERE before = 0) AS entry_at
         FROM applied
-        GROUP BY interval_id, at_ns, meter
+        GROUP BY price_period, interval_id, at_ns, meter
     ) AS per_meter
     WHERE entry_before IS DISTINCT FROM entry_at
 )
-SELECT interval_id, bill_start_ns AS cut_ns FROM sliced
+SELECT price_period, interval_id, bill_start_ns AS cut_ns FROM sliced
 UNION
 -- UTC midnights after the billed start and before the billed end (DuckDB's range(): no portable way)
-SELECT interval_id, unnest(range(
+SELECT price_period, interval_id, unnest(range(
     (bill_start_ns // getvariable('price_ns_per_day') + 1) * getvariable('price_ns_per_day'), bill_end_ns, getvariable('price_ns_per_day')
 )) AS cut_ns
 FROM sliced
 UNION
-SELECT interval_id, at_ns AS cut_ns FROM price_cuts
+SELECT price_period, interval_id, at_ns AS cut_ns FROM price_cuts
 UNION
-SELECT s.interval_id, t.at_ns AS cut_ns
+SELECT s.price_period, s.interval_id, t.at_ns AS cut_ns
 FROM sliced AS s
 JOIN tenant_changes AS t
   ON t.resource_id = s.resource_id

@@ -1,20 +1,24 @@
 -- slice_spans: the slices of the billed intervals before pricing, one row per slice: consecutive cuts
--- of an interval, plus the zero-length slice [end, end) where period_intervals asks for one.
+-- of an interval in a period (price_period, interval_id), plus the zero-length slice [end, end) where period_intervals asks for one.
 -- Inputs: `period_intervals`, `slice_cuts`, `tenants`.
 -- at_ns: the instant whose tenant and price the slice takes: its start; for the zero-length slice of an
 -- interval that lasted (its end fell on a midnight or the period's start), the interval's last instant
 -- (end - 1 ns), since its extra is billed for that interval, not for whatever starts at that midnight.
 WITH spans AS (
     SELECT
+        c.price_period,
         c.interval_id,
         c.cut_ns AS slice_start_ns,
-        coalesce(lead(c.cut_ns) OVER (PARTITION BY c.interval_id ORDER BY c.cut_ns), p.bill_end_ns)
+        coalesce(
+            lead(c.cut_ns) OVER (PARTITION BY c.price_period, c.interval_id ORDER BY c.cut_ns), p.bill_end_ns
+        )
             AS slice_end_ns,
         c.cut_ns AS at_ns
     FROM slice_cuts AS c
-    JOIN period_intervals AS p USING (interval_id)
+    JOIN period_intervals AS p USING (price_period, interval_id)
     UNION ALL
     SELECT
+        price_period,
         interval_id,
         end_ns AS slice_start_ns,
         end_ns AS slice_end_ns,
@@ -23,7 +27,7 @@ WITH spans AS (
     WHERE zero_end_slice
 )
 SELECT
-    p.interval_id, p.family, p.resource_id, p.hypervisor, p.status,
+    p.price_period, p.interval_id, p.family, p.resource_id, p.hypervisor, p.status,
     p.cpu, p.mem_bytes, p.storage_bytes,
     t.tenant_id,                                   -- NULL: unattributed
     s.slice_start_ns,
@@ -36,7 +40,7 @@ SELECT
                 AND (s.slice_start_ns = s.slice_end_ns OR p.extra_on_last_slice)
                THEN p.extra_ns ELSE 0 END AS billed_ns
 FROM spans AS s
-JOIN period_intervals AS p USING (interval_id)
+JOIN period_intervals AS p USING (price_period, interval_id)
 LEFT JOIN tenants AS t
   ON t.resource_id = p.resource_id
  AND (t.valid_from_ns IS NULL OR t.valid_from_ns <= s.at_ns)

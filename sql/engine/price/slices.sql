@@ -1,6 +1,6 @@
--- slices: the priced slices of a run, one row per slice and meter (SPEC section 5 columns, without
--- run_id, which the writer adds), plus hypervisor, slice_start_ns, slice_end_ns, billed_seconds and
--- price_entry.
+-- slices: the priced slices of the periods priced together, one row per slice and meter (SPEC section
+-- 5 columns, without run_id, which the writer adds), plus hypervisor, slice_start_ns, slice_end_ns,
+-- billed_seconds, price_entry and price_period.
 -- Inputs: `slice_spans`, `prices`. Variables: price_currency, price_book_version. Needs the macros of
 -- div_half_even.sql.
 -- Money is integer arithmetic on values scaled by 10^12 (`*_e12`, HUGEINT), each rounded half-even
@@ -80,5 +80,6 @@ SELECT
     slice_start_ns,
     slice_end_ns,
     CAST(billed_ns AS DECIMAL(18, 0)) * CAST(0.000000001 AS DECIMAL(10, 9)) AS billed_seconds,
-    price_entry                                    -- the [[price]] entry applied (1-based)
+    price_entry,                                   -- the [[price]] entry applied (1-based)
+    price_period                                   -- the period priced (Pricer.add)
 FROM amounts

@@ -187,7 +187,7 @@ class SparkRuns:
             roles = self.start_roles + by_name.get(f"period:{period.name}", Roles())
             roles.checked(f"period {period.name}, summed across buckets")
             manifest = session.manifest(period, cut_off, run_id, previous, roles)
-            pending.append(Pending(period, run_id, manifest, started))
+            pending.append(Pending(period, run_id, manifest, started, cut_off))
         if day is not None:
             roles = self.start_roles + by_name.get(f"checkpoint:{day.isoformat()}", Roles())
             self._save_checkpoint(parts, day, roles)
