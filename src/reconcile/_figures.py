@@ -4,7 +4,9 @@ Read from the files a run is about to commit (not from the tables they were writ
 manifest states what is on disk: intervals by status, anomalies by code, the exact totals per
 currency and per family, the invoice totals (rounded once per invoice line, ``views/usage_lines``),
 the billed quantities per meter and the number of slices without a tenant. The files are read
-through the temp views ``run_slices``, ``run_intervals`` and ``run_anomalies``.
+through the temp views ``run_slices``, ``run_intervals`` and ``run_anomalies``, each row with the
+``run_period`` it belongs to: :func:`figures_of` counts every period of a batch (a nightly's days)
+with one query per figure, not one per figure and period.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from pathlib import Path
 
 import duckdb
 
-from reconcile import _invoice, _pricebook
-from reconcile._currency import decimal_text, round_to_minor
+from reconcile import _pricebook
+from reconcile._currency import currency_table, decimal_text, round_to_minor
 from reconcile._engine import literals
 from reconcile._manifest import Figures
 from reconcile._sql import load_sql
@@ -24,45 +26,120 @@ from reconcile._sql import load_sql
 RUN_VIEWS = {"slices": "run_slices", "intervals": "run_intervals", "anomalies": "run_anomalies"}
 
 
-def _views(con: duckdb.DuckDBPyConnection, files: dict[str, list[Path]]) -> None:
+def _views(con: duckdb.DuckDBPyConnection, periods: Sequence[dict[str, list[Path]]]) -> None:
+    """The views of every period's files, each row with ``run_period`` (the period's index)."""
     for table, view in RUN_VIEWS.items():
-        rel = con.sql(
-            "SELECT * FROM read_parquet(?, hive_partitioning = false)", params=[literals(files[table])]
+        parts = " UNION ALL BY NAME ".join(
+            f"SELECT CAST($at_{i} AS INTEGER) AS run_period, * FROM read_parquet($files_{i},"
+            " hive_partitioning = false)"
+            for i in range(len(periods))
         )
-        rel.create_view(view, replace=True)
+        params: dict[str, object] = {}
+        for i, files in enumerate(periods):
+            params[f"at_{i}"] = i
+            params[f"files_{i}"] = literals(files[table])
+        con.sql(parts, params=params).create_view(view, replace=True)
+
+
+def _by_period(rows: list[tuple[object, ...]], count: int) -> list[list[tuple[object, ...]]]:
+    """Rows whose first value is a period's index, split per period (the index dropped)."""
+    out: list[list[tuple[object, ...]]] = [[] for _ in range(count)]
+    for row in rows:
+        out[int(str(row[0]))].append(row[1:])
+    return out
 
 
 def figures(
     con: duckdb.DuckDBPyConnection, files: dict[str, list[Path]], book: _pricebook.PriceBook
 ) -> Figures:
     """The manifest figures of one period from its files (table -> Parquet files; module doc)."""
-    _views(con, files)
-    intervals = dict(con.execute("SELECT status, count(*) FROM run_intervals GROUP BY status").fetchall())
-    anomalies = dict(con.execute("SELECT code, count(*) FROM run_anomalies GROUP BY code").fetchall())
+    return figures_of(con, [files], book)[0]
+
+
+def figures_of(
+    con: duckdb.DuckDBPyConnection, periods: Sequence[dict[str, list[Path]]], book: _pricebook.PriceBook
+) -> list[Figures]:
+    """The manifest figures of each period from its files, read in one pass (each query once for
+    all the periods of a batch: a nightly's days); the same as :func:`figures` of each alone."""
+    count = len(periods)
+    if not count:
+        return []
+    _views(con, periods)
+    con.register("currencies", currency_table())
+    intervals = _by_period(
+        con.execute("SELECT run_period, status, count(*) FROM run_intervals GROUP BY ALL").fetchall(), count
+    )
+    anomalies = _by_period(
+        con.execute("SELECT run_period, code, count(*) FROM run_anomalies GROUP BY ALL").fetchall(), count
+    )
+    totals = _by_period(con.execute(load_sql("engine/write/run_totals")).fetchall(), count)
+    quantities = _by_period(con.execute(load_sql("engine/write/run_quantities")).fetchall(), count)
+    unattributed = dict(
+        con.execute(
+            "SELECT run_period, count(*) FILTER (WHERE tenant_id IS NULL) FROM run_slices GROUP BY ALL"
+        ).fetchall()
+    )
+    # the invoice lines of every period at once: each line keyed by its period and tenant, so each
+    # is the line of that period (usage_lines.sql, the one definition, rounds once per line)
+    keyed = con.sql(
+        "SELECT {'period': run_period, 'tenant': tenant_id} AS tenant_id, * EXCLUDE (tenant_id, run_period)"
+        " FROM run_slices"
+    )
+    lines = keyed.query("slices", load_sql("views/usage_lines"))
+    assert lines is not None
+    # (amount_minor read too: a line beyond int64 minor units is an error, as in invoice_lines)
+    summed = lines.query(
+        "lines",
+        "SELECT tenant_id.period, currency, sum(amount), max(minor_unit), max(amount_minor)"
+        " FROM lines GROUP BY ALL",
+    )
+    assert summed is not None
+    invoiced = _by_period(summed.fetchall(), count)
+    return [
+        _figures(
+            intervals[i], anomalies[i], totals[i], quantities[i], invoiced[i], unattributed.get(i, 0), book
+        )
+        for i in range(count)
+    ]
+
+
+def _decimal(value: object) -> Decimal:
+    if not isinstance(value, Decimal):
+        raise TypeError(f"expected a DECIMAL, got {value!r}")
+    return value
+
+
+def _figures(  # noqa: PLR0917 (one period's rows of each query, in the order figures_of reads them)
+    intervals: list[tuple[object, ...]],
+    anomalies: list[tuple[object, ...]],
+    totals: list[tuple[object, ...]],
+    quantities: list[tuple[object, ...]],
+    invoiced: list[tuple[object, ...]],
+    unattributed: object,
+    book: _pricebook.PriceBook,
+) -> Figures:
     by_family: dict[str, dict[str, str]] = {}
     exact: dict[str, Decimal] = {}
-    for family, currency, amount in con.execute(load_sql("engine/write/run_totals")).fetchall():
+    for family, currency, amount in totals:
         if family is None:
-            exact[currency] = amount
+            exact[str(currency)] = _decimal(amount)
         else:
-            by_family.setdefault(family, {})[currency] = decimal_text(amount)
+            by_family.setdefault(str(family), {})[str(currency)] = decimal_text(_decimal(amount))
     if not exact:
         exact[book.currency] = Decimal(0).scaleb(-_pricebook.PRICE_SCALE)
-    invoice = _invoice.invoice_totals(_invoice.invoice_lines(con.table("run_slices"), con=con))
-    quantities = {
-        m: decimal_text(q) for m, q in con.execute(load_sql("engine/write/run_quantities")).fetchall()
-    }
-    unattributed = int(
-        con.execute("SELECT count(*) FROM run_slices WHERE tenant_id IS NULL").fetchall()[0][0]
-    )
+    # each line's amount at the largest minor unit of the period's lines (as invoice_lines gives it)
+    scale = max((int(str(row[2])) for row in invoiced), default=2)
+    invoice: dict[str, Decimal] = {}
+    for currency, amount, _, _ in invoiced:  # (exact: whole minor units)
+        invoice[str(currency)] = _decimal(amount).quantize(Decimal(1).scaleb(-scale))
     return Figures(
-        intervals={k: int(v) for k, v in sorted(intervals.items())},
-        anomalies={k: int(v) for k, v in sorted(anomalies.items())},
+        intervals={str(k): int(str(v)) for k, v in sorted(intervals, key=lambda r: str(r[0]))},
+        anomalies={str(k): int(str(v)) for k, v in sorted(anomalies, key=lambda r: str(r[0]))},
         totals={c: decimal_text(invoice.get(c, round_to_minor(Decimal(0), c))) for c in sorted(exact)},
         totals_exact={c: decimal_text(a) for c, a in sorted(exact.items())},
         totals_by_family=by_family,
-        quantities=quantities,
-        unattributed_slices=unattributed,
+        quantities={str(m): decimal_text(_decimal(q)) for m, q in quantities},
+        unattributed_slices=int(str(unattributed)),
     )
 
 

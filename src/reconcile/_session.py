@@ -32,7 +32,7 @@ import duckdb
 
 from reconcile import _figures, _pair, _price, _pricebook, _reuse, _staging, _tenants, _versions, _write
 from reconcile._engine import MEMORY_ENV, connect, engine_errors
-from reconcile._manifest import Manifest, Reused, RunInputs, RunOptions
+from reconcile._manifest import Figures, Manifest, Reused, RunInputs, RunOptions
 from reconcile._pair import AsOf, Roles
 from reconcile._period import Period, format_ns, parse_duration, parse_instant
 from reconcile._policies import DOUBLE_START_POLICIES, ENGINES, DoubleStartPolicy, SparkOptions
@@ -461,12 +461,21 @@ class Session:
         removed whatever happens."""
         summaries = []
         try:
-            for item, files in zip(pending, staged, strict=True):
+            names = ", ".join(p.period.name for p in pending)
+            with engine_errors(f"counting {names}", memory_limit=self.memory_limit, where=str(out.path)):
+                try:  # (every period's figures in one pass)
+                    all_counts: list[Figures | None] = list(
+                        _figures.figures_of(self.con, [s.files for s in staged], self.book)
+                    )
+                except (duckdb.OutOfRangeException, duckdb.ConversionException):
+                    # counted one by one below: the error names its period, the earlier ones commit
+                    all_counts = [None] * len(staged)
+            for item, files, counted in zip(pending, staged, all_counts, strict=True):
                 with engine_errors(
                     f"run {item.period.name}", memory_limit=self.memory_limit, where=str(out.path)
                 ):
                     try:
-                        counts = _figures.figures(self.con, files.files, self.book)
+                        counts = counted or _figures.figures(self.con, files.files, self.book)
                     except (duckdb.OutOfRangeException, duckdb.ConversionException) as exc:
                         said = _figures.out_of_range(self.con, self.book, files.files["slices"], exc)
                         raise PricingError(f"run {item.period.name}: {said}") from exc

@@ -1,8 +1,10 @@
--- run_quantities: billed quantity of a run's slices per meter (in the meter's hours, 12 fraction digits).
--- Input: `run_slices` (a period's written slices: _figures).
+-- run_quantities: billed quantity of each period's slices per meter (in the meter's hours, 12 fraction
+-- digits).
+-- Input: `run_slices` (the written slices of the periods counted together, with run_period: _figures).
 SELECT
+    run_period,
     meter,
     CAST(sum(billed_quantity) AS DECIMAL(38, 12)) AS billed_quantity
 FROM run_slices
-GROUP BY meter
-ORDER BY meter
+GROUP BY run_period, meter
+ORDER BY run_period, meter
