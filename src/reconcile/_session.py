@@ -270,8 +270,9 @@ class Session:
         """Pair, price and write each ``(period, cut_off)`` (the walk must cover them:
         :meth:`prepare`), in order; with ``force=False`` skip those whose run_id is committed.
 
-        The periods are computed into batches of at most :data:`BATCH_ROWS` rows; each batch's
-        files are written at once (``_staging``), then each period is committed atomically in turn.
+        The periods are computed into batches of at most :data:`BATCH_ROWS` rows (their intervals,
+        anomalies aside, and the intervals they price); each batch is priced together, its files
+        are written at once (``_staging``), then each period is committed atomically in turn.
         """
         if self.spark is not None:
             return self.spark.run_many(out, runs, force=force)
@@ -289,7 +290,8 @@ class Session:
                     continue
                 with engine_errors(f"run {period.name}", memory_limit=self.memory_limit, where=str(out.path)):
                     pending.append(self._compute(batch, out, period, cut_off, run_id, previous))
-                if batch.rows >= BATCH_ROWS:
+                priced = 0 if self._pricer is None else self._pricer.added_rows  # (to be priced)
+                if batch.rows + priced >= BATCH_ROWS:
                     summaries.extend(self.write_batch(batch, out, pending))
                     pending = []
             summaries.extend(self.write_batch(batch, out, pending))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from run_fixture import GIB, PRICES, line, write
+from run_fixture import GIB, PRICES, line, output_rows, write
 
 from reconcile import UsageError, nightly, read_output, run_period, write_fleet
 from reconcile._cli import main
@@ -81,6 +81,36 @@ def test_late_lines_restate_exactly_the_days_they_can_change(tmp_path: Path) -> 
     # the restated days are what a fresh run over the same store writes
     fresh = run_period(tmp_path / "store", PRICES, tmp_path / "fresh", "2026-10-15", quiet=True)
     assert fresh.run_id == tables.manifests["2026-10-15"].run_id
+
+
+def test_days_in_batches_of_one_write_what_one_batch_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A nightly whose days are each their own batch (priced, written and counted alone) commits
+    exactly the rows and manifests of one batch holding them all."""
+    import shutil  # noqa: PLC0415
+
+    from reconcile import ingest  # noqa: PLC0415
+
+    together, alone = tmp_path / "together", tmp_path / "alone"
+    write(together / "ledgers/host-a/ledger.jsonl", *NIGHT_1)
+    night(together, "2026-10-16")
+    write(
+        together / "ledgers/host-b/ledger.jsonl",
+        line("vm.storage.stop", "vm-1", "2026-10-15T12:00:00Z", storage=10 * GIB, reason="vm-rm"),
+        line("vm.compute.stop", "vm-2", "2026-10-16T10:00:00Z", cpu=1, reason="stop-user"),
+    )
+    ingest([together / "ledgers"], together / "store", quiet=True)  # (both stores: the same ingests)
+    shutil.copytree(together, alone)
+    summary = night(together, "2026-10-18")
+    monkeypatch.setattr("reconcile._session.BATCH_ROWS", 1)
+    assert night(alone, "2026-10-18").days == summary.days
+    assert [(d.period, d.action) for d in summary.days] == [
+        ("2026-10-15", "restated"),
+        ("2026-10-16", "filled"),
+        ("2026-10-17", "new"),
+    ]
+    assert output_rows(alone / "out") == output_rows(together / "out")
 
 
 def test_lookback_limits_restatement_and_gaps_are_filled(tmp_path: Path) -> None:
