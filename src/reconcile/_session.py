@@ -477,7 +477,11 @@ class Session:
                     f"run {item.period.name}", memory_limit=self.memory_limit, where=str(out.path)
                 ):
                     try:
-                        counts = counted or _figures.figures(self.con, files.files, self.book)
+                        counts = (
+                            counted
+                            if counted is not None
+                            else _figures.figures(self.con, files.files, self.book)
+                        )
                     except (duckdb.OutOfRangeException, duckdb.ConversionException) as exc:
                         said = _figures.out_of_range(self.con, self.book, files.files["slices"], exc)
                         raise PricingError(f"run {item.period.name}: {said}") from exc
