@@ -1,7 +1,8 @@
 """The Spark engine gives the DuckDB engine's output row for row: the demo fleet and a generated fleet of
 60k events, run as a day, a month and a nightly with a late file; the same run_ids and manifests
 (versions and reuse aside); whatever the number of buckets; a failing task fails the run in one line
-and leaves the output whole; its checkpoint serves the next DuckDB run."""
+and leaves the output whole; its checkpoint serves the next DuckDB run; `reconcile run` and
+`reconcile nightly` run it from the command line."""
 
 from __future__ import annotations
 
@@ -192,3 +193,46 @@ def test_the_command_line_runs_the_spark_engine(
     assert main([*common, "--output", str(tmp_path / "s"), *spark_args]) == 0
     assert json.loads(capsys.readouterr().out)["run_id"] == duck["run_id"]
     assert output_rows(tmp_path / "d") == output_rows(tmp_path / "s")
+
+
+def test_the_nightly_command_runs_the_spark_engine(
+    spark: SparkSession, demo_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`reconcile nightly --engine spark` over the demo's ledgers, with a late file restating two
+    days, reports and writes what the DuckDB engine's nightly does."""
+    late = tmp_path / "late" / "host-z.jsonl"
+    late.parent.mkdir()
+    lines = (demo_root / "ledgers" / "host-b" / "ledger.jsonl").read_bytes().splitlines(keepends=True)
+    late.write_bytes(b"".join(x.replace(b'"vm-b-', b'"vm-z-') for x in lines[:40]))  # new VMs
+    shutil.copytree(demo_root / "store", tmp_path / "store")
+    ingest([late], tmp_path / "store", quiet=True)  # (once: both stores hold the same ingests)
+    reports = {}
+    for engine in ("duckdb", "spark"):
+        root = tmp_path / engine
+        shutil.copytree(tmp_path / "store", root / "store")
+        shutil.copytree(demo_root / "output", root / "output")
+        args = [
+            "nightly",
+            str(demo_root / "ledgers"),
+            str(late),
+            "--store",
+            str(root / "store"),
+            "--output",
+            str(root / "output"),
+            "--prices",
+            "bundled",
+            "--tenants",
+            str(demo_root / "tenants.csv"),
+            "--today",
+            "2026-11-26",
+            "--json",
+            "--quiet",
+        ]
+        if engine == "spark":
+            args += ["--engine", "spark", "--spark-master", "local[2]", "--spark-buckets", "3"]
+        assert main(args) == 0
+        reports[engine] = json.loads(capsys.readouterr().out)
+    assert [d["action"] for d in reports["spark"]["days"]] == [d["action"] for d in reports["duckdb"]["days"]]
+    assert [d["run_id"] for d in reports["spark"]["days"]] == [d["run_id"] for d in reports["duckdb"]["days"]]
+    assert "restated" in [d["action"] for d in reports["duckdb"]["days"]]
+    assert output_rows(tmp_path / "duckdb" / "output") == output_rows(tmp_path / "spark" / "output")
