@@ -50,7 +50,7 @@ from pathlib import Path
 import duckdb
 
 from reconcile import _pair
-from reconcile._engine import literal
+from reconcile._engine import PARQUET_OPTIONS, literal
 from reconcile._files import fsync_tree, make_private_dir, open_lock_file, private_files
 from reconcile._pair import WALK_FORMAT, Roles
 from reconcile._period import date_to_ns, format_ns
@@ -60,11 +60,6 @@ _JSON = "checkpoint.json"
 _OPEN = "open.parquet"
 _SEEN = "seen.parquet"
 _DELTA = "seen_delta.parquet"
-
-PARQUET_OPTIONS = "FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, ROW_GROUP_SIZE 20000"
-"""How a checkpoint's files are written: zstd level 1 in row groups of 20,000 rows, so that a day's
-open set (about 40,000 starts on bench/bench_checkpoints.py's fleet) is encoded on every thread; level
-3 in one row group took twice as long for files about 5% smaller."""
 
 DAILY_DAYS = 3
 WEEKLY_DAYS = 42
@@ -100,6 +95,12 @@ class Checkpoint:
     def disk_bytes(self) -> int:
         """The bytes of its files."""
         return sum(f.stat().st_size for f in self.path.iterdir() if f.is_file())
+
+
+def kept_past_daily(day: dt.date) -> bool:
+    """Whether retention (:func:`retained`) may keep ``day`` past its daily window: a Monday or a
+    first of a month (a first of January among them)."""
+    return day.weekday() == 0 or day.day == 1
 
 
 def retained(days: Sequence[dt.date], newest: dt.date) -> set[dt.date]:

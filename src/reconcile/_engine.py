@@ -29,6 +29,24 @@ _GLOB = re.compile(r"([*?\[])")
 MEMORY_ENV = "RECONCILE_MEMORY_LIMIT"
 
 
+COMPRESSION_LEVEL = 1
+"""zstd level of the files the engine writes for runs: level 1 writes a day's slices about 20%
+faster than DuckDB's default (3) for files about 2% larger (measured on a day of the bench fleet),
+and a checkpoint's open set in half the time for files about 5% larger."""
+
+ROW_GROUP_ROWS = 20_000
+"""Rows per Parquet row group: a file of a day of a mid-size fleet (about 70,000 rows of output, or
+about 40,000 open starts of a checkpoint) is then encoded on every thread; DuckDB's default
+(122,880) encodes it on one."""
+
+PARQUET_OPTIONS = (
+    f"FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL {COMPRESSION_LEVEL},"
+    f" ROW_GROUP_SIZE {ROW_GROUP_ROWS}"
+)
+"""How every output file (by either engine) and every checkpoint file is written
+(``COPY ... TO file (PARQUET_OPTIONS)``)."""
+
+
 def literal(path: str | os.PathLike[str]) -> str:
     """``path`` as DuckDB reads it literally (its glob characters escaped)."""
     return _GLOB.sub(r"[\1]", os.fspath(path))

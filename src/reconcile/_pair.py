@@ -148,7 +148,7 @@ def _set(con: duckdb.DuckDBPyConnection, name: str, value: object, sql_type: str
 
 
 def _empty_table(con: duckdb.DuckDBPyConnection, name: str, columns: dict[str, str]) -> None:
-    _drop_relation(con, name)
+    drop_relation(con, name)
     defs = ", ".join(f"{c} {t}" for c, t in columns.items())
     con.execute(f"CREATE TEMP TABLE {name} ({defs})")
 
@@ -196,12 +196,12 @@ def restrict(con: duckdb.DuckDBPyConnection, scope: str | None) -> None:
     recomputing the resources new ingests touched: every resource is walked alone, so their rows
     are exactly those of the whole walk)."""
     if scope is None:
-        _drop_relation(con, "as_of_steps")
+        drop_relation(con, "as_of_steps")
         con.execute("CREATE TEMP VIEW as_of_steps AS SELECT * FROM pair_steps")
         return
     if not scope.isidentifier():
         raise UsageError(f"scope {scope!r} is not a relation name")
-    _drop_relation(con, "as_of_steps")
+    drop_relation(con, "as_of_steps")
     con.execute(  # (a table: read by the intervals and the anomalies, the scan of the walk done once)
         "CREATE TEMP TABLE as_of_steps AS SELECT * FROM pair_steps"
         f" SEMI JOIN {scope} USING (family, resource_id)"
@@ -230,7 +230,7 @@ def as_of(
     _set(con, "pair_overlap_start_ns", None if period is None else period[0], "BIGINT")
     _set(con, "pair_overlap_end_ns", None if period is None else period[1], "BIGINT")
     for name in (INTERVALS, ANOMALIES, EVENT_ROLES):
-        _drop_relation(con, name)
+        drop_relation(con, name)
     con.execute("CREATE OR REPLACE TEMP VIEW pair_as_of AS " + load_sql("engine/pair/pair_as_of"))
     kind = "VIEW" if period is None else "TABLE"
     con.execute(f"CREATE TEMP {kind} {INTERVALS} AS\n{load_sql('engine/pair/pair_intervals')}")
@@ -272,7 +272,7 @@ def adopt_state(con: duckdb.DuckDBPyConnection, *, full_seen: bool) -> None:
         *(((STATE_SEEN_BASE, "next_seen"),) if full_seen else ()),
         (STATE_SEEN_DELTA, "next_seen_delta"),
     ):
-        _drop_relation(con, target)
+        drop_relation(con, target)
         con.execute(f"ALTER TABLE {source} RENAME TO {target}")
     if full_seen:
         _empty_table(con, STATE_SEEN_DELTA, STATE_SEEN_COLUMNS)
@@ -285,17 +285,12 @@ def rebase_seen(con: duckdb.DuckDBPyConnection, at_ns: int) -> None:
     base) the seen base, with an empty delta: the delta :func:`state_at` makes at a later midnight
     T of the same walk is then the resources first seen in ``[M, T)`` (a window resource seen
     before M is in the base), so it holds days of new resources, not the walk's starting month's."""
-    _drop_relation(con, STATE_SEEN_BASE)
+    drop_relation(con, STATE_SEEN_BASE)
     con.execute(f"ALTER TABLE {NEXT_SEEN} RENAME TO {STATE_SEEN_BASE}")
     _empty_table(con, STATE_SEEN_DELTA, STATE_SEEN_COLUMNS)
     # the window's resources first seen before M are in the new base now
     con.execute(f"DELETE FROM {WINDOW_FIRST_SEEN} WHERE first_ns < ?", [at_ns])
     seen_view(con)
-
-
-def _drop_relation(con: duckdb.DuckDBPyConnection, name: str) -> None:
-    """Drop a temp table or view called ``name`` if there is one (a re-run replaces its output)."""
-    drop_relation(con, name)
 
 
 def pair_in(
@@ -328,7 +323,7 @@ def register_events(con: duckdb.DuckDBPyConnection, events: pa.Table | Sequence[
     the one it held)."""
     with contextlib.suppress(duckdb.Error):
         con.unregister(EVENTS)
-    _drop_relation(con, EVENTS)
+    drop_relation(con, EVENTS)
     if isinstance(events, pa.Table):
         con.register(EVENTS, events)
         return

@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 
 from reconcile import _schema as schema
-from reconcile._engine import literals
+from reconcile._engine import PARQUET_OPTIONS, literals
 from reconcile._period import Period
 from reconcile._sql import load_sql
 from reconcile.exceptions import OutputError
@@ -43,20 +43,6 @@ ORDER = {
     "intervals": " ORDER BY family, resource_id, start_ns, interval_id",
     "anomalies": " ORDER BY at_ns, code, family, resource_id, source_file, source_line",
 }
-
-COMPRESSION_LEVEL = 1
-"""zstd level of the output files: level 1 writes a day's slices about 20% faster than DuckDB's
-default (3) for files about 2% larger (measured on a day of the bench fleet)."""
-
-ROW_GROUP_ROWS = 20_000
-"""Rows per Parquet row group: a file of a day of a mid-size fleet (about 70,000 rows) is then
-encoded on every thread; DuckDB's default (122,880) encodes it on one."""
-
-PARQUET_OPTIONS = (
-    f"FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL {COMPRESSION_LEVEL},"
-    f" ROW_GROUP_SIZE {ROW_GROUP_ROWS}"
-)
-"""How every output file is written (``COPY ... TO file (PARQUET_OPTIONS)``), by either engine."""
 
 
 def _normal_type(type_name: str) -> str:

@@ -30,6 +30,7 @@ import pyarrow as pa  # type: ignore[import-untyped]
 
 from reconcile import _pair, _staging
 from reconcile import _schema as schema
+from reconcile._engine import PARQUET_OPTIONS
 from reconcile._pair import AsOf, Roles
 from reconcile._period import format_ns
 from reconcile._policies import DoubleStartPolicy
@@ -160,7 +161,7 @@ class BucketRun:
             dest = root / table / f"period={period.name}" / f"part-{bucket:05d}.parquet"
             dest.parent.mkdir(parents=True, exist_ok=True)
             con.execute(
-                f"COPY (SELECT * FROM ({rows}){_staging.ORDER[table]}) TO ? ({_staging.PARQUET_OPTIONS})",
+                f"COPY (SELECT * FROM ({rows}){_staging.ORDER[table]}) TO ? ({PARQUET_OPTIONS})",
                 [str(dest)],
             )
             return _rows_in(con, dest)
@@ -174,7 +175,7 @@ class BucketRun:
             dest = root / "slices" / f"usage_date={day.isoformat()}" / f"part-{bucket:05d}.parquet"
             dest.parent.mkdir(parents=True, exist_ok=True)
             con.execute(
-                f"COPY (SELECT * FROM bucket_slices WHERE usage_date = ?) TO ? ({_staging.PARQUET_OPTIONS})",
+                f"COPY (SELECT * FROM bucket_slices WHERE usage_date = ?) TO ? ({PARQUET_OPTIONS})",
                 [day, str(dest)],
             )
         return int(con.execute("SELECT count(*) FROM bucket_slices").fetchall()[0][0])
