@@ -28,7 +28,7 @@ from pathlib import Path
 import duckdb
 
 from reconcile import _pair
-from reconcile._checkpoint import Checkpoints, retained
+from reconcile._checkpoint import Checkpoints, kept_past_daily, retained
 from reconcile._pair import AsOf, Roles
 from reconcile._period import date_to_ns, format_ns, ns_to_date
 from reconcile._progress import Progress
@@ -169,9 +169,7 @@ class Walker:
             return []
         existing = [cp.day for cp in self.checkpoints.all() if cp.valid(self.basis)]
         keep = retained([*existing, *candidates], max([*existing, *candidates]))
-        return [
-            d for d in candidates if d in keep and (d == candidates[-1] or d.weekday() == 0 or d.day == 1)
-        ]
+        return [d for d in candidates if d in keep and (d == candidates[-1] or kept_past_daily(d))]
 
     def save_state(self, day: dt.date, roles: Roles) -> None:
         """Write ``next_open`` and ``next_seen`` (the state at ``day``, in full, made by another walk:
