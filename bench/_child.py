@@ -24,13 +24,19 @@ for name in ("reconcile._session", "reconcile._nightly", "duckdb", "polars", "py
 _warmed = False
 
 
+def _env() -> dict[str, str]:
+    """A child's environment: this one, but bytecode caches as an installed package has them (with
+    PYTHONDONTWRITEBYTECODE set, every child would compile duckdb, polars, pyarrow and pandas from
+    source, about 0.9 s a start)."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def _warm_bytecode() -> None:
     """Once a benchmark: import the engine in a child, so its bytecode caches exist before the first
     child measured (that child would otherwise pay for compiling them)."""
     global _warmed  # noqa: PLW0603 - once per process
     if not _warmed:
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-        subprocess.run([sys.executable, "-c", _WARM], check=True, env=env)
+        subprocess.run([sys.executable, "-c", _WARM], check=True, env=_env())
         _warmed = True
 
 
@@ -48,10 +54,7 @@ def run_child(args: Sequence[str]) -> tuple[str, int]:
     _warm_bytecode()
     started = time.perf_counter()
     read_fd, write_fd = os.pipe()
-    # (bytecode caches as an installed package has them: with PYTHONDONTWRITEBYTECODE set, every
-    # child would compile duckdb, polars, pyarrow and pandas from source, about 0.9 s a start)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env["RECONCILE_BENCH_PEAK_FD"] = str(write_fd)
+    env = {**_env(), "RECONCILE_BENCH_PEAK_FD": str(write_fd)}
     proc = subprocess.Popen(
         [sys.executable, str(_PEAK), *args], stdout=subprocess.PIPE, text=True, env=env, pass_fds=(write_fd,)
     )
