@@ -1,12 +1,11 @@
 """Every command's help explains every option and shows its default; --version; help and usage
-errors answer fast, without loading the engine."""
+errors answer without loading the engine."""
 
 from __future__ import annotations
 
 import argparse
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -51,25 +50,20 @@ def test_version_prints_the_distribution_version(capsys: pytest.CaptureFixture[s
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["run", "--period"], ["nope"]])
-def test_help_and_usage_errors_are_fast_and_load_no_engine(argv: list[str]) -> None:
-    """`reconcile --help`, a command's help and a usage error take well under 0.3 s of the process's
-    own work and import neither DuckDB nor polars."""
+def test_help_and_usage_errors_load_no_engine(argv: list[str]) -> None:
+    """`reconcile --help`, a command's help and a usage error answer (exit 0 or 2) without importing
+    DuckDB, polars or pyarrow: what makes them fast (bench/bench_cli.py times them)."""
     script = (
-        "import sys, time\nstarted = time.perf_counter()\nfrom reconcile._cli import main\n"
+        "import sys\nfrom reconcile._cli import main\n"
         "try:\n    code = main(sys.argv[1:])\nexcept SystemExit as e:\n    code = e.code\n"
-        "loaded = 'duckdb' in sys.modules, 'polars' in sys.modules\n"
-        "print('RESULT', code, time.perf_counter() - started, *loaded, file=sys.stderr)\n"
+        "loaded = [m for m in ('duckdb', 'polars', 'pyarrow') if m in sys.modules]\n"
+        "print('RESULT', code, *loaded, file=sys.stderr)\n"
     )
-    started = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True, check=False)
-    wall = time.perf_counter() - started
     result = proc.stderr.strip().splitlines()[-1].split()
     assert result[0] == "RESULT"
-    _, code, seconds, duckdb_loaded, polars_loaded = result
-    assert code in ("0", "2")
-    assert (duckdb_loaded, polars_loaded) == ("False", "False")
-    assert float(seconds) < 0.3
-    assert wall < 2.0  # the interpreter's own start included, on a loaded CI machine
+    assert result[1] in ("0", "2")
+    assert result[2:] == []
 
 
 @pytest.mark.parametrize("script", ["reconcile", "pytest"])

@@ -147,18 +147,17 @@ def test_every_nightly_option_has_help_and_a_config_name() -> None:
 
 
 def test_a_second_nightly_is_refused_before_the_engine_loads(tmp_path: Path) -> None:
-    """While the output is locked, a nightly exits 1 with one line in well under a second, without
-    importing DuckDB or polars."""
+    """While the output is locked, a nightly exits 1 with one line, without importing DuckDB or
+    polars (so it answers at once: bench/bench_cli.py times it)."""
     script = (
-        "import sys, time\nstarted = time.perf_counter()\nfrom reconcile._cli import main\n"
+        "import sys\nfrom reconcile._cli import main\n"
         f"code = main({_args(tmp_path, '--quiet')!r})\n"
-        "print(code, time.perf_counter() - started, 'duckdb' in sys.modules, 'polars' in sys.modules)\n"
+        "print(code, 'duckdb' in sys.modules, 'polars' in sys.modules)\n"
     )
     with holding_output(tmp_path / "out", wait=0):
         proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
-    code, seconds, duckdb_loaded, polars_loaded = proc.stdout.split()
+    code, duckdb_loaded, polars_loaded = proc.stdout.split()
     assert (code, duckdb_loaded, polars_loaded) == ("1", "False", "False")
-    assert float(seconds) < 1.0
     assert proc.stderr.startswith("error: output folder")
     assert "is in use by another run" in proc.stderr
 
@@ -167,7 +166,9 @@ def test_progress_ticks_while_a_long_step_runs() -> None:
     """Progress.ticking prints its line repeatedly while inside, and nothing when quiet."""
     stream = StringIO()
     with Progress(stream=stream).ticking(lambda: "still reading", every=0.02):
-        time.sleep(0.15)
+        deadline = time.monotonic() + 60  # however busy the machine, three ticks come
+        while stream.getvalue().count("still reading\n") < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
     assert stream.getvalue().count("still reading\n") >= 3
     quiet = StringIO()
     with Progress(quiet=True, stream=quiet).ticking(lambda: "x", every=0.01):

@@ -452,16 +452,13 @@ def test_fleet_hosts_have_offsets_and_share_nothing(tmp_path: Path) -> None:
     assert not info.rejects
 
 
-def test_fleet_is_deterministic_and_quick(tmp_path: Path) -> None:
-    """The same seed writes the same bytes in every file, fast enough for the demo."""
-    start = datetime.now(tz=UTC)
+def test_fleet_is_deterministic(tmp_path: Path) -> None:
+    """The same seed writes the same bytes in every file (its speed: bench/gen_ledger.py --fleet)."""
     write_fleet(tmp_path / "one", seed=3)
-    took = (datetime.now(tz=UTC) - start).total_seconds()
     write_fleet(tmp_path / "two", seed=3)
     for path in sorted((tmp_path / "one").rglob("*")):
         if path.is_file():
             assert path.read_bytes() == (tmp_path / "two" / path.relative_to(tmp_path / "one")).read_bytes()
-    assert took < 2.0
 
 
 def micro(line: str) -> str:
