@@ -10,7 +10,10 @@ so the test can kill it or hold a lock). Without the variable a point does nothi
 - an output commit (``_write``, ``_close``): ``staging`` (one file staged), ``staged`` (all staged, no
   journal), ``journal`` (the commit point passed, nothing swapped), ``swap`` (the roll-forward swapped
   its first folder), ``swapped`` (every folder swapped, the journal still there), ``committed``
-  (journal removed, leftovers not yet).
+  (journal removed, leftovers not yet);
+- a Spark task (``_spark._task``): ``spark-task`` (it wrote a period's files). Executors do not have
+  the driver's environment: the driver passes its ``RECONCILE_FAULT`` in the job, and the task gives
+  it to :func:`point` as ``spec``.
 """
 
 from __future__ import annotations
@@ -22,9 +25,9 @@ import time
 ENV = "RECONCILE_FAULT"
 
 
-def point(name: str) -> None:
-    """Stop here if the test asked for it at ``name`` (module doc)."""
-    spec = os.environ.get(ENV)
+def point(name: str, spec: str | None = None) -> None:
+    """Stop here if the test asked for it at ``name`` (module doc): in ``spec``, else ``RECONCILE_FAULT``."""
+    spec = spec or os.environ.get(ENV)
     if not spec:
         return
     for item in spec.split(","):

@@ -21,13 +21,14 @@ are the same (tests compare both engines).
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconcile import _pair, _staging, _write
+from reconcile import _faults, _pair, _staging, _write
 from reconcile import _schema as schema
 from reconcile._checkpoint import Checkpoint
 from reconcile._engine import engine_errors, literals
@@ -36,6 +37,15 @@ from reconcile._pair import Roles
 from reconcile._period import Period, date_to_ns, ns_to_date, parse_period
 from reconcile._policies import SparkOptions
 from reconcile._results import RunSummary, summary_from_manifest
+from reconcile._spark._cluster import (
+    SHARED,
+    Probe,
+    SharedPathError,
+    build_digest,
+    check_executors,
+    explain,
+    write_marker,
+)
 from reconcile._spark._session import make_session, task_error_line
 from reconcile._spark._task import (
     EVENT,
@@ -49,6 +59,7 @@ from reconcile._spark._task import (
     describe,
     input_columns,
     part_file,
+    part_key,
 )
 from reconcile.exceptions import SparkEngineError, StoreError
 
@@ -119,16 +130,18 @@ class SparkRuns:
                 continue
             todo.append((period, cut_off, run_id, previous))
         if todo:
-            _, parts = out.staging("spark")
-            roots = [out.staging(run_id[:16]) for _, _, run_id, _ in todo]
+            # (absolute: an executor's working folder is its own, not the driver's)
+            parts = out.staging("spark")[1].resolve()
+            roots = [(token, root.resolve()) for token, root in (out.staging(r[:16]) for _, _, r, _ in todo)]
             staged: list[_write.Staged] = []
             try:
-                pending = self._compute(parts, todo, roots)
+                pending, written = self._compute(parts, todo, roots)
                 for (period, _, run_id, _), (token, _) in zip(todo, roots, strict=True):
                     with engine_errors(
                         f"run {period.name}", memory_limit=session.memory_limit, where=str(out.path)
                     ):
                         staged.append(out.adopt(session.con, period, run_id, token))
+                    _check_rows(staged[-1], written.get(period.name, {}))
                 for summary in session.commit_staged(out, pending, staged):
                     done[summary.period] = summary
             finally:
@@ -143,9 +156,9 @@ class SparkRuns:
         parts: Path,
         todo: Sequence[tuple[Period, int, str, Manifest | None]],
         roots: Sequence[tuple[str, Path]],
-    ) -> list[Pending]:
-        """Run the job; the manifests of its periods (their files are in ``roots``), the checkpoint
-        written."""
+    ) -> tuple[list[Pending], dict[str, dict[str, int]]]:
+        """Run the job; the manifests of its periods (their files are in ``roots``) and the rows the
+        tasks wrote of each period's tables, the checkpoint written."""
         session = self.session
         walk_to_ns = max(cut_off for _, cut_off, _, _ in todo)
         day = self._checkpoint_day(walk_to_ns)
@@ -164,6 +177,8 @@ class SparkRuns:
             tenants=session.tenants,
             parts=str(parts),
             memory_limit=self.options.task_memory,
+            store=str(session.store.path.resolve()),
+            fault=os.environ.get(_faults.ENV),
         )
         started = time.monotonic()
         self.checkpoint = None
@@ -173,13 +188,21 @@ class SparkRuns:
         session.progress.note(f"spark: {describe(job)}")
         results = self._run_job(job)
         session.progress.note(f"spark: {len(results)} bucket result(s) in {time.monotonic() - started:.1f} s")
+        dropped = _drop_failed_attempts(parts, roots, results)
+        if dropped:
+            session.progress.note(f"spark: removed {dropped} file(s) of task attempts that did not finish")
         self._fill_empty(job)
         by_name: dict[str, Roles] = {}
+        written: dict[str, dict[str, int]] = {}
         for row in results:
             key = f"{row['what']}:{row['name']}"
             by_name[key] = by_name.get(key, Roles()) + Roles(
                 int(row["events"]), int(row["start"]), int(row["stop"]), int(row["unmatched_stop"])
             )
+            if row["what"] == "period":
+                counts = written.setdefault(str(row["name"]), {})
+                for table in _staging.TABLES:
+                    counts[table] = counts.get(table, 0) + int(row[table])
         from reconcile._session import Pending  # noqa: PLC0415 - (the session imports this module lazily)
 
         pending: list[Pending] = []
@@ -191,12 +214,14 @@ class SparkRuns:
         if day is not None:
             roles = self.start_roles + by_name.get(f"checkpoint:{day.isoformat()}", Roles())
             self._save_checkpoint(parts, day, roles)
-        return pending
+        return pending, written
 
     def _session(self) -> SparkSession:
         if self.spark is None:
             try:
                 self.spark = make_session(self.options.master)
+            except ValueError as exc:
+                raise SparkEngineError(f"spark: {exc}") from None
             except Exception as exc:
                 if not type(exc).__module__.startswith(("pyspark", "py4j")):
                     raise
@@ -207,13 +232,17 @@ class SparkRuns:
                 ) from None
         return self.spark
 
-    def _inputs(self, spark: SparkSession, job: BucketJob) -> DataFrame:
-        """The walk's events, and the starting state's open starts and seen resources, one frame."""
-        from pyspark.sql import functions as f  # noqa: PLC0415
-
+    def _store_files(self, job: BucketJob) -> list[Path]:
+        """The store's events files of the walk's days."""
         walker = self.session.walker
         first_day = None if job.walk_from_ns is None else ns_to_date(job.walk_from_ns)
-        files = walker.store.event_files(first_day, ns_to_date(job.walk_to_ns - 1), entries=walker.entries)
+        return walker.store.event_files(first_day, ns_to_date(job.walk_to_ns - 1), entries=walker.entries)
+
+    def _inputs(self, spark: SparkSession, job: BucketJob, files: Sequence[str]) -> DataFrame:
+        """The walk's events (``files``), and the starting state's open starts and seen resources, one
+        frame."""
+        from pyspark.sql import functions as f  # noqa: PLC0415
+
         columns = input_columns()
 
         def full(frame: DataFrame, kind: str) -> DataFrame:
@@ -229,7 +258,7 @@ class SparkRuns:
 
         frames = []
         if files:
-            frames.append(full(spark.read.parquet(*[str(p) for p in files]).select(*schema.EVENTS), EVENT))
+            frames.append(full(spark.read.parquet(*files).select(*schema.EVENTS), EVENT))
         if self.checkpoint is not None:
             folder, has_delta = self.checkpoint
             state = spark.read.parquet(str(folder / "open.parquet")).select(*_pair.STATE_OPEN_COLUMNS)
@@ -260,16 +289,27 @@ class SparkRuns:
     def _run_job(self, job: BucketJob) -> list[dict[str, int | str]]:
         spark = self._session()
         events = self._window_events(job)
-        buckets = self.options.buckets or max(
-            BUCKETS_PER_CORE * spark.sparkContext.defaultParallelism, -(-events // EVENTS_PER_BUCKET)
-        )
-        self.session.progress.note(f"spark: about {events:,} events in {buckets} buckets")
-        frame = self._inputs(spark, job).repartition(buckets, "family", "resource_id")
+        files = [str(p.resolve()) for p in self._store_files(job)]
+        assert job.store is not None
+        write_marker(Path(job.parts))
+        probe = Probe(job.store, tuple(dict.fromkeys(files[:1] + files[-1:])), job.parts, build_digest())
         try:
+            executors = check_executors(spark, probe)
+            buckets = self.options.buckets or max(
+                BUCKETS_PER_CORE * spark.sparkContext.defaultParallelism, -(-events // EVENTS_PER_BUCKET)
+            )
+            self.session.progress.note(
+                f"spark: {executors} executor(s) see the store and the output; about {events:,} events"
+                f" in {buckets} buckets"
+            )
+            frame = self._inputs(spark, job, files).repartition(buckets, "family", "resource_id")
             rows = frame.mapInArrow(BucketRun(job), RESULT_DDL).collect()
+        except SharedPathError as exc:
+            raise SparkEngineError(f"spark: {exc}") from None
         except Exception as exc:
             if type(exc).__module__.startswith(("pyspark", "py4j")):
-                raise SparkEngineError(f"spark: a task failed: {task_error_line(exc)}") from None
+                line = explain(task_error_line(exc), job.store, files)
+                raise SparkEngineError(f"spark: a task failed: {line}") from None
             raise
         found = [row.asDict() for row in rows]
         peak = max((int(r["worker_peak_kb"]) for r in found), default=0)
@@ -300,7 +340,7 @@ class SparkRuns:
         """The checkpoint at ``day`` from every bucket's state there, written by the store's own code."""
         roles.checked(f"checkpoint {day}, summed across buckets")
         for relation, table in ((_pair.NEXT_OPEN, "checkpoint_open"), (_pair.NEXT_SEEN, "checkpoint_seen")):
-            files = sorted(part_file(parts, table, day.isoformat(), 0).parent.glob("*.parquet"))
+            files = sorted(part_file(parts, table, day.isoformat(), 0).parent.glob("part-*.parquet"))
             self.session.con.execute(
                 f"CREATE OR REPLACE TEMP TABLE {relation} AS"
                 " SELECT * FROM read_parquet(?) ORDER BY family, resource_id",
@@ -312,3 +352,32 @@ class SparkRuns:
         """Let go of the SparkSession. It stays for the process (Spark's ``getOrCreate``: the next run
         in a notebook or a test reuses it; the JVM ends with the process)."""
         self.spark = None
+
+
+def _drop_failed_attempts(
+    parts: Path, roots: Sequence[tuple[str, Path]], results: Sequence[dict[str, int | str]]
+) -> int:
+    """Remove the files of task attempts whose result Spark did not return (an attempt that died with
+    its executor; Spark ran the bucket again): only each bucket's finished attempt's files are adopted.
+    How many were removed."""
+    finished = {(int(r["bucket"]), int(r["attempt"])) for r in results}
+    dropped = 0
+    for folder in (parts, *(root for _, root in roots)):
+        for file in folder.rglob("part-*.parquet"):
+            key = part_key(file)
+            if key is not None and key not in finished:
+                file.unlink()
+                dropped += 1
+    return dropped
+
+
+def _check_rows(staged: _write.Staged, written: dict[str, int]) -> None:
+    """The staged files of a period hold every row its tasks wrote: an executor that wrote into a folder
+    of its own (not the driver's) would otherwise lose its rows."""
+    for table in _staging.TABLES:
+        found, wrote = staged.rows.get(table, 0), written.get(table, 0)
+        if found != wrote:
+            raise SparkEngineError(
+                f"spark: period {staged.period.name}: the tasks wrote {wrote:,} {table} rows, the driver"
+                f" finds {found:,} in {staged.root}: {SHARED}"
+            )

@@ -76,8 +76,18 @@ def make_session(
 
     ``log_level`` is Spark's own (log4j) level: ``OFF`` by default, since a failing task otherwise
     prints the executor's Java and Python stack traces on stderr before the driver sees the error.
-    An existing session is returned as it is, its SQL settings (UTC, nanoseconds as BIGINT) set again.
+    An existing session is returned as it is, its SQL settings (UTC, nanoseconds as BIGINT) set again;
+    ValueError if it runs on another master than ``master`` (a process has one SparkContext: a run
+    asked for a cluster must not run on the local one a notebook or a test left, nor the reverse).
     """
+    from pyspark import SparkContext  # noqa: PLC0415
+
+    active = SparkContext._active_spark_context  # (pyspark's one running context, or None)
+    if master is not None and active is not None and active.master != master:
+        raise ValueError(
+            f"this process already runs Spark on {active.master}, not {master}: stop that session first"
+            " (spark.stop()), or leave the master unset to use it"
+        )
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     if master is None or master.startswith("local"):  # (a cluster's conf and addresses are its own)
         os.environ.setdefault("SPARK_CONF_DIR", str(_QUIET_CONF))

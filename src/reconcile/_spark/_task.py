@@ -18,6 +18,7 @@ what the DuckDB engine computes in one connection.
 
 from __future__ import annotations
 
+import os
 import resource
 import shutil
 from collections.abc import Iterator
@@ -28,7 +29,7 @@ from typing import Final
 import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]
 
-from reconcile import _pair, _staging
+from reconcile import _faults, _pair, _staging
 from reconcile import _schema as schema
 from reconcile._engine import PARQUET_OPTIONS
 from reconcile._pair import AsOf, Roles
@@ -36,6 +37,7 @@ from reconcile._period import format_ns
 from reconcile._policies import DoubleStartPolicy
 from reconcile._price import PeriodBounds, Pricer
 from reconcile._pricebook import PriceBook
+from reconcile._spark._cluster import require_shared
 from reconcile._spark._session import land_bucket, task_error_text
 from reconcile._sql import load_sql
 
@@ -49,6 +51,7 @@ RESULT_SCHEMA: Final = pa.schema(
         ("what", pa.string()),  # "period" or "checkpoint"
         ("name", pa.string()),  # the period's name, or the checkpoint's day (YYYY-MM-DD)
         ("bucket", pa.int64()),
+        ("attempt", pa.int64()),  # the task attempt that wrote its files (Spark's taskAttemptId)
         ("events", pa.int64()),
         ("start", pa.int64()),
         ("stop", pa.int64()),
@@ -62,7 +65,7 @@ RESULT_SCHEMA: Final = pa.schema(
 """One row per period and checkpoint a task computed (Spark DDL: :data:`RESULT_DDL`)."""
 
 RESULT_DDL: Final = (
-    "what string, name string, bucket bigint, events bigint, start bigint, stop bigint,"
+    "what string, name string, bucket bigint, attempt bigint, events bigint, start bigint, stop bigint,"
     " unmatched_stop bigint, slices bigint, intervals bigint, anomalies bigint, worker_peak_kb bigint"
 )
 
@@ -92,9 +95,11 @@ class BucketJob:
     stale_after_ns: int | None
     book: PriceBook
     tenants: pa.Table | None
-    parts: str  # the job's parts folder (shared by the driver and every executor)
+    parts: str  # the job's parts folder (absolute; shared by the driver and every executor)
     memory_limit: str = "1GB"
     threads: int = 1
+    store: str | None = None  # the store's absolute path (a task checks it sees it)
+    fault: str | None = None  # the driver's RECONCILE_FAULT (executors have their own environment)
 
 
 def input_columns() -> dict[str, str]:
@@ -108,9 +113,30 @@ def input_columns() -> dict[str, str]:
     return {**columns, KIND: "string"}
 
 
-def part_file(parts: str | Path, table: str, name: str, bucket: int) -> Path:
-    """Where a task writes one table of one period (or checkpoint) of its bucket."""
-    return Path(parts) / table / f"name={name}" / f"bucket={bucket:05d}.parquet"
+def part_name(bucket: int, attempt: int) -> str:
+    """The name of a task attempt's file: its bucket and attempt, so that the files of an attempt that
+    died (a lost executor, then Spark's retry) are told from the retry's and dropped by the driver."""
+    return f"part-{bucket:05d}-{attempt}.parquet"
+
+
+def part_key(file: Path) -> tuple[int, int] | None:
+    """The ``(bucket, attempt)`` a task's file is of (:func:`part_name`); None for another file."""
+    bucket, _, attempt = file.name.removeprefix("part-").removesuffix(".parquet").partition("-")
+    if not file.name.startswith("part-") or not bucket.isdigit() or not attempt.isdigit():
+        return None
+    return int(bucket), int(attempt)
+
+
+def part_file(parts: str | Path, table: str, name: str, bucket: int, attempt: int = 0) -> Path:
+    """Where a task writes one checkpoint table of its bucket."""
+    return Path(parts) / table / f"name={name}" / part_name(bucket, attempt)
+
+
+def scratch_root(parts: str) -> Path:
+    """Where a task's DuckDB spills: the executor's own scratch (Spark gives its Python workers
+    ``SPARK_LOCAL_DIRS``: local disks, removed with the application), else the job's parts folder."""
+    local = os.environ.get("SPARK_LOCAL_DIRS", "").split(",")[0]
+    return Path(local) / "reconcile-spill" if local else Path(parts) / "spill"
 
 
 def _typed(columns: dict[str, str], kind: str) -> str:
@@ -136,14 +162,16 @@ class BucketRun:
 
         context = TaskContext.get()
         bucket = context.partitionId() if context is not None else 0
-        scratch = Path(self.job.parts) / "spill" / f"bucket={bucket:05d}"
-        scratch.mkdir(parents=True, exist_ok=True)
+        attempt = context.taskAttemptId() if context is not None else 0
+        scratch = scratch_root(self.job.parts) / f"attempt={attempt}"
         try:
+            require_shared(self.job.parts, self.job.store)  # (never a folder of its own in their place)
+            scratch.mkdir(parents=True, exist_ok=True)
             con = land_bucket(batches, _ROWS, self.job.threads, self.job.memory_limit, str(scratch))
             if con is None:
                 return
             try:
-                rows = self._run(con, bucket)
+                rows = self._run(con, bucket, attempt)
             finally:
                 con.close()
         except Exception as error:
@@ -152,13 +180,15 @@ class BucketRun:
             shutil.rmtree(scratch, ignore_errors=True)
         yield pa.RecordBatch.from_pylist(rows, schema=RESULT_SCHEMA)
 
-    def _write_rows(self, con: duckdb.DuckDBPyConnection, table: str, period: PeriodJob, bucket: int) -> int:
+    def _write_rows(
+        self, con: duckdb.DuckDBPyConnection, table: str, period: PeriodJob, bucket: int, attempt: int
+    ) -> int:
         """Write this bucket's rows of one table of ``period`` into the period's staging folder, as the
-        output's own files (``part-<bucket>.parquet`` beside the other buckets'); their count."""
+        output's own files (``part-<bucket>-<attempt>.parquet`` beside the other buckets'); their count."""
         rows = load_sql(f"engine/write/output_{table}")
         root = Path(period.root)
         if table != "slices":
-            dest = root / table / f"period={period.name}" / f"part-{bucket:05d}.parquet"
+            dest = root / table / f"period={period.name}" / part_name(bucket, attempt)
             dest.parent.mkdir(parents=True, exist_ok=True)
             con.execute(
                 f"COPY (SELECT * FROM ({rows}){_staging.ORDER[table]}) TO ? ({PARQUET_OPTIONS})",
@@ -172,7 +202,7 @@ class BucketRun:
             d for (d,) in con.execute("SELECT DISTINCT usage_date FROM bucket_slices ORDER BY 1").fetchall()
         ]
         for day in days:
-            dest = root / "slices" / f"usage_date={day.isoformat()}" / f"part-{bucket:05d}.parquet"
+            dest = root / "slices" / f"usage_date={day.isoformat()}" / part_name(bucket, attempt)
             dest.parent.mkdir(parents=True, exist_ok=True)
             con.execute(
                 f"COPY (SELECT * FROM bucket_slices WHERE usage_date = ?) TO ? ({PARQUET_OPTIONS})",
@@ -189,11 +219,11 @@ class BucketRun:
             kinds = {"string": "VARCHAR", "bigint": "BIGINT"}
             defs = ", ".join(f"{n} {kinds[t]}" for n, t in input_columns().items())
             con.execute(f"CREATE TEMP TABLE {_ROWS} ({defs})")
-            self._run(con, bucket)
+            self._run(con, bucket, 0)
         finally:
             con.close()
 
-    def _run(self, con: duckdb.DuckDBPyConnection, bucket: int) -> list[dict[str, object]]:
+    def _run(self, con: duckdb.DuckDBPyConnection, bucket: int, attempt: int) -> list[dict[str, object]]:
         job = self.job
         con.execute(f"CREATE TEMP TABLE {_pair.EVENTS} AS {_typed(schema.EVENTS, EVENT)}")
         _pair.empty_state(con)
@@ -210,8 +240,9 @@ class BucketRun:
             assert pricer is not None
             pricer.price(PeriodBounds(period.start_ns, period.end_ns, period.cut_off_ns))
             _staging.set_period(con, period.name, period.start_ns, period.end_ns, period.run_id)
-            counts = {table: self._write_rows(con, table, period, bucket) for table in TABLES}
-            found.append(_result("period", period.name, bucket, roles, counts))
+            counts = {table: self._write_rows(con, table, period, bucket, attempt) for table in TABLES}
+            found.append(_result("period", period.name, bucket, roles, counts, attempt=attempt))
+            _faults.point("spark-task", job.fault)
         for day, at_ns in zip(job.checkpoints, job.checkpoint_ns, strict=True):
             roles = _pair.window_roles(con, at_ns)
             _pair.state_at(con, at_ns, full_seen=True)
@@ -219,10 +250,10 @@ class BucketRun:
                 ("checkpoint_open", _pair.NEXT_OPEN),
                 ("checkpoint_seen", _pair.NEXT_SEEN),
             ):
-                dest = part_file(job.parts, table, day, bucket)
+                dest = part_file(job.parts, table, day, bucket, attempt)
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 con.execute(f"COPY {relation} TO ? (FORMAT parquet, COMPRESSION zstd)", [str(dest)])
-            found.append(_result("checkpoint", day, bucket, roles, {}))
+            found.append(_result("checkpoint", day, bucket, roles, {}, attempt=attempt))
         return found
 
 
@@ -235,11 +266,14 @@ def _rows_in(con: duckdb.DuckDBPyConnection, file: Path) -> int:
     return int(con.execute("SELECT count(*) FROM read_parquet(?)", [str(file)]).fetchall()[0][0])
 
 
-def _result(what: str, name: str, bucket: int, roles: Roles, counts: dict[str, int]) -> dict[str, object]:
+def _result(
+    what: str, name: str, bucket: int, roles: Roles, counts: dict[str, int], *, attempt: int
+) -> dict[str, object]:
     return {
         "what": what,
         "name": name,
         "bucket": bucket,
+        "attempt": attempt,
         **roles.to_json(),
         **{table: counts.get(table, 0) for table in TABLES},
         "worker_peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,

@@ -64,6 +64,8 @@ The modules, one job each: ``_instants`` (RFC 3339 in nanoseconds as Go writes i
 (hosts, hypervisors, shapes, disks, lifecycle rates), ``_simulate`` (one host's VMs and snapshots),
 ``_garbage`` (a line per reject code), ``_bulk`` (base blocks and replicas), ``_ledger`` (the bulk
 ledger as a file, chunks or lines), ``_fleet`` (the per-host layout), ``_tenants`` (tenant tables).
+``_spark_cluster`` is another kind of double: :class:`StandaloneCluster`, a Spark standalone master
+and workers on this machine, to run the Spark engine as a cluster runs it.
 The line heads come from the recorder's own encoder (``recorder._wire.line_head``), so generated
 lines and ``recorder.Entry.to_line`` cannot drift apart.
 """
@@ -74,6 +76,7 @@ from reconcile.testing._fleet import DEFAULT_FLEET_START, FleetHost, FleetInfo, 
 from reconcile.testing._garbage import GARBAGE_CODES, garbage_line
 from reconcile.testing._instants import format_instant
 from reconcile.testing._ledger import DEFAULT_START, generate_ledger, generate_lines, iter_ledger_chunks
+from reconcile.testing._spark_cluster import StandaloneCluster
 from reconcile.testing._tenants import write_tenants
 
 __all__ = [
@@ -84,6 +87,7 @@ __all__ = [
     "FleetHost",
     "FleetInfo",
     "LedgerStats",
+    "StandaloneCluster",
     "format_instant",
     "garbage_line",
     "generate_ledger",
