@@ -100,6 +100,11 @@ class StandaloneCluster:
     web_port: int = field(default=0, init=False)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict, init=False)
 
+    def __post_init__(self) -> None:
+        # (absolute: each daemon runs in its own folder, where a relative path would mean another)
+        self.root = self.root.absolute()
+        self.hidden = None if self.hidden is None else self.hidden.absolute()
+
     @property
     def master_url(self) -> str:
         """``spark://127.0.0.1:PORT``: what ``--spark-master`` and ``spark-submit --master`` take."""
