@@ -47,16 +47,17 @@ def _cli() -> str:
 
 
 def _timed(
-    name: str, command: list[str], store: Path, env: dict[str, str] | None = None
+    name: str, command: list[str], store: Path, env: dict[str, str] | None = None, *extra: str
 ) -> dict[str, object]:
-    """One month run (``command`` + the run's arguments) in a fresh process: its JSON summary and wall."""
+    """One month run (``command``, the run's arguments, ``extra``) in a fresh process: its JSON summary
+    and wall."""
     shutil.rmtree(store / "checkpoints", ignore_errors=True)
     out = store.parent / f"out-{name.replace(' ', '-')}"
     shutil.rmtree(out, ignore_errors=True)
     args = ["run", "--store", str(store), "--prices", "bundled", "--output", str(out), "--period", MONTH]
     started = time.perf_counter()
     done = subprocess.run(
-        [*command, *args, "--engine", "spark", "--json", "--quiet"],
+        [*command, *args, "--engine", "spark", *extra, "--json", "--quiet"],
         capture_output=True,
         text=True,
         env=env,
@@ -93,7 +94,7 @@ def main() -> None:
         up = time.perf_counter() - started
         print(f"  cluster up in {up:.2f} s ({cluster.master_url})", file=sys.stderr)
         try:
-            on = _timed("cluster, reconcile", [*reconcile, "--spark-master", cluster.master_url], store, env)
+            on = _timed("cluster, reconcile", reconcile, store, env, "--spark-master", cluster.master_url)
             submitted = _timed(
                 "cluster, spark-submit",
                 [submit, "--master", cluster.master_url, "--deploy-mode", "client",
