@@ -530,6 +530,7 @@ PUBLIC = {
     "FleetHost",
     "FleetInfo",
     "LedgerStats",
+    "StandaloneCluster",
     "format_instant",
     "garbage_line",
     "generate_ledger",

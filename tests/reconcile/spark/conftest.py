@@ -1,9 +1,9 @@
-"""The Spark tests' sessions and cluster. Every Spark test module carries the marks ``spark`` and
-``xdist_group("spark")``, so they all run on one pytest worker, in one JVM, which holds one
-SparkContext at a time: ``spark`` gives a local one on two cores, ``cluster_spark`` one on the
-standalone cluster ``cluster`` (a master and two one-core workers, started once per session) through
-``on_cluster``, and each
-stops the other's when it is asked for (the cluster's module runs first, so once)."""
+"""The Spark tests' sessions and cluster. Every Spark test module carries the mark ``spark`` and an
+``xdist_group``: ``spark`` for the local[2] tests, ``spark-cluster`` for the cluster's, so that each
+group runs on one pytest worker, in one JVM (which holds one SparkContext at a time), and the cluster
+starts once. ``spark`` gives a local session on two cores, ``on_cluster`` one on the standalone
+cluster ``cluster`` (a master and two one-core workers, started once per session); each stops the
+other's when both groups share a worker."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from _pytest.nodeid import NodeId
 
 from reconcile.testing import StandaloneCluster
 
@@ -70,6 +71,20 @@ def session_on(master: str, conf: dict[str, str], executors: int = 0) -> SparkSe
         time.sleep(0.1)
         status = session.sparkContext._jsc.sc().getExecutorMemoryStatus()
     return session
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """pytest-xdist's ``--dist loadgroup`` gives a grouped test's node id the suffix ``@group`` (its
+    scheduler keeps a group on one worker by it), but it sets ``item._nodeid``, which pytest 9 no
+    longer reads (a node's id is ``item._id``): every group was spread over the workers. Set it where
+    pytest reads it."""
+    if not config.getvalue("loadgroup"):
+        return
+    for item in items:
+        mark = item.get_closest_marker("xdist_group")
+        if mark is not None and mark.args and "@" not in item.nodeid.rpartition("]")[2]:
+            item._id = NodeId.parse(f"{item.nodeid}@{mark.args[0]}")
 
 
 @pytest.fixture(scope="session")

@@ -29,7 +29,7 @@ from reconcile._cli import main
 if TYPE_CHECKING:
     from reconcile.testing import StandaloneCluster
 
-pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("spark")]
+pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("spark-cluster")]
 
 CLI = "reconcile._cli.__main__"
 DAY, MONTH, MONTH_CUT_OFF = "2026-11-22", "2026-11", "2026-11-24T06:00:00Z"
