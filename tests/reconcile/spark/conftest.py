@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 MASTER = "local[2]"
 QUIET = Path(__file__).resolve().parents[3] / "src" / "reconcile" / "data" / "spark"
 CLUSTER_CONF = {
+    # (as a cluster's spark-defaults.conf or spark-submit's --conf may set them: the engine sets its own)
+    "spark.sql.session.timeZone": "America/New_York",
+    "spark.sql.legacy.parquet.nanosAsLong": "false",
     "spark.driver.host": "127.0.0.1",
     "spark.driver.bindAddress": "127.0.0.1",
     "spark.executor.memory": "1g",
@@ -79,7 +82,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     scheduler keeps a group on one worker by it), but it sets ``item._nodeid``, which pytest 9 no
     longer reads (a node's id is ``item._id``): every group was spread over the workers. Set it where
     pytest reads it."""
-    if not config.getvalue("loadgroup"):
+    if not getattr(config.option, "loadgroup", False):  # (an xdist worker of --dist loadgroup only)
         return
     for item in items:
         mark = item.get_closest_marker("xdist_group")

@@ -1,7 +1,8 @@
 """The Spark engine on a standalone cluster (a master and two one-core workers on 127.0.0.1, each
 executor a JVM of its own with its own Python workers, working folder and environment): a day and a
-month-to-date by `reconcile run --spark-master spark://...`, and a nightly with a late file by the
-docs' `spark-submit` recipe, give the DuckDB engine's rows, run_ids and manifests; what a cluster
+month-to-date by `reconcile run --spark-master spark://...` and a nightly with a late file give the
+DuckDB engine's rows, run_ids and manifests, on a session whose zone and nanosecond reading a cluster
+set otherwise (the engine sets its own); the docs' `spark-submit` line names the command; what a cluster
 breaks that local[N] hides fails in one line or works: a worker that cannot see the store, executors
 without the driver's Python, a run asked for another master than the running one, paths relative to
 the driver's folder, the driver's environment, a worker killed mid-run (Spark runs its task again:
@@ -10,7 +11,6 @@ the same rows)."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from conftest import stop_active_session
 from run_fixture import output_rows
 
 from reconcile import ingest
@@ -31,7 +30,6 @@ if TYPE_CHECKING:
 
 pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("spark-cluster")]
 
-CLI = "reconcile._cli.__main__"
 DAY, MONTH, MONTH_CUT_OFF = "2026-11-22", "2026-11", "2026-11-24T06:00:00Z"
 
 
@@ -57,54 +55,6 @@ def _nightly_args(root: Path, demo_root: Path, late: Path) -> list[str]:
             str(demo_root / "tenants.csv"), "--today", "2026-11-26", "--json", "--quiet"]  # fmt: skip
 
 
-@pytest.mark.slow
-def test_a_nightly_with_a_late_file_by_spark_submit_equals_the_duckdb_engine(
-    cluster: StandaloneCluster, demo_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """`reconcile nightly` on the cluster by docs/SCALING.md's `spark-submit` line (as a systemd unit
-    would run it; the executors' Python this environment's, at the same path on every worker here,
-    where a cluster ships a packed one with --archives), a late file restating days: the DuckDB
-    engine's days, run_ids, rows and manifests. The session settings the engine needs win over
-    spark-submit's (a zone and a nanosecond reading of its own here)."""
-    stop_active_session()  # (this process's application would hold every worker's core)
-    late = tmp_path / "late" / "host-z.jsonl"
-    late.parent.mkdir()
-    lines = (demo_root / "ledgers" / "host-b" / "ledger.jsonl").read_bytes().splitlines(keepends=True)
-    late.write_bytes(b"".join(x.replace(b'"vm-b-', b'"vm-z-') for x in lines[:40]))  # new VMs
-    shutil.copytree(demo_root / "store", tmp_path / "store")
-    ingest([late], tmp_path / "store", quiet=True)  # (once: both stores hold the same ingests)
-    for engine in ("duckdb", "spark"):
-        shutil.copytree(tmp_path / "store", tmp_path / engine / "store")
-        shutil.copytree(demo_root / "output", tmp_path / engine / "output")
-    capsys.readouterr()
-    assert main(_nightly_args(tmp_path / "duckdb", demo_root, late)) == 0
-    duck = json.loads(capsys.readouterr().out)
-    script = subprocess.run(
-        [sys.executable, "-c", f"import importlib.util as u; print(u.find_spec('{CLI}').origin)"],
-        capture_output=True, text=True, check=True,
-    ).stdout.strip()  # fmt: skip
-    env = {**os.environ, "PYSPARK_PYTHON": sys.executable}
-    env.pop("SPARK_CONF_DIR", None)
-    done = subprocess.run(
-        [str(Path(sys.executable).parent / "spark-submit"), "--master", cluster.master_url,
-         "--deploy-mode", "client", "--conf", "spark.executor.memory=1g", "--conf", "spark.executor.cores=1",
-         "--conf", "spark.driver.host=127.0.0.1",
-         "--conf", "spark.sql.session.timeZone=America/New_York",  # (the engine pins UTC all the same)
-         "--conf", "spark.sql.legacy.parquet.nanosAsLong=false",  # (and reads instants as BIGINT)
-         script, *_nightly_args(tmp_path / "spark", demo_root, late), "--engine", "spark"],
-        capture_output=True, text=True, env=env, timeout=300, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
-    spark = json.loads(done.stdout.splitlines()[-1])
-    days = {
-        name: [(d["period"], d["action"], d["run_id"]) for d in r["days"]]
-        for name, r in (("duckdb", duck), ("spark", spark))
-    }
-    assert days["spark"] == days["duckdb"]
-    assert "restated" in [action for _, action, _ in days["duckdb"]]
-    assert output_rows(tmp_path / "spark" / "output") == output_rows(tmp_path / "duckdb" / "output")
-
-
 def test_a_day_and_a_month_to_date_equal_the_duckdb_engine(
     on_cluster: StandaloneCluster,
     demo_root: Path,
@@ -128,6 +78,31 @@ def test_a_day_and_a_month_to_date_equal_the_duckdb_engine(
         assert spark["run_id"] == duck["run_id"]
         assert output_rows(tmp_path / f"spark-{period}") == output_rows(tmp_path / f"duckdb-{period}")
     assert not any(Path("spark-2026-11/.staging").iterdir())
+
+
+def test_a_nightly_with_a_late_file_equals_the_duckdb_engine(
+    on_cluster: StandaloneCluster, demo_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`reconcile nightly --spark-master spark://...` with a late file restating days reports and writes
+    what the DuckDB engine's nightly does: the same days, run_ids, rows and manifests."""
+    late = tmp_path / "late" / "host-z.jsonl"
+    late.parent.mkdir()
+    lines = (demo_root / "ledgers" / "host-b" / "ledger.jsonl").read_bytes().splitlines(keepends=True)
+    late.write_bytes(b"".join(x.replace(b'"vm-b-', b'"vm-z-') for x in lines[:40]))  # new VMs
+    shutil.copytree(demo_root / "store", tmp_path / "store")
+    ingest([late], tmp_path / "store", quiet=True)  # (once: both stores hold the same ingests)
+    reports = {}
+    for engine in ("duckdb", "spark"):
+        shutil.copytree(tmp_path / "store", tmp_path / engine / "store")
+        shutil.copytree(demo_root / "output", tmp_path / engine / "output")
+        capsys.readouterr()
+        args = _nightly_args(tmp_path / engine, demo_root, late)
+        assert main(args + (_on(on_cluster, 3) if engine == "spark" else [])) == 0
+        reports[engine] = json.loads(capsys.readouterr().out)
+    days = {name: [(d["period"], d["action"], d["run_id"]) for d in r["days"]] for name, r in reports.items()}
+    assert days["spark"] == days["duckdb"]
+    assert "restated" in [action for _, action, _ in days["duckdb"]]
+    assert output_rows(tmp_path / "spark" / "output") == output_rows(tmp_path / "duckdb" / "output")
 
 
 def test_a_worker_that_cannot_see_the_store_fails_the_run_in_one_line(
