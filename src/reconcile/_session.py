@@ -34,7 +34,7 @@ from reconcile import _figures, _pair, _price, _pricebook, _reuse, _staging, _te
 from reconcile._engine import MEMORY_ENV, connect, engine_errors
 from reconcile._manifest import Figures, Manifest, Reused, RunInputs, RunOptions
 from reconcile._pair import AsOf, Roles
-from reconcile._period import Period, format_ns, parse_duration, parse_instant
+from reconcile._period import NS_PER_DAY, Period, format_ns, ns_to_date, parse_duration, parse_instant
 from reconcile._policies import DOUBLE_START_POLICIES, ENGINES, DoubleStartPolicy, SparkOptions
 from reconcile._progress import Progress
 from reconcile._results import RunSummary, summary_from_manifest
@@ -68,6 +68,12 @@ def memory_limit(value: str | None = None) -> str:
         raise UsageError(f"memory limit {chosen!r} is not a size like 1500MB or 4GB")
     return text
 
+
+CHUNK_INTERVALS = 1_000_000
+"""A batch is priced and written in chunks of units (a day period, or a day of a month) whose
+intervals reach at most this many (a unit larger than that alone): a chunk's slices, about twice
+its intervals, are what a session holds of slices at once, so a month of any size runs in the
+memory of its largest day."""
 
 BATCH_ROWS = 1_500_000
 """A session writes the periods it has computed once their rows reach this many (a nightly's days
@@ -201,6 +207,7 @@ class Session:
         self._scope_key: object = None  # the scope of the last reusing run
         self.committed: list[str] = []  # the periods committed so far, in order
         self._pricer: _price.Pricer | None = None  # made at the first period priced
+        self._units: dict[str, _price.PriceUnit] = {}  # the pricing units of the batch being written
         self.spark: SparkRuns | None = None
         if spark is not None:  # (pyspark is imported only when the Spark engine is asked for)
             try:
@@ -414,36 +421,44 @@ class Session:
     def write_batch(
         self, batch: _staging.Batch, out: _write.OutputFolder, pending: list[Pending]
     ) -> list[RunSummary]:
-        """Stage the batch's files, count each period from them and commit it; the batch emptied."""
+        """Price and stage the batch's files a chunk at a time (:meth:`chunks`), count each period
+        from what was written and commit it; the batch emptied."""
         if not pending:
             return []
         names = ", ".join(p.period.name for p in pending)
-        with engine_errors(f"pricing {names}", memory_limit=self.memory_limit, where=str(out.path)):
-            self.price_batch(batch, pending)
-        self.progress.note(f"writing {len(pending)} period(s) to {out.path}: {names}")
-        with engine_errors(f"writing {names}", memory_limit=self.memory_limit, where=str(out.path)):
-            staged = out.stage(batch)
-        batch.clear()
-        return self.commit_staged(out, pending, staged)
-
-    def price_batch(self, batch: _staging.Batch, pending: list[Pending]) -> None:
-        """Price the pending periods' intervals together (``Pricer.price_added``) and add each
-        period's slices to the batch. An amount that cannot be computed is a :class:`PricingError`
-        naming the period: the periods are then priced one by one to find it."""
         pricer = self._pricer
         if pricer is None:
             raise ValueError("no period was computed into the batch")
-        self.progress.note(f"pricing {len(pending)} period(s)")
+        chunks = self.chunks(pricer)
+        self.progress.note(f"pricing and writing {len(pending)} period(s) to {out.path}: {names}")
+        done = [0]
+
+        def price(units: Sequence[_staging.SliceUnit]) -> None:
+            done[0] += 1
+            what = ", ".join(u.key for u in units) if len(units) < 4 else f"{len(units)} days"
+            if len(chunks) > 1:
+                self.progress.note(f"pricing {what} ({done[0]}/{len(chunks)})")
+            periods = list(dict.fromkeys(u.period for u in units))
+            with engine_errors(
+                f"pricing {', '.join(periods)}", memory_limit=self.memory_limit, where=str(out.path)
+            ):
+                try:
+                    pricer.price_units(
+                        [self._units[u.key] for u in units], _staging.BATCH_SLICES, self.progress
+                    )
+                except (duckdb.OutOfRangeException, duckdb.ConversionException) as exc:
+                    raise self._pricing_error([p for p in pending if p.period.name in periods], exc) from exc
+
         try:
-            pricer.price_added(self.progress)
-        except (duckdb.OutOfRangeException, duckdb.ConversionException) as exc:
-            raise self._pricing_error(pending, exc) from exc
-        for item in pending:
-            pricer.slices_of(item.period.name)
-            batch.add_slices(item.period)
+            with engine_errors(f"writing {names}", memory_limit=self.memory_limit, where=str(out.path)):
+                staged = out.stage(batch, chunks, price)
+            return self.commit_staged(out, pending, staged, sums=_staging.BATCH_SLICE_SUMS)
+        finally:
+            pricer.clear()
+            batch.clear()
 
     def _pricing_error(self, pending: list[Pending], exc: duckdb.Error) -> PricingError:
-        """The error of the first pending period whose pricing alone fails as the batch did."""
+        """The error of the first pending period whose pricing alone fails as the chunk did."""
         pricer = self._pricer
         assert pricer is not None
         for item in pending:
@@ -456,18 +471,44 @@ class Session:
         names = ", ".join(p.period.name for p in pending)
         return PricingError(f"run {names}: {_figures.out_of_range(self.con, self.book, None, exc)}")
 
+    def chunks(self, pricer: _price.Pricer) -> list[list[_staging.SliceUnit]]:
+        """The units of the periods added to ``pricer`` (each day of a longer period its own unit),
+        grouped in order into chunks of at most :data:`CHUNK_INTERVALS` intervals (a unit larger
+        than that alone): each chunk is priced and written with one set of statements."""
+        chunks: list[list[_staging.SliceUnit]] = []
+        size = 0
+        self._units = {}
+        for unit, estimate in pricer.day_units():
+            self._units[unit.key] = unit
+            days = tuple(ns_to_date(d) for d in range(unit.start_ns, unit.end_ns, NS_PER_DAY))
+            item = _staging.SliceUnit(unit.key, unit.period, days)
+            if chunks and size + estimate <= CHUNK_INTERVALS:
+                chunks[-1].append(item)
+                size += estimate
+            else:
+                chunks.append([item])
+                size = estimate
+        return chunks
+
     def commit_staged(
-        self, out: _write.OutputFolder, pending: list[Pending], staged: list[_write.Staged]
+        self,
+        out: _write.OutputFolder,
+        pending: list[Pending],
+        staged: list[_write.Staged],
+        *,
+        sums: str | None = None,
     ) -> list[RunSummary]:
-        """Count each staged period from its files and commit it, in order; what is left staged is
-        removed whatever happens."""
+        """Count each staged period (its slices from the table ``sums`` the writer added their
+        sums to; None: from its files) and commit it, in order; what is left staged is removed
+        whatever happens."""
         summaries = []
         try:
             names = ", ".join(p.period.name for p in pending)
+            keyed = None if sums is None else (sums, [s.period.name for s in staged])
             with engine_errors(f"counting {names}", memory_limit=self.memory_limit, where=str(out.path)):
                 try:  # (every period's figures in one pass)
                     all_counts: list[Figures | None] = list(
-                        _figures.figures_of(self.con, [s.files for s in staged], self.book)
+                        _figures.figures_of(self.con, [s.files for s in staged], self.book, sums=keyed)
                     )
                 except (duckdb.OutOfRangeException, duckdb.ConversionException):
                     # counted one by one below: the error names its period, the earlier ones commit
@@ -480,7 +521,12 @@ class Session:
                         counts = (
                             counted
                             if counted is not None
-                            else _figures.figures(self.con, files.files, self.book)
+                            else _figures.figures(
+                                self.con,
+                                files.files,
+                                self.book,
+                                sums=None if sums is None else (sums, item.period.name),
+                            )
                         )
                     except (duckdb.OutOfRangeException, duckdb.ConversionException) as exc:
                         said = _figures.out_of_range(self.con, self.book, files.files["slices"], exc)
