@@ -31,7 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _child
 
-DATA = Path(__file__).resolve().parent / "data" / "checkpoints"
+DATA = _child.data_dir() / "checkpoints"
 START = dt.date(2025, 1, 1)
 TAIL = 65  # days generated after the runs measured (a month run needs its month)
 PRICES = DATA / "prices.toml"  # the bundled book, effective from before START

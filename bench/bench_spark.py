@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _child
 
-DATA = Path(__file__).resolve().parent / "data" / "spark"
+DATA = _child.data_dir() / "spark"
 START = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
 MONTH = "2026-10"
 
