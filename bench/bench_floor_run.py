@@ -223,9 +223,7 @@ def main() -> None:
     print(f"plain DuckDB script (memory limit {memory})   {floor_wall:8.2f} s   peak {floor_peak:5.2f} GiB")
     print(f"reconcile run --period {MONTH} (defaults)      {run_wall:8.2f} s   peak {run_peak:5.2f} GiB")
     ratio = run_wall / floor_wall
-    print(
-        f"ratio run / plain script: {ratio:.2f}x (target <= 1.5x); run peak {run_peak:.2f} GiB (<= 2.5)"
-    )
+    print(f"ratio run / plain script: {ratio:.2f}x (target <= 1.5x); run peak {run_peak:.2f} GiB (<= 2.5)")
 
 
 if __name__ == "__main__":
