@@ -41,13 +41,13 @@ MONTH = "2026-10"
 FLOOR = r"""
 import glob, json, sys, time
 import duckdb
-store, out, memory = sys.argv[1], sys.argv[2], sys.argv[3]
+store, out, memory, first, days = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
 started = time.perf_counter()
 con = duckdb.connect(config={"memory_limit": memory} if memory else {})
 con.execute("SET TimeZone = 'UTC'")
 D = 86_400 * 10**9
-P0 = 1_790_812_800 * 10**9  # 2026-10-01
-P1 = P0 + 31 * D  # 2026-11-01, the cut-off
+P0 = int(first) * 10**9  # the period's first midnight (Unix seconds)
+P1 = P0 + int(days) * D  # its end, the cut-off
 con.execute("SET VARIABLE files = ?", [sorted(glob.glob(f"{store}/events/day=*/*.parquet"))])
 # n / d rounded half to even, for integers n >= 0, d > 0
 con.execute(
@@ -200,7 +200,10 @@ def main() -> None:
     work = data / "bench-out"
     shutil.rmtree(work, ignore_errors=True)
     (work / "floor").mkdir(parents=True)
-    floor, floor_wall, floor_peak = _child_run(FLOOR, str(store), str(work / "floor"), args.floor_memory)
+    first = str(int(START.timestamp()))
+    floor, floor_wall, floor_peak = _child_run(
+        FLOOR, str(store), str(work / "floor"), args.floor_memory, first, "31"
+    )
     print(f"  floor   {floor_wall:8.2f} s   peak {floor_peak:5.2f} GiB", file=sys.stderr)
     shutil.rmtree(store / "checkpoints", ignore_errors=True)
     run, run_wall, run_peak = _child_run(RUN, str(store), str(work / "run"), MONTH)
