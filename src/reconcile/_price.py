@@ -274,6 +274,11 @@ class Pricer:
             "INSERT INTO price_periods VALUES (?, ?, ?, ?, ?)",
             [[u.key, u.period, u.start_ns, u.end_ns, u.cut_off_ns] for u in units],
         )
+        for name, value in (
+            ("price_units_start_ns", min(u.start_ns for u in units)),
+            ("price_units_end_ns", max(u.end_ns for u in units)),
+        ):
+            self.con.execute(f"SET VARIABLE {name} = CAST(? AS BIGINT)", [value])
 
     def _slices(self, target: str, columns: str, progress: Progress | None) -> None:
         """The table ``target`` of the ``columns`` of slices.sql over ``price_input`` (a temp table;
