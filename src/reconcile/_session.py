@@ -200,7 +200,7 @@ class Session:
         self.full_walk = full_walk
         self._stack = contextlib.ExitStack()
         scratch = self._stack.enter_context(scratch_dir("run"))
-        self.con = connect(memory_limit=self.memory_limit, scratch=scratch)
+        self.con = connect(memory_limit=self.memory_limit, scratch=scratch, ordered=False)
         self.walker = Walker(self.con, self.store, progress, scratch=scratch, full=full_walk)
         self.tenants = None if options.tenants is None else _tenants.load_tenants(options.tenants)
         self._scopes = _reuse.Scopes(self.con, self.store, self.walker.entries)
