@@ -70,3 +70,10 @@ def test_bench_checkpoints_prints_every_figure(tmp_path: Path) -> None:
     out = _bench(tmp_path, "bench_checkpoints.py", "--per-day", "120")
     assert "target" in out
     assert "nightly" in out
+
+
+def test_bench_spark_duckdb_side_prints_the_month(tmp_path: Path) -> None:
+    """bench_spark.py --duckdb-only: the DuckDB engine's month run of its generated month (the Spark
+    side starts a JVM per run: the Spark engine's own tests cover it)."""
+    out = _bench(tmp_path, "bench_spark.py", "--events", "3000", "--small", "2000", "--duckdb-only")
+    assert "month run on the DuckDB engine (defaults)" in out
