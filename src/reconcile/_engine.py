@@ -23,10 +23,26 @@ from pathlib import Path
 
 import duckdb
 
-from reconcile.exceptions import ReconcileError, ResourceError
+from reconcile.exceptions import ReconcileError, ResourceError, UsageError
 
 _GLOB = re.compile(r"([*?\[])")
 MEMORY_ENV = "RECONCILE_MEMORY_LIMIT"
+
+MEMORY_LIMIT = "1500MB"
+"""DuckDB's memory limit for a run's connection by default (it spills past it); ``--memory-limit``
+or ``RECONCILE_MEMORY_LIMIT`` set another."""
+
+
+def memory_limit(value: str | None = None) -> str:
+    """The memory limit to use: ``value``, else ``$RECONCILE_MEMORY_LIMIT``, else the default."""
+    chosen = value or os.environ.get(MEMORY_ENV) or MEMORY_LIMIT
+    text = chosen.strip().upper().replace(" ", "")
+    number = text.rstrip("KMGTIB")
+    if not number.replace(".", "", 1).isdigit() or not text.endswith(
+        ("KB", "MB", "GB", "TB", "KIB", "MIB", "GIB")
+    ):
+        raise UsageError(f"memory limit {chosen!r} is not a size like 1500MB or 4GB")
+    return text
 
 
 COMPRESSION_LEVEL = 1

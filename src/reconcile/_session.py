@@ -21,7 +21,6 @@ import functools
 import hashlib
 import importlib.metadata
 import json
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -31,10 +30,10 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from reconcile import _figures, _pair, _price, _pricebook, _reuse, _staging, _tenants, _versions, _write
-from reconcile._engine import MEMORY_ENV, connect, engine_errors
+from reconcile._engine import connect, engine_errors, memory_limit
 from reconcile._manifest import Figures, Manifest, Reused, RunInputs, RunOptions
 from reconcile._pair import AsOf, Roles
-from reconcile._period import NS_PER_DAY, Period, format_ns, ns_to_date, parse_duration, parse_instant
+from reconcile._period import Period, format_ns, parse_duration, parse_instant
 from reconcile._policies import DOUBLE_START_POLICIES, ENGINES, DoubleStartPolicy, SparkOptions
 from reconcile._progress import Progress
 from reconcile._results import RunSummary, summary_from_manifest
@@ -52,28 +51,9 @@ RUN_FORMAT = 3  # bump when the same inputs would give different rows: it is par
 # 3: an interval is cut only where a price that applies to it changes (not where a default price its
 #    hypervisor's own price overrides changes)
 
-MEMORY_LIMIT = "1500MB"
-"""DuckDB's memory limit for a run's connection by default (it spills past it); ``--memory-limit``
-or ``RECONCILE_MEMORY_LIMIT`` set another."""
-
-
-def memory_limit(value: str | None = None) -> str:
-    """The memory limit to use: ``value``, else ``$RECONCILE_MEMORY_LIMIT``, else the default."""
-    chosen = value or os.environ.get(MEMORY_ENV) or MEMORY_LIMIT
-    text = chosen.strip().upper().replace(" ", "")
-    number = text.rstrip("KMGTIB")
-    if not number.replace(".", "", 1).isdigit() or not text.endswith(
-        ("KB", "MB", "GB", "TB", "KIB", "MIB", "GIB")
-    ):
-        raise UsageError(f"memory limit {chosen!r} is not a size like 1500MB or 4GB")
-    return text
-
-
 CHUNK_INTERVALS = 1_000_000
-"""A batch is priced and written in chunks of units (a day period, or a day of a month) whose
-intervals reach at most this many (a unit larger than that alone): a chunk's slices, about twice
-its intervals, are what a session holds of slices at once, so a month of any size runs in the
-memory of its largest day."""
+"""A batch is priced and written in chunks of units (a day period, a day of a month) of at most this
+many intervals: a session holds a chunk's slices at most, so a month runs in a day's memory."""
 
 BATCH_ROWS = 1_500_000
 """A session writes the periods it has computed once their rows reach this many (a nightly's days
@@ -431,21 +411,13 @@ class Session:
             raise ValueError("no period was computed into the batch")
         chunks = self.chunks(pricer)
         self.progress.note(f"pricing and writing {len(pending)} period(s) to {out.path}: {names}")
-        done = [0]
 
         def price(units: Sequence[_staging.SliceUnit]) -> None:
-            done[0] += 1
-            what = ", ".join(u.key for u in units) if len(units) < 4 else f"{len(units)} days"
-            if len(chunks) > 1:
-                self.progress.note(f"pricing {what} ({done[0]}/{len(chunks)})")
             periods = list(dict.fromkeys(u.period for u in units))
-            with engine_errors(
-                f"pricing {', '.join(periods)}", memory_limit=self.memory_limit, where=str(out.path)
-            ):
+            self.progress.note(f"pricing {units[0].key} .. {units[-1].key} ({len(chunks)} chunk(s))")
+            with engine_errors(f"pricing {', '.join(periods)}", memory_limit=self.memory_limit):
                 try:
-                    pricer.price_units(
-                        [self._units[u.key] for u in units], _staging.BATCH_SLICES, self.progress
-                    )
+                    pricer.price_units([self._units[u.key] for u in units], _staging.BATCH_SLICES)
                 except (duckdb.OutOfRangeException, duckdb.ConversionException) as exc:
                     raise self._pricing_error([p for p in pending if p.period.name in periods], exc) from exc
 
@@ -472,23 +444,14 @@ class Session:
         return PricingError(f"run {names}: {_figures.out_of_range(self.con, self.book, None, exc)}")
 
     def chunks(self, pricer: _price.Pricer) -> list[list[_staging.SliceUnit]]:
-        """The units of the periods added to ``pricer`` (each day of a longer period its own unit),
-        grouped in order into chunks of at most :data:`CHUNK_INTERVALS` intervals (a unit larger
-        than that alone): each chunk is priced and written with one set of statements."""
-        chunks: list[list[_staging.SliceUnit]] = []
-        size = 0
-        self._units = {}
-        for unit, estimate in pricer.day_units():
-            self._units[unit.key] = unit
-            days = tuple(ns_to_date(d) for d in range(unit.start_ns, unit.end_ns, NS_PER_DAY))
-            item = _staging.SliceUnit(unit.key, unit.period, days)
-            if chunks and size + estimate <= CHUNK_INTERVALS:
-                chunks[-1].append(item)
-                size += estimate
-            else:
-                chunks.append([item])
-                size = estimate
-        return chunks
+        """The units of the periods added to ``pricer`` (each day of a longer period its own unit)
+        in chunks of at most :data:`CHUNK_INTERVALS` intervals (``_staging.chunked``)."""
+        units = pricer.day_units()
+        self._units = {unit.key: unit for unit, _ in units}
+        days = [
+            (_staging.SliceUnit(u.key, u.period, _staging.days_of(u.start_ns, u.end_ns)), n) for u, n in units
+        ]
+        return _staging.chunked(days, CHUNK_INTERVALS)
 
     def commit_staged(
         self,
@@ -498,9 +461,8 @@ class Session:
         *,
         sums: str | None = None,
     ) -> list[RunSummary]:
-        """Count each staged period (its slices from the table ``sums`` the writer added their
-        sums to; None: from its files) and commit it, in order; what is left staged is removed
-        whatever happens."""
+        """Count each staged period (its slices from the writer's table of their sums, ``sums``;
+        None: from its files) and commit it, in order; what is left staged is removed regardless."""
         summaries = []
         try:
             names = ", ".join(p.period.name for p in pending)
@@ -517,17 +479,9 @@ class Session:
                 with engine_errors(
                     f"run {item.period.name}", memory_limit=self.memory_limit, where=str(out.path)
                 ):
+                    one = None if sums is None else (sums, item.period.name)
                     try:
-                        counts = (
-                            counted
-                            if counted is not None
-                            else _figures.figures(
-                                self.con,
-                                files.files,
-                                self.book,
-                                sums=None if sums is None else (sums, item.period.name),
-                            )
-                        )
+                        counts = counted or _figures.figures(self.con, files.files, self.book, sums=one)
                     except (duckdb.OutOfRangeException, duckdb.ConversionException) as exc:
                         said = _figures.out_of_range(self.con, self.book, files.files["slices"], exc)
                         raise PricingError(f"run {item.period.name}: {said}") from exc

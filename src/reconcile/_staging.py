@@ -21,7 +21,7 @@ from __future__ import annotations
 import concurrent.futures
 import datetime as dt
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,7 +29,7 @@ import duckdb
 
 from reconcile import _schema as schema
 from reconcile._engine import PARQUET_OPTIONS, literals
-from reconcile._period import Period
+from reconcile._period import NS_PER_DAY, Period, ns_to_date
 from reconcile._sql import load_sql
 from reconcile.exceptions import OutputError
 
@@ -293,6 +293,47 @@ class Batch:
         """Drop a chunk's ``batch_slices`` (its files written and summed)."""
         self.con.execute(f"DROP TABLE IF EXISTS main.{BATCH_SLICES}")
         self._made.discard(BATCH_SLICES)
+
+
+def days_of(start_ns: int, end_ns: int) -> tuple[dt.date, ...]:
+    """The UTC days of ``[start_ns, end_ns)`` (midnight-aligned)."""
+    return tuple(ns_to_date(d) for d in range(start_ns, end_ns, NS_PER_DAY))
+
+
+def chunked(units: Sequence[tuple[SliceUnit, int]], cap: int) -> list[list[SliceUnit]]:
+    """``units`` (each with its estimated intervals) grouped in order into chunks of at most ``cap``
+    intervals (a unit larger than that alone): each chunk is priced and written together."""
+    chunks: list[list[SliceUnit]] = []
+    size = 0
+    for unit, estimate in units:
+        if chunks and size + estimate <= cap:
+            chunks[-1].append(unit)
+            size += estimate
+        else:
+            chunks.append([unit])
+            size = estimate
+    return chunks
+
+
+def stage_slices(
+    batch: Batch,
+    chunks: Iterable[Sequence[SliceUnit]],
+    price: Callable[[Sequence[SliceUnit]], None] | None,
+    roots: dict[str, Path],
+) -> None:
+    """For each chunk: ``price`` fills ``batch_slices`` (None: :meth:`Batch.collect` did), its day
+    files are written under each period's staging root, its sums kept, and it is dropped. Raises
+    :class:`OutputError` when a day of a period got no file."""
+    for chunk in chunks:
+        if price is not None:
+            price(chunk)
+        write_files(batch.con, batch.slice_jobs(chunk, roots))
+        batch.sum_slices(chunk)
+        batch.drop_slices()
+    for entry in batch.entries:
+        missing = [f for f in batch.slice_files(entry, roots[entry.period.name]) if not f.is_file()]
+        if missing:
+            raise OutputError(f"period {entry.period.name}: no slices staged for {missing[0].parent.name}")
 
 
 def set_period(con: duckdb.DuckDBPyConnection, name: str, start_ns: int, end_ns: int, run_id: str) -> None:

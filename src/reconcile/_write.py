@@ -226,11 +226,8 @@ class OutputFolder:
     ) -> list[Staged]:
         """Write every file of every period of ``batch`` under ``.staging/`` (in parallel), each
         period under its own token; their columns and row counts checked. Nothing is committed.
-
-        Slices are written a chunk at a time: for each of ``chunks`` (None: the units
-        :meth:`_staging.Batch.collect` put in ``batch_slices``), ``price`` fills ``batch_slices``
-        with the chunk's rows, their day files are written and their sums added to
-        ``batch_slice_sums`` (the figures' input), and the chunk is dropped before the next."""
+        Slices a chunk at a time (``_staging.stage_slices``; ``chunks`` None: the units
+        :meth:`_staging.Batch.collect` put in ``batch_slices``), ``price`` filling each."""
         if self._fd is None:
             raise OutputError(f"output folder {self.path} is closed")
         if not batch.entries:
@@ -249,18 +246,7 @@ class OutputFolder:
                     staged.append(Staged(entry.period, entry.run_id, token, root, files, {}))
                 _staging.write_files(batch.con, jobs, after_first=lambda: _faults.point("staging"))
                 roots = {s.period.name: s.root for s in staged}
-                for chunk in [list(batch.units)] if chunks is None else chunks:
-                    if price is not None:
-                        price(chunk)
-                    _staging.write_files(batch.con, batch.slice_jobs(chunk, roots))
-                    batch.sum_slices(chunk)
-                    batch.drop_slices()
-                for item in staged:
-                    missing = [f for f in item.files["slices"] if not f.is_file()]
-                    if missing:
-                        raise OutputError(
-                            f"period {item.period.name}: no slices staged for {missing[0].parent.name}"
-                        )
+                _staging.stage_slices(batch, [list(batch.units)] if chunks is None else chunks, price, roots)
                 return [replace(s, rows=self._check_staged(batch.con, s)) for s in staged]
             except BaseException:
                 self.discard(staged)
