@@ -59,7 +59,7 @@ def test_bench_price_prints_its_ratio(tmp_path: Path) -> None:
 
 def test_bench_fleet_day_prints_the_per_event_costs(tmp_path: Path) -> None:
     """bench_fleet_day.py: the nightly after a history, its per-event cost and the plain script's."""
-    out = _bench(tmp_path, "bench_fleet_day.py", "--per-day", "2000", "--days", "3")
+    out = _bench(tmp_path, "bench_fleet_day.py", "--per-day", "1500", "--days", "1")
     assert "per event" in out
     assert "nightly" in out
 
@@ -67,7 +67,7 @@ def test_bench_fleet_day_prints_the_per_event_costs(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_bench_checkpoints_prints_every_figure(tmp_path: Path) -> None:
     """bench_checkpoints.py: every figure of a night after a month and after a year, with targets."""
-    out = _bench(tmp_path, "bench_checkpoints.py", "--per-day", "120")
+    out = _bench(tmp_path, "bench_checkpoints.py", "--per-day", "60", "--long-days", "75")
     assert "target" in out
     assert "nightly" in out
 
