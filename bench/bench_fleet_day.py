@@ -63,9 +63,9 @@ def _utc_day(line: bytes) -> int:
     return (local - START).days + minutes // 1440
 
 
-def _ledgers(root: Path, days: int, per_day: int) -> tuple[Path, Path, int]:
-    """The history's file and the night's (the lines of the UTC day after the history); the night's
-    lines."""
+def _ledgers(root: Path, days: int, per_day: int) -> tuple[list[Path], Path, int]:
+    """The history's files, one a UTC day (ingested one a night, as the nightly does), and the
+    night's (the lines of the UTC day after the history); the night's lines."""
     from reconcile import generate_ledger  # noqa: PLC0415
 
     whole = root / "all.jsonl"
@@ -73,17 +73,18 @@ def _ledgers(root: Path, days: int, per_day: int) -> tuple[Path, Path, int]:
     generate_ledger(
         whole, lines=(days + 1) * per_day, seed=13, hosts=4, start=start, days=days + 1, quiet=True
     )
-    history, night = root / "history.jsonl", root / "night.jsonl"
-    count = 0
-    with whole.open("rb") as fh, history.open("wb") as old, night.open("wb") as new:
+    files = [root / f"day-{d:03d}.jsonl" for d in range(days + 1)]
+    outs = [f.open("wb") for f in files]
+    with whole.open("rb") as fh:
         for line in fh:
-            if _utc_day(line) >= days:
-                new.write(line)
-                count += 1
-            else:
-                old.write(line)
+            outs[min(max(_utc_day(line), 0), days)].write(line)
+    for out in outs:
+        out.close()
     whole.unlink()
-    return history, night, count
+    night = files[-1]
+    with night.open("rb") as fh:
+        count = sum(1 for _ in fh)
+    return files[:-1], night, count
 
 
 def _child_run(code: str, *args: str) -> tuple[dict[str, object], float, float]:
@@ -104,8 +105,9 @@ def main() -> None:
     root.mkdir(parents=True)
     history, night, night_lines = _ledgers(root, args.days, args.per_day)
     store, out = root / "store", root / "out"
-    ingest([history], store, quiet=True)
-    history.unlink()
+    for day in history:
+        ingest([day], store, quiet=True)
+        day.unlink()
     night_day = START + dt.timedelta(days=args.days)
     run_period(store, "bundled", out, (night_day - dt.timedelta(days=1)).isoformat(), quiet=True)
 
