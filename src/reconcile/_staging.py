@@ -257,31 +257,35 @@ class Batch:
         return jobs
 
     def sum_slices(self, units: Sequence[SliceUnit]) -> None:
-        """Add the sums of the rows :meth:`slice_jobs` wrote for ``units`` (the chunk's
-        ``batch_slices``, and the committed rows a re-run keeps) to ``batch_slice_sums``
-        (``slice_sums.sql``), which the figures are read from."""
-        con = self.con
-        con.sql(  # (a relation's view, as the kept rows' below: one kind, so each replaces the other)
+        """Add the sums of the rows :meth:`slice_jobs` wrote for ``units`` from the chunk's
+        ``batch_slices`` to ``batch_slice_sums`` (``slice_sums.sql``), which the figures are read
+        from; the periods keeping committed rows are summed from their files (:meth:`sum_kept`)."""
+        kept = [e.period.name for e in self.entries if e.kept is not None] or [""]
+        self.con.sql(  # (a relation's view, as sum_kept's: one kind, so each replaces the other)
             "SELECT u.batch_period AS run_period, s.*"
             f" FROM main.{BATCH_SLICES} AS s JOIN main.{BATCH_UNITS} AS u USING (price_period)"
+            " WHERE NOT list_contains(CAST($kept AS VARCHAR[]), u.batch_period)",
+            params={"kept": kept},
         ).create_view("summed_slices", replace=True)
         self._add_sums()
-        for unit in units:
-            entry = self.entry(unit.period)
-            if entry.kept is None:
-                continue
-            for day in unit.days:
-                index = (day - entry.period.first_day).days
-                kept_rows = load_sql("engine/write/kept_rows")
-                con.sql(
-                    f"SELECT CAST($period AS VARCHAR) AS run_period, k.* FROM ({kept_rows}) AS k",
-                    params={
-                        "files": literals([entry.kept["slices"][index]]),
-                        "period": entry.period.name,
-                        "run_id": entry.run_id,
-                    },
-                ).create_view("summed_slices", replace=True)
-                self._add_sums()
+
+    def sum_kept(self, roots: dict[str, Path]) -> None:
+        """Add the sums of the periods that keep committed rows (a restated day: new rows and kept
+        ones in each file) from their written files, all in one pass."""
+        kept = [e for e in self.entries if e.kept is not None]
+        if not kept:
+            return
+        parts = " UNION ALL BY NAME ".join(
+            f"SELECT CAST($name_{i} AS VARCHAR) AS run_period, * FROM read_parquet($files_{i},"
+            " hive_partitioning = false)"
+            for i in range(len(kept))
+        )
+        params: dict[str, object] = {}
+        for i, entry in enumerate(kept):
+            params[f"name_{i}"] = entry.period.name
+            params[f"files_{i}"] = literals(self.slice_files(entry, roots[entry.period.name]))
+        self.con.sql(parts, params=params).create_view("summed_slices", replace=True)
+        self._add_sums()
 
     def _add_sums(self) -> None:
         rows = load_sql("engine/write/slice_sums")
@@ -336,6 +340,7 @@ def stage_slices(
         missing = [f for f in batch.slice_files(entry, roots[entry.period.name]) if not f.is_file()]
         if missing:
             raise OutputError(f"period {entry.period.name}: no slices staged for {missing[0].parent.name}")
+    batch.sum_kept(roots)
 
 
 def set_period(con: duckdb.DuckDBPyConnection, name: str, start_ns: int, end_ns: int, run_id: str) -> None:
