@@ -195,6 +195,7 @@ def main() -> None:
         "--floor-memory", default="", help="DuckDB memory limit of the plain script (default: DuckDB's own)"
     )
     args = parser.parse_args()
+    commit = _commit()  # (the code measured: the children start from it)
     data = args.data if args.data is not None else DATA / f"m{args.lines}"
     store = _store(data, args.lines)
     work = data / "bench-out"
@@ -220,7 +221,7 @@ def main() -> None:
         raise SystemExit(f"the plain script and the engine disagree: {floor} / {run}")
     print(
         f"month {MONTH}: {run['events']:,} events, {rows['intervals']:,} intervals, {rows['slices']:,} slice"
-        f" rows, amounts {floor['amount']} (the same in both) at {_commit()}"
+        f" rows, amounts {floor['amount']} (the same in both) at {commit}"
     )
     memory = args.floor_memory or "DuckDB's default"
     print(f"plain DuckDB script (memory limit {memory})   {floor_wall:8.2f} s   peak {floor_peak:5.2f} GiB")
