@@ -10,13 +10,19 @@
 -- (its interval is still to be ended), a closed resource's stop only sets prev_endpoint of the
 -- window's first event and is not kept. No status here: the views as of a cut-off (pair_as_of)
 -- decide it, so one walk serves several cut-offs (the nightly's days).
--- Input: relation pair_input.
+-- Inputs: relations pair_input, pair_window (its window's events) and state_open (its open seeds).
 WITH files AS (
     -- each source file's rank in byte order: the walk sorts and carries this integer instead of the
     -- path (same order, much cheaper to sort on and to carry than a string; the paths are joined
     -- back to the rows kept)
+    -- (from the window and the open starts, the rows with a file: not from pair_input, a view whose
+    -- seeds would be computed again)
     SELECT source_file, row_number() OVER (ORDER BY source_file) AS file_rank
-    FROM (SELECT DISTINCT source_file FROM pair_input) AS distinct_files
+    FROM (
+        SELECT source_file FROM pair_window
+        UNION
+        SELECT source_file FROM state_open
+    ) AS distinct_files
 ),
 
 ranked AS (
