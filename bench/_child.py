@@ -11,6 +11,14 @@ from pathlib import Path
 
 _PEAK = Path(__file__).resolve().parent / "_peak.py"
 last_wall_seconds = 0.0
+DATA_ENV = "RECONCILE_BENCH_DATA"
+
+
+def data_dir() -> Path:
+    """Where benchmarks keep what they generate: ``$RECONCILE_BENCH_DATA`` (the suite's smoke runs
+    give each a temporary folder, so they never touch a developer's cached data), else bench/data."""
+    found = os.environ.get(DATA_ENV)
+    return Path(found) if found else Path(__file__).resolve().parent / "data"
 
 
 _WARM = """

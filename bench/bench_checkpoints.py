@@ -31,7 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _child
 
-DATA = Path(__file__).resolve().parent / "data" / "checkpoints"
+DATA = _child.data_dir() / "checkpoints"
 START = dt.date(2025, 1, 1)
 TAIL = 65  # days generated after the runs measured (a month run needs its month)
 PRICES = DATA / "prices.toml"  # the bundled book, effective from before START
@@ -147,31 +147,35 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-day", type=int, default=23_000, help="ledger lines a day (default 23000)")
     parser.add_argument("--keep", action="store_true", help="keep bench/data/checkpoints")
+    parser.add_argument(
+        "--long-days", type=int, default=360, help="the long store's history (default 360; less: a smoke run)"
+    )
     args = parser.parse_args()
     shutil.rmtree(DATA, ignore_errors=True)
     DATA.mkdir(parents=True)
     _write_prices()
 
     short = _build("short", 60 + TAIL, args.per_day, [30 - 15, 60 - 15])
-    long = _build("long", 360 + TAIL, args.per_day, [360 - 15])
+    year = args.long_days
+    long = _build("long", year + TAIL, args.per_day, [year - 15])
     from reconcile import Store  # noqa: PLC0415
 
     events = {
         name: sum(e.events or 0 for e in Store(root / "store").ingests())
         for name, root in (("short", short), ("long", long))
     }
-    sizes = f"{events['short']:,} events ({60 + TAIL} days), {events['long']:,} events ({360 + TAIL} days)"
+    sizes = f"{events['short']:,} events ({60 + TAIL} days), {events['long']:,} events ({year + TAIL} days)"
     print(f"stores: {sizes}")
 
     # the first run on the year store (no checkpoint), next to the full walk of the same day
-    first_day = _day(360 - 1).isoformat()
+    first_day = _day(year - 1).isoformat()
     full, full_peak = _run(long, "full", first_day, "full")
-    first, first_peak = _run(long, "days-360", first_day)
+    first, first_peak = _run(long, f"days-{year}", first_day)
     assert first["run_id"] == full["run_id"]
 
     f30 = _measure(short, 30, month=False)
     f60 = _measure(short, 60, month=True)
-    f360 = _measure(long, 360, month=True)
+    f360 = _measure(long, year, month=True)
 
     from reconcile._checkpoint_admin import checkpoint_report  # noqa: PLC0415
 
@@ -184,21 +188,21 @@ def main() -> None:
         )
 
     print()
-    row("day run after 360 days / after 30 days: time", f360["day"][0], f30["day"][0], "<= 1.2x")
+    row(f"day run after {year} days / after 30 days: time", f360["day"][0], f30["day"][0], "<= 1.2x")
     row("  ... peak memory (MB)", f360["day"][1] / 1e6, f30["day"][1] / 1e6, "<= 1.2x", "MB")
     row(
-        "nightly restating 15 days, after 360 / after 30 days",
+        f"nightly restating 15 days, after {year} / after 30 days",
         f360["nightly"][0],
         f30["nightly"][0],
         "<= 1.2x",
     )
     row(
-        "nightly restating 15 days / one day run (after 360 days)",
+        f"nightly restating 15 days / one day run (after {year} days)",
         f360["nightly"][0],
         f360["day"][0],
         "<= 3x",
     )
-    row("month run after 360 days / after 60 days", f360["month"][0], f60["month"][0], "<= 1.2x")
+    row(f"month run after {year} days / after 60 days", f360["month"][0], f60["month"][0], "<= 1.2x")
     row(
         "first run, no checkpoint / full-history walk (year store)",
         first["wall"],

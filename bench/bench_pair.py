@@ -31,9 +31,9 @@ import sys
 import time
 from pathlib import Path
 
-from _child import run_child
+from _child import data_dir, run_child
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = data_dir()
 BASE_NS = 1_793_491_200 * 1_000_000_000  # 2026-11-01T00:00:00Z
 
 # Events of the store's schema, built from a row number: i // 16 is the resource, i % 16 its step.

@@ -23,9 +23,9 @@ import json
 import time
 from pathlib import Path
 
-from _child import run_child
+from _child import data_dir, run_child
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = data_dir()
 MARCH_NS = 1_772_323_200 * 1_000_000_000  # 2026-03-01T00:00:00Z
 APRIL_NS = MARCH_NS + 31 * 86_400 * 1_000_000_000
 

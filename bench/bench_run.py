@@ -23,7 +23,10 @@ import sys
 import time
 from pathlib import Path
 
-DATA = Path(__file__).resolve().parent / "data" / "run"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _child
+
+DATA = _child.data_dir() / "run"
 START = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
 
 PAIR = """

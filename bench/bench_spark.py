@@ -10,7 +10,7 @@ engine walks the whole month), into a fresh output folder:
 - the peak RSS of the Spark tasks' Python workers, for a 1M-event month and the 10M one: with the
   default bucket count (about 500k events a bucket), with a fixed 8 buckets (so the buckets grow with
   the run), and with the same bucket size on both (the 10M month in ten times the buckets).
-  ``--memory-only`` runs these alone.
+  ``--memory-only`` runs these alone; ``--duckdb-only`` runs the DuckDB engine's month alone.
 
 Prints each figure, the ratios the issue sets and the target next to each, and checks that the
 engines' run_ids and totals agree.
@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _child
 
-DATA = Path(__file__).resolve().parent / "data" / "spark"
+DATA = _child.data_dir() / "spark"
 START = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
 MONTH = "2026-10"
 
@@ -95,6 +95,9 @@ def main() -> None:
         "--keep", action="store_true", help="keep the generated stores (default: kept anyway)"
     )
     parser.add_argument("--memory-only", action="store_true", help="only the workers' peak memory runs")
+    parser.add_argument(
+        "--duckdb-only", action="store_true", help="only the DuckDB engine's month run (no Spark)"
+    )
     args = parser.parse_args()
     big, small = _store(args.events), _store(args.small)
     scale = max(1, round(args.events / args.small))
@@ -103,6 +106,11 @@ def main() -> None:
         return
 
     duck = _run(big, "duckdb", "duckdb")
+    if args.duckdb_only:
+        print(f"month of {duck['events']:,} events (run_id {duck['run_id']})")
+        wall, peak = float(duck["wall"]), float(duck["peak_mb"])  # type: ignore[arg-type]
+        print(f"month run on the DuckDB engine (defaults): {wall:.2f} s, peak RSS {peak:.0f} MB")
+        return
     two = _run(big, "spark local[2]", "spark", "local[2]")
     one = _run(big, "spark local[1]", "spark", "local[1]")
     if not (

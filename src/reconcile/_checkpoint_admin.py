@@ -6,13 +6,12 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reconcile._engine import connect, engine_errors
+from reconcile._engine import connect, engine_errors, memory_limit
 from reconcile._jsonvalue import JsonObject
 from reconcile._pair import WALK_FORMAT
 from reconcile._period import NS_PER_DAY, date_to_ns, format_ns, ns_to_date
 from reconcile._progress import Progress
 from reconcile._scratch import scratch_dir
-from reconcile._session import memory_limit
 from reconcile._store import Store
 from reconcile._walker import Walker
 from reconcile.exceptions import StoreError

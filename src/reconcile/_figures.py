@@ -1,12 +1,15 @@
-"""Stage: a period's staged output files -> the figures its manifest records.
+"""Stage: a period's staged output -> the figures its manifest records.
 
-Read from the files a run is about to commit (not from the tables they were written from), so the
-manifest states what is on disk: intervals by status, anomalies by code, the exact totals per
-currency and per family, the invoice totals (rounded once per invoice line, ``views/usage_lines``),
-the billed quantities per meter and the number of slices without a tenant. The files are read
-through the temp views ``run_slices``, ``run_intervals`` and ``run_anomalies``, each row with the
-``run_period`` it belongs to: :func:`figures_of` counts every period of a batch (a nightly's days)
-with one query per figure, not one per figure and period.
+The figures of what a run is about to commit: intervals by status and anomalies by code (read from
+the staged files), the exact totals per currency and per family, the invoice totals (rounded once
+per invoice line, ``views/usage_lines``), the billed quantities per meter and the number of slices
+without a tenant. The slices' figures are read from their *sums* (``write/slice_sums.sql``: per
+period, day, tenant, currency, family and meter, the count and the sums of quantities and
+amounts): the writer adds those of every chunk of rows as it writes them (``batch_slice_sums``), so
+a month's slices are never read back; without them (the Spark engine's adopted files) they are
+summed from the staged files here. Every sum of sums is the sum of the rows, exactly, so the figures
+are the same either way. :func:`figures_of` counts every period of a batch (a nightly's days) with
+one query per figure, not one per figure and period (``run_period``: the period's index).
 """
 
 from __future__ import annotations
@@ -26,9 +29,14 @@ from reconcile._sql import load_sql
 RUN_VIEWS = {"slices": "run_slices", "intervals": "run_intervals", "anomalies": "run_anomalies"}
 
 
-def _views(con: duckdb.DuckDBPyConnection, periods: Sequence[dict[str, list[Path]]]) -> None:
-    """The views of every period's files, each row with ``run_period`` (the period's index)."""
-    for table, view in RUN_VIEWS.items():
+def _views(
+    con: duckdb.DuckDBPyConnection,
+    periods: Sequence[dict[str, list[Path]]],
+    tables: Sequence[str] = tuple(RUN_VIEWS),
+) -> None:
+    """The views of every period's files of ``tables``, each row with ``run_period`` (the period's
+    index)."""
+    for table in tables:
         parts = " UNION ALL BY NAME ".join(
             f"SELECT CAST($at_{i} AS INTEGER) AS run_period, * FROM read_parquet($files_{i},"
             " hive_partitioning = false)"
@@ -38,7 +46,28 @@ def _views(con: duckdb.DuckDBPyConnection, periods: Sequence[dict[str, list[Path
         for i, files in enumerate(periods):
             params[f"at_{i}"] = i
             params[f"files_{i}"] = literals(files[table])
-        con.sql(parts, params=params).create_view(view, replace=True)
+        con.sql(parts, params=params).create_view(RUN_VIEWS[table], replace=True)
+
+
+def _sums(
+    con: duckdb.DuckDBPyConnection,
+    periods: Sequence[dict[str, list[Path]]],
+    sums: tuple[str, Sequence[str]] | None,
+) -> None:
+    """``run_slice_sums``: the slice sums of every period by its index: from the table ``sums[0]``
+    (its ``run_period`` a period's name, ``sums[1]`` the names in order), else summed from the
+    staged slices files."""
+    if sums is not None:
+        table, names = sums
+        con.sql(
+            f"SELECT CAST(list_position($names, run_period) - 1 AS INTEGER) AS run_period,"
+            f" * EXCLUDE (run_period) FROM main.{table} WHERE list_contains($names, run_period)",
+            params={"names": list(names)},
+        ).create_view("run_slice_sums", replace=True)
+        return
+    _views(con, periods, ["slices"])
+    con.sql("SELECT * FROM run_slices").create_view("summed_slices", replace=True)
+    con.execute("CREATE OR REPLACE TEMP TABLE run_slice_sums AS " + load_sql("engine/write/slice_sums"))
 
 
 def _by_period(rows: list[tuple[object, ...]], count: int) -> list[list[tuple[object, ...]]]:
@@ -50,21 +79,33 @@ def _by_period(rows: list[tuple[object, ...]], count: int) -> list[list[tuple[ob
 
 
 def figures(
-    con: duckdb.DuckDBPyConnection, files: dict[str, list[Path]], book: _pricebook.PriceBook
+    con: duckdb.DuckDBPyConnection,
+    files: dict[str, list[Path]],
+    book: _pricebook.PriceBook,
+    *,
+    sums: tuple[str, str] | None = None,
 ) -> Figures:
-    """The manifest figures of one period from its files (table -> Parquet files; module doc)."""
-    return figures_of(con, [files], book)[0]
+    """The manifest figures of one period from its files (table -> Parquet files; module doc);
+    ``sums``: the table of its slice sums and its name there."""
+    return figures_of(con, [files], book, sums=None if sums is None else (sums[0], [sums[1]]))[0]
 
 
 def figures_of(
-    con: duckdb.DuckDBPyConnection, periods: Sequence[dict[str, list[Path]]], book: _pricebook.PriceBook
+    con: duckdb.DuckDBPyConnection,
+    periods: Sequence[dict[str, list[Path]]],
+    book: _pricebook.PriceBook,
+    *,
+    sums: tuple[str, Sequence[str]] | None = None,
 ) -> list[Figures]:
     """The manifest figures of each period from its files, read in one pass (each query once for
-    all the periods of a batch: a nightly's days); the same as :func:`figures` of each alone."""
+    all the periods of a batch: a nightly's days); the same as :func:`figures` of each alone.
+    ``sums``: the table the writer added the periods' slice sums to (``slice_sums.sql``, keyed by
+    period name) and the periods' names, in order; None: summed from the slices files."""
     count = len(periods)
     if not count:
         return []
-    _views(con, periods)
+    _views(con, periods, ["intervals", "anomalies"])
+    _sums(con, periods, sums)
     con.register("currencies", currency_table())
     intervals = _by_period(
         con.execute("SELECT run_period, status, count(*) FROM run_intervals GROUP BY ALL").fetchall(), count
@@ -76,14 +117,16 @@ def figures_of(
     quantities = _by_period(con.execute(load_sql("engine/write/run_quantities")).fetchall(), count)
     unattributed = dict(
         con.execute(
-            "SELECT run_period, count(*) FILTER (WHERE tenant_id IS NULL) FROM run_slices GROUP BY ALL"
+            "SELECT run_period, sum(slices) FILTER (WHERE tenant_id IS NULL) FROM run_slice_sums GROUP BY ALL"
         ).fetchall()
     )
     # the invoice lines of every period at once: each line keyed by its period and tenant, so each
-    # is the line of that period (usage_lines.sql, the one definition, rounds once per line)
+    # is the line of that period (usage_lines.sql, the one definition, rounds once per line). It
+    # reads the sums as its slices: a line's amounts are sums, and a sum of sums is the same sum
+    # (its `slices` column, which counts rows, is not read here).
     keyed = con.sql(
         "SELECT {'period': run_period, 'tenant': tenant_id} AS tenant_id, * EXCLUDE (tenant_id, run_period)"
-        " FROM run_slices"
+        " FROM run_slice_sums"
     )
     lines = keyed.query("slices", load_sql("views/usage_lines"))
     assert lines is not None
@@ -97,7 +140,7 @@ def figures_of(
     invoiced = _by_period(summed.fetchall(), count)
     return [
         _figures(
-            intervals[i], anomalies[i], totals[i], quantities[i], invoiced[i], unattributed.get(i, 0), book
+            intervals[i], anomalies[i], totals[i], quantities[i], invoiced[i], unattributed.get(i) or 0, book
         )
         for i in range(count)
     ]

@@ -4,10 +4,11 @@ The walk is SQL (``sql/engine/pair/*.sql``) over named relations in one DuckDB c
 
 - :func:`walk` reads ``events`` (the store's events, or any table of its columns), ``state_open``
   and ``state_seen`` (the state of every resource before ``walk_from_ns``: a checkpoint, or empty)
-  and materialises ``pair_input`` and ``pair_steps``: within one ``(family, resource_id)`` the events
-  of ``[walk_from_ns, walk_to_ns)`` in the order ``emitted_ns``, stop before start, ``source_file``,
-  ``source_line``, ``event_id``, each with the previous and the next event. The state after an event
-  is ``open`` exactly when the event is a start, so one window pass settles every role.
+  and materialises ``pair_steps`` (from the views ``pair_window`` and ``pair_input``): within one
+  ``(family, resource_id)`` the events of ``[walk_from_ns, walk_to_ns)`` in the order
+  ``emitted_ns``, stop before start, ``source_file``, ``source_line``, ``event_id``, each with the
+  previous and the next event. The state after an event is ``open`` exactly when the event is a
+  start, so one window pass settles every role.
 - :func:`as_of` projects the walk as it stood at a cut-off (any cut-off up to the walk's end: the
   walk is causal) into ``intervals`` (a view), ``anomalies`` and ``event_roles`` (tables), and
   :func:`window_roles` counts the roles of the window's events before it.
@@ -176,7 +177,8 @@ def walk(con: duckdb.DuckDBPyConnection, *, walk_from_ns: int | None, walk_to_ns
     _set(con, "pair_walk_from_ns", walk_from_ns, "BIGINT")
     _set(con, "pair_walk_to_ns", walk_to_ns, "BIGINT")
     con.execute(f"DROP TABLE IF EXISTS {WINDOW_FIRST_SEEN}")
-    con.execute("CREATE OR REPLACE TEMP TABLE pair_input AS " + load_sql("engine/pair/pair_input"))
+    con.execute("CREATE OR REPLACE TEMP VIEW pair_window AS " + load_sql("engine/pair/pair_window"))
+    con.execute("CREATE OR REPLACE TEMP VIEW pair_input AS " + load_sql("engine/pair/pair_input"))
     con.execute("CREATE OR REPLACE TEMP TABLE pair_steps AS " + load_sql("engine/pair/pair_steps"))
     _set(con, "pair_cut_off_ns", walk_to_ns, "BIGINT")
     _set(con, "pair_double_start", "close", "VARCHAR")  # (roles do not depend on it)

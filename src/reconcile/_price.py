@@ -40,7 +40,7 @@ import pyarrow as pa  # type: ignore[import-untyped]
 
 from reconcile._currency import currency_table
 from reconcile._engine import drop_relation, utc
-from reconcile._period import NS_PER_DAY
+from reconcile._period import NS_PER_DAY, ns_to_date
 from reconcile._pricebook import PriceBook
 from reconcile._progress import Progress
 from reconcile._sql import load_sql
@@ -67,6 +67,21 @@ class PeriodBounds:
             raise UsageError(
                 f"cut-off {self.cut_off_ns} ns is not inside the period ({self.start_ns}, {self.end_ns}] ns"
             )
+
+
+@dataclass(frozen=True)
+class PriceUnit:
+    """What one set of pricing statements prices of an added period: the whole period, or one UTC
+    day of it (``start_ns``, ``end_ns``: the unit's bounds; ``cut_off_ns``: the period's). Its slices
+    carry ``key`` as their ``price_period``. A period's slices are the union of its days' (slices
+    never cross a midnight; an interval's increment and minimum land on its end's day), so a month
+    is priced a day at a time and its memory is a day's slices, not the month's."""
+
+    key: str
+    period: str
+    start_ns: int
+    end_ns: int
+    cut_off_ns: int
 
 
 PRICE_INPUT = "price_input"  # the intervals of the periods priced, with their price_period
@@ -129,7 +144,7 @@ class Pricer:
         (:func:`price_slices` describes its rows). Raises :class:`PriceBookError` when the book's
         default prices do not cover the period or a slice has no price."""
         self.book.check_coverage(bounds.start_ns, bounds.end_ns)
-        self._periods([("", bounds)])
+        self._periods([PriceUnit("", "", bounds.start_ns, bounds.end_ns, bounds.cut_off_ns)])
         self.con.execute(
             f"CREATE OR REPLACE TEMP VIEW {PRICE_INPUT} AS SELECT '' AS price_period, * FROM intervals"
         )
@@ -165,15 +180,63 @@ class Pricer:
         self._priced = names
         if not names:
             return []
-        self._periods(list(self._added.items()))
+        units = [PriceUnit(n, n, b.start_ns, b.end_ns, b.cut_off_ns) for n, b in self._added.items()]
+        try:
+            self.price_units(units, PRICED, progress)
+        finally:
+            self.clear()
+        return names
+
+    def day_units(self) -> list[tuple[PriceUnit, int]]:
+        """Every day of every period added since the last :meth:`clear` as a unit (key
+        ``<period>/<YYYY-MM-DD>``; a one-day period's unit is the period, keyed by its name), in the
+        order added, each with the number of its period's intervals that overlap it (an estimate of
+        its slices: from one count of the intervals by start day and one by end day)."""
+        day = NS_PER_DAY
+        starts: dict[tuple[str, int], int] = {}
+        ends: dict[tuple[str, int], int] = {}
+        if self._added:
+            for target, sql in (
+                (starts, f"SELECT price_period, start_ns // {day}, count(*) FROM {_ADDED} GROUP BY ALL"),
+                (
+                    ends,
+                    f"SELECT price_period, end_ns // {day}, count(*) FROM {_ADDED}"
+                    " WHERE status <> 'open' AND end_ns IS NOT NULL GROUP BY ALL",
+                ),
+            ):
+                for name, index, count in self.con.execute(sql).fetchall():
+                    target[(str(name), int(index))] = int(count)
+        units: list[tuple[PriceUnit, int]] = []
+        for name, b in self._added.items():
+            first, last = b.start_ns // day, -(-b.end_ns // day)
+            before = sum(c for (n, i), c in starts.items() if n == name and i < first)
+            ended = sum(c for (n, i), c in ends.items() if n == name and i < first)
+            for index in range(first, last):
+                before += starts.get((name, index), 0)
+                active = before - ended  # started by the day's end, not ended before its start
+                ended += ends.get((name, index), 0)
+                lo, hi = max(b.start_ns, index * day), min(b.end_ns, (index + 1) * day)
+                key = name if last - first == 1 else f"{name}/{ns_to_date(lo).isoformat()}"
+                units.append((PriceUnit(key, name, lo, hi, b.cut_off_ns), active))
+        return units
+
+    def price_units(self, units: list[PriceUnit], target: str, progress: Progress | None = None) -> None:
+        """Price ``units`` of the periods added (since the last :meth:`clear`) with one set of
+        statements into the table ``target`` (a name in the main catalog, replaced: the writer's
+        cursors read it): :func:`price_slices`'s rows, each with its unit's key as
+        ``price_period``. Raises :class:`PriceBookError` when a slice has no price."""
+        self._periods(units)
         self.con.execute(f"CREATE OR REPLACE TEMP VIEW {PRICE_INPUT} AS SELECT * FROM {_ADDED}")
         try:
-            self._slices(PRICED, "*", progress)
+            self._slices(target, "*", progress)
         finally:
             self.con.execute(f"DROP VIEW {PRICE_INPUT}")
-            self._added = {}
-            self.added_rows = 0
-        return names
+
+    def clear(self) -> None:
+        """Forget the periods added (their copied intervals stay until the next :meth:`add`, for
+        :meth:`input_of`)."""
+        self._added = {}
+        self.added_rows = 0
 
     def input_of(self, name: str) -> None:
         """Make the relation ``intervals`` the input of period ``name`` of the last
@@ -192,49 +255,53 @@ class Pricer:
             raise UsageError(f"period {name!r} was not priced")
         drop_relation(self.con, "slices")
         if self._priced == [name]:
-            self.con.execute(f"CREATE TEMP VIEW slices AS SELECT * EXCLUDE (price_period) FROM {PRICED}")
+            self.con.execute(f"CREATE TEMP VIEW slices AS SELECT * EXCLUDE (price_period) FROM main.{PRICED}")
         else:
             self.con.execute(
-                f"CREATE TEMP TABLE slices AS SELECT * EXCLUDE (price_period) FROM {PRICED}"
+                f"CREATE TEMP TABLE slices AS SELECT * EXCLUDE (price_period) FROM main.{PRICED}"
                 " WHERE price_period = ?",
                 [name],
             )
         return self.con.table("slices")
 
-    def _periods(self, periods: list[tuple[str, PeriodBounds]]) -> None:
-        """``price_periods``: the bounds of each period priced next."""
+    def _periods(self, units: list[PriceUnit]) -> None:
+        """``price_periods``: the bounds of each unit priced next, and its input period."""
         self.con.execute(
-            "CREATE OR REPLACE TEMP TABLE price_periods (price_period VARCHAR, period_start_ns BIGINT,"
-            " period_end_ns BIGINT, cut_off_ns BIGINT)"
+            "CREATE OR REPLACE TEMP TABLE price_periods (price_period VARCHAR, input_period VARCHAR,"
+            " period_start_ns BIGINT, period_end_ns BIGINT, cut_off_ns BIGINT)"
         )
         self.con.executemany(
-            "INSERT INTO price_periods VALUES (?, ?, ?, ?)",
-            [[name, b.start_ns, b.end_ns, b.cut_off_ns] for name, b in periods],
+            "INSERT INTO price_periods VALUES (?, ?, ?, ?, ?)",
+            [[u.key, u.period, u.start_ns, u.end_ns, u.cut_off_ns] for u in units],
         )
+        for name, value in (
+            ("price_units_start_ns", min(u.start_ns for u in units)),
+            ("price_units_end_ns", max(u.end_ns for u in units)),
+        ):
+            self.con.execute(f"SET VARIABLE {name} = CAST(? AS BIGINT)", [value])
 
     def _slices(self, target: str, columns: str, progress: Progress | None) -> None:
-        """The temp table ``target`` of the ``columns`` of slices.sql over ``price_input``."""
+        """The table ``target`` of the ``columns`` of slices.sql over ``price_input`` (a temp table;
+        :data:`PRICED` and a name given to :meth:`price_units`: a table of the main catalog)."""
         con = self.con
         progress = progress if progress is not None else Progress(quiet=True)
         progress.note("price: slicing intervals")
         con.execute(
             "CREATE OR REPLACE TEMP TABLE period_intervals AS " + load_sql("engine/price/period_intervals")
         )
-        con.execute("CREATE OR REPLACE TEMP VIEW slice_cuts AS " + load_sql("engine/price/slice_cuts"))
+        con.execute("CREATE OR REPLACE TEMP TABLE slice_cuts AS " + load_sql("engine/price/slice_cuts"))
         con.execute("CREATE OR REPLACE TEMP TABLE slice_spans AS " + load_sql("engine/price/slice_spans"))
         progress.note("price: pricing slices")
         drop_relation(con, target)  # (a view slices_of made, maybe)
-        con.execute(
-            f"CREATE TEMP TABLE {target} AS SELECT {columns} FROM (\n"
-            + load_sql("engine/price/slices")
-            + "\n)"
-        )
-        con.execute("DROP VIEW slice_cuts")
+        made = f"TEMP TABLE {target}" if target == "slices" else f"OR REPLACE TABLE main.{target}"
+        con.execute(f"CREATE {made} AS SELECT {columns} FROM (\n" + load_sql("engine/price/slices") + "\n)")
+        con.execute("DROP TABLE slice_cuts")
         con.execute("DROP TABLE slice_spans")
         con.execute("DROP TABLE period_intervals")
+        where = target if target == "slices" else f"main.{target}"
         row = con.execute(
             "SELECT count(*), count(*) FILTER (WHERE price_entry IS NULL),"
-            f" min(family || ' ' || meter) FILTER (WHERE price_entry IS NULL) FROM {target}"
+            f" min(family || ' ' || meter) FILTER (WHERE price_entry IS NULL) FROM {where}"
         ).fetchall()[0]
         if row[1]:
             raise PriceBookError(f"{self.book.source}: {row[1]} slices have no price (e.g. {row[2]})")

@@ -21,7 +21,6 @@ import functools
 import hashlib
 import importlib.metadata
 import json
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -31,7 +30,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from reconcile import _figures, _pair, _price, _pricebook, _reuse, _staging, _tenants, _versions, _write
-from reconcile._engine import MEMORY_ENV, connect, engine_errors
+from reconcile._engine import connect, engine_errors, memory_limit
 from reconcile._manifest import Figures, Manifest, Reused, RunInputs, RunOptions
 from reconcile._pair import AsOf, Roles
 from reconcile._period import Period, format_ns, parse_duration, parse_instant
@@ -52,22 +51,9 @@ RUN_FORMAT = 3  # bump when the same inputs would give different rows: it is par
 # 3: an interval is cut only where a price that applies to it changes (not where a default price its
 #    hypervisor's own price overrides changes)
 
-MEMORY_LIMIT = "1500MB"
-"""DuckDB's memory limit for a run's connection by default (it spills past it); ``--memory-limit``
-or ``RECONCILE_MEMORY_LIMIT`` set another."""
-
-
-def memory_limit(value: str | None = None) -> str:
-    """The memory limit to use: ``value``, else ``$RECONCILE_MEMORY_LIMIT``, else the default."""
-    chosen = value or os.environ.get(MEMORY_ENV) or MEMORY_LIMIT
-    text = chosen.strip().upper().replace(" ", "")
-    number = text.rstrip("KMGTIB")
-    if not number.replace(".", "", 1).isdigit() or not text.endswith(
-        ("KB", "MB", "GB", "TB", "KIB", "MIB", "GIB")
-    ):
-        raise UsageError(f"memory limit {chosen!r} is not a size like 1500MB or 4GB")
-    return text
-
+CHUNK_INTERVALS = 1_000_000
+"""A batch is priced and written in chunks of units (a day period, a day of a month) of at most this
+many intervals: a session holds a chunk's slices at most, so a month runs in a day's memory."""
 
 BATCH_ROWS = 1_500_000
 """A session writes the periods it has computed once their rows reach this many (a nightly's days
@@ -194,13 +180,14 @@ class Session:
         self.full_walk = full_walk
         self._stack = contextlib.ExitStack()
         scratch = self._stack.enter_context(scratch_dir("run"))
-        self.con = connect(memory_limit=self.memory_limit, scratch=scratch)
+        self.con = connect(memory_limit=self.memory_limit, scratch=scratch, ordered=False)
         self.walker = Walker(self.con, self.store, progress, scratch=scratch, full=full_walk)
         self.tenants = None if options.tenants is None else _tenants.load_tenants(options.tenants)
         self._scopes = _reuse.Scopes(self.con, self.store, self.walker.entries)
         self._scope_key: object = None  # the scope of the last reusing run
         self.committed: list[str] = []  # the periods committed so far, in order
         self._pricer: _price.Pricer | None = None  # made at the first period priced
+        self._units: dict[str, _price.PriceUnit] = {}  # the pricing units of the batch being written
         self.spark: SparkRuns | None = None
         if spark is not None:  # (pyspark is imported only when the Spark engine is asked for)
             try:
@@ -414,36 +401,36 @@ class Session:
     def write_batch(
         self, batch: _staging.Batch, out: _write.OutputFolder, pending: list[Pending]
     ) -> list[RunSummary]:
-        """Stage the batch's files, count each period from them and commit it; the batch emptied."""
+        """Price and stage the batch's files a chunk at a time (:meth:`chunks`), count each period
+        from what was written and commit it; the batch emptied."""
         if not pending:
             return []
         names = ", ".join(p.period.name for p in pending)
-        with engine_errors(f"pricing {names}", memory_limit=self.memory_limit, where=str(out.path)):
-            self.price_batch(batch, pending)
-        self.progress.note(f"writing {len(pending)} period(s) to {out.path}: {names}")
-        with engine_errors(f"writing {names}", memory_limit=self.memory_limit, where=str(out.path)):
-            staged = out.stage(batch)
-        batch.clear()
-        return self.commit_staged(out, pending, staged)
-
-    def price_batch(self, batch: _staging.Batch, pending: list[Pending]) -> None:
-        """Price the pending periods' intervals together (``Pricer.price_added``) and add each
-        period's slices to the batch. An amount that cannot be computed is a :class:`PricingError`
-        naming the period: the periods are then priced one by one to find it."""
         pricer = self._pricer
         if pricer is None:
             raise ValueError("no period was computed into the batch")
-        self.progress.note(f"pricing {len(pending)} period(s)")
+        chunks = self.chunks(pricer)
+        self.progress.note(f"pricing and writing {len(pending)} period(s) to {out.path}: {names}")
+
+        def price(units: Sequence[_staging.SliceUnit]) -> None:
+            periods = list(dict.fromkeys(u.period for u in units))
+            self.progress.note(f"pricing {units[0].key} .. {units[-1].key} ({len(chunks)} chunk(s))")
+            with engine_errors(f"pricing {', '.join(periods)}", memory_limit=self.memory_limit):
+                try:
+                    pricer.price_units([self._units[u.key] for u in units], _staging.BATCH_SLICES)
+                except (duckdb.OutOfRangeException, duckdb.ConversionException) as exc:
+                    raise self._pricing_error([p for p in pending if p.period.name in periods], exc) from exc
+
         try:
-            pricer.price_added(self.progress)
-        except (duckdb.OutOfRangeException, duckdb.ConversionException) as exc:
-            raise self._pricing_error(pending, exc) from exc
-        for item in pending:
-            pricer.slices_of(item.period.name)
-            batch.add_slices(item.period)
+            with engine_errors(f"writing {names}", memory_limit=self.memory_limit, where=str(out.path)):
+                staged = out.stage(batch, chunks, price)
+            return self.commit_staged(out, pending, staged, sums=_staging.BATCH_SLICE_SUMS)
+        finally:
+            pricer.clear()
+            batch.clear()
 
     def _pricing_error(self, pending: list[Pending], exc: duckdb.Error) -> PricingError:
-        """The error of the first pending period whose pricing alone fails as the batch did."""
+        """The error of the first pending period whose pricing alone fails as the chunk did."""
         pricer = self._pricer
         assert pricer is not None
         for item in pending:
@@ -456,18 +443,34 @@ class Session:
         names = ", ".join(p.period.name for p in pending)
         return PricingError(f"run {names}: {_figures.out_of_range(self.con, self.book, None, exc)}")
 
+    def chunks(self, pricer: _price.Pricer) -> list[list[_staging.SliceUnit]]:
+        """The units of the periods added to ``pricer`` (each day of a longer period its own unit)
+        in chunks of at most :data:`CHUNK_INTERVALS` intervals (``_staging.chunked``)."""
+        units = pricer.day_units()
+        self._units = {unit.key: unit for unit, _ in units}
+        days = [
+            (_staging.SliceUnit(u.key, u.period, _staging.days_of(u.start_ns, u.end_ns)), n) for u, n in units
+        ]
+        return _staging.chunked(days, CHUNK_INTERVALS)
+
     def commit_staged(
-        self, out: _write.OutputFolder, pending: list[Pending], staged: list[_write.Staged]
+        self,
+        out: _write.OutputFolder,
+        pending: list[Pending],
+        staged: list[_write.Staged],
+        *,
+        sums: str | None = None,
     ) -> list[RunSummary]:
-        """Count each staged period from its files and commit it, in order; what is left staged is
-        removed whatever happens."""
+        """Count each staged period (its slices from the writer's table of their sums, ``sums``;
+        None: from its files) and commit it, in order; what is left staged is removed regardless."""
         summaries = []
         try:
             names = ", ".join(p.period.name for p in pending)
+            keyed = None if sums is None else (sums, [s.period.name for s in staged])
             with engine_errors(f"counting {names}", memory_limit=self.memory_limit, where=str(out.path)):
                 try:  # (every period's figures in one pass)
                     all_counts: list[Figures | None] = list(
-                        _figures.figures_of(self.con, [s.files for s in staged], self.book)
+                        _figures.figures_of(self.con, [s.files for s in staged], self.book, sums=keyed)
                     )
                 except (duckdb.OutOfRangeException, duckdb.ConversionException):
                     # counted one by one below: the error names its period, the earlier ones commit
@@ -476,12 +479,9 @@ class Session:
                 with engine_errors(
                     f"run {item.period.name}", memory_limit=self.memory_limit, where=str(out.path)
                 ):
+                    one = None if sums is None else (sums, item.period.name)
                     try:
-                        counts = (
-                            counted
-                            if counted is not None
-                            else _figures.figures(self.con, files.files, self.book)
-                        )
+                        counts = counted or _figures.figures(self.con, files.files, self.book, sums=one)
                     except (duckdb.OutOfRangeException, duckdb.ConversionException) as exc:
                         said = _figures.out_of_range(self.con, self.book, files.files["slices"], exc)
                         raise PricingError(f"run {item.period.name}: {said}") from exc

@@ -1,21 +1,27 @@
 """The output stage's staging step: a batch of periods' rows, written to Parquet files in parallel.
 
 A session runs its periods together (the nightly job's restated days, the one period of
-``reconcile run``). Each period's rows are collected into a :class:`Batch` (tables in the
-connection's main catalog: ``batch_slices``, ``batch_intervals``, ``batch_anomalies``, each with a
-``batch_period`` column, and ``batch_scope``), and the writer (``_write``) then stages every file of
-every period at once with :func:`write_files`. DuckDB writes one Parquet file on one thread, so the
-files are written on a pool of cursors of the connection, one per DuckDB thread (a cursor sees the
-main catalog but not the connection's temp tables: hence the batch tables). A re-run that keeps
-committed rows (``_reuse``) has them added to each of its files here (``kept_rows``), under its new
-``run_id``.
+``reconcile run``). Each period's intervals and anomalies are collected into a :class:`Batch`
+(tables in the connection's main catalog: ``batch_intervals``, ``batch_anomalies``, each with a
+``batch_period`` column, and ``batch_scope``), and the writer (``_write``) stages their files at
+once with :func:`write_files`. Slices are staged a *chunk* at a time: the caller fills
+``batch_slices`` with the rows of some :class:`SliceUnit` s (a nightly's days together, or one day
+of a month: pricing writes them there, keyed by ``price_period``), their day files are written
+(:meth:`Batch.slice_jobs`) and their sums added to ``batch_slice_sums``, which the manifest's
+figures are read from (:meth:`Batch.sum_slices`: the rows as written, not read back); then the next
+chunk replaces them. So no step holds more than a chunk of slices, however long the period.
+DuckDB writes one Parquet file on one thread, so the files are written on a pool of cursors of the
+connection, one per DuckDB thread (a cursor sees the main catalog but not the connection's temp
+tables: hence the batch tables). A re-run that keeps committed rows (``_reuse``) has them added to
+each of its files here (``kept_rows``), under its new ``run_id``.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import datetime as dt
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,12 +29,15 @@ import duckdb
 
 from reconcile import _schema as schema
 from reconcile._engine import PARQUET_OPTIONS, literals
-from reconcile._period import Period
+from reconcile._period import NS_PER_DAY, Period, ns_to_date
 from reconcile._sql import load_sql
 from reconcile.exceptions import OutputError
 
 TABLES = ("slices", "intervals", "anomalies")
 BATCH_SCOPE = "batch_scope"
+BATCH_SLICES = "batch_slices"  # a chunk's slices: SLICE_COLUMNS but run_id, and price_period (the unit)
+BATCH_UNITS = "batch_units"  # the chunk's units: price_period, batch_period, first_day, last_day
+BATCH_SLICE_SUMS = "batch_slice_sums"  # slice_sums.sql of every row staged: the figures' input
 
 # Columns SPEC section 5 names with their exact types, plus the instants as nanoseconds the writer
 # filters on.
@@ -37,10 +46,12 @@ INTERVAL_COLUMNS: dict[str, str] = schema.INTERVALS | {"start_ns": "BIGINT", "en
 ANOMALY_COLUMNS: dict[str, str] = schema.ANOMALIES | {"at_ns": "BIGINT"}
 SPEC_COLUMNS = {"slices": SLICE_COLUMNS, "intervals": INTERVAL_COLUMNS, "anomalies": ANOMALY_COLUMNS}
 
-# How each file's rows are ordered (slices carry no order: sorting doubled the time to write a month).
+# How each file's rows are ordered. Slices and intervals carry no order: sorting doubled the time to
+# write a month's slices, and sorting a 10M-event month's 5.4M intervals (27 columns, past the memory
+# limit) took 30 s of its 150 s run.
 ORDER = {
     "slices": "",
-    "intervals": " ORDER BY family, resource_id, start_ns, interval_id",
+    "intervals": "",
     "anomalies": " ORDER BY at_ns, code, family, resource_id, source_file, source_line",
 }
 
@@ -75,6 +86,15 @@ class BatchEntry:
 
 
 @dataclass(frozen=True)
+class SliceUnit:
+    """Some slices of one period in ``batch_slices``: the rows keyed ``key``, dated ``days``."""
+
+    key: str
+    period: str
+    days: tuple[dt.date, ...]
+
+
+@dataclass(frozen=True)
 class FileJob:
     """One Parquet file to write: the query of its rows (named parameters) and where."""
 
@@ -92,13 +112,19 @@ class Batch:
     entries: list[BatchEntry] = field(default_factory=list)
     rows: int = 0  # rows collected (all tables)
     _made: set[str] = field(default_factory=set)  # the batch tables created since the last clear
+    units: list[SliceUnit] = field(default_factory=list)  # the units collect() put in batch_slices
 
     def __post_init__(self) -> None:
         self.clear()
 
     def clear(self) -> None:
         """Drop the batch tables: an empty batch."""
-        for table in (*(f"batch_{t}" for t in TABLES), BATCH_SCOPE):
+        for table in (
+            *(f"batch_{t}" for t in TABLES),
+            BATCH_SCOPE,
+            BATCH_UNITS,
+            BATCH_SLICE_SUMS,
+        ):
             self.con.execute(f"DROP TABLE IF EXISTS main.{table}")
         self.con.execute(
             f"CREATE TABLE main.{BATCH_SCOPE} (batch_period VARCHAR, family VARCHAR, resource_id VARCHAR)"
@@ -106,6 +132,7 @@ class Batch:
         self.entries = []
         self.rows = 0
         self._made = set()
+        self.units = []
 
     def collect(
         self,
@@ -121,7 +148,7 @@ class Batch:
         ``intervals`` and ``anomalies`` (pairing's, as of ``cut_off_ns``: this stage keeps those the
         period lists) in the connection; with ``kept`` (table -> committed files), the rows of those
         files about resources outside the relation named ``scope`` are added when staging.
-        ``slices=False``: its slices come later (:meth:`add_slices`, once they are priced).
+        ``slices=False``: its slices come later, a chunk at a time (:meth:`slice_jobs`).
         Raises :class:`OutputError` for a missing or mistyped column or a slice dated outside the
         period, before anything is added."""
         con = self.con
@@ -130,41 +157,28 @@ class Batch:
             check_columns(con.table(table), table, SPEC_COLUMNS[table])
         if any(e.period.name == period.name for e in self.entries):
             raise OutputError(f"period {period.name} is twice in one batch")
-        if slices:
-            self._check_dates(period)
         set_period(con, period.name, period.start_ns, period.end_ns, run_id)
         for table in tables:
-            self._insert(table)
+            if table != "slices":
+                self._insert(table)
+        if slices:  # (one unit: the whole period, keyed by its name)
+            rows = "SELECT CAST(? AS VARCHAR) AS price_period, s.* FROM slices AS s"
+            made = BATCH_SLICES in self._made
+            into = (
+                f"INSERT INTO main.{BATCH_SLICES} BY NAME" if made else f"CREATE TABLE main.{BATCH_SLICES} AS"
+            )
+            con.execute(f"{into} {rows}", [period.name])
+            self._made.add(BATCH_SLICES)
+            self.units.append(SliceUnit(period.name, period.name, tuple(period.days())))
+            self.rows += int(con.execute("SELECT count(*) FROM slices").fetchall()[0][0])
         if kept is not None:
             if scope is None or not scope.isidentifier():
                 raise OutputError(f"period {period.name}: kept rows need the name of a scope relation")
             con.execute(
                 f"INSERT INTO main.{BATCH_SCOPE} SELECT ?, family, resource_id FROM {scope}", [period.name]
             )
-        self.rows += _count_rows(con, period.name, [t for t in tables if t != "anomalies"])
+        self.rows += _count_rows(con, period.name, [t for t in tables if t == "intervals"])
         self.entries.append(BatchEntry(period, cut_off_ns, run_id, kept))
-
-    def add_slices(self, period: Period) -> None:
-        """Add the relation ``slices`` as the slices of ``period``, collected before without them
-        (checked as :meth:`collect` checks them)."""
-        entry = next((e for e in self.entries if e.period.name == period.name), None)
-        if entry is None:
-            raise OutputError(f"period {period.name} is not in the batch")
-        check_columns(self.con.table("slices"), "slices", SLICE_COLUMNS)
-        self._check_dates(period)
-        set_period(self.con, period.name, period.start_ns, period.end_ns, entry.run_id)
-        self._insert("slices")
-        self.rows += _count_rows(self.con, period.name, ["slices"])
-
-    def _check_dates(self, period: Period) -> None:
-        outside = int(
-            self.con.execute(
-                "SELECT count(*) FROM slices WHERE usage_date IS NULL OR usage_date NOT BETWEEN ? AND ?",
-                [period.first_day, period.days()[-1]],
-            ).fetchall()[0][0]
-        )
-        if outside:
-            raise OutputError(f"slices: {outside} rows have a usage_date outside period {period.name}")
 
     def _insert(self, table: str) -> None:
         """Add the rows of ``output_<table>.sql`` for the period :func:`set_period` set."""
@@ -178,32 +192,155 @@ class Batch:
             self.con.execute(f"CREATE TABLE main.batch_{table} AS {rows}")
             self._made.add(table)
 
+    def entry(self, period: str) -> BatchEntry:
+        """The batch's entry of ``period``."""
+        found = next((e for e in self.entries if e.period.name == period), None)
+        if found is None:
+            raise OutputError(f"period {period} is not in the batch")
+        return found
+
     def jobs(self, entry: BatchEntry, staging: Path) -> list[FileJob]:
-        """The files of one period under ``staging`` (its tree: ``slices/usage_date=D/``,
-        ``intervals/period=P/``, ``anomalies/period=P/``), each ``data_0.parquet``. A day without
-        slices gets an empty file, so a re-run replaces every day of its period and readers always
-        find the schema."""
+        """The intervals and anomalies files of one period under ``staging`` (its tree:
+        ``intervals/period=P/``, ``anomalies/period=P/``), each ``data_0.parquet``."""
         name = entry.period.name
         jobs = []
-        for table in TABLES:
-            parts: list[tuple[str, str | None]]
-            if table == "slices":
-                parts = [(f"usage_date={d.isoformat()}", d.isoformat()) for d in entry.period.days()]
-            else:
-                parts = [(f"period={name}", None)]
-            kept = None if entry.kept is None else entry.kept[table]
-            for index, (folder, day) in enumerate(parts):
-                sql = load_sql(f"engine/write/staged_{table}")
-                params: dict[str, object] = {"period": name}
-                if day is not None:
-                    params["day"] = day
-                if kept is not None:
-                    sql = f"{sql}\nUNION ALL BY NAME\n{load_sql('engine/write/kept_rows')}"
-                    params["files"] = literals([kept[index]])
-                    params["run_id"] = entry.run_id
-                sql = f"SELECT * FROM (\n{sql}\n){ORDER[table]}"
-                jobs.append(FileJob(table, sql, params, staging / table / folder / "data_0.parquet"))
+        for table in ("intervals", "anomalies"):
+            sql = load_sql(f"engine/write/staged_{table}")
+            params: dict[str, object] = {"period": name}
+            if entry.kept is not None:
+                sql = f"{sql}\nUNION ALL BY NAME\n{load_sql('engine/write/kept_rows')}"
+                params["files"] = literals([entry.kept[table][0]])
+                params["run_id"] = entry.run_id
+            sql = f"SELECT * FROM (\n{sql}\n){ORDER[table]}"
+            jobs.append(FileJob(table, sql, params, staging / table / f"period={name}" / "data_0.parquet"))
         return jobs
+
+    def slice_files(self, entry: BatchEntry, staging: Path) -> list[Path]:
+        """Where the slices files of one period go under ``staging``: ``slices/usage_date=D/`` for
+        every day of the period (a day without slices gets an empty file, so a re-run replaces
+        every day of its period and readers always find the schema)."""
+        return [
+            staging / "slices" / f"usage_date={d.isoformat()}" / "data_0.parquet" for d in entry.period.days()
+        ]
+
+    def slice_jobs(self, units: Sequence[SliceUnit], staging: dict[str, Path]) -> list[FileJob]:
+        """The day files of ``units`` (their rows in ``batch_slices``; ``staging``: each period's
+        staging folder), and ``batch_units`` made for :meth:`sum_slices`. Raises
+        :class:`OutputError` for a slice dated outside its unit."""
+        con = self.con
+        con.execute(
+            f"CREATE OR REPLACE TABLE main.{BATCH_UNITS} (price_period VARCHAR, batch_period VARCHAR,"
+            " first_day DATE, last_day DATE)"
+        )
+        con.executemany(
+            f"INSERT INTO main.{BATCH_UNITS} VALUES (?, ?, ?, ?)",
+            [[u.key, u.period, u.days[0], u.days[-1]] for u in units],
+        )
+        outside = con.execute(load_sql("engine/write/slices_outside")).fetchall()
+        if outside:
+            raise OutputError(
+                f"slices: {outside[0][1]} rows have a usage_date outside period {outside[0][0]}"
+            )
+        jobs = []
+        for unit in units:
+            entry = self.entry(unit.period)
+            for day in unit.days:
+                index = (day - entry.period.first_day).days
+                sql = load_sql("engine/write/staged_slices")
+                params: dict[str, object] = {"unit": unit.key, "day": day.isoformat(), "run_id": entry.run_id}
+                if entry.kept is not None:
+                    sql = f"{sql}\nUNION ALL BY NAME\n{load_sql('engine/write/kept_rows')}"
+                    params["files"] = literals([entry.kept["slices"][index]])
+                    params["period"] = entry.period.name
+                path = self.slice_files(entry, staging[entry.period.name])[index]
+                jobs.append(FileJob("slices", sql, params, path))
+        return jobs
+
+    def sum_slices(self, units: Sequence[SliceUnit]) -> None:
+        """Add the sums of the rows :meth:`slice_jobs` wrote for ``units`` from the chunk's
+        ``batch_slices`` to ``batch_slice_sums`` (``slice_sums.sql``), which the figures are read
+        from; the periods keeping committed rows are summed from their files (:meth:`sum_kept`)."""
+        kept = [e.period.name for e in self.entries if e.kept is not None] or [""]
+        self.con.sql(  # (a relation's view, as sum_kept's: one kind, so each replaces the other)
+            "SELECT u.batch_period AS run_period, s.*"
+            f" FROM main.{BATCH_SLICES} AS s JOIN main.{BATCH_UNITS} AS u USING (price_period)"
+            " WHERE NOT list_contains(CAST($kept AS VARCHAR[]), u.batch_period)",
+            params={"kept": kept},
+        ).create_view("summed_slices", replace=True)
+        self._add_sums()
+
+    def sum_kept(self, roots: dict[str, Path]) -> None:
+        """Add the sums of the periods that keep committed rows (a restated day: new rows and kept
+        ones in each file) from their written files, all in one pass."""
+        kept = [e for e in self.entries if e.kept is not None]
+        if not kept:
+            return
+        parts = " UNION ALL BY NAME ".join(
+            f"SELECT CAST($name_{i} AS VARCHAR) AS run_period, * FROM read_parquet($files_{i},"
+            " hive_partitioning = false)"
+            for i in range(len(kept))
+        )
+        params: dict[str, object] = {}
+        for i, entry in enumerate(kept):
+            params[f"name_{i}"] = entry.period.name
+            params[f"files_{i}"] = literals(self.slice_files(entry, roots[entry.period.name]))
+        self.con.sql(parts, params=params).create_view("summed_slices", replace=True)
+        self._add_sums()
+
+    def _add_sums(self) -> None:
+        rows = load_sql("engine/write/slice_sums")
+        if BATCH_SLICE_SUMS in self._made:
+            self.con.execute(f"INSERT INTO main.{BATCH_SLICE_SUMS} BY NAME {rows}")
+        else:
+            self.con.execute(f"CREATE TABLE main.{BATCH_SLICE_SUMS} AS {rows}")
+            self._made.add(BATCH_SLICE_SUMS)
+
+    def drop_slices(self) -> None:
+        """Drop a chunk's ``batch_slices`` (its files written and summed)."""
+        self.con.execute(f"DROP TABLE IF EXISTS main.{BATCH_SLICES}")
+        self._made.discard(BATCH_SLICES)
+
+
+def days_of(start_ns: int, end_ns: int) -> tuple[dt.date, ...]:
+    """The UTC days of ``[start_ns, end_ns)`` (midnight-aligned)."""
+    return tuple(ns_to_date(d) for d in range(start_ns, end_ns, NS_PER_DAY))
+
+
+def chunked(units: Sequence[tuple[SliceUnit, int]], cap: int) -> list[list[SliceUnit]]:
+    """``units`` (each with its estimated intervals) grouped in order into chunks of at most ``cap``
+    intervals (a unit larger than that alone): each chunk is priced and written together."""
+    chunks: list[list[SliceUnit]] = []
+    size = 0
+    for unit, estimate in units:
+        if chunks and size + estimate <= cap:
+            chunks[-1].append(unit)
+            size += estimate
+        else:
+            chunks.append([unit])
+            size = estimate
+    return chunks
+
+
+def stage_slices(
+    batch: Batch,
+    chunks: Iterable[Sequence[SliceUnit]],
+    price: Callable[[Sequence[SliceUnit]], None] | None,
+    roots: dict[str, Path],
+) -> None:
+    """For each chunk: ``price`` fills ``batch_slices`` (None: :meth:`Batch.collect` did), its day
+    files are written under each period's staging root, its sums kept, and it is dropped. Raises
+    :class:`OutputError` when a day of a period got no file."""
+    for chunk in chunks:
+        if price is not None:
+            price(chunk)
+        write_files(batch.con, batch.slice_jobs(chunk, roots))
+        batch.sum_slices(chunk)
+        batch.drop_slices()
+    for entry in batch.entries:
+        missing = [f for f in batch.slice_files(entry, roots[entry.period.name]) if not f.is_file()]
+        if missing:
+            raise OutputError(f"period {entry.period.name}: no slices staged for {missing[0].parent.name}")
+    batch.sum_kept(roots)
 
 
 def set_period(con: duckdb.DuckDBPyConnection, name: str, start_ns: int, end_ns: int, run_id: str) -> None:

@@ -33,7 +33,7 @@ import os
 import secrets
 import shutil
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -218,9 +218,16 @@ class OutputFolder:
         finally:
             self.discard(staged)
 
-    def stage(self, batch: _staging.Batch) -> list[Staged]:
+    def stage(
+        self,
+        batch: _staging.Batch,
+        chunks: Iterable[Sequence[_staging.SliceUnit]] | None = None,
+        price: Callable[[Sequence[_staging.SliceUnit]], None] | None = None,
+    ) -> list[Staged]:
         """Write every file of every period of ``batch`` under ``.staging/`` (in parallel), each
-        period under its own token; their columns and row counts checked. Nothing is committed."""
+        period under its own token; their columns and row counts checked. Nothing is committed.
+        Slices a chunk at a time (``_staging.stage_slices``; ``chunks`` None: the units
+        :meth:`_staging.Batch.collect` put in ``batch_slices``), ``price`` filling each."""
         if self._fd is None:
             raise OutputError(f"output folder {self.path} is closed")
         if not batch.entries:
@@ -235,8 +242,11 @@ class OutputFolder:
                     period_jobs = batch.jobs(entry, root)
                     jobs.extend(period_jobs)
                     files = {t: [j.path for j in period_jobs if j.table == t] for t in _staging.TABLES}
+                    files["slices"] = batch.slice_files(entry, root)
                     staged.append(Staged(entry.period, entry.run_id, token, root, files, {}))
                 _staging.write_files(batch.con, jobs, after_first=lambda: _faults.point("staging"))
+                roots = {s.period.name: s.root for s in staged}
+                _staging.stage_slices(batch, [list(batch.units)] if chunks is None else chunks, price, roots)
                 return [replace(s, rows=self._check_staged(batch.con, s)) for s in staged]
             except BaseException:
                 self.discard(staged)

@@ -573,6 +573,45 @@ def test_periods_priced_together_equal_each_priced_alone() -> None:
         pricer.slices_of("d99")
 
 
+def test_a_month_priced_a_day_at_a_time_equals_it_priced_whole() -> None:
+    """Pricer.day_units and price_units: March priced as 31 one-day units (as a session prices a
+    month, a chunk at a time), with a mid-month cut-off, gives exactly the slices of March priced
+    as one period; each day's rows carry its unit's key and date; the estimates count the
+    intervals overlapping each day."""
+    truth, tenants = _march()
+    cut = day(20) + DAY // 3
+    rows = as_of(truth, cut)
+    whole = price(rows, day(1), day(1) + 31 * DAY, cut_off=cut, tenants=tenants)
+    con = duckdb.connect()
+    pricer = Pricer(con, GOLDEN_BOOK, tenants)
+    con.register("intervals", intervals(rows))
+    pricer.add("2026-03", PeriodBounds(day(1), day(1) + 31 * DAY, cut))
+    units = pricer.day_units()
+    assert [u.key for u, _ in units][:2] == ["2026-03/2026-03-01", "2026-03/2026-03-02"]
+    assert len(units) == 31
+    parts = []
+    for k, (unit, estimate) in enumerate(units):
+        pricer.price_units([unit], "day_slices")
+        part = con.table("day_slices").to_arrow_table()
+        starts = {r["slice_start_ns"] // DAY for r in part.to_pylist()}
+        assert starts <= {(day(1) + k * DAY) // DAY}, unit.key
+        overlapping = sum(
+            1
+            for r in rows
+            if r["start"] < unit.end_ns and (r.get("status") == "open" or r["end"] >= unit.start_ns)
+        )
+        assert estimate == overlapping, unit.key
+        parts.append(part.drop_columns(["price_period", "slice_start", "slice_end"]))
+    days = pa.concat_tables(parts)
+    key = ("interval_id", "meter", "slice_start_ns", "slice_end_ns")
+    expected = whole  # (price() drops the TIMESTAMPTZ columns: compared as nanoseconds)
+    assert days.schema == expected.schema
+    assert sorted(days.to_pylist(), key=lambda r: tuple(r[k] for k in key)) == sorted(
+        expected.to_pylist(), key=lambda r: tuple(r[k] for k in key)
+    )
+    assert days.num_rows > 150
+
+
 def test_price_book_used_by_the_stage_can_be_parsed_from_bytes() -> None:
     """parse_price_book gives the same book (and version) as load_price_book for the same bytes."""
     path = DATA / "prices" / "golden.toml"

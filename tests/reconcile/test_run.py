@@ -8,9 +8,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from run_fixture import GIB, PRICES, add_ingest, committed_rows, ev, make_store
+from run_fixture import GIB, PRICES, add_ingest, committed_rows, ev, make_store, output_rows
 
-from reconcile import UsageError, read_output, run_period
+from reconcile import UsageError, _session, read_output, run_period
 from reconcile._invoice import invoice_lines
 from reconcile._period import format_ns, parse_instant
 from reconcile._pricebook import load_price_book
@@ -248,6 +248,20 @@ def test_month_and_its_days_give_the_same_invoice(tmp_path: Path) -> None:
         assert sum(Decimal(d.quantities.get(meter, "0")) for d in days) == Decimal(quantity)
     per_slice = ["interval_id", "meter", "slice_start", "slice_end", "quantity", "billed_quantity", "amount"]
     assert month_slices.select(per_slice).sort(per_slice).equals(day_slices.select(per_slice).sort(per_slice))
+
+
+def test_a_month_written_a_day_at_a_time_equals_it_written_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A month run whose every day is its own chunk (priced, written and summed before the next,
+    as a large month is) commits the rows, run_id and manifest figures of one chunk for the month."""
+    store = make_store(tmp_path / "store", _random_fleet(7))
+    whole = run_period(store, PRICES, tmp_path / "whole", "2026-11", quiet=True, now=LATER)
+    monkeypatch.setattr(_session, "CHUNK_INTERVALS", 1)
+    daily = run_period(store, PRICES, tmp_path / "daily", "2026-11", quiet=True, now=LATER)
+    assert daily.run_id == whole.run_id
+    assert output_rows(tmp_path / "daily") == output_rows(tmp_path / "whole")
+    assert read_output(tmp_path / "daily").slices.collect().height > 100
 
 
 def test_manifest_decimals_are_plain_decimal_strings(tmp_path: Path) -> None:

@@ -7,17 +7,11 @@
 --                               there (its last event was a stop); only resources the window
 --                               meets, placed before everything (emitted_ns = min BIGINT)
 -- A resource with no seed row had no event before walk_from_ns (a stop first is an orphan_stop).
--- Inputs: relations events (the store), state_open (start events: the events columns the walk
--- carries), state_seen (family, resource_id: the union of state_seen_base and state_seen_delta). Variables: pair_walk_from_ns (BIGINT, NULL: from the start
--- of history), pair_walk_to_ns (BIGINT: the walk's end, the latest cut-off it serves).
+-- Inputs: relations pair_window (the window's events), state_open (start events: the events columns
+-- the walk carries), state_seen (family, resource_id: the union of state_seen_base and
+-- state_seen_delta). A view: the window pass (pair_steps) reads it once.
 WITH window_events AS (
-    SELECT
-        event_id, family, endpoint, resource_id, vm_id, snapshot_id, source_snapshot_id, reason,
-        hypervisor, cpu, mem_bytes, storage_bytes, emitted_ns, source_file, source_line,
-        false AS seed
-    FROM events
-    WHERE emitted_ns >= coalesce(getvariable('pair_walk_from_ns'), -9223372036854775808)
-      AND emitted_ns < getvariable('pair_walk_to_ns')
+    SELECT *, false AS seed FROM pair_window
 ),
 
 touched AS (

@@ -10,17 +10,24 @@
 -- (its interval is still to be ended), a closed resource's stop only sets prev_endpoint of the
 -- window's first event and is not kept. No status here: the views as of a cut-off (pair_as_of)
 -- decide it, so one walk serves several cut-offs (the nightly's days).
--- Input: relation pair_input.
+-- Inputs: relations pair_input, pair_window (its window's events) and state_open (its open seeds).
 WITH files AS (
-    -- each source file's rank in byte order: the walk sorts on this integer instead of the path
-    -- (same order, much cheaper to sort on than a string)
+    -- each source file's rank in byte order: the walk sorts and carries this integer instead of the
+    -- path (same order, much cheaper to sort on and to carry than a string; the paths are joined
+    -- back to the rows kept)
+    -- (from the window and the open starts, the rows with a file: not from pair_input, a view whose
+    -- seeds would be computed again)
     SELECT source_file, row_number() OVER (ORDER BY source_file) AS file_rank
-    FROM (SELECT DISTINCT source_file FROM pair_input) AS distinct_files
+    FROM (
+        SELECT source_file FROM pair_window
+        UNION
+        SELECT source_file FROM state_open
+    ) AS distinct_files
 ),
 
 ranked AS (
-    SELECT pair_input.*, files.file_rank
-    FROM pair_input LEFT JOIN files ON pair_input.source_file = files.source_file
+    SELECT p.* EXCLUDE (source_file), files.file_rank
+    FROM pair_input AS p LEFT JOIN files ON p.source_file = files.source_file
 ),
 
 walked AS (
@@ -31,7 +38,7 @@ walked AS (
         lead(event_id) OVER w AS next_event_id,
         lead(emitted_ns) OVER w AS next_ns,
         lead(reason) OVER w AS next_reason,
-        lead(source_file) OVER w AS next_source_file,
+        lead(file_rank) OVER w AS next_file_rank,
         lead(source_line) OVER w AS next_source_line,
         lead(cpu) OVER w AS next_cpu,
         lead(mem_bytes) OVER w AS next_mem_bytes,
@@ -47,10 +54,13 @@ walked AS (
 )
 
 SELECT
-    event_id, family, endpoint, resource_id, vm_id, snapshot_id, source_snapshot_id, reason,
-    hypervisor, cpu, mem_bytes, storage_bytes, emitted_ns, source_file, source_line, seed,
-    prev_endpoint, next_endpoint, next_event_id, next_ns, next_reason, next_source_file,
-    next_source_line, next_cpu, next_mem_bytes, next_storage_bytes
-FROM walked
-WHERE (endpoint = 'start' OR prev_endpoint IS NULL OR prev_endpoint = 'stop')
-  AND NOT (seed AND endpoint = 'stop')
+    w.event_id, w.family, w.endpoint, w.resource_id, w.vm_id, w.snapshot_id, w.source_snapshot_id,
+    w.reason, w.hypervisor, w.cpu, w.mem_bytes, w.storage_bytes, w.emitted_ns, f.source_file,
+    w.source_line, w.seed, w.prev_endpoint, w.next_endpoint, w.next_event_id, w.next_ns, w.next_reason,
+    n.source_file AS next_source_file, w.next_source_line, w.next_cpu, w.next_mem_bytes,
+    w.next_storage_bytes
+FROM walked AS w
+LEFT JOIN files AS f ON f.file_rank = w.file_rank
+LEFT JOIN files AS n ON n.file_rank = w.next_file_rank
+WHERE (w.endpoint = 'start' OR w.prev_endpoint IS NULL OR w.prev_endpoint = 'stop')
+  AND NOT (w.seed AND w.endpoint = 'stop')

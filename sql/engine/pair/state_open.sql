@@ -8,4 +8,3 @@ FROM pair_steps
 WHERE endpoint = 'start'
   AND emitted_ns < getvariable('pair_state_at_ns')
   AND (next_ns IS NULL OR next_ns >= getvariable('pair_state_at_ns'))
-ORDER BY family, resource_id

@@ -5,4 +5,3 @@
 SELECT family, resource_id FROM state_seen_base
 UNION ALL
 SELECT family, resource_id FROM next_seen_delta
-ORDER BY family, resource_id

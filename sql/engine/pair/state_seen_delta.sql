@@ -9,4 +9,3 @@ SELECT family, resource_id FROM state_seen_delta
 UNION
 SELECT family, resource_id FROM window_first_seen
 WHERE first_ns < getvariable('pair_state_at_ns')
-ORDER BY family, resource_id

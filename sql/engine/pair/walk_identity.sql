@@ -1,12 +1,10 @@
 -- walk_identity: every event of the walk's window has exactly one role (one row: the window's events,
--- the roles, and the distinct events among them that are window events). Checked once per walk.
--- Inputs: `pair_input`, `walk_roles`.
+-- the roles, and the distinct events among them). Checked once per walk. A role is only ever given to
+-- a window event (a row of the walk that is not a seed, or the next event of a start, which follows it
+-- in the window), so as many distinct roles as events means one role each.
+-- Inputs: `pair_window`, `walk_roles`.
 SELECT
-    (SELECT count(*) FROM pair_input WHERE NOT seed) AS events,
-    (SELECT count(*) FROM walk_roles) AS roles,
-    (
-        SELECT count(DISTINCT r.event_id)
-        FROM walk_roles AS r
-        JOIN pair_input AS e ON e.event_id = r.event_id
-        WHERE NOT e.seed
-    ) AS distinct_events
+    (SELECT count(*) FROM pair_window) AS events,
+    count(*) AS roles,
+    count(DISTINCT event_id) AS distinct_events
+FROM walk_roles

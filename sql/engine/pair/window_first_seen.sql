@@ -2,11 +2,10 @@
 -- delta), each with the instant of its first event in the window. Made once per walk (and cut at a
 -- rebase), so the seen delta at each midnight the walk writes a checkpoint at (state_seen_delta.sql)
 -- is a filter of it, not a scan of the window's events.
--- Inputs: relations pair_input (the walk's events; seed rows are the starting state's), state_seen.
+-- Inputs: relations pair_window (the walk's window's events), state_seen.
 WITH firsts AS (
     SELECT family, resource_id, min(emitted_ns) AS first_ns
-    FROM pair_input
-    WHERE NOT seed
+    FROM pair_window
     GROUP BY family, resource_id
 )
 

@@ -1,13 +1,19 @@
--- period_intervals: the intervals each period priced together bills in [period_start_ns,
--- period_end_ns), with their billed bounds inside the period and the extra billed time (increment and
--- minimum) of their end; keyed by (price_period, interval_id): an interval is billed in every period
+-- period_intervals: the intervals each unit priced together bills in [period_start_ns,
+-- period_end_ns), with their billed bounds inside it and the extra billed time (increment and
+-- minimum) of their end; keyed by (price_period, interval_id): an interval is billed in every unit
 -- it overlaps.
--- Inputs: `price_input` (the `intervals` of the ARCHITECTURE contract, each row with the price_period
--- it is priced in), `price_periods` (price_period, period_start_ns, period_end_ns, cut_off_ns: BIGINT
--- Unix nanoseconds), `billing_rules` (family, increment_ns, minimum_ns).
+-- A unit is a period, or one UTC day of a period (a month is priced a day at a time): slices never
+-- cross a midnight and an interval's extra lands on the day of its end, so a period's slices are the
+-- union of its days' (the bounds below are the unit's, the intervals those of its input period).
+-- Inputs: `price_input` (the `intervals` of the ARCHITECTURE contract, each row with the period
+-- it is priced in, price_period), `price_periods` (price_period: the unit; input_period: the
+-- price_period of its rows in price_input; period_start_ns, period_end_ns: the unit's bounds;
+-- cut_off_ns: the period's cut-off; BIGINT Unix nanoseconds), `billing_rules` (family, increment_ns,
+-- minimum_ns). Variables: price_units_start_ns, price_units_end_ns (the earliest start and the latest
+-- end of the units: a filter applied before the join, so a day of a month reads its intervals only).
 WITH bounds AS (
     SELECT
-        i.price_period, i.interval_id, i.family, i.resource_id, i.hypervisor, i.status,
+        q.price_period, i.interval_id, i.family, i.resource_id, i.hypervisor, i.status,
         i.cpu, i.mem_bytes, i.storage_bytes, i.start_ns, i.end_ns, q.period_start_ns,
         -- billed part of the interval inside the period; an open interval runs up to the cut-off
         greatest(i.start_ns, q.period_start_ns) AS bill_start_ns,
@@ -20,8 +26,12 @@ WITH bounds AS (
             AND i.end_ns >= q.period_start_ns
             AND i.end_ns < q.period_end_ns) AS end_in_period,
         b.increment_ns, coalesce(b.minimum_ns, 0) AS minimum_ns
-    FROM price_input AS i
-    JOIN price_periods AS q ON q.price_period = i.price_period
+    FROM (
+        SELECT * FROM price_input
+        WHERE start_ns < getvariable('price_units_end_ns')
+          AND (status = 'open' OR end_ns >= getvariable('price_units_start_ns'))
+    ) AS i
+    JOIN price_periods AS q ON q.input_period = i.price_period
     LEFT JOIN billing_rules AS b ON b.family = i.family
     WHERE i.status IN ('closed', 'inferred', 'open')
       AND i.start_ns < q.period_end_ns

@@ -1,7 +1,7 @@
--- slice_cuts: per billed interval of each period (price_period, interval_id), the instants where its
--- slices start: its billed start, every UTC
--- midnight, change of a price that applies to it, and tenant change strictly inside its billed part of
--- the period.
+-- slice_cuts: per billed interval of each unit (price_period, interval_id), the instants strictly
+-- inside its billed part where a slice starts: every UTC midnight, change of a price that applies to
+-- it, and tenant change (its billed start is not listed: slice_spans adds it, and an interval with no
+-- cut at all, most of them when a unit is a day, is one slice).
 -- A price applies to an interval at an instant when it is the one its meter is priced by there: the
 -- hypervisor's override if one holds, else the default (as slices.sql chooses). An instant where some
 -- price of the family starts or ends is a cut only if, for some meter of the family, the price applied
@@ -73,8 +73,6 @@ price_cuts AS (
     ) AS per_meter
     WHERE entry_before IS DISTINCT FROM entry_at
 )
-SELECT price_period, interval_id, bill_start_ns AS cut_ns FROM sliced
-UNION
 -- UTC midnights after the billed start and before the billed end (DuckDB's range(): no portable way)
 SELECT price_period, interval_id, unnest(range(
     (bill_start_ns // getvariable('price_ns_per_day') + 1) * getvariable('price_ns_per_day'), bill_end_ns, getvariable('price_ns_per_day')

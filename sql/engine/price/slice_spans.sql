@@ -1,10 +1,31 @@
--- slice_spans: the slices of the billed intervals before pricing, one row per slice: consecutive cuts
--- of an interval in a period (price_period, interval_id), plus the zero-length slice [end, end) where period_intervals asks for one.
+-- slice_spans: the slices of the billed intervals before pricing, one row per slice: an interval of a
+-- unit (price_period, interval_id) without a cut inside its billed part is one slice; one with cuts
+-- (slice_cuts) is cut there; plus the zero-length slice [end, end) where period_intervals asks for one.
 -- Inputs: `period_intervals`, `slice_cuts`, `tenants`.
 -- at_ns: the instant whose tenant and price the slice takes: its start; for the zero-length slice of an
 -- interval that lasted (its end fell on a midnight or the period's start), the interval's last instant
 -- (end - 1 ns), since its extra is billed for that interval, not for whatever starts at that midnight.
-WITH spans AS (
+WITH cut AS (
+    -- the billed intervals with a cut inside: their billed start and their cuts, in order
+    SELECT price_period, interval_id, cut_ns FROM slice_cuts
+    UNION ALL
+    SELECT p.price_period, p.interval_id, p.bill_start_ns AS cut_ns
+    FROM period_intervals AS p
+    SEMI JOIN (SELECT DISTINCT price_period, interval_id FROM slice_cuts) AS c
+        ON c.price_period = p.price_period AND c.interval_id = p.interval_id
+    WHERE p.bill_start_ns < p.bill_end_ns
+),
+spans AS (
+    SELECT
+        price_period,
+        interval_id,
+        bill_start_ns AS slice_start_ns,
+        bill_end_ns AS slice_end_ns,
+        bill_start_ns AS at_ns
+    FROM period_intervals AS p
+    ANTI JOIN slice_cuts AS c ON c.price_period = p.price_period AND c.interval_id = p.interval_id
+    WHERE p.bill_start_ns < p.bill_end_ns
+    UNION ALL
     SELECT
         c.price_period,
         c.interval_id,
@@ -14,7 +35,7 @@ WITH spans AS (
         )
             AS slice_end_ns,
         c.cut_ns AS at_ns
-    FROM slice_cuts AS c
+    FROM cut AS c
     JOIN period_intervals AS p USING (price_period, interval_id)
     UNION ALL
     SELECT

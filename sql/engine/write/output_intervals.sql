@@ -7,7 +7,7 @@
 -- zero-length interval at an instant inside the period. So every slice's interval is listed in its
 -- period. Dropped intervals are kept (they have no slices).
 -- period: the period's name (e.g. 2026-11-25), the value of the period= partition folder.
--- Rows are sorted when the file is written (staged_rows).
+-- Rows are not sorted (sorting a month of them cost more than the rest of its writing).
 SELECT
     i.*,
     getvariable('batch_period_name') AS period,
