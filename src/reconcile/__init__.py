@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from reconcile.exceptions import (
     CloseError,
+    DamagedFileError,
     InputError,
     OutputError,
     PriceBookError,
@@ -138,6 +139,7 @@ _LAZY: dict[str, str] = {
 __all__ = [
     "CloseError",
     "CloseSummary",
+    "DamagedFileError",
     "DayRun",
     "DemoSummary",
     "Diff",

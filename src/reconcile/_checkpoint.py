@@ -21,6 +21,15 @@ before T (a late file, a back-dated crash stop) changes that set, which invalida
 checkpoint; a run then walks from the latest one still valid. Nothing is ever silently stale:
 validity is checked on every read, from ``store.json`` alone.
 
+Integrity (``_integrity``): ``checkpoint.json`` records its files (size, rows, SHA-256) and, as
+``store_files``, a digest of the records of the store's events files it summarises (those of its
+basis before T). A checkpoint is usable only when its files and its base's match their records:
+the candidate's footers are checked when it is chosen (:meth:`Checkpoints.latest_valid`), its bytes
+hashed as they are copied (:meth:`Checkpoints.copy_files`); a damaged one raises
+:class:`~reconcile.exceptions.DamagedFileError`, and the walker falls back to an older one. A
+checkpoint whose summarised store files changed (``store_files`` differs) is invalid. One written
+before records were kept is checked by its footers: the row counts its ``checkpoint.json`` states.
+
 Layout: ``STORE/checkpoints/at=YYYY-MM-DD/{checkpoint.json, open.parquet, seen.parquet}``. A
 checkpoint is written into a hidden folder and renamed into place (replacing an invalid one) under
 ``checkpoints/.lock``; readers load it under a shared lock, so none reads one being replaced.
@@ -52,8 +61,18 @@ import duckdb
 from reconcile import _pair
 from reconcile._engine import PARQUET_OPTIONS, literal
 from reconcile._files import fsync_tree, make_private_dir, open_lock_file, private_files
+from reconcile._integrity import (
+    FileRecord,
+    copy_checked,
+    parquet_rows,
+    problem,
+    record_files,
+    records_from_json,
+    records_to_json,
+)
 from reconcile._pair import WALK_FORMAT, Roles
 from reconcile._period import date_to_ns, format_ns
+from reconcile.exceptions import DamagedFileError
 
 CHECKPOINT_FORMAT = 2
 _JSON = "checkpoint.json"
@@ -66,6 +85,9 @@ WEEKLY_DAYS = 42
 MONTHLY_DAYS = 400
 
 BasisOf = Callable[[int], tuple[str, ...]]
+FilesOf = Callable[[int], str]  # at_ns -> the digest of the store files a checkpoint there summarises
+
+REBUILD_HINT = "the walk falls back to an older checkpoint; `reconcile checkpoints --rebuild` rewrites them"
 
 
 @dataclass(frozen=True)
@@ -80,16 +102,50 @@ class Checkpoint:
     walk_format: int
     path: Path
     seen_base: dt.date | None = None  # None: it holds its seen set in full; else the base it extends
+    files: dict[str, FileRecord] | None = None  # None: written before records were kept
+    store_files: str | None = None  # the digest of the store files it summarises (None: not kept)
 
     @property
     def at_ns(self) -> int:
         """Its instant: the day's midnight in Unix nanoseconds."""
         return date_to_ns(self.day)
 
-    def valid(self, basis_of: BasisOf) -> bool:
+    @property
+    def seen_name(self) -> str:
+        """Its seen file: the whole set, or the delta over its base."""
+        return _SEEN if self.seen_base is None else _DELTA
+
+    def valid(self, basis_of: BasisOf, files_of: FilesOf | None = None) -> bool:
         """Whether it still holds for the store: same walk format, same basis (its base, earlier,
-        is then valid too: an ingest that changes the base's basis changes this one's)."""
-        return self.walk_format == WALK_FORMAT and self.basis == basis_of(self.at_ns)
+        is then valid too: an ingest that changes the base's basis changes this one's) and, when
+        both are known, the same store files summarised."""
+        return (
+            self.walk_format == WALK_FORMAT
+            and self.basis == basis_of(self.at_ns)
+            and (files_of is None or self.store_files is None or self.store_files == files_of(self.at_ns))
+        )
+
+    def expected(self) -> dict[str, FileRecord | None]:
+        """Its Parquet files and their records (None: not recorded; then their rows must be the
+        counts its ``checkpoint.json`` states)."""
+        if self.files is not None:
+            return {name: self.files.get(name) for name in (_OPEN, self.seen_name)}
+        return {_OPEN: None, self.seen_name: None}
+
+    def damage(self, *, full: bool) -> DamagedFileError | None:
+        """The first of its files that does not match its record (by footer; ``full``: by hash), or
+        None."""
+        counts = {_OPEN: self.open_rows, self.seen_name: self.seen_rows}
+        for name, record in self.expected().items():
+            path = self.path / name
+            wrong = problem(path, record, full=full)
+            if wrong is None and record is None:
+                rows = parquet_rows(path)
+                if rows != counts[name]:
+                    wrong = (f"{counts[name]:,} rows ({_JSON})", f"{rows:,} rows")
+            if wrong is not None:
+                return DamagedFileError(path, wrong[0], wrong[1], REBUILD_HINT)
+        return None
 
     @property
     def disk_bytes(self) -> int:
@@ -121,8 +177,10 @@ def retained(days: Sequence[dt.date], newest: dt.date) -> set[dt.date]:
 class Checkpoints:
     """The checkpoints of one store."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, files_of: FilesOf | None = None) -> None:
         self.folder = folder
+        self.files_of = files_of  # (None: the summarised store files are not compared)
+        self.skip: set[dt.date] = set()  # damaged ones found by this process: never chosen again
 
     def _path(self, day: dt.date) -> Path:
         return self.folder / f"at={day.isoformat()}"
@@ -148,6 +206,7 @@ class Checkpoints:
                 if data["format"] != CHECKPOINT_FORMAT:
                     continue
                 base = data.get("seen_base")
+                files = data.get("files")
                 found.append(
                     Checkpoint(
                         day=dt.date.fromisoformat(data["day"]),
@@ -158,6 +217,8 @@ class Checkpoints:
                         walk_format=int(data["walk_format"]),
                         path=folder,
                         seen_base=None if base is None else dt.date.fromisoformat(base),
+                        files=None if files is None else records_from_json(files, str(folder / _JSON)),
+                        store_files=data.get("store_files"),
                     )
                 )
             except (OSError, ValueError, KeyError, TypeError):
@@ -170,12 +231,30 @@ class Checkpoints:
             return cp
         return next((b for b in every if b.day == cp.seen_base and b.seen_base is None), None)
 
-    def latest_valid(self, at_or_before_ns: int, basis_of: BasisOf) -> Checkpoint | None:
-        """The latest valid checkpoint at or before ``at_or_before_ns`` whose seen base is there, or None."""
+    def latest_valid(
+        self,
+        at_or_before_ns: int,
+        basis_of: BasisOf,
+        *,
+        on_damage: Callable[[DamagedFileError], None] | None = None,
+    ) -> Checkpoint | None:
+        """The latest valid checkpoint at or before ``at_or_before_ns`` whose seen base is there and
+        whose files and base's match their records by their footers, or None. A damaged one is
+        passed over (and given to ``on_damage``)."""
         every = self.all()
         for cp in reversed(every):
-            if cp.at_ns <= at_or_before_ns and cp.valid(basis_of) and self._base_of(cp, every) is not None:
-                return cp
+            if cp.day in self.skip or cp.at_ns > at_or_before_ns or not cp.valid(basis_of, self.files_of):
+                continue
+            base = self._base_of(cp, every)
+            if base is None:
+                continue
+            damaged = cp.damage(full=False) or (base.damage(full=False) if base is not cp else None)
+            if damaged is not None:
+                self.skip.add(cp.day)
+                if on_damage is not None:
+                    on_damage(damaged)
+                continue
+            return cp
         return None
 
     def load(self, con: duckdb.DuckDBPyConnection, cp: Checkpoint, scratch: Path) -> dt.date:
@@ -208,11 +287,27 @@ class Checkpoints:
                 raise ValueError(f"checkpoint {cp.day}: its seen base {cp.seen_base} is gone")
             folder = scratch / f"checkpoint-{cp.day.isoformat()}"
             folder.mkdir(exist_ok=True)
-            shutil.copyfile(cp.path / _OPEN, folder / _OPEN)
-            shutil.copyfile(base.path / _SEEN, folder / _SEEN)
-            if cp.seen_base is not None:
-                shutil.copyfile(cp.path / _DELTA, folder / _DELTA)
+            try:
+                copy_checked(cp.path / _OPEN, folder / _OPEN, cp.expected()[_OPEN], hint=REBUILD_HINT)
+                copy_checked(base.path / _SEEN, folder / _SEEN, base.expected()[_SEEN], hint=REBUILD_HINT)
+                if cp.seen_base is not None:
+                    copy_checked(cp.path / _DELTA, folder / _DELTA, cp.expected()[_DELTA], hint=REBUILD_HINT)
+            except DamagedFileError:
+                self.skip.add(cp.day)
+                shutil.rmtree(folder, ignore_errors=True)
+                raise
         return folder, base.day
+
+    def discard(self, day: dt.date) -> bool:
+        """Remove the checkpoint of ``day`` (a damaged one); False when the store may not be written."""
+        try:
+            with self._locked(fcntl.LOCK_EX):
+                shutil.rmtree(self._path(day))
+        except FileNotFoundError:
+            return True
+        except OSError:
+            return False
+        return True
 
     def save(
         self,
@@ -222,10 +317,12 @@ class Checkpoints:
         basis: tuple[str, ...],
         roles: Roles,
         seen_base: dt.date | None,
+        store_files: str | None = None,
     ) -> Checkpoint:
         """Write the state of :func:`~reconcile._pair.state_at` as the checkpoint of ``day``,
         replacing any other checkpoint of that day: ``next_open``, and ``next_seen`` in full
         (``seen_base`` None) or ``next_seen_delta`` over ``seen_base``."""
+        self.skip.discard(day)  # (a damaged one of that day is replaced)
         with private_files():
             make_private_dir(self.folder)
             staging = self.folder / f".tmp-{os.getpid()}-{secrets.token_hex(4)}"
@@ -236,6 +333,8 @@ class Checkpoints:
                 for table, name in ((_pair.NEXT_OPEN, _OPEN), seen):
                     con.execute(f"COPY {table} TO ? ({PARQUET_OPTIONS})", [str(staging / name)])
                     counts[name] = int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+                names = [_OPEN, seen[1]]
+                files = dict(zip(names, record_files([staging / n for n in names]), strict=True))
                 document = {
                     "format": CHECKPOINT_FORMAT,
                     "walk_format": WALK_FORMAT,
@@ -246,6 +345,8 @@ class Checkpoints:
                     "open": counts[_OPEN],
                     "seen": counts[seen[1]],
                     "seen_base": None if seen_base is None else seen_base.isoformat(),
+                    "files": records_to_json(files),
+                    "store_files": store_files,
                 }
                 (staging / _JSON).write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
                 fsync_tree(staging)
@@ -261,14 +362,23 @@ class Checkpoints:
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
         return Checkpoint(
-            day, basis, roles, counts[_OPEN], counts[seen[1]], WALK_FORMAT, self._path(day), seen_base
+            day,
+            basis,
+            roles,
+            counts[_OPEN],
+            counts[seen[1]],
+            WALK_FORMAT,
+            self._path(day),
+            seen_base,
+            files,
+            store_files,
         )
 
     def prune(self, basis_of: BasisOf) -> list[dt.date]:
         """Remove invalid checkpoints and those retention does not keep; the days removed."""
         with self._locked(fcntl.LOCK_EX):
             every = self.all()
-            valid = [cp for cp in every if cp.valid(basis_of)]
+            valid = [cp for cp in every if cp.valid(basis_of, self.files_of) and cp.day not in self.skip]
             keep = retained([cp.day for cp in valid], max((cp.day for cp in valid), default=dt.date.min))
             keep |= {cp.seen_base for cp in valid if cp.day in keep and cp.seen_base is not None}
             removed = []

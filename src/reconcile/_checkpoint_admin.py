@@ -23,7 +23,7 @@ class CheckpointRow:
 
     day: str
     valid: bool
-    why: str  # "valid", "a later ingest holds events before it", "another walk format"
+    why: str  # "valid", "an ingest since holds events before it", "another walk format", "damaged: ..."
     events: int  # events before it
     open: int
     seen: int
@@ -86,10 +86,17 @@ def checkpoint_report(store: str | Path, *, rebuilt: bool = False) -> Checkpoint
         walker = Walker(con, target, Progress(quiet=True), scratch=scratch, write_checkpoints=False)
         rows = []
         for cp in walker.checkpoints.all():
+            damaged = cp.damage(full=False)
             if cp.walk_format != WALK_FORMAT:
                 why = "another walk format"
             elif cp.basis != walker.basis(cp.at_ns):
                 why = "an ingest since holds events before it"
+            elif not cp.valid(walker.basis, walker.summarised):
+                why = "the store files it summarises changed"
+            elif damaged is not None:
+                why = (
+                    f"damaged: {Path(damaged.path).name}: expected {damaged.expected}, found {damaged.found}"
+                )
             else:
                 why = "valid"
             rows.append(
@@ -103,7 +110,7 @@ def checkpoint_report(store: str | Path, *, rebuilt: bool = False) -> Checkpoint
                     cp.disk_bytes,
                 )
             )
-        events = sum(f.stat().st_size for f in target.event_files(entries=walker.entries))
+        events = sum(f.stat().st_size for f in target.event_files(entries=walker.entries) if f.is_file())
     return CheckpointReport(str(target.path), rows, sum(r.bytes for r in rows), events, rebuilt)
 
 

@@ -6,7 +6,8 @@ as correction lines in the first month after it that is not closed (``sql/views/
 Closing writes, in one commit of the output folder (the same journal as a run's)::
 
     OUT/closed/month=YYYY-MM/issued_lines.parquet   the month's invoice_lines, usage and corrections
-    OUT/closed/month=YYYY-MM/close.json             when, the run_id of each period issued, totals
+    OUT/closed/month=YYYY-MM/close.json             when, the run_id of each period issued, totals,
+                                                    and the record of each issued file (``_integrity``)
     OUT/closed/month=YYYY-MM/slices/...             the month's slices as issued (hard links)
 
 A month is refused while one of its periods (each day, or the month, as the folder holds) has no
@@ -28,6 +29,7 @@ from reconcile import _faults
 from reconcile import _schema as schema
 from reconcile._engine import engine_errors
 from reconcile._files import private_files
+from reconcile._integrity import record_files, records_to_json
 from reconcile._jsonvalue import JsonObject, JsonValue
 from reconcile._period import Period, format_ns, parse_period
 from reconcile._staging import check_columns
@@ -117,7 +119,7 @@ def close_month(output: str | os.PathLike[str], month: str, *, wait: float = 0.0
             folder = staging / target
             with private_files():
                 folder.mkdir(parents=True)
-                lines, corrections, totals = _issue(out.path, period.first_day, folder)
+                lines, corrections, totals = _issue(out.path, period.first_day, folder, set(wanted))
                 _link_slices(out.path, period, folder)
                 _faults.point("staging")
                 document = {
@@ -129,6 +131,7 @@ def close_month(output: str | os.PathLike[str], month: str, *, wait: float = 0.0
                     "totals": totals,
                     "lines": lines,
                     "corrections": corrections,
+                    "files": _records(folder),
                 }
                 (folder / "close.json").write_text(
                     json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8"
@@ -138,6 +141,14 @@ def close_month(output: str | os.PathLike[str], month: str, *, wait: float = 0.0
         finally:
             shutil.rmtree(staging, ignore_errors=True)  # gone already once committed
     return CloseSummary(period.name, str(root), closed_at, lines, corrections, totals, runs)
+
+
+def _records(folder: Path) -> JsonObject:
+    """The records (size, rows, SHA-256) of a closed month's issued files, by path in its folder."""
+    files = [folder / "issued_lines.parquet", *sorted(folder.glob("slices/*/*.parquet"))]
+    return records_to_json(
+        dict(zip([f.relative_to(folder).as_posix() for f in files], record_files(files), strict=True))
+    )
 
 
 def _link_slices(root: Path, period: Period, folder: Path) -> None:
@@ -157,10 +168,12 @@ def _link_slices(root: Path, period: Period, folder: Path) -> None:
                 shutil.copyfile(file, dest / file.name)
 
 
-def _issue(root: Path, first_day: dt.date, folder: Path) -> tuple[int, int, dict[str, str]]:
+def _issue(
+    root: Path, first_day: dt.date, folder: Path, periods: set[str]
+) -> tuple[int, int, dict[str, str]]:
     """Write the month's invoice lines to ``folder/issued_lines.parquet``; its line and correction
-    counts and totals per currency."""
-    con = connect_output(root, wait=0.0)
+    counts and totals per currency. Every file read is checked first, the month's ``periods`` by hash."""
+    con = connect_output(root, wait=0.0, hash_periods=periods)
     step = f"close: cannot issue the invoice lines of {first_day:%Y-%m}"
     try:
         with engine_errors(step, where=str(folder), error=OutputError):

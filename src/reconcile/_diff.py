@@ -1,6 +1,7 @@
 """``reconcile diff``: what changed between two versions of a period's bill, and which events did it.
 
 A period's versions are its current run and the replaced ones kept under ``history/`` (``_versions``).
+Both versions' files are checked against their manifests' records (by hash) before they are read.
 The diff compares two of them (by default the one before the current, and the current): per
 invoice month, tenant, currency, family and meter the usage amounts before and after
 (``sql/engine/bills/diff_lines.sql``), then per interval and meter what was added, removed or changed,
@@ -18,7 +19,7 @@ from typing import TypeAlias
 
 import duckdb
 
-from reconcile import _versions
+from reconcile import _output_check, _versions
 from reconcile._engine import engine_errors, plain_connect
 from reconcile._jsonvalue import JsonObject, JsonValue
 from reconcile._manifest import Manifest
@@ -103,6 +104,18 @@ def _pick(found: list[Version], run_id: str | None, period: str, default: Versio
     return matches[-1]
 
 
+def _check(root: Path, version: Version) -> None:
+    """:class:`~reconcile.exceptions.DamagedFileError` when a file of ``version`` is not what its
+    manifest records (``_output_check``)."""
+    if version.folder is not None:
+        found = _output_check.kept_findings(version.folder, version.manifest, version.number, full=True)
+    else:
+        found = _output_check.period_findings(root, version.manifest, full=True)
+    first = next(iter(found), None)
+    if first is not None:
+        raise first.error(root)
+
+
 def _register(con: duckdb.DuckDBPyConnection, root: Path, version: Version, side: str) -> None:
     """``<side>_lines`` and ``<side>_intervals`` in ``con``: kept files, or computed from the output."""
     if version.folder is not None:
@@ -137,6 +150,8 @@ def diff_period(
     before = _pick(found, from_run, name, earlier[-1] if earlier else None)
     if before.number == after.number:
         raise UsageError(f"--from and --to name the same version ({before.number}) of period {name}")
+    for version in (before, after):  # the files of both, by hash: a diff reads them whole
+        _check(root, version)
     with plain_connect() as con:
         step = f"diff of period {name} in {root}"
         try:

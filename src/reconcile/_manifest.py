@@ -2,7 +2,8 @@
 
 A run builds a :class:`Manifest` from its :class:`RunInputs` (what, with its ingests, decides its
 rows), its role counts, what it replaces and reuses, the :class:`Figures` read back from its staged
-files, and, at commit, its row counts, bill version and commit instant. The file is
+files, and, at commit, its row counts, the record of each of its files (``files``: size, rows,
+SHA-256, by path relative to the output folder; ``_integrity``), bill version and commit instant. The file is
 :meth:`Manifest.to_json` (flat keys, written sorted), read back by :meth:`Manifest.from_json`. A
 manifest written by an earlier version of the engine may lack the later keys (``replaces``,
 ``reused``, ``version``, ``committed_at``, ...): they read as absent (``None`` or empty), never as
@@ -15,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from reconcile._integrity import FileRecord, records_from_json, records_to_json
 from reconcile._jsonvalue import JsonObject, JsonValue, as_object, opt_int, opt_str
 from reconcile.exceptions import OutputError
 
@@ -287,6 +289,7 @@ class Manifest:
     reused: Reused | None = None
     figures: Figures = field(default_factory=Figures)
     rows: dict[str, int] | None = None  # table -> rows written (set at commit)
+    files: dict[str, FileRecord] | None = None  # relative path -> record (set at commit; None: older)
     version: int | None = None  # the period's bill version (set at commit)
     committed_at: str | None = None  # set at commit
 
@@ -314,6 +317,8 @@ class Manifest:
         }
         if self.rows is not None:
             document["rows"] = dict(self.rows)
+        if self.files is not None:
+            document["files"] = records_to_json(self.files)
         if self.version is not None:
             document["version"] = self.version
         if self.committed_at is not None:
@@ -329,6 +334,10 @@ class Manifest:
         if not isinstance(data.get("period", period), str):
             raise OutputError(f"{where}: not a run manifest (no period)")
         rows = data.get("rows")
+        try:
+            files = None if data.get("files") is None else records_from_json(data.get("files"), where)
+        except ValueError as exc:
+            raise OutputError(f"{where}: a bad file record: {exc}") from None
         return cls(
             run_id=str(data["run_id"]),
             inputs=RunInputs.from_json({"period": period, **data}),
@@ -339,6 +348,7 @@ class Manifest:
             reused=Reused.from_json(data.get("reused")),
             figures=Figures.from_json(data),
             rows=_int_map(rows) if isinstance(rows, Mapping) else None,
+            files=files,
             version=opt_int(data.get("version")),
             committed_at=opt_str(data.get("committed_at")),
         )

@@ -31,6 +31,11 @@ class Progress:
         if not self.quiet:
             print(message, file=self._stream, flush=True)
 
+    def warn(self, message: str) -> None:
+        """Print ``warning: message``, even when quiet: something an operator must hear of (a damaged
+        file the work went around), not progress."""
+        print(f"warning: {message}", file=self._stream, flush=True)
+
     def update(self, message: str) -> None:
         """Print ``message`` if enough time has passed since the last update (unless quiet)."""
         if self.quiet:

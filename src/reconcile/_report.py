@@ -28,6 +28,7 @@ from reconcile import plots as _plots
 from reconcile._engine import engine_errors
 from reconcile._files import private_files
 from reconcile._manifest import Manifest
+from reconcile._output_check import covering
 from reconcile._period import NS_PER_HOUR, Period, parse_duration, parse_period
 from reconcile._views import connect_output
 from reconcile._write import read_manifests
@@ -107,7 +108,9 @@ class _Page:
         self.parts: list[str] = []
         self.images = 0
         # one connection for every section's query (its views made once)
-        self.con = connect_output(output, store=store, params={"period": period.name})
+        self.con = connect_output(
+            output, store=store, params={"period": period.name}, hash_periods=covering(period.name)
+        )
 
     def query(self, sql: str, parameters: list[object] | None = None) -> pl.DataFrame:
         """Rows of a SELECT over the relations; ``?`` is the period's first day, then its last, unless

@@ -12,8 +12,10 @@ The committed run is reused only when everything else that decides its rows is t
 the cut-off, the price book's version, the options (``--double-start``, ``--stale-after``, the
 tenants file's digest), the run and output formats and the versions of this package and of DuckDB,
 polars and pyarrow; its ingests are a subset of the new run's; its files hold the row counts its
-manifest records; and the scope is at most half of its intervals (past that, recomputing all is as
-cheap). A re-run with no new ingest (a forced re-run of the same inputs) recomputes everything.
+manifest records (and match their records in full: a damaged committed file is never reused, the
+period is recomputed whole and so rewritten); and the scope is at most half of its intervals (past
+that, recomputing all is as cheap). A re-run with no new ingest (a forced re-run of the same inputs)
+recomputes everything.
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ from pathlib import Path
 
 import duckdb
 
+from reconcile import _output_check
 from reconcile._engine import literals
 from reconcile._manifest import Manifest, RunInputs
 from reconcile._period import Period, ns_to_date
+from reconcile._progress import Progress
 from reconcile._store import IngestEntry, Store
 
 SCOPE = "run_scope"  # the relation of (family, resource_id) a reusing run recomputes
@@ -84,6 +88,13 @@ def candidate(
     rows = previous.rows
     if not all(f.is_file() for paths in files.values() for f in paths) or not all(t in rows for t in files):
         return None
+    damaged = next(iter(_output_check.period_findings(output, previous, full=True)), None)
+    if damaged is not None:  # recomputed whole: the rerun rewrites the damaged file
+        Progress().warn(
+            f"run {period.name}: {damaged.path} is damaged (expected {damaged.expected}, found"
+            f" {damaged.found}): every resource is recomputed, and the period rewritten"
+        )
+        return None
     return Reuse(previous.run_id, added, files, {t: rows[t] for t in files})
 
 
@@ -109,6 +120,7 @@ class Scopes:
         if key == self.key:
             return key
         files = self.store.event_files(None, ns_to_date(cut_off_ns - 1), entries=new)
+        self.store.check_files(files, full=True, entries=new)
         if files:
             self.con.execute(
                 f"CREATE OR REPLACE TEMP TABLE {SCOPE} AS SELECT DISTINCT family, resource_id"

@@ -3,7 +3,8 @@
 Layout of a store folder ``DIR`` (format 2)::
 
     DIR/store.json                              the commit point: format, and per committed ingest
-                                                its id, event count, first and last instant, days
+                                                its id, event count, first and last instant, days,
+                                                and the record of each of its files (``_integrity``)
     DIR/events/day=YYYY-MM-DD/<ingest_id>.parquet  the events that ingest added on that UTC day (zstd)
     DIR/rejects/<ingest_id>.parquet             rejects found by that ingest (zstd)
     DIR/ingests/<ingest_id>.json                the ingest record (inputs with size and SHA-256, counts)
@@ -27,6 +28,10 @@ Choices (writing: ``_store_writer``):
 - Readers see only what ``store.json`` lists; it is replaced atomically, so a writer killed at any
   point leaves the store as it was before or after its ingest. Committed files are never modified.
 - Ingest ids sort by time: ``YYYYMMDDTHHMMSSffffffZ-<8 hex>``.
+- Each ingest's entry records its files (size, row count, SHA-256: ``_integrity``), taken where
+  the ingest commits them; readers check them (:meth:`Store.check_files`): a run's events in full,
+  other reads by their footers. An entry from before records were kept is given them by the next
+  writer (``StoreWriter.record_missing``); until then its files are checked by their footers only.
 """
 
 from __future__ import annotations
@@ -47,8 +52,14 @@ import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from reconcile import _schema as schema
 from reconcile._engine import literals, plain_connect
+from reconcile._integrity import FileRecord, check_files, records_from_json, records_to_json
 from reconcile._jsonvalue import JsonObject, JsonValue, as_int, as_list, as_object, opt_int, opt_str
 from reconcile.exceptions import StoreError
+
+DAMAGED_HINT = (
+    "the store is damaged: `reconcile verify --store {store}` lists what it affects, and"
+    ' docs/OPERATIONS.md ("Damaged files") how to recover'
+)
 
 if TYPE_CHECKING:
     from reconcile._store_writer import StoreWriter
@@ -113,6 +124,8 @@ class IngestEntry:
     ``days``: UTC day (``YYYY-MM-DD``) -> number of its events files that day. ``first_ns`` /
     ``last_ns``: its earliest and latest event instant (None: no event). ``flat``: a format-1 ingest,
     one events file holding every day (its instants are read from the file's statistics).
+    ``files``: relative path in the store -> the record of each of its files, taken at its commit
+    (empty: an ingest committed before records were kept).
     """
 
     id: str
@@ -121,16 +134,20 @@ class IngestEntry:
     last_ns: int | None = None
     days: dict[str, int] = field(default_factory=dict)
     flat: bool = False
+    files: dict[str, FileRecord] = field(default_factory=dict)
 
     def to_json(self) -> JsonObject:
         """The ``store.json`` entry."""
-        return {
+        entry: JsonObject = {
             "id": self.id,
             "events": self.events,
             "first_ns": self.first_ns,
             "last_ns": self.last_ns,
             "days": dict(sorted(self.days.items())),
         }
+        if self.files:
+            entry["files"] = records_to_json(self.files)
+        return entry
 
     @classmethod
     def from_json(cls, data: Mapping[str, JsonValue]) -> IngestEntry:
@@ -141,6 +158,7 @@ class IngestEntry:
             first_ns=opt_int(data.get("first_ns")),
             last_ns=opt_int(data.get("last_ns")),
             days={str(k): as_int(v, f"days {k}") for k, v in as_object(data.get("days")).items()},
+            files=records_from_json(data.get("files"), f"ingest {data['id']} files"),
         )
 
 
@@ -320,7 +338,8 @@ class Store:
         return files
 
     def event_files_of_days(self, days: set[str]) -> list[Path]:
-        """The committed events files of the given UTC days (``YYYY-MM-DD``); format-1 ones all."""
+        """The committed events files of the given UTC days (``YYYY-MM-DD``); format-1 ones all;
+        checked against their records by their footers (an ingest de-duplicates against them)."""
         self.catalog()
         files = []
         for entry in self.ingests():
@@ -329,7 +348,34 @@ class Store:
                 continue
             for day in sorted(days & entry.days.keys()):
                 files.extend(self.day_events_path(day, entry.id, k) for k in range(entry.days[day]))
+        self.check_files(files, full=False)
         return files
+
+    def relative(self, path: Path) -> str:
+        """``path`` (a file of this store) relative to the store folder, as records name it."""
+        return path.relative_to(self.path).as_posix()
+
+    def records(self, entries: Sequence[IngestEntry] | None = None) -> dict[str, FileRecord]:
+        """Relative path -> record of every file the committed ingests (or ``entries``) recorded."""
+        return {
+            name: record
+            for e in (self.ingests() if entries is None else entries)
+            for name, record in e.files.items()
+        }
+
+    def check_files(
+        self, paths: Sequence[Path], *, full: bool, entries: Sequence[IngestEntry] | None = None
+    ) -> None:
+        """Check committed files against their records (``_integrity``): by their footers (size and
+        rows), and with ``full`` their SHA-256 too; a file without a record (an ingest from before
+        records were kept) only by its footer. :class:`~reconcile.exceptions.DamagedFileError`
+        names the first that differs."""
+        records = self.records(entries)
+        check_files(
+            [(p, records.get(self.relative(p))) for p in paths],
+            full=full,
+            hint=DAMAGED_HINT.format(store=self.path),
+        )
 
     def reject_files(self) -> list[Path]:
         """The committed rejects Parquet files, oldest ingest first."""

@@ -9,6 +9,10 @@
   between the two renames, the next reader or writer uses ``files.<last committed id>.json``.
 - The next writer removes whatever a crashed writer left: files of ingests (or days) ``store.json``
   does not list, ``*.tmp`` files, other ``files.<id>.json``, and ``.tmp/``.
+- Every file an ingest commits is recorded in its ``store.json`` entry (size, row count, SHA-256:
+  ``_integrity``), hashed as it is placed. An entry from before records were kept is given them by
+  the first writer that opens the store (:meth:`StoreWriter.record_missing`: its day files' rows
+  must add up to its event count, else the store is damaged and nothing is written).
 - A format-1 store is upgraded by the first writer that opens it (:meth:`StoreWriter.upgrade`): each
   ingest's one events file is rewritten into day files under the same ingest id, ``store.json`` is
   committed as format 2, then the old files are removed. Killed half-way, the store is still format 1
@@ -25,6 +29,7 @@ import contextlib
 import os
 import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -34,10 +39,19 @@ from reconcile import _faults
 from reconcile import _schema as schema
 from reconcile._engine import literal, plain_connect, utc
 from reconcile._files import flock_exclusive, fsync_path, open_lock_file, private_files, write_json_atomic
+from reconcile._integrity import record_files
 from reconcile._jsonvalue import JsonObject
 from reconcile._signals import critical
-from reconcile._store import STORE_FORMAT, FileState, IngestEntry, Store, _instant_range, new_ingest_id
-from reconcile.exceptions import StoreError
+from reconcile._store import (
+    DAMAGED_HINT,
+    STORE_FORMAT,
+    FileState,
+    IngestEntry,
+    Store,
+    _instant_range,
+    new_ingest_id,
+)
+from reconcile.exceptions import DamagedFileError, StoreError
 
 
 @contextlib.contextmanager
@@ -63,6 +77,7 @@ def open_writer(store: Store, *, wait: float = 0.0) -> Iterator[StoreWriter]:
             writer.cleanup()
             if store.exists() and store.format < STORE_FORMAT:
                 writer.upgrade()
+            writer.record_missing()
             try:
                 yield writer
             finally:
@@ -150,6 +165,7 @@ class StoreWriter:
         store = self.store
         days: dict[str, int] = {}
         events, lows, highs = 0, [], []
+        placed: list[Path] = []
         if stage.is_dir():
             for folder in sorted(stage.glob("day=*")):
                 day = folder.name.removeprefix("day=")
@@ -161,6 +177,7 @@ class StoreWriter:
                     final = store.day_events_path(day, ingest_id, part)
                     final.parent.mkdir(exist_ok=True)
                     file.replace(final)
+                    placed.append(final)
                     days[day] = part + 1
                     events += rows
                     lows.append(low)
@@ -173,6 +190,7 @@ class StoreWriter:
             first_ns=min((v for v in lows if v is not None), default=None),
             last_ns=max((v for v in highs if v is not None), default=None),
             days=days,
+            files=dict(zip([store.relative(p) for p in placed], record_files(placed), strict=True)),
         )
 
     def commit(self, record: JsonObject, files: dict[str, FileState]) -> IngestEntry:
@@ -189,7 +207,9 @@ class StoreWriter:
         _faults.point("before-commit")
         entry = self._place_events(self.events_stage, self.ingest_id)
         fsync_path(self.rejects_tmp)
-        self.rejects_tmp.replace(store.rejects_path(self.ingest_id))
+        rejects = store.rejects_path(self.ingest_id)
+        self.rejects_tmp.replace(rejects)
+        entry = replace(entry, files={**entry.files, store.relative(rejects): record_files([rejects])[0]})
         write_json_atomic(store.record_path(self.ingest_id), {**record, "store_entry": entry.to_json()})
         fsync_path(store.events_dir)
         fsync_path(store.rejects_dir)
@@ -211,6 +231,46 @@ class StoreWriter:
         pending.replace(store.files_path)
         fsync_path(store.path)
         return entry
+
+    def record_missing(self) -> None:
+        """Give every committed ingest without file records its records (module doc), taken from
+        its files as they are now: an ingest's day files must hold its event count, else
+        :class:`DamagedFileError` and nothing is written."""
+        store = self.store
+        entries = store.ingests()
+        if not any(not e.files and not e.flat for e in entries):
+            return
+        updated = []
+        for entry in entries:
+            if entry.files or entry.flat:
+                updated.append(entry)
+                continue
+            files = [
+                store.day_events_path(day, entry.id, k)
+                for day, n in sorted(entry.days.items())
+                for k in range(n)
+            ]
+            paths = [*files, store.rejects_path(entry.id)]
+            missing = next((p for p in paths if not p.is_file()), None)
+            if missing is not None:
+                raise DamagedFileError(
+                    missing, "a file store.json lists", "no file", DAMAGED_HINT.format(store=store.path)
+                )
+            records = record_files(paths)
+            rows = sum(r.rows for r in records[: len(files)])
+            if entry.events is not None and rows != entry.events:
+                raise DamagedFileError(
+                    store.events_dir / f"*/{entry.id}*.parquet",
+                    f"{entry.events:,} events (store.json)",
+                    f"{rows:,} rows in its {len(files)} day file(s)",
+                    DAMAGED_HINT.format(store=store.path),
+                )
+            updated.append(
+                replace(entry, files=dict(zip([store.relative(p) for p in paths], records, strict=True)))
+            )
+        write_json_atomic(
+            store.catalog_path, {"format": STORE_FORMAT, "ingests": [e.to_json() for e in updated]}
+        )
 
     def upgrade(self) -> None:
         """Rewrite a format-1 store's events into day files (same ingest ids) and commit format 2."""

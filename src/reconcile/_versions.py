@@ -150,6 +150,7 @@ def late_lines(
     """Per ingest of ``entries``: its events before ``before_ns`` (count, first few ``file:line``)."""
     last_day = ns_to_date(before_ns - 1)
     files = store.event_files(None, last_day, entries=entries)
+    store.check_files(files, full=True, entries=entries)
     found = {e.id: NewIngest(e.id, 0, ()) for e in entries}
     if not files:
         return found

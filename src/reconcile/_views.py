@@ -10,14 +10,17 @@ columns, ``runs`` from the manifests, ``rejects`` and ``events`` from the store)
 (``daily_spend``, ``invoice_lines``, ...). A base relation whose folder holds no file yet is an empty
 relation with the SPEC columns, so a period without anomalies (or an output read without its store)
 still answers every query; an output folder that does not exist, or holds no committed run (no
-manifest), is an :class:`OutputError`.
+manifest), is an :class:`OutputError`. Before any view is made, every file the views read is checked
+against what its manifest (or ``close.json``, or ``store.json``) records, by its footer, and the
+files of the periods a command reads whole (``hash_periods``) by their hash too (``_output_check``):
+a damaged or unlisted file is a :class:`~reconcile.exceptions.DamagedFileError`, never a total.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,8 +28,8 @@ import duckdb
 import polars as pl
 import pyarrow as pa  # type: ignore[import-untyped]
 
+from reconcile import _output_check, _versions
 from reconcile import _schema as schema
-from reconcile import _versions
 from reconcile._csv import write_csv
 from reconcile._currency import currency_table
 from reconcile._engine import engine_errors, literal, literals, utc
@@ -151,13 +154,20 @@ def list_relations() -> list[RelationInfo]:
 
 
 def committed_reject_files(store: str | os.PathLike[str]) -> list[Path]:
-    """The reject files of the ingests ``store.json`` lists as committed (a crashed ingest's are skipped)."""
-    return [path for path in Store(store).reject_files() if path.is_file()]
+    """The reject files of the ingests ``store.json`` lists as committed (a crashed ingest's are
+    never read), checked against their records by their footers."""
+    target = Store(store)
+    files = target.reject_files()
+    target.check_files(files, full=False)
+    return files
 
 
 def committed_event_files(store: str | os.PathLike[str]) -> list[Path]:
-    """The events files of the ingests ``store.json`` lists as committed."""
-    return [path for path in Store(store).event_files() if path.is_file()]
+    """The events files of the ingests ``store.json`` lists as committed, checked by their footers."""
+    target = Store(store)
+    files = target.event_files()
+    target.check_files(files, full=False)
+    return files
 
 
 def version_files(output: Path) -> list[Path]:
@@ -211,13 +221,15 @@ def connect_output(
     params: Mapping[str, str | int] | None = None,
     con: duckdb.DuckDBPyConnection | None = None,
     wait: float = 30.0,
+    hash_periods: Collection[str] = (),
 ) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection holding every analyst relation as a view over ``output`` (and ``store``).
 
     ``params`` override the defaults in :data:`PARAMS`. Pass ``con`` to add the views to an existing
     connection. A commit a killed run left half done is finished first (waiting up to ``wait`` seconds
     for a run holding the folder). Raises :class:`OutputError` when ``output`` does not exist or holds
-    no committed run (no manifest).
+    no committed run (no manifest), and :class:`~reconcile.exceptions.DamagedFileError` when a file
+    is not what its manifest records (by footer; the files of ``hash_periods`` by hash too).
     """
     out = Path(output).resolve()
     if not out.is_dir():
@@ -228,6 +240,7 @@ def connect_output(
         raise OutputError(f"output folder {out}: cannot finish an interrupted commit: {exc}") from None
     if not _has_files(out / "manifests", "manifest.json"):
         raise OutputError(f"output folder {out} holds no committed run (no manifests/period=*/manifest.json)")
+    _output_check.check_output(out, read_manifests(out), full=set(hash_periods))
     values: dict[str, str | int | None] = {name: p.default for name, p in PARAMS.items()}
     for name, given in (params or {}).items():
         if name not in PARAMS:
@@ -407,7 +420,7 @@ def export_focus(
     if not dest.parent.is_dir():
         raise UsageError(f"--to {dest}: the folder {dest.parent} does not exist")
     partial = _check_coverage(Path(output), wanted, allow_partial=allow_partial)
-    con = connect_output(output, params=merged)
+    con = connect_output(output, params=merged, hash_periods=_output_check.covering(wanted.name))
     tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
     try:
         with (

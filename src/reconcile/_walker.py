@@ -17,6 +17,13 @@ DuckDB connection:
 
 A checkpoint is the exact state of the full walk at its midnight, so rows and ``run_id`` are those of
 the full walk whatever path was taken; tests compare the two.
+
+Integrity (``_integrity``): every events file a walk reads is checked in full against the record
+``store.json`` holds (size, rows, SHA-256) before DuckDB reads it, so a damaged store file stops the
+walk with one line naming it, never a bill from other events under the same ``run_id``. A damaged
+checkpoint (its files or its base's not the recorded ones) is passed over with a warning on stderr
+and removed when the store may be written; the walk starts from an older one (or from the start),
+with the same rows.
 """
 
 from __future__ import annotations
@@ -28,11 +35,13 @@ from pathlib import Path
 import duckdb
 
 from reconcile import _pair
-from reconcile._checkpoint import Checkpoints, kept_past_daily, retained
+from reconcile._checkpoint import Checkpoint, Checkpoints, kept_past_daily, retained
+from reconcile._integrity import digest
 from reconcile._pair import AsOf, Roles
 from reconcile._period import date_to_ns, format_ns, ns_to_date
 from reconcile._progress import Progress
 from reconcile._store import IngestEntry, Store
+from reconcile.exceptions import DamagedFileError
 
 
 def next_month(day: dt.date) -> dt.date:
@@ -66,7 +75,8 @@ class Walker:
         self.progress = progress
         self.entries: list[IngestEntry] = store.ingests()
         self.first_ns = store.first_instants(self.entries)
-        self.checkpoints = Checkpoints(store.checkpoints_dir)
+        self._summaries: dict[int, str] = {}
+        self.checkpoints = Checkpoints(store.checkpoints_dir, self.summarised)
         self.full = full  # walk every event from the start in one window: no checkpoint read or written
         self.write_checkpoints = write_checkpoints and not full
         self._state = _State(None, Roles())
@@ -80,6 +90,19 @@ class Walker:
     def basis(self, at_ns: int) -> tuple[str, ...]:
         """The ingests holding at least one event before ``at_ns``, sorted."""
         return tuple(sorted(i for i, first in self.first_ns.items() if first is not None and first < at_ns))
+
+    def summarised(self, at_ns: int) -> str:
+        """The digest of the records of the events files a checkpoint at ``at_ns`` summarises: those
+        of its basis on the days before it (``_integrity.digest``)."""
+        if at_ns not in self._summaries:
+            basis = set(self.basis(at_ns))
+            last = ns_to_date(at_ns - 1)
+            files = self.store.event_files(None, last, entries=[e for e in self.entries if e.id in basis])
+            records = self.store.records(self.entries)
+            self._summaries[at_ns] = digest(
+                (name, records.get(name)) for name in (self.store.relative(f) for f in files)
+            )
+        return self._summaries[at_ns]
 
     def _earliest_day(self) -> dt.date | None:
         firsts = [f for f in self.first_ns.values() if f is not None]
@@ -104,15 +127,25 @@ class Walker:
         """``events``: the snapshot's events files of the days of ``[from_ns, to_ns)``."""
         first_day = None if from_ns is None else ns_to_date(from_ns)
         last_day = ns_to_date(to_ns - 1)
-        _pair.register_events(self.con, self.store.event_files(first_day, last_day, entries=self.entries))
+        files = self.store.event_files(first_day, last_day, entries=self.entries)
+        self.store.check_files(files, full=True, entries=self.entries)
+        _pair.register_events(self.con, files)
 
     # --- the walk -----------------------------------------------------------------------------
 
     def walk(self, from_ns: int, to_ns: int) -> None:
         """Walk so that every cut-off in ``(from_ns, to_ns]`` can be read (module doc)."""
-        cp = None if self.full else self.checkpoints.latest_valid(from_ns, self.basis)
+        cp = None
+        while not self.full:
+            cp = self.checkpoints.latest_valid(from_ns, self.basis, on_damage=self._damaged)
+            if cp is None:
+                break
+            try:
+                self._base = self.checkpoints.load(self.con, cp, self.scratch)
+                break
+            except DamagedFileError as exc:
+                self._damaged(exc)
         if cp is not None:
-            self._base = self.checkpoints.load(self.con, cp, self.scratch)
             self._state = _State(cp.at_ns, cp.roles)
             self.progress.note(f"pairing: from the checkpoint at {format_ns(cp.at_ns)}")
         else:
@@ -128,6 +161,31 @@ class Walker:
         self._scope_key = None  # (the walk reads every resource again)
         self.walk_to_ns = to_ns
         self._save_midnights(to_ns)
+
+    def starting_checkpoint(self, from_ns: int) -> Checkpoint | None:
+        """The checkpoint a walk from ``from_ns`` starts at: the latest valid one whose files (and
+        its base's) match their records in full; damaged ones passed over as :meth:`walk` does
+        (the Spark engine's plan)."""
+        while True:
+            cp = self.checkpoints.latest_valid(from_ns, self.basis, on_damage=self._damaged)
+            if cp is None:
+                return None
+            base = next((b for b in self.checkpoints.all() if b.day == cp.seen_base), cp)
+            damaged = cp.damage(full=True) or (base.damage(full=True) if base is not cp else None)
+            if damaged is None:
+                return cp
+            self.checkpoints.skip.add(cp.day)
+            self._damaged(damaged)
+
+    def _damaged(self, exc: DamagedFileError) -> None:
+        """Say that a checkpoint is damaged and passed over; remove it when the store may be written."""
+        folder = Path(exc.path).parent
+        day = dt.date.fromisoformat(folder.name.removeprefix("at="))
+        removed = self.write_checkpoints and self.checkpoints.discard(day)
+        self.progress.warn(
+            f"{exc.path}: damaged checkpoint file (expected {exc.expected}, found {exc.found}):"
+            f" walking from an older checkpoint instead{'; removed it' if removed else ''}"
+        )
 
     def _advance(self, to_ns: int) -> None:
         """Walk the state forward to the midnight ``to_ns`` (one step of a long walk)."""
@@ -167,7 +225,7 @@ class Walker:
         candidates = [d for d in candidates if date_to_ns(d) <= to_ns]
         if not candidates:
             return []
-        existing = [cp.day for cp in self.checkpoints.all() if cp.valid(self.basis)]
+        existing = [cp.day for cp in self.checkpoints.all() if cp.valid(self.basis, self.summarised)]
         keep = retained([*existing, *candidates], max([*existing, *candidates]))
         return [d for d in candidates if d in keep and (d == candidates[-1] or kept_past_daily(d))]
 
@@ -199,7 +257,7 @@ class Walker:
         if not self.write_checkpoints or self.checkpoint_error is not None:
             return
         if not keep_always:
-            existing = [cp.day for cp in self.checkpoints.all() if cp.valid(self.basis)]
+            existing = [cp.day for cp in self.checkpoints.all() if cp.valid(self.basis, self.summarised)]
             if day not in retained([*existing, day], max([*existing, day])):
                 return
         try:
@@ -209,6 +267,7 @@ class Walker:
                 basis=self.basis(date_to_ns(day)),
                 roles=roles,
                 seen_base=None if full_seen else self._base,
+                store_files=self.summarised(date_to_ns(day)),
             )
         except OSError as exc:  # a read-only store: the run goes on, slower next time
             self.checkpoint_error = f"checkpoint at {day} not written: {exc.strerror or exc}"

@@ -34,7 +34,7 @@ import secrets
 import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
@@ -50,6 +50,7 @@ from reconcile._files import (
     read_json,
     write_json_atomic,
 )
+from reconcile._integrity import FileRecord, record_files
 from reconcile._manifest import Manifest
 from reconcile._period import Period, format_ns
 from reconcile._signals import critical
@@ -141,6 +142,7 @@ class Staged:
     root: Path  # OUT/.staging/<token>
     files: dict[str, list[Path]]  # table -> its staged files
     rows: dict[str, int]  # table -> rows in them
+    records: dict[str, FileRecord] = field(default_factory=dict)  # path relative to ``root`` -> record
 
 
 class OutputFolder:
@@ -247,7 +249,7 @@ class OutputFolder:
                 _staging.write_files(batch.con, jobs, after_first=lambda: _faults.point("staging"))
                 roots = {s.period.name: s.root for s in staged}
                 _staging.stage_slices(batch, [list(batch.units)] if chunks is None else chunks, price, roots)
-                return [replace(s, rows=self._check_staged(batch.con, s)) for s in staged]
+                return [self._check_staged(batch.con, s) for s in staged]
             except BaseException:
                 self.discard(staged)
                 raise
@@ -272,8 +274,7 @@ class OutputFolder:
             if missing:
                 raise OutputError(f"period {period.name}: nothing staged in {missing[0]}")
             files[table] = sorted(f for d in dirs for f in d.glob("*.parquet"))
-        staged = Staged(period, run_id, token, root, files, {})
-        return replace(staged, rows=self._check_staged(con, staged))
+        return self._check_staged(con, Staged(period, run_id, token, root, files, {}))
 
     def _bind(self, periods: Sequence[Period]) -> None:
         """Check the folder takes these periods (its output format, its one period length) and bind
@@ -304,18 +305,19 @@ class OutputFolder:
                     self.path / "output.json", {"format": OUTPUT_FORMAT, "period_length": length}
                 )
 
-    def _check_staged(self, con: duckdb.DuckDBPyConnection, staged: Staged) -> dict[str, int]:
-        """The rows of each table's staged files; OutputError if their columns are not the SPEC's."""
-        rows = {}
+    def _check_staged(self, con: duckdb.DuckDBPyConnection, staged: Staged) -> Staged:
+        """``staged`` with its rows per table and the record of each file (size, rows, SHA-256: the
+        manifest's ``files``); OutputError if their columns are not the SPEC's."""
         for table, files in staged.files.items():
             rel = con.sql(
                 "SELECT * FROM read_parquet(?, hive_partitioning = false)", params=[literals(files)]
             )
             _staging.check_columns(rel, table, _staging.SPEC_COLUMNS[table])
-            rows[table] = _count(
-                con, "SELECT coalesce(sum(num_rows), 0) FROM parquet_file_metadata(?)", [literals(files)]
-            )
-        return rows
+        paths = [f for table in staged.files for f in staged.files[table]]
+        records = dict(zip(paths, record_files(paths), strict=True))
+        rows = {t: sum(records[f].rows for f in files) for t, files in staged.files.items()}
+        named = {f.relative_to(staged.root).as_posix(): r for f, r in records.items()}
+        return replace(staged, rows=rows, records=named)
 
     def commit(self, staged: Staged, manifest: Manifest) -> WriteResult:
         """Commit one staged period atomically with ``manifest`` (its row counts, version and commit
@@ -395,6 +397,7 @@ class OutputFolder:
             manifest,
             replaces=replaces,
             rows=dict(staged.rows),
+            files=dict(staged.records),
             version=version,
             committed_at=format_ns(time.time_ns()),
         )
@@ -404,11 +407,6 @@ class OutputFolder:
         """Remove what is left of staged periods (a committed one's staging is gone already)."""
         for item in staged:
             shutil.rmtree(item.root, ignore_errors=True)
-
-
-def _count(con: duckdb.DuckDBPyConnection, sql: str, params: list[object]) -> int:
-    """The single integer a ``count(*)`` query returns (fetched fully, so the connection is free)."""
-    return int(con.execute(sql, params).fetchall()[0][0])
 
 
 def _output_meta(root: Path) -> dict[str, object] | None:
@@ -481,6 +479,9 @@ def read_output(path: str | Path, *, wait: float = 30.0) -> OutputTables:
     manifests = read_manifests(root)
     if not manifests:
         raise OutputError(f"output folder {root} holds no committed run")
+    from reconcile._output_check import check_output  # noqa: PLC0415 - (it reads this module's manifests)
+
+    check_output(root, manifests)  # every file by its footer (docs/OPERATIONS.md, "What is checked")
 
     def scan(table: str) -> pl.LazyFrame:
         files = sorted(str(p) for p in (root / table).glob("*=*/*.parquet"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from os import PathLike
+
 
 class ReconcileError(Exception):
     """Base class: the job could not be done. The message names the bad file, line or value."""
@@ -51,6 +53,21 @@ class InterruptedRunError(ReconcileError):
     def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class DamagedFileError(ReconcileError):
+    """A file the engine wrote is not the file it reads: missing, or its size, row count or content
+    hash is not the one recorded when it was committed (``reconcile verify`` lists every such file
+    and what it affects). ``path`` is the file; ``expected`` and ``found`` say what differs."""
+
+    def __init__(self, path: str | PathLike[str], expected: str, found: str, hint: str = "") -> None:
+        self.path = str(path)
+        self.expected = expected
+        self.found = found
+        self.hint = hint
+        super().__init__(
+            f"damaged file {self.path}: expected {expected}, found {found}" + (f"; {hint}" if hint else "")
+        )
 
 
 class ResourceError(ReconcileError):

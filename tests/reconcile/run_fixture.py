@@ -108,12 +108,15 @@ def exact(table: pa.Table) -> pa.Table:
     return pa.table(columns, names=table.column_names)
 
 
-HISTORY_KEYS = ("version", "replaces", "committed_at")
+HISTORY_KEYS = ("version", "replaces", "committed_at", "files")
+# (files: the records of the committed files, whose bytes are not what a run computes: the same rows
+# may be encoded in other row groups)
 
 
 def without_history(manifests: Mapping[str, Manifest]) -> dict[str, JsonObject]:
     """Manifests as written, without the bill's history (its version, the run it replaced, when it
-    was committed): what came before a run, not what it computed."""
+    was committed) and its files' records: what came before a run, or how its rows were encoded,
+    not what it computed."""
     return {k: {f: v for f, v in m.to_json().items() if f not in HISTORY_KEYS} for k, m in manifests.items()}
 
 
@@ -139,7 +142,8 @@ def bare_manifest(run_id: str, period: str) -> Manifest:
 def output_rows(out: Path) -> dict[str, Any]:
     """Every row of an output folder, by table, sorted; and its manifests without library versions,
     ``reused`` (which committed run a restatement kept rows from: the path, not the result) and the
-    bill's history (``version``, ``replaces``, ``committed_at``: what came before, not this result)."""
+    bill's history (``version``, ``replaces``, ``committed_at``: what came before, not this result)
+    and the files' records (how the rows were encoded)."""
     tables = {}
     for table in ("slices", "intervals", "anomalies"):
         files = sorted(out.glob(f"{table}/*/*.parquet"))
@@ -148,7 +152,7 @@ def output_rows(out: Path) -> dict[str, Any]:
     manifests = {}
     for file in sorted(out.glob("manifests/*/manifest.json")):
         doc = json.loads(file.read_text())
-        for key in ("versions", "reused", "version", "replaces", "committed_at"):
+        for key in ("versions", "reused", "version", "replaces", "committed_at", "files"):
             doc.pop(key)
         manifests[file.parent.name] = doc
     return {"tables": tables, "manifests": manifests}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import threading
 import time
@@ -78,6 +79,7 @@ def test_commit_makes_files_visible_in_order(tmp_path: Path) -> None:
     assert [r["ingest_id"] for r in store.ingest_records()] == [first, second]
     assert store.files_state() == {"/a": FileState(20, 4, "cd", compressed=False)}
     manifest = json.loads(store.catalog_path.read_text())
+    records = [entry.pop("files") for entry in manifest["ingests"]]
     assert manifest == {
         "format": 2,
         "ingests": [
@@ -85,6 +87,16 @@ def test_commit_makes_files_visible_in_order(tmp_path: Path) -> None:
             {"id": second, "events": 0, "first_ns": None, "last_ns": None, "days": {}},
         ],
     }
+    # each ingest records its one file, its rejects, as committed (size, rows, hash)
+    for ingest_id, files in zip([first, second], records, strict=True):
+        rejects = store.rejects_path(ingest_id)
+        assert files == {
+            f"rejects/{ingest_id}.parquet": {
+                "bytes": rejects.stat().st_size,
+                "rows": 0,
+                "sha256": hashlib.sha256(rejects.read_bytes()).hexdigest(),
+            }
+        }
 
 
 def test_events_are_partitioned_by_utc_day_and_read_by_days(tmp_path: Path) -> None:

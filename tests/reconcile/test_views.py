@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import re
 import shutil
 from collections import defaultdict
@@ -471,6 +472,10 @@ def test_empty_base_relations_have_the_engines_column_types(tmp_path: Path) -> N
     real = connect_output(out)
     bare = tmp_path / "bare"
     shutil.copytree(out / "manifests", bare / "manifests")
+    for file in bare.glob("manifests/*/manifest.json"):  # (as written before the files were recorded)
+        document = json.loads(file.read_text())
+        del document["files"], document["rows"]
+        file.write_text(json.dumps(document))
     empty = connect_output(bare)
     try:
         for name in ("slices", "intervals", "anomalies"):

@@ -102,7 +102,7 @@ class SparkRuns:
                 " by day; the next `reconcile ingest` upgrades it, then run the Spark engine"
             )
         from_ns = min(p.start_ns for p, _ in periods)
-        cp = None if walker.full else walker.checkpoints.latest_valid(from_ns, walker.basis)
+        cp = None if walker.full else walker.starting_checkpoint(from_ns)
         self._start = cp
         self.walk_from_ns = None if cp is None else cp.at_ns
         self.start_roles = Roles() if cp is None else cp.roles
@@ -233,10 +233,12 @@ class SparkRuns:
         return self.spark
 
     def _store_files(self, job: BucketJob) -> list[Path]:
-        """The store's events files of the walk's days."""
+        """The store's events files of the walk's days, checked against their records in full."""
         walker = self.session.walker
         first_day = None if job.walk_from_ns is None else ns_to_date(job.walk_from_ns)
-        return walker.store.event_files(first_day, ns_to_date(job.walk_to_ns - 1), entries=walker.entries)
+        files = walker.store.event_files(first_day, ns_to_date(job.walk_to_ns - 1), entries=walker.entries)
+        walker.store.check_files(files, full=True, entries=walker.entries)  # (by hash: ``_integrity``)
+        return files
 
     def _inputs(self, spark: SparkSession, job: BucketJob, files: Sequence[str]) -> DataFrame:
         """The walk's events (``files``), and the starting state's open starts and seen resources, one
