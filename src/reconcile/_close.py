@@ -31,6 +31,7 @@ from reconcile._engine import engine_errors
 from reconcile._files import private_files
 from reconcile._integrity import record_files, records_to_json
 from reconcile._jsonvalue import JsonObject, JsonValue
+from reconcile._output_check import naming_damage
 from reconcile._period import Period, format_ns, parse_period
 from reconcile._staging import check_columns
 from reconcile._versions import current_version
@@ -176,7 +177,7 @@ def _issue(
     con = connect_output(root, wait=0.0, hash_periods=periods)
     step = f"close: cannot issue the invoice lines of {first_day:%Y-%m}"
     try:
-        with engine_errors(step, where=str(folder), error=OutputError):
+        with engine_errors(step, where=str(folder), error=OutputError), naming_damage(root):
             rel = con.sql(
                 "SELECT * FROM invoice_lines WHERE invoice_month = ?"
                 " ORDER BY tenant_id NULLS LAST, currency, charge_class DESC, corrects_month, family, meter",

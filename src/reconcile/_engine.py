@@ -135,6 +135,12 @@ def is_disk_full(exc: BaseException) -> bool:
     )
 
 
+def is_read_failure(exc: BaseException) -> bool:
+    """Whether a DuckDB error may come from a damaged file it read (a zstd page that does not
+    decompress, a Thrift header that does not parse, a buffer read past its end), not from the query."""
+    return isinstance(exc, duckdb.InvalidInputException | duckdb.IOException) or type(exc) is duckdb.Error
+
+
 def is_parallel_csv_refusal(exc: BaseException) -> bool:
     """Whether DuckDB's parallel CSV reader refused a file it reads single-threaded."""
     return isinstance(exc, duckdb.Error) and "Parallel CSV Reader" in str(exc)

@@ -19,14 +19,19 @@ reads in full (``full``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Container, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
+
+from reconcile._engine import is_read_failure
 from reconcile._integrity import FileRecord, parquet_rows, problem, records_from_json
 from reconcile._manifest import Manifest
 from reconcile._period import parse_period
+from reconcile._write import read_manifests
 from reconcile.exceptions import DamagedFileError, OutputError
 
 TABLES = ("slices", "intervals", "anomalies")
@@ -45,8 +50,9 @@ class Finding:
     month: str | None = None  # the closed month whose issued files hold it
     version: int | None = None  # a kept (replaced) version of ``period``
 
-    def hint(self, root: Path) -> str:
-        """How to recover it (docs/OPERATIONS.md, "Damaged files")."""
+    def hint(self, root: Path, *, scrub: bool = False) -> str:
+        """How to recover it (docs/OPERATIONS.md, "Damaged files"); ``scrub``: as ``verify`` says it
+        (which lists the rest itself)."""
         if self.month is not None:
             return (
                 f"closed month {self.month}'s issued files are never rewritten: restore them from a backup"
@@ -62,10 +68,8 @@ class Finding:
                 "no manifest lists it: move it out of the output folder (or rerun its period),"
                 f" then `reconcile verify --output {root}`"
             )
-        return (
-            f"rerun period {self.period} (`reconcile run --period {self.period} ...`) to rewrite it;"
-            f" `reconcile verify --output {root}` lists what else is damaged"
-        )
+        rerun = f"rerun period {self.period} (`reconcile run --period {self.period} ...`) to rewrite it"
+        return rerun if scrub else f"{rerun}; `reconcile verify --output {root}` lists what else is damaged"
 
     def error(self, root: Path) -> DamagedFileError:
         """This finding as the one-line error a reader stops with."""
@@ -204,6 +208,19 @@ def findings(
     yield from _strays(root, manifests)
     if closed:
         yield from closed_findings(root, full=full is True)
+
+
+@contextlib.contextmanager
+def naming_damage(root: Path) -> Iterator[None]:
+    """Around DuckDB reading an output folder's files: when a read fails as a damaged file would make
+    it fail, check every file in full and raise the damaged one's :class:`DamagedFileError` instead
+    (DuckDB's own line names no file, or a copy); otherwise the DuckDB error as it was."""
+    try:
+        yield
+    except duckdb.Error as exc:
+        if is_read_failure(exc) and root.is_dir():
+            check_output(root, read_manifests(root), full=True)
+        raise
 
 
 def covering(name: str) -> set[str]:

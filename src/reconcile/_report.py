@@ -28,7 +28,7 @@ from reconcile import plots as _plots
 from reconcile._engine import engine_errors
 from reconcile._files import private_files
 from reconcile._manifest import Manifest
-from reconcile._output_check import covering
+from reconcile._output_check import covering, naming_damage
 from reconcile._period import NS_PER_HOUR, Period, parse_duration, parse_period
 from reconcile._views import connect_output
 from reconcile._write import read_manifests
@@ -116,7 +116,10 @@ class _Page:
         """Rows of a SELECT over the relations; ``?`` is the period's first day, then its last, unless
         ``parameters`` are given."""
         bound = parameters if parameters is not None else [self.period.days()[0], self.period.days()[-1]]
-        with engine_errors(f"report of period {self.period.name}", error=OutputError):
+        with (
+            engine_errors(f"report of period {self.period.name}", error=OutputError),
+            naming_damage(self.output),
+        ):
             frame = pl.from_arrow(self.con.sql(sql, params=bound).to_arrow_table())
         assert isinstance(frame, pl.DataFrame)
         return frame

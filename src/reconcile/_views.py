@@ -34,6 +34,7 @@ from reconcile._csv import write_csv
 from reconcile._currency import currency_table
 from reconcile._engine import engine_errors, literal, literals, utc
 from reconcile._files import private_files
+from reconcile._output_check import naming_damage
 from reconcile._period import Period, parse_period
 from reconcile._sql import load_sql, sql_root
 from reconcile._store import Store
@@ -316,7 +317,7 @@ def read_relation_arrow(
     _check_name(name)
     con = connect_output(output, store=store, params=params)
     try:
-        with engine_errors(f"relation {name} over {output}", error=OutputError):
+        with engine_errors(f"relation {name} over {output}", error=OutputError), naming_damage(Path(output)):
             rel = con.table(name)
             return (rel if limit is None else rel.limit(_limit(limit))).to_arrow_table()
     finally:
@@ -364,7 +365,7 @@ def read_query(
         raise UsageError(f"--query: only a SELECT may run here, not {statements[0].type.name}")
     con = connect_output(output, store=store, params=params)
     try:
-        with engine_errors("--query", error=UsageError):
+        with engine_errors("--query", error=UsageError), naming_damage(Path(output)):
             rel = con.sql(statements[0].query.rstrip().rstrip(";"), params=list(parameters or []))
             table = (rel if limit is None else rel.limit(_limit(limit))).to_arrow_table()
     finally:
@@ -426,6 +427,7 @@ def export_focus(
         with (
             private_files(),
             engine_errors(f"export focus to {dest}", where=str(dest.parent), error=OutputError),
+            naming_damage(Path(output)),
         ):
             # every row says whether the export covers its whole period (a FOCUS x_ column)
             rel = con.sql("SELECT *, CAST(? AS BOOLEAN) AS x_PartialExport FROM focus", params=[partial])

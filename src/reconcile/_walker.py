@@ -36,12 +36,13 @@ import duckdb
 
 from reconcile import _pair
 from reconcile._checkpoint import Checkpoint, Checkpoints, kept_past_daily, retained
+from reconcile._engine import is_read_failure
 from reconcile._integrity import digest
 from reconcile._pair import AsOf, Roles
 from reconcile._period import date_to_ns, format_ns, ns_to_date
 from reconcile._progress import Progress
 from reconcile._store import IngestEntry, Store
-from reconcile.exceptions import DamagedFileError
+from reconcile.exceptions import DamagedFileError, StoreError
 
 
 def next_month(day: dt.date) -> dt.date:
@@ -157,7 +158,7 @@ class Walker:
         begin = "the start" if self._state.at_ns is None else format_ns(self._state.at_ns)
         self.progress.note(f"pairing: events from {begin} to {format_ns(to_ns)}")
         self.register_events(self._state.at_ns, to_ns)
-        _pair.walk(self.con, walk_from_ns=self._state.at_ns, walk_to_ns=to_ns)
+        self._walk_window(to_ns)
         self._scope_key = None  # (the walk reads every resource again)
         self.walk_to_ns = to_ns
         self._save_midnights(to_ns)
@@ -187,11 +188,22 @@ class Walker:
             f" walking from an older checkpoint instead{'; removed it' if removed else ''}"
         )
 
+    def _walk_window(self, to_ns: int) -> None:
+        """Walk the registered events from the state to ``to_ns``; a file DuckDB cannot read (one
+        without a record to check it by, from before records were kept) is a StoreError."""
+        try:
+            _pair.walk(self.con, walk_from_ns=self._state.at_ns, walk_to_ns=to_ns)
+        except duckdb.Error as exc:
+            if not is_read_failure(exc):
+                raise
+            first = str(exc).strip().splitlines()[0]
+            raise StoreError(f"pairing: a file of {self.store.path} cannot be read: {first}") from None
+
     def _advance(self, to_ns: int) -> None:
         """Walk the state forward to the midnight ``to_ns`` (one step of a long walk)."""
         self.progress.note(f"pairing: a step to {format_ns(to_ns)}")
         self.register_events(self._state.at_ns, to_ns)
-        _pair.walk(self.con, walk_from_ns=self._state.at_ns, walk_to_ns=to_ns)
+        self._walk_window(to_ns)
         roles = self._roles_at(to_ns)
         _pair.state_at(self.con, to_ns, full_seen=True)  # (a first of the month: a new base)
         self._maybe_save(ns_to_date(to_ns), roles, keep_always=False, full_seen=True)

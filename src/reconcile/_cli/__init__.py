@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         _nightly.add_nightly,
         _runs.add_demo,
         _runs.add_checkpoints,
+        _runs.add_verify,
         _runs.add_upgrade,
         _bills.add_close,
         _bills.add_diff,
