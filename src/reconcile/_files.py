@@ -99,6 +99,25 @@ def read_json(path: Path, what: str, error: type[ReconcileError] = OutputError) 
         raise error(f"{path}: unreadable {what}: {exc}") from None
 
 
+def read_journal(path: Path) -> tuple[str, list[dict[str, str]]] | None:
+    """The token and swaps of an output folder's commit journal (None: no commit in progress);
+    OutputError naming it when it is unreadable or damaged (then the commit cannot be finished)."""
+    journal = read_json(path, "commit journal")
+    if journal is None:
+        return None
+    swaps = journal.get("swaps") if isinstance(journal, dict) else None
+    keys = ("target", "source", "trash")
+    if not isinstance(journal, dict) or not isinstance(swaps, list):
+        swaps = None
+    elif all(isinstance(s, dict) and all(isinstance(s.get(k), str) for k in keys) for s in swaps):
+        return str(journal.get("token", "")), [{k: str(s[k]) for k in keys} for s in swaps]
+    raise OutputError(
+        f"{path}: damaged commit journal (no list of swaps): the commit it stood for cannot be"
+        f" finished; run `reconcile verify --output {path.parent}`, move the journal out of the folder"
+        ' and rerun the periods verify names (docs/OPERATIONS.md, "Damaged files")'
+    )
+
+
 def flock_exclusive(fd: int, *, wait: float, busy: Callable[[str], str]) -> None:
     """Take the exclusive flock on the open lock file ``fd``, polling up to ``wait`` seconds.
 

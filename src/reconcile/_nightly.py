@@ -82,11 +82,18 @@ def plan_nightly(
 
 
 def _today(today: str | dt.date | None) -> dt.date:
+    """The day the nightly takes as today: the clock's UTC date, or an earlier one given (a later one
+    would bill a day that has not ended as final: refused, as ``run`` refuses such a period)."""
+    clock = dt.datetime.now(dt.UTC).date()
     if today is None:
-        return dt.datetime.now(dt.UTC).date()
-    if isinstance(today, str):
-        return parse_date(today, what="today")
-    return today
+        return clock
+    day = parse_date(today, what="today") if isinstance(today, str) else today
+    if day > clock:
+        raise UsageError(
+            f"--today {day.isoformat()} is later than today ({clock.isoformat()}, UTC): its yesterday"
+            f" {day - dt.timedelta(days=1)} has not ended, and the nightly bills only ended days"
+        )
+    return day
 
 
 def nightly(

@@ -18,6 +18,7 @@ from pathlib import Path
 from reconcile import _output_check
 from reconcile._checkpoint import Checkpoints
 from reconcile._close import closed_months
+from reconcile._files import read_journal
 from reconcile._integrity import FileRecord, parquet_rows, problem
 from reconcile._jsonvalue import JsonObject
 from reconcile._manifest import Manifest
@@ -281,14 +282,19 @@ def _scrub_output(scrub: _Scrub, root: Path, closed: set[str]) -> None:
         raise UsageError(f"output folder {root} does not exist")
     journal = root / ".journal.json"
     if journal.exists():
-        wrong = _json_problem(journal)
+        try:
+            read_journal(journal)
+            wrong = None
+        except OutputError:
+            wrong = ("a commit journal listing its swaps", "none readable")
         if wrong is not None:
             scrub.add(
                 journal,
                 wrong,
                 "commit journal",
-                "the commit it names: every reader and run of the folder stops",
-                'see docs/OPERATIONS.md, "Damaged files"',
+                "every reader and run of the folder, which stop until it is moved",
+                "move it out of the folder, then rerun the periods this scrub names"
+                ' (docs/OPERATIONS.md, "Damaged files")',
             )
     manifests = _manifests(scrub, root, closed)
     for manifest in manifests.values():

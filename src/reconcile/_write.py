@@ -47,6 +47,7 @@ from reconcile._files import (
     fsync_tree,
     lock_output,
     private_files,
+    read_journal,
     read_json,
     write_json_atomic,
 )
@@ -73,12 +74,11 @@ _DATA = "data_0.parquet"  # the name DuckDB's partitioned writer would give: rea
 def _roll_forward(root: Path) -> bool:
     """Finish an interrupted commit, if the journal says there is one. True if it did something."""
     journal_path = root / _JOURNAL
-    journal = read_json(journal_path, "commit journal")
+    journal = read_journal(journal_path)
     if journal is None:
         return False
-    if not isinstance(journal, dict):
-        raise OutputError(f"{journal_path}: unreadable commit journal: not a JSON object")
-    for number, swap in enumerate(journal["swaps"]):
+    token, swaps = journal
+    for number, swap in enumerate(swaps):
         target, source, trash = root / swap["target"], root / swap["source"], root / swap["trash"]
         if not source.exists():
             continue  # this swap was done
@@ -94,12 +94,13 @@ def _roll_forward(root: Path) -> bool:
             _faults.point("swap")  # half old, half new on disk: the journal finishes it
     _faults.point("swapped")
     # every folder a swap renamed into (history/period=P/ too), before the journal goes
-    for folder in sorted({(root / s["target"]).parent for s in journal["swaps"]}):
+    for folder in sorted({(root / s["target"]).parent for s in swaps}):
         fsync_path(folder)
     journal_path.unlink()
     fsync_path(root)
-    shutil.rmtree(root / _STAGING / journal["token"], ignore_errors=True)
-    shutil.rmtree(root / _TRASH / journal["token"], ignore_errors=True)
+    if token:
+        shutil.rmtree(root / _STAGING / token, ignore_errors=True)
+        shutil.rmtree(root / _TRASH / token, ignore_errors=True)
     for leftover in (_STAGING, _TRASH):
         with contextlib.suppress(OSError):
             (root / leftover).rmdir()  # only when empty: another run may be staging there
