@@ -187,8 +187,20 @@ class Checkpoints:
 
     @contextlib.contextmanager
     def _locked(self, mode: int) -> Iterator[None]:
-        make_private_dir(self.folder)
-        fd = open_lock_file(self.folder)
+        """Hold ``checkpoints/.lock`` (``mode``: shared to read, exclusive to write). A store that may
+        not be written (read-only, immutable) is read under the lock file opened read-only, or, when
+        there is none, without a lock: nothing can replace a checkpoint there."""
+        try:
+            make_private_dir(self.folder)
+            fd = open_lock_file(self.folder)
+        except OSError:
+            if mode != fcntl.LOCK_SH:
+                raise
+            try:
+                fd = os.open(self.folder / ".lock", os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                yield
+                return
         try:
             fcntl.flock(fd, mode)
             yield
