@@ -285,6 +285,10 @@ def write_report(
         raise UsageError(f"--to {dest}: the file name must end in .html")
     if not dest.parent.is_dir():
         raise UsageError(f"--to {dest}: the folder {dest.parent} does not exist")
+    if dest.is_dir():
+        raise UsageError(
+            f"--to {dest} is a folder: give the file to write in it, e.g. {dest / 'report.html'}"
+        )
     root = Path(output)
     manifests = read_manifests(root) if root.is_dir() else {}
     days = {d.isoformat() for d in wanted.days()}
@@ -313,7 +317,14 @@ def write_report(
     body = "".join(page.parts) + f"<script>{_SCRIPT}</script>"
     text = f'<!doctype html><html lang="en">{head}<body>{lead}{body}</body></html>\n'
     tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
-    with private_files():
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, dest)
+    try:
+        with private_files():
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, dest)
+    except OSError as exc:
+        raise OutputError(
+            f"report of period {wanted.name}: cannot write {dest}: {exc.strerror or exc}"
+        ) from None
+    finally:
+        tmp.unlink(missing_ok=True)
     return ReportSummary(wanted.name, str(dest), SECTIONS, page.images, len(text.encode("utf-8")))

@@ -420,6 +420,10 @@ def export_focus(
     merged["period"] = period
     if not dest.parent.is_dir():
         raise UsageError(f"--to {dest}: the folder {dest.parent} does not exist")
+    if dest.is_dir():
+        raise UsageError(
+            f"--to {dest} is a folder: give the file to write in it, e.g. {dest / 'focus'}{suffix}"
+        )
     partial = _check_coverage(Path(output), wanted, allow_partial=allow_partial)
     con = connect_output(output, params=merged, hash_periods=_output_check.covering(wanted.name))
     tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
