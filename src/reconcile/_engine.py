@@ -7,7 +7,8 @@
   without them are passed as they are. Paths DuckDB writes (``COPY ... TO``) are never patterns.
 - :func:`engine_errors` maps DuckDB's exceptions to the project's: out of memory and a full disk
   become :class:`~reconcile.exceptions.ResourceError` naming the step (and the memory limit and how to
-  raise it), an interrupted query becomes :class:`KeyboardInterrupt` (exit 130), and, when the caller
+  raise it), an interrupted query becomes :class:`KeyboardInterrupt` (exit 130; ``Terminated``, exit
+  143, when SIGTERM stopped it: ``_signals.interruption``), and, when the caller
   names the project's error for its step (``error=OutputError``), any other DuckDB error becomes that
   one, saying the step and DuckDB's first line. DuckDB has no exception type for a full disk or for
   its parallel CSV reader's refusal: its error text is read here, and only here.
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import duckdb
 
+from reconcile._signals import interruption
 from reconcile.exceptions import ReconcileError, ResourceError, UsageError
 
 _GLOB = re.compile(r"([*?\[])")
@@ -169,7 +171,7 @@ def engine_errors(
             f" (DuckDB said: {_first_line(exc)})"
         ) from exc
     except duckdb.InterruptException as exc:
-        raise KeyboardInterrupt from exc
+        raise interruption() from exc
     except (duckdb.IOException, OSError) as exc:
         if not is_disk_full(exc):
             if error is None or not isinstance(exc, duckdb.Error):

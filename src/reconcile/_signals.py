@@ -4,8 +4,9 @@
 ``BaseException``, as ``KeyboardInterrupt`` is) in the main thread, unless a :func:`critical` section
 is running: a commit's journal and swaps then finish first and the exception is raised as the
 section ends. So every period is committed whole or not at all, and the command line says which
-periods were committed before it exits 143 (130 for Ctrl-C). A DuckDB query in progress finishes
-before Python sees the signal (a day's query takes seconds; systemd waits 90 s by default).
+periods were committed before it exits 143 (130 for Ctrl-C). A DuckDB query in progress checks for
+signals as it runs: it stops with its own ``InterruptException`` when the handler raised, and
+:func:`interruption` says which signal that was (SIGTERM: :class:`Terminated`, so exit 143 still).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class Terminated(BaseException):
 
 _state = threading.local()
 _pending: list[int] = []
+_raised: list[int] = []  # the signals the handler raised, newest last (a query may swallow them)
 
 
 def _in_critical() -> bool:
@@ -40,7 +42,18 @@ def _handler(signum: int, _frame: FrameType | None) -> None:
     if _in_critical():
         _pending.append(signum)  # raised when the commit in progress is done
         return
+    _raised.append(signum)
     raise Terminated(signum)
+
+
+def interruption() -> BaseException:
+    """What an interrupted DuckDB query stands for: :class:`Terminated` when the SIGTERM handler
+    raised inside it (DuckDB reports it as its own interruption), else ``KeyboardInterrupt``."""
+    if _raised:
+        signum = _raised[-1]
+        _raised.clear()
+        return Terminated(signum)
+    return KeyboardInterrupt()
 
 
 @contextlib.contextmanager

@@ -25,7 +25,7 @@ from reconcile._cli._base import (
     Parser,
     common_options,
 )
-from reconcile._signals import EXIT_SIGINT, EXIT_SIGTERM, Terminated, terminable
+from reconcile._signals import EXIT_SIGINT, EXIT_SIGTERM, Terminated, interruption, terminable
 from reconcile.exceptions import InterruptedRunError, ReconcileError, UsageError
 
 
@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every command."""
     parser = Parser(prog="reconcile", description="Turn metering ledgers into priced billing intervals.")
     parser.add_argument("--version", action="version", version=f"reconcile {_version()}")
-    common_options(parser)
+    common_options(parser, top=True)
     sub: argparse._SubParsersAction[argparse.ArgumentParser] = parser.add_subparsers(
         dest="command", metavar="COMMAND", parser_class=Parser
     )
@@ -113,6 +113,9 @@ def _exit_code(exc: BaseException, *, debug: bool) -> int:
 def _unforeseen(exc: Exception) -> int:
     """One line for an exception no handler foresaw; Ctrl-C inside a DuckDB query is an interruption."""
     if type(exc).__name__ == "InterruptException" or str(exc) == "Query interrupted":
+        if isinstance(interruption(), Terminated):  # SIGTERM while DuckDB ran a query
+            print("error: terminated (SIGTERM)", file=sys.stderr)
+            return EXIT_SIGTERM
         print("error: interrupted", file=sys.stderr)  # Ctrl-C while DuckDB ran a query
         return EXIT_SIGINT
     first = str(exc).splitlines()[0] if str(exc) else ""

@@ -110,9 +110,15 @@ def spark_options(args: argparse.Namespace | NightlyOptions) -> SparkOptions | N
     )
 
 
-def common_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--quiet", action="store_true", help="no progress on stderr (default: progress on)")
-    p.add_argument("--debug", action="store_true", help="print tracebacks on errors")
+def common_options(p: argparse.ArgumentParser, *, top: bool = False) -> None:
+    """``--quiet`` and ``--debug``, taken before the command (``top``: the main parser's, default
+    False) or after it (a command's: given or not, it never resets what was given before the
+    command: argparse copies a command's defaults over the main parser's values)."""
+    default = False if top else argparse.SUPPRESS
+    p.add_argument(
+        "--quiet", action="store_true", default=default, help="no progress on stderr (default: progress on)"
+    )
+    p.add_argument("--debug", action="store_true", default=default, help="print tracebacks on errors")
 
 
 def print_run(summary: RunSummary, *, heading: bool = True) -> None:
