@@ -306,6 +306,7 @@ def _write(
     with engine_errors("ingest: writing events", memory_limit=MEMORY_LIMIT, where=str(target.path)):
         _dedupe.register(con, parsed, sources)
         _dedupe.check_rows(con, parsed)
+        known = _dedupe.known_rejects(con, target.reject_files() if target.exists() else [], parsed)
         # duplicates share their instant: only the store's files of the days these events fall on
         days = {str(d) for (d,) in con.execute(load_sql("engine/ingest/ingest_days")).fetchall()}
         store_files = [literal(f) for f in target.event_files_of_days(days)] if target.exists() else []
@@ -327,7 +328,7 @@ def _write(
         con.execute(copy_events_by_day(load_sql("engine/ingest/new_events")), [str(writer.events_stage)])
         _faults.point("after-events")
         con.execute(_dedupe.copy_zstd(_dedupe.rejects_query()), [str(writer.rejects_tmp)])
-        return _dedupe.count(con, parsed, writer.events_stage, writer.rejects_tmp)
+        return _dedupe.count(con, parsed, writer.events_stage, writer.rejects_tmp, known=known)
 
 
 def _summary(
@@ -346,7 +347,7 @@ def _summary(
         store=str(store.path) if store is not None else None,
         lines=counts.lines + pending,
         events=counts.events,
-        duplicates=counts.candidates - counts.events,
+        duplicates=counts.candidates - counts.events + counts.repeated_rejects,
         pending=pending,
         rejects=rejects,
         bytes_read=sum(p.consumed_bytes - p.start_bytes for p in plans if not p.unchanged),

@@ -6,6 +6,10 @@ read more than once are found in parts of ``DEDUPE_PART_LINES`` lines, by hash, 
 grow with the ingest. New events (``new_events.sql``) and rejects (``rejects.sql``) are written as
 zstd Parquet (level 1: cheaper than DuckDB's default 3, and no bigger here).
 
+A line the store rejected already (same file, same line: a file read again from its first line
+because ``files.json`` was lost or rewritten) is not stored again: like an event read again, it
+counts as a duplicate (:func:`known_rejects`).
+
 Before anything is committed the counts are checked: each file gave exactly the rows the Python pass
 counted (``lines``), the lines it classified itself are all there, and ``lines = events + duplicates +
 rejects + pending`` over the files actually written. An ingest that fails the check stops with an
@@ -74,6 +78,7 @@ class Counts:
     events: int
     rejects: dict[str, int]
     sample: list[str]  # the first rejects as file:line: code
+    repeated_rejects: int = 0  # rejected lines the store holds already: duplicates, not stored again
 
 
 def _empty_table(con: duckdb.DuckDBPyConnection, name: str, schema: object) -> None:
@@ -172,15 +177,53 @@ def copy_zstd(query: str) -> str:
     return f"COPY ({query}) TO ? (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)"
 
 
+def known_rejects(
+    con: duckdb.DuckDBPyConnection, store_rejects: Sequence[Path], parsed: Sequence[Parsed]
+) -> bool:
+    """``known_rejects``: (source_file, source_line) of the store's rejects from the files this ingest
+    reads from their first line (new files, or files read again because ``files.json`` was lost);
+    True when there are any."""
+    again = sorted({str(p.prepared.plan.path) for p in parsed if p.prepared.plan.start_lines == 0})
+    con.execute("CREATE OR REPLACE TEMP TABLE known_rejects (source_file VARCHAR, source_line BIGINT)")
+    if not store_rejects or not again:
+        return False
+    set_var(con, "known_reject_files", literals(store_rejects))
+    set_var(con, "again_files", again)
+    con.execute(
+        "INSERT INTO known_rejects SELECT DISTINCT source_file, source_line"
+        " FROM read_parquet(getvariable('known_reject_files'), hive_partitioning = false)"
+        " WHERE list_contains(getvariable('again_files'), source_file)"
+    )
+    return bool(con.execute("SELECT count(*) FROM known_rejects").fetchall()[0][0])
+
+
+_KNOWN = (
+    "EXISTS (SELECT 1 FROM known_rejects AS k"
+    " WHERE k.source_file = r.source_file AND k.source_line = r.source_line)"
+)
+
+
 def rejects_query() -> str:
-    """The rejects of this ingest in the store's columns (in no set order: sorting a hundred million
-    rejects of a NUL block would cost more than the ingest; readers order them)."""
-    return f"SELECT code, source_file, source_line, raw, ingest_id FROM ({load_sql('engine/ingest/rejects')})"
+    """The rejects of this ingest in the store's columns, but those the store holds already
+    (``known_rejects``); in no set order: sorting a hundred million rejects of a NUL block would cost
+    more than the ingest; readers order them."""
+    return (
+        "SELECT code, source_file, source_line, raw, ingest_id"
+        f" FROM ({load_sql('engine/ingest/rejects')}) AS r WHERE NOT {_KNOWN}"
+    )
 
 
-def count(con: duckdb.DuckDBPyConnection, parsed: Sequence[Parsed], events: Path, rejects: Path) -> Counts:
+def count(
+    con: duckdb.DuckDBPyConnection,
+    parsed: Sequence[Parsed],
+    events: Path,
+    rejects: Path,
+    *,
+    known: bool = False,
+) -> Counts:
     """The counts of the files written (``events``: a folder of day partitions), checked: lines =
-    events + duplicates + rejects (+ pending)."""
+    events + duplicates + rejects (+ pending); ``known``: some rejected lines were in the store
+    already (:func:`known_rejects`), counted apart."""
     row = con.execute("SELECT count(*) FILTER (WHERE code IS NULL) FROM ingest_lines").fetchone()
     candidates = int(row[0]) if row else 0
     event_files = sorted(events.glob("day=*/*.parquet")) if events.is_dir() else []
@@ -207,9 +250,14 @@ def count(con: duckdb.DuckDBPyConnection, parsed: Sequence[Parsed], events: Path
     ]
     lines = sum(p.prepared.lines for p in parsed)
     rejected = sum(by_code.values())
-    if lines != candidates + rejected:
+    repeated = 0
+    if known:
+        query = f"SELECT count(*) FROM ({load_sql('engine/ingest/rejects')}) AS r WHERE {_KNOWN}"
+        repeated = int(con.execute(query).fetchall()[0][0])
+    if lines != candidates + rejected + repeated:
         raise ReconcileError(
-            f"ingest identity broken: {lines:,} lines read but {candidates:,} events or duplicates and"
-            f" {rejected:,} rejects written; nothing was committed (please report this)"
+            f"ingest identity broken: {lines:,} lines read but {candidates:,} events or duplicates,"
+            f" {rejected:,} rejects written and {repeated:,} rejected before; nothing was committed"
+            " (please report this)"
         )
-    return Counts(lines, candidates, n_events, by_code, sample)
+    return Counts(lines, candidates, n_events, by_code, sample, repeated)
