@@ -90,8 +90,14 @@ def _print_frame(frame: pl.DataFrame, fmt: str) -> None:
         )
         print(json.dumps(text.rows(named=True), indent=1))
     else:
+        from reconcile._ingest._summary import escape_control  # noqa: PLC0415
+
+        # text as the terminal shows it: control characters (an ESC sequence in an id) escaped
+        shown = frame.rename({c: escape_control(c) for c in frame.columns}).with_columns(
+            pl.col(pl.String).map_elements(escape_control, return_dtype=pl.String, skip_nulls=True)
+        )
         with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=10_000, fmt_str_lengths=200):
-            print(frame)
+            print(shown)
 
 
 def add_export(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
