@@ -56,18 +56,19 @@ def read_sources(store: Store) -> list[Source]:
         return []
     with plain_connect() as con:
         con.execute("SET VARIABLE files_json = ?", [literal(store.files_path)])
-        rel = con.sql(load_sql("views/sources"))
+        # (grew_at as nanoseconds too: a Python datetime would print +00:00, and keep microseconds)
+        rel = con.sql(f"SELECT *, epoch_ns(grew_at) AS grew_ns FROM ({load_sql('views/sources')})")
         columns, rows = rel.columns, rel.fetchall()
     found = []
     for row in rows:
         r = dict(zip(columns, row, strict=True))
-        grew = r["grew_at"]
+        grew = r["grew_ns"]
         found.append(
             Source(
                 source=str(r["source"]),
                 files=int(r["files"]),
                 newest_ns=None if r["newest_ns"] is None else int(r["newest_ns"]),
-                grew_at=None if grew is None else grew.isoformat() + "Z",
+                grew_at=None if grew is None else format_ns(int(grew)),
                 newest_file=r["newest_file"],
             )
         )
