@@ -95,6 +95,26 @@ PRICED_COLUMNS = (
 copies of a period (a day's 45,000 intervals with every column took 60 ms)."""
 
 
+FEW_RANGES = 64
+"""A resource with at most this many tenant validity ranges has its slices' tenants joined range by
+range (``slice_spans.sql``); one with more, by an ASOF join over its slices only
+(``many_range_tenants.sql``): linear either way, and no sort of every slice."""
+
+
+def _many_range_tenants(con: duckdb.DuckDBPyConnection) -> None:
+    """Set the tenant of the slices of resources with more than :data:`FEW_RANGES` ranges, if any."""
+    many = (
+        "SELECT 1 FROM tenants GROUP BY resource_id HAVING count(*) > getvariable('price_few_ranges') LIMIT 1"
+    )
+    if con.execute(many).fetchall():
+        con.execute(
+            "UPDATE slice_spans SET tenant_id = m.tenant_id"
+            f" FROM ({load_sql('engine/price/many_range_tenants')}) AS m"
+            " WHERE slice_spans.price_period = m.price_period AND slice_spans.interval_id = m.interval_id"
+            " AND slice_spans.slice_start_ns = m.slice_start_ns AND slice_spans.slice_end_ns = m.slice_end_ns"
+        )
+
+
 class Pricer:
     """The pricing stage over one connection (its contract: docs/ARCHITECTURE.md).
 
@@ -290,7 +310,9 @@ class Pricer:
             "CREATE OR REPLACE TEMP TABLE period_intervals AS " + load_sql("engine/price/period_intervals")
         )
         con.execute("CREATE OR REPLACE TEMP TABLE slice_cuts AS " + load_sql("engine/price/slice_cuts"))
+        con.execute("SET VARIABLE price_few_ranges = ?", [FEW_RANGES])
         con.execute("CREATE OR REPLACE TEMP TABLE slice_spans AS " + load_sql("engine/price/slice_spans"))
+        _many_range_tenants(con)
         progress.note("price: pricing slices")
         drop_relation(con, target)  # (a view slices_of made, maybe)
         made = f"TEMP TABLE {target}" if target == "slices" else f"OR REPLACE TABLE main.{target}"

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import random
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import duckdb
 import pyarrow as pa
@@ -621,7 +623,7 @@ def test_price_book_used_by_the_stage_can_be_parsed_from_bytes() -> None:
 def test_extra_of_an_interval_ending_on_midnight_goes_to_its_last_tenant_and_price() -> None:
     """The minimum of an interval ending exactly on a midnight (a zero-length slice in the next day) is
     attributed and priced as its last instant: the tenant and firecracker price that held it, not the
-    ones starting at that midnight."""
+    ones starting at that midnight (whichever way the tenant ranges are joined)."""
     tenants = normalize_tenants(
         pa.table(
             {
@@ -636,7 +638,9 @@ def test_extra_of_an_interval_ending_on_midnight_goes_to_its_last_tenant_and_pri
     row = {"id": "a", "cpu": 1, "hypervisor": "firecracker", "start": day(25) - 30 * S, "end": day(25)}
     day_25 = price([row], day(25), day(26), tenants=tenants).to_pylist()
     month = price([row], day(1), day(32), tenants=tenants).to_pylist()
-    for table in (day_25, month):
+    with mock.patch("reconcile._price.FEW_RANGES", 1):  # (the tenants found by the ASOF join)
+        day_25_asof = price([row], day(25), day(26), tenants=tenants).to_pylist()
+    for table in (day_25, month, day_25_asof):
         extra = [r for r in table if r["meter"] == "vcpu_hours" and r["seconds"] == 0]
         assert len(extra) == 1
         assert extra[0]["tenant_id"] == "t-old"
@@ -807,3 +811,51 @@ def test_tenants_with_a_repeated_column_or_spaced_ids_are_refused(tmp_path: Path
         load_tenants(spaced)
     assert "row 1: tenant_id: ' acme' has spaces around it" in str(info.value)
     assert "row 2: resource_id: ' vm-2' has spaces around it" in str(info.value)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    cuts=st.lists(st.integers(min_value=1, max_value=DAY - 1), min_size=1, max_size=40, unique=True),
+    gaps=st.lists(st.booleans(), min_size=41, max_size=41),
+    open_ends=st.booleans(),
+)
+def test_each_slice_takes_the_tenant_valid_at_its_start(
+    cuts: list[int], gaps: list[bool], open_ends: bool
+) -> None:
+    """With many validity ranges of one resource in a day (some with gaps between them, the first and
+    last maybe unbounded), the slices start where a range starts or ends and each takes the tenant
+    whose range holds its start, or none in a gap: what a Python reference says, whichever way the
+    ranges are joined (one by one for a few, an ASOF join for many)."""
+    bounds = sorted(cuts)
+    edges = [
+        None if open_ends else day(20) - DAY,
+        *(day(20) + c for c in bounds),
+        None if open_ends else day(22),
+    ]
+    ranges = [
+        (f"t{i}", lo, hi)
+        for i, (lo, hi) in enumerate(itertools.pairwise(edges))
+        if not gaps[i]  # a gap: no tenant in that range
+    ]
+    tenants = normalize_tenants(
+        pa.table(
+            {
+                "resource_id": ["vm-1"] * len(ranges),
+                "tenant_id": [t for t, _, _ in ranges],
+                "valid_from": pa.array([lo for _, lo, _ in ranges], pa.timestamp("ns", "UTC")),
+                "valid_to": pa.array([hi for _, _, hi in ranges], pa.timestamp("ns", "UTC")),
+            }
+        )
+    )
+
+    def holder(at: int) -> str | None:
+        return next((t for t, lo, hi in ranges if (lo is None or lo <= at) and (hi is None or at < hi)), None)
+
+    inside = {b for _, lo, hi in ranges for b in (lo, hi) if b is not None and day(20) < b < day(21)}
+    starts = sorted({day(20)} | inside)
+    interval = [{"id": "a", "cpu": 1, "start": day(20), "end": day(21)}]
+    for few in (64, 2):  # ranges joined one by one, and (more than `few`) by the ASOF join
+        with mock.patch("reconcile._price.FEW_RANGES", few):
+            table = price(interval, day(20), day(21), tenants=tenants).to_pylist()
+        got = sorted({(r["slice_start_ns"], r["tenant_id"]) for r in table if r["slice_start_ns"] < day(21)})
+        assert got == [(s, holder(s)) for s in starts], few

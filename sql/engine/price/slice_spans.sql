@@ -5,7 +5,15 @@
 -- at_ns: the instant whose tenant and price the slice takes: its start; for the zero-length slice of an
 -- interval that lasted (its end fell on a midnight or the period's start), the interval's last instant
 -- (end - 1 ns), since its extra is billed for that interval, not for whatever starts at that midnight.
-WITH cut AS (
+-- tenant_id: the tenant whose validity holds at_ns, joined here for resources with at most
+-- price_few_ranges validity ranges (each slice compared with each range of its resource: linear for a
+-- bounded number of ranges); for a resource with more, NULL here and set afterwards from
+-- many_range_tenants.sql (an ASOF join over that resource's slices only: 200,000 ranges of one
+-- resource in a day compared pairwise took minutes).
+WITH tenant_ranges AS (
+    SELECT *, count(*) OVER (PARTITION BY resource_id) AS ranges FROM tenants
+),
+cut AS (
     -- the billed intervals with a cut inside: their billed start and their cuts, in order
     SELECT price_period, interval_id, cut_ns FROM slice_cuts
     UNION ALL
@@ -62,7 +70,8 @@ SELECT
                THEN p.extra_ns ELSE 0 END AS billed_ns
 FROM spans AS s
 JOIN period_intervals AS p USING (price_period, interval_id)
-LEFT JOIN tenants AS t
+LEFT JOIN tenant_ranges AS t
   ON t.resource_id = p.resource_id
+ AND t.ranges <= getvariable('price_few_ranges')
  AND (t.valid_from_ns IS NULL OR t.valid_from_ns <= s.at_ns)
  AND (t.valid_to_ns IS NULL OR s.at_ns < t.valid_to_ns)
