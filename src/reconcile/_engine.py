@@ -172,6 +172,10 @@ def engine_errors(
         ) from exc
     except duckdb.InterruptException as exc:
         raise interruption() from exc
+    except RuntimeError as exc:
+        if str(exc) != "Query interrupted":  # (DuckDB's interruption of a result being fetched)
+            raise
+        raise interruption() from exc
     except (duckdb.IOException, OSError) as exc:
         if not is_disk_full(exc):
             if error is None or not isinstance(exc, duckdb.Error):

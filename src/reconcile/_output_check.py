@@ -154,10 +154,11 @@ def _close_document(folder: Path) -> dict[str, object] | None:
     return data if isinstance(data, dict) else {}
 
 
-def closed_findings(root: Path, *, full: bool) -> Iterator[Finding]:
-    """The damaged issued files of every closed month."""
+def closed_findings(root: Path, *, full: bool | Container[str]) -> Iterator[Finding]:
+    """The damaged issued files of every closed month (``full``: by hash, for all or the months named)."""
     for folder in sorted((root / CLOSED).glob("month=*")):
         month = folder.name.removeprefix("month=")
+        hashed = full if isinstance(full, bool) else month in full
         document = _close_document(folder)
         if document is None:
             continue
@@ -173,7 +174,7 @@ def closed_findings(root: Path, *, full: bool) -> Iterator[Finding]:
         except ValueError as exc:
             raise OutputError(str(exc)) from None
         for name, record in sorted(records.items()):
-            wrong = problem(folder / name, record, full=full)
+            wrong = problem(folder / name, record, full=hashed)
             if wrong is not None:
                 yield Finding(folder / name, wrong[0], wrong[1], month=month)
         for f in present:
@@ -201,13 +202,13 @@ def findings(
     root: Path, manifests: Mapping[str, Manifest], *, full: bool | Container[str] = False, closed: bool = True
 ) -> Iterator[Finding]:
     """Every damaged or unlisted file of the output folder ``root`` (module doc); ``full``: hashes
-    for every period (True) or for the periods named."""
+    for every period (True) or for the periods (and closed months) named."""
     in_full: Callable[[str], bool] = (lambda _p: full) if isinstance(full, bool) else (lambda p: p in full)
     for name, manifest in sorted(manifests.items()):
         yield from period_findings(root, manifest, full=in_full(name))
     yield from _strays(root, manifests)
     if closed:
-        yield from closed_findings(root, full=full is True)
+        yield from closed_findings(root, full=full)
 
 
 @contextlib.contextmanager

@@ -260,7 +260,7 @@ class StoreWriter:
             rows = sum(r.rows for r in records[: len(files)])
             if entry.events is not None and rows != entry.events:
                 raise DamagedFileError(
-                    store.events_dir / f"*/{entry.id}*.parquet",
+                    store.events_dir / f"day=*/{entry.id}*.parquet",
                     f"{entry.events:,} events (store.json)",
                     f"{rows:,} rows in its {len(files)} day file(s)",
                     DAMAGED_HINT.format(store=store.path),
