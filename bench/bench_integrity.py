@@ -1,0 +1,213 @@
+"""What the integrity checks cost a day run, a month run and an ingest (issue #28: under 5% of the run).
+
+Each figure is a pair of runs of the same work in fresh interpreters, alternating, best of
+``--rounds``: the engine as it is ("checked"), and the engine with the checks patched out in the
+child ("unchecked": no stat, footer or hash check of any file read, no SHA-256 of any file written;
+the row counts a commit records are still read from the files' footers, as before the checks). The
+ratio checked / unchecked is what the checks cost.
+
+- month run: a month of the store from no checkpoint (every events file of the month hashed before
+  it is read; the month's output files hashed as they are committed);
+- day run: a mid-month day after the run of the day before (its checkpoint copied and hashed, the
+  day's events hashed, the day's output hashed);
+- ingest: the ``--ingest-lines`` first lines of the ledger into an empty store (each events and rejects
+  file hashed as it is committed);
+- verify: ``reconcile verify`` of the store and the month's output: MB hashed per second;
+- the direct costs: hashing the month's and one day's events files, in this process.
+
+The store is a hard-linked copy of ``--store`` (the shared one is never written) given its records
+once (:meth:`StoreWriter.record_missing`, timed), or one generated from ``--lines``.
+
+    flock /work/heavy.lock uv run --locked --extra reconcile python bench/bench_integrity.py \\
+        --store /work/data/month-10m-seed5/store --ledger /work/data/month-10m-seed5/ledger.jsonl
+    uv run --locked --extra reconcile python bench/bench_integrity.py --smoke    # seconds: the suite's
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _child
+
+DATA = Path(__file__).resolve().parent / "data" / "integrity"
+START = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
+
+# the child: the work, with the checks patched out when argv[1] == "unchecked"
+CHILD = """
+import json, shutil, sys, time
+from reconcile import ingest, run_period
+from reconcile._verify import verify
+import reconcile._session, reconcile._nightly
+mode, what, *args = sys.argv[1:]
+if mode == "unchecked":
+    import reconcile._checkpoint as cp, reconcile._integrity as ig, reconcile._store_writer as sw
+    import reconcile._write as wr
+    def rows_only(paths):
+        return [ig.FileRecord(0, ig.parquet_rows(p), "0" * 64) for p in paths]
+    ig.problem = lambda path, expected, *, full: None
+    cp.problem = ig.problem
+    cp.copy_checked = lambda source, dest, expected, hint="": shutil.copyfile(source, dest)
+    for module in (cp, sw, wr):
+        module.record_files = rows_only
+started = time.perf_counter()
+if what == "run":
+    store, out, period = args
+    run_period(store, "bundled", out, period, quiet=True)
+elif what == "ingest":
+    ingest([args[0]], args[1], quiet=True)
+elif what == "verify":
+    report = verify(args[0], args[1])
+    assert report.clean, report.lines()
+print(json.dumps({"seconds": time.perf_counter() - started}))
+"""
+
+
+def child(mode: str, what: str, *args: str) -> float:
+    """Seconds of the work in one fresh interpreter (its start and imports not included). The checkpoints an
+    unchecked run wrote (their records hold no hash) are removed after it."""
+    out, _peak = _child.run_child(["-c", CHILD, mode, what, *args])
+    if mode == "unchecked" and what == "run":
+        for document in Path(args[0]).glob("checkpoints/at=*/checkpoint.json"):
+            if '"sha256": "' + "0" * 64 in document.read_text(encoding="utf-8"):
+                shutil.rmtree(document.parent)
+    return float(json.loads(out)["seconds"])
+
+
+def fresh(path: Path) -> str:
+    shutil.rmtree(path, ignore_errors=True)
+    return str(path)
+
+
+def pair(rounds: int, run: object) -> tuple[float, float]:
+    """Best of ``rounds`` of ``run(mode)`` checked and unchecked, alternating."""
+    best = {"checked": float("inf"), "unchecked": float("inf")}
+    for number in range(rounds):
+        order = ("checked", "unchecked") if number % 2 == 0 else ("unchecked", "checked")
+        for mode in order:
+            best[mode] = min(best[mode], run(mode))  # type: ignore[operator]
+    return best["checked"], best["unchecked"]
+
+
+def line(label: str, checked: float, unchecked: float) -> str:
+    extra = checked / unchecked - 1
+    return (
+        f"{label:<44} checked {checked:8.2f} s   unchecked {unchecked:8.2f} s   checks {extra:+6.1%}"
+        f"  (target < 5%)"
+    )
+
+
+def prepare(args: argparse.Namespace) -> tuple[Path, Path | None]:
+    """The store to run (a hard-linked copy given its records, or a generated one) and the ledger."""
+    shutil.rmtree(DATA, ignore_errors=True)
+    DATA.mkdir(parents=True)
+    from reconcile import Store  # noqa: PLC0415
+
+    if args.store is None:
+        from reconcile import generate_ledger, ingest  # noqa: PLC0415
+
+        ledger = DATA / "ledger.jsonl"
+        generate_ledger(ledger, lines=args.lines, seed=5, hosts=4, start=START, days=31, quiet=True)
+        ingest([ledger], DATA / "store")
+        return DATA / "store", ledger
+    store = DATA / "store"
+    subprocess.run(["cp", "-al", str(args.store), str(store)], check=True)
+    shutil.rmtree(store / "checkpoints", ignore_errors=True)
+    (store / ".lock").unlink(missing_ok=True)  # (a link would share the flock of the store copied)
+    started = time.perf_counter()
+    with Store(store).writer():  # (the first writer records an older store's files)
+        pass
+    events = sum(f.stat().st_size for f in Store(store).event_files())
+    took = time.perf_counter() - started
+    print(f"recording an older store's files once (its next writer): {took:.2f} s for {events / 1e6:,.1f} MB")
+    return store, args.ledger
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--store", type=Path, help="a store of October 2026 to copy by hard links (default: generate)"
+    )
+    parser.add_argument(
+        "--ledger", type=Path, help="its ledger, for the ingest figure (default: none with --store)"
+    )
+    parser.add_argument("--lines", type=int, default=1_000_000, help="lines to generate without --store")
+    parser.add_argument("--ingest-lines", type=int, default=1_000_000, help="lines of the ledger ingested")
+    parser.add_argument("--rounds", type=int, default=2, help="runs of each side (best of)")
+    parser.add_argument(
+        "--month-rounds", type=int, help="runs of each side of the month run (default --rounds)"
+    )
+    parser.add_argument(
+        "--smoke", action="store_true", help="a tiny run (the suite's): 5,000 lines, one round"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep bench/data/integrity")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.lines, args.ingest_lines, args.rounds, args.month_rounds, args.store = 5_000, 5_000, 1, 1, None
+    store, ledger = prepare(args)
+
+    from reconcile import Store  # noqa: PLC0415
+    from reconcile._integrity import check_files  # noqa: PLC0415
+
+    target = Store(store)
+    entries = target.ingests()
+    month_files = target.event_files(dt.date(2026, 10, 1), dt.date(2026, 10, 31))
+    day_files = target.event_files(dt.date(2026, 10, 15), dt.date(2026, 10, 15))
+    records = target.records(entries)
+    month_mb = sum(f.stat().st_size for f in month_files) / 1e6
+    events = sum(e.events or 0 for e in entries)
+    print(f"store: {events:,} events, October's events files {month_mb:,.1f} MB")
+
+    def month(mode: str) -> float:
+        shutil.rmtree(store / "checkpoints", ignore_errors=True)
+        return child(mode, "run", str(store), fresh(DATA / f"months-{mode}"), "2026-10")
+
+    results = [line("month run 2026-10 (no checkpoint)", *pair(args.month_rounds or args.rounds, month))]
+    child("checked", "run", str(store), fresh(DATA / "days"), "2026-10-14")  # (its checkpoint: the 15th's)
+
+    def day(mode: str) -> float:
+        return child(mode, "run", str(store), fresh(DATA / f"days-{mode}"), "2026-10-15")
+
+    results.append(line("day run 2026-10-15 (after the 14th's)", *pair(args.rounds, day)))
+    if ledger is not None:
+        part = DATA / "ingest.jsonl"
+        with ledger.open("rb") as src, part.open("wb") as dst:
+            for number, text in enumerate(src):
+                if number >= args.ingest_lines:
+                    break
+                dst.write(text)
+
+        def ingest(mode: str) -> float:
+            return child(mode, "ingest", str(part), fresh(DATA / f"ingest-{mode}"))
+
+        results.append(
+            line(f"ingest of {args.ingest_lines:,} lines into an empty store", *pair(args.rounds, ingest))
+        )
+    seconds = child("checked", "verify", str(store), str(DATA / "months-checked"))
+    hashed = sum(
+        f.stat().st_size for f in [*store.rglob("*.parquet"), *(DATA / "months-checked").rglob("*.parquet")]
+    )
+    hashed /= 1e6
+    results.append(
+        f"verify of the store and the month's output: {seconds:.2f} s, {hashed / seconds:,.0f} MB/s"
+    )
+    for label, files in (("October's", month_files), ("the 15th's", day_files)):
+        started = time.perf_counter()
+        check_files([(f, records.get(target.relative(f))) for f in files], full=True)
+        took = time.perf_counter() - started
+        size = sum(f.stat().st_size for f in files) / 1e6
+        results.append(f"hashing {label} events files in this process: {size:,.1f} MB in {took:.2f} s")
+    print("\n".join(results))
+    if not args.keep:
+        shutil.rmtree(DATA, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
