@@ -377,7 +377,8 @@ class OutputFolder:
     ) -> tuple[Manifest, str | None]:
         """The manifest to commit (its ``version``, ``committed_at`` and row counts set) and the
         folder, relative to the output, of the replaced version staged to be kept (``_versions``)."""
-        version, kept = 1, None
+        # (a period whose manifest was moved away keeps its kept versions: it goes on after them)
+        version, kept = max(_versions.kept_versions(self.path, staged.period.name), default=0) + 1, None
         replaces = manifest.replaces
         if previous is not None:
             number = _versions.current_version(self.path, staged.period.name, previous)

@@ -1,5 +1,6 @@
-"""The systemd unit, timer and configuration file in docs/OPERATIONS.md parse, and the unit's command
-line is one the nightly accepts with every option its configuration file sets."""
+"""The systemd units, timers and configuration file in docs/OPERATIONS.md parse: the nightly unit's
+command line is one the nightly accepts with every option its configuration file sets, and the weekly
+scrub verifies what the nightly writes."""
 
 from __future__ import annotations
 
@@ -53,5 +54,25 @@ def test_the_timer_runs_nightly_and_catches_up() -> None:
     """The timer fires once a day at a UTC time and is persistent (a missed night runs at boot)."""
     timer = _ini("/etc/systemd/system/reconcile-nightly.timer")
     assert re.fullmatch(r"\*-\*-\* \d\d:\d\d:\d\d UTC", timer["Timer"]["OnCalendar"])
+    assert timer["Timer"]["Persistent"] == "true"
+    assert timer["Install"]["WantedBy"] == "timers.target"
+
+
+def test_the_weekly_scrub_verifies_the_nightlys_store_and_output() -> None:
+    """The verify unit checks the store and output the nightly's configuration names, and alerts on
+    failure; its timer fires once a week at a UTC time and catches up."""
+    unit = _ini("/etc/systemd/system/reconcile-verify.service")
+    argv = shlex.split(unit["Service"]["ExecStart"])
+    assert Path(argv[0]).name == "reconcile"
+    args = build_parser().parse_args(argv[1:])
+    assert args.command == "verify"
+    nightly = tomllib.loads(_block("/etc/reconcile/nightly.toml"))
+    assert (args.store, args.output) == (nightly["store"], nightly["output"])
+    assert unit["Unit"]["OnFailure"] == "billing-alert@%n.service"
+    assert unit["Service"]["Type"] == "oneshot"
+    timer = _ini("/etc/systemd/system/reconcile-verify.timer")
+    assert re.fullmatch(
+        r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \*-\*-\* \d\d:\d\d:\d\d UTC", timer["Timer"]["OnCalendar"]
+    )
     assert timer["Timer"]["Persistent"] == "true"
     assert timer["Install"]["WantedBy"] == "timers.target"
