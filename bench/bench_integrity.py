@@ -106,18 +106,19 @@ def line(label: str, checked: float, unchecked: float) -> str:
 
 def prepare(args: argparse.Namespace) -> tuple[Path, Path | None]:
     """The store to run (a hard-linked copy given its records, or a generated one) and the ledger."""
-    shutil.rmtree(DATA, ignore_errors=True)
-    DATA.mkdir(parents=True)
+    data = args.data
+    shutil.rmtree(data, ignore_errors=True)
+    data.mkdir(parents=True)
     from reconcile import Store  # noqa: PLC0415
 
     if args.store is None:
         from reconcile import generate_ledger, ingest  # noqa: PLC0415
 
-        ledger = DATA / "ledger.jsonl"
+        ledger = data / "ledger.jsonl"
         generate_ledger(ledger, lines=args.lines, seed=5, hosts=4, start=START, days=31, quiet=True)
-        ingest([ledger], DATA / "store")
-        return DATA / "store", ledger
-    store = DATA / "store"
+        ingest([ledger], data / "store")
+        return data / "store", ledger
+    store = data / "store"
     subprocess.run(["cp", "-al", str(args.store), str(store)], check=True)
     shutil.rmtree(store / "checkpoints", ignore_errors=True)
     (store / ".lock").unlink(missing_ok=True)  # (a link would share the flock of the store copied)
@@ -147,11 +148,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--smoke", action="store_true", help="a tiny run (the suite's): 5,000 lines, one round"
     )
-    parser.add_argument("--keep", action="store_true", help="keep bench/data/integrity")
+    parser.add_argument(
+        "--data", type=Path, default=DATA, help=f"the working folder, emptied first (default {DATA})"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the working folder")
     args = parser.parse_args(argv)
     if args.smoke:
         args.lines, args.ingest_lines, args.rounds, args.month_rounds, args.store = 5_000, 5_000, 1, 1, None
     store, ledger = prepare(args)
+    data = args.data
 
     from reconcile import Store  # noqa: PLC0415
     from reconcile._integrity import check_files  # noqa: PLC0415
@@ -167,17 +172,17 @@ def main(argv: list[str] | None = None) -> None:
 
     def month(mode: str) -> float:
         shutil.rmtree(store / "checkpoints", ignore_errors=True)
-        return child(mode, "run", str(store), fresh(DATA / f"months-{mode}"), "2026-10")
+        return child(mode, "run", str(store), fresh(data / f"months-{mode}"), "2026-10")
 
     results = [line("month run 2026-10 (no checkpoint)", *pair(args.month_rounds or args.rounds, month))]
-    child("checked", "run", str(store), fresh(DATA / "days"), "2026-10-14")  # (its checkpoint: the 15th's)
+    child("checked", "run", str(store), fresh(data / "days"), "2026-10-14")  # (its checkpoint: the 15th's)
 
     def day(mode: str) -> float:
-        return child(mode, "run", str(store), fresh(DATA / f"days-{mode}"), "2026-10-15")
+        return child(mode, "run", str(store), fresh(data / f"days-{mode}"), "2026-10-15")
 
     results.append(line("day run 2026-10-15 (after the 14th's)", *pair(args.rounds, day)))
     if ledger is not None:
-        part = DATA / "ingest.jsonl"
+        part = data / "ingest.jsonl"
         with ledger.open("rb") as src, part.open("wb") as dst:
             for number, text in enumerate(src):
                 if number >= args.ingest_lines:
@@ -185,14 +190,14 @@ def main(argv: list[str] | None = None) -> None:
                 dst.write(text)
 
         def ingest(mode: str) -> float:
-            return child(mode, "ingest", str(part), fresh(DATA / f"ingest-{mode}"))
+            return child(mode, "ingest", str(part), fresh(data / f"ingest-{mode}"))
 
         results.append(
             line(f"ingest of {args.ingest_lines:,} lines into an empty store", *pair(args.rounds, ingest))
         )
-    seconds = child("checked", "verify", str(store), str(DATA / "months-checked"))
+    seconds = child("checked", "verify", str(store), str(data / "months-checked"))
     hashed = sum(
-        f.stat().st_size for f in [*store.rglob("*.parquet"), *(DATA / "months-checked").rglob("*.parquet")]
+        f.stat().st_size for f in [*store.rglob("*.parquet"), *(data / "months-checked").rglob("*.parquet")]
     )
     hashed /= 1e6
     results.append(
@@ -206,7 +211,7 @@ def main(argv: list[str] | None = None) -> None:
         results.append(f"hashing {label} events files in this process: {size:,.1f} MB in {took:.2f} s")
     print("\n".join(results))
     if not args.keep:
-        shutil.rmtree(DATA, ignore_errors=True)
+        shutil.rmtree(data, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -398,3 +400,22 @@ def test_an_older_output_is_checked_by_its_manifest_rows(
         f" found 0 rows (this file is missing); rerun period {DAY} (`reconcile run --period {DAY} ...`)"
         f" to rewrite it; `reconcile verify --output {out}` lists what else is damaged"
     ]
+
+
+@pytest.mark.slow
+def test_the_integrity_bench_runs_its_smoke_size(tmp_path: Path) -> None:
+    """bench/bench_integrity.py --smoke measures a month run, a day run and an ingest checked and
+    unchecked, and verify, on a tiny store (its figures at real sizes: bench/README.md)."""
+    bench = Path(__file__).resolve().parents[2] / "bench" / "bench_integrity.py"
+    proc = subprocess.run(
+        [sys.executable, str(bench), "--smoke", "--data", str(tmp_path / "bench")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    for label in ("month run 2026-10", "day run 2026-10-15", "ingest of 5,000 lines", "verify of the store"):
+        assert any(line.startswith(label) for line in lines), proc.stdout
+    assert "warning:" not in proc.stderr
+    assert not (tmp_path / "bench").exists()
