@@ -9,12 +9,13 @@ turn (a restated day recomputes only the resources its new ingests touched: ``_r
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from reconcile import _close, _ingest, _pricebook, _write
+from reconcile import _close, _ingest, _output_check, _pricebook, _write
+from reconcile._manifest import Manifest
 from reconcile._period import Period, parse_date, parse_duration
 from reconcile._policies import DoubleStartPolicy, Engine, SparkOptions
 from reconcile._progress import Progress
@@ -25,7 +26,7 @@ from reconcile._sources import read_sources, silent_sources
 from reconcile._store import Store
 from reconcile.exceptions import InterruptedRunError, UsageError
 
-DayAction = Literal["new", "restated", "filled", "unchanged"]
+DayAction = Literal["new", "restated", "filled", "repaired", "unchanged"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ def plan_nightly(
     lookback: int,
     committed: Mapping[dt.date, str],
     current: Mapping[dt.date, str],
+    damaged: Collection[dt.date] = (),
 ) -> list[DayPlan]:
     """The nightly plan, in day order (pure: no store, no clock).
 
@@ -56,7 +58,9 @@ def plan_nightly(
     now (every day of the window and yesterday). Every day of ``[yesterday - lookback, yesterday)``
     from the first committed one on is restated when its run_id differs, filled when it is missing;
     days before the window's first committed run are never backfilled. Yesterday is new, restated
-    or unchanged. Unchanged days of the window are left out of the plan.
+    or unchanged. A committed day with the same run_id whose files are ``damaged`` (not what its
+    manifest records) is run again, ``repaired``: the same rows rewritten. Unchanged days of the
+    window are left out of the plan.
     """
     if lookback < 1:
         raise UsageError(f"lookback must be at least 1 day, got {lookback}")
@@ -69,6 +73,8 @@ def plan_nightly(
                 continue
             previous = committed.get(day)
             if previous == current[day]:
+                if day in damaged:
+                    plan.append(DayPlan(day, "repaired", current[day], previous))
                 continue
             plan.append(
                 DayPlan(day, "restated" if previous is not None else "filled", current[day], previous)
@@ -77,6 +83,8 @@ def plan_nightly(
     action: DayAction = (
         "new" if previous is None else ("unchanged" if previous == current[yesterday] else "restated")
     )
+    if action == "unchanged" and yesterday in damaged:
+        action = "repaired"
     plan.append(DayPlan(yesterday, action, current[yesterday], previous))
     return plan
 
@@ -158,7 +166,11 @@ def nightly(
                 current = {d: session.run_id(Period.day(d), Period.day(d).end_ns) for d in days}
                 committed = {d: m.run_id for d in days if (m := manifests.get(d.isoformat())) is not None}
                 plan = plan_nightly(
-                    yesterday=yesterday, lookback=lookback, committed=committed, current=current
+                    yesterday=yesterday,
+                    lookback=lookback,
+                    committed=committed,
+                    current=current,
+                    damaged=_damaged(out, {d: manifests[d.isoformat()] for d in committed}, progress),
                 )
                 to_run = [p for p in plan if p.runs]
                 committed_days, planned = session.committed, to_run
@@ -192,6 +204,23 @@ def nightly(
         silent_sources=silent,
         max_silence_ns=silence_ns,
     )
+
+
+def _damaged(
+    out: _write.OutputFolder, manifests: Mapping[dt.date, Manifest], progress: Progress
+) -> set[dt.date]:
+    """The committed days of the window whose files are not what their manifests record (checked by
+    their footers: a few per day), each named on stderr; the plan runs them again."""
+    found = set()
+    for day, manifest in sorted(manifests.items()):
+        first = next(iter(_output_check.period_findings(out.path, manifest, full=False)), None)
+        if first is not None:
+            found.add(day)
+            progress.warn(
+                f"{first.path}: damaged (expected {first.expected}, found {first.found}):"
+                f" day {day} is run again to rewrite it"
+            )
+    return found
 
 
 def _silence(value: str | int) -> int:

@@ -83,7 +83,9 @@ class DayRun:
     """One day the nightly job looked at: what it did and why."""
 
     period: str
-    action: str  # "new", "restated", "filled" (a missing day), "unchanged"
+    action: (
+        str  # "new", "restated", "filled" (a missing day), "repaired" (damaged files rewritten), "unchanged"
+    )
     run_id: str
     previous_run_id: str | None
     anomalies: int

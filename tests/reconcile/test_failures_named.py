@@ -231,3 +231,34 @@ def test_a_restatement_never_keeps_rows_of_a_damaged_committed_file(
     assert code == 1
     kept = demo / "output" / "history" / "period=2026-11-20" / "version=1" / "intervals" / "data_0.parquet"
     assert [(d["path"], d["kind"]) for d in json.loads(out)["damage"]] == [(str(kept), "kept bill version")]
+
+
+def test_the_nightly_repairs_a_damaged_day_of_its_window(demo: Path, demo_root: Path) -> None:
+    """A committed day of the window with a file deleted: the nightly runs it again (`repaired`: the
+    same run_id and totals, no new version) and names the file in a warning; verify is clean after."""
+    import io  # noqa: PLC0415
+    from contextlib import redirect_stderr  # noqa: PLC0415
+
+    from reconcile import nightly  # noqa: PLC0415
+    from reconcile._verify import verify  # noqa: PLC0415
+
+    out = demo / "output"
+    before = json.loads((out / "manifests" / "period=2026-11-21" / "manifest.json").read_text())
+    damaged = out / "slices" / "usage_date=2026-11-21" / "data_0.parquet"
+    damaged.unlink()
+    err = io.StringIO()
+    with redirect_stderr(err):
+        summary = nightly(
+            [demo_root / "ledgers"],
+            demo / "store",
+            out,
+            "bundled",
+            today="2026-11-25",
+            tenants=demo / "tenants.csv",
+            quiet=True,
+        )
+    assert {d.period: d.action for d in summary.days}["2026-11-21"] == "repaired"
+    assert f"warning: {damaged}: damaged (expected " in err.getvalue()
+    after = json.loads((out / "manifests" / "period=2026-11-21" / "manifest.json").read_text())
+    assert (after["run_id"], after["totals"], after["version"]) == (before["run_id"], before["totals"], 1)
+    assert verify(demo / "store", out).clean

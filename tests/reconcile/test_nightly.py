@@ -203,3 +203,22 @@ def test_a_torn_line_completed_later_restates_from_its_day(tmp_path: Path) -> No
     assert third.restated == [
         d.isoformat() for d in (first_day + dt.timedelta(days=i) for i in range(10)) if d <= last_day
     ]  # yesterday (last_day) included
+
+
+def test_the_plan_repairs_damaged_days_with_the_same_run_id() -> None:
+    """A committed day whose files are damaged but whose run_id holds is `repaired` (yesterday too);
+    a damaged day whose run_id changed is restated as any other."""
+    from reconcile._nightly import plan_nightly  # noqa: PLC0415
+
+    yesterday = dt.date(2026, 10, 18)
+    days = [yesterday - dt.timedelta(days=i) for i in range(3, -1, -1)]
+    committed = {d: f"r{d.day}" for d in days}
+    current = {**committed, days[1]: "changed"}
+    plan = plan_nightly(
+        yesterday=yesterday,
+        lookback=3,
+        committed=committed,
+        current=current,
+        damaged={days[0], days[1], yesterday},
+    )
+    assert [(p.day.day, p.action) for p in plan] == [(15, "repaired"), (16, "restated"), (18, "repaired")]
