@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -25,16 +24,6 @@ from reconcile._sources import read_sources
 from reconcile._store import Store
 
 RECONCILE = str(Path(sys.executable).with_name("reconcile"))
-
-
-@pytest.fixture
-def demo(tmp_path: Path, demo_root: Path) -> Path:
-    """A fresh copy of the demo's store, output and tenants."""
-    root = tmp_path / "demo"
-    copy_tree(demo_root / "store", root / "store")
-    copy_tree(demo_root / "output", root / "output")
-    shutil.copy(demo_root / "tenants.csv", root / "tenants.csv")
-    return root
 
 
 def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -18,16 +18,6 @@ from reconcile._cli import main
 DAY = "2026-11-20"  # a day of the demo's output
 
 
-@pytest.fixture
-def demo(tmp_path: Path, demo_root: Path) -> Path:
-    """A fresh copy of the demo's store, output and tenants, to damage."""
-    root = tmp_path / "demo"
-    copy_tree(demo_root / "store", root / "store")
-    copy_tree(demo_root / "output", root / "output")
-    shutil.copy(demo_root / "tenants.csv", root / "tenants.csv")
-    return root
-
-
 @pytest.fixture(scope="session")
 def month_root(tmp_path_factory: pytest.TempPathFactory, demo_root: Path) -> Path:
     """The demo's store run as one month (November 2026) into an output folder of months."""
