@@ -210,8 +210,8 @@ def check_files(files: Iterable[tuple[Path, FileRecord | None]], *, full: bool, 
 
 def copy_checked(source: Path, dest: Path, expected: FileRecord | None, *, hint: str = "") -> None:
     """Copy ``source`` to ``dest``, hashing the bytes as they are copied: :class:`DamagedFileError`
-    (and no ``dest``) when they are not the recorded ones. Without a record: a plain copy, its footer
-    checked."""
+    (and no ``dest``) when they are not the recorded ones. Without a record: its footer checked, and
+    the copy decoded whole (so a damaged page is named by ``source``, not by the copy)."""
     if expected is None:
         check_file(source, None, full=False, hint=hint)
     digest = hashlib.sha256()
@@ -228,6 +228,7 @@ def copy_checked(source: Path, dest: Path, expected: FileRecord | None, *, hint:
             source, "a file" if expected is None else expected.describe(), "no file", hint
         ) from None
     if expected is None:
+        _decoded(source, dest, hint)
         return
     wrong = None
     if size != expected.bytes:
@@ -237,6 +238,21 @@ def copy_checked(source: Path, dest: Path, expected: FileRecord | None, *, hint:
     if wrong is not None:
         dest.unlink(missing_ok=True)
         raise DamagedFileError(source, wrong[0], wrong[1], hint)
+
+
+def _decoded(source: Path, copy: Path, hint: str) -> None:
+    """Decode every page of ``copy`` (of ``source``, which has no record); DamagedFileError naming
+    ``source`` when a page does not decode."""
+    import pyarrow.parquet as pq  # noqa: PLC0415 - the engine's extra
+
+    try:
+        pq.read_table(copy)
+    except Exception as exc:  # pyarrow's errors of a damaged page: ArrowInvalid, OSError, ...
+        copy.unlink(missing_ok=True)
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DamagedFileError(
+            source, "a Parquet file whose pages decode", f"one that does not ({first})", hint
+        ) from None
 
 
 def digest(records: Iterable[tuple[str, FileRecord | None]]) -> str:

@@ -145,6 +145,29 @@ def test_a_damaged_delta_checkpoint_falls_back_to_its_base(
     assert (got["run_id"], got["totals"]) == (want["run_id"], want["totals"])
 
 
+def test_an_older_checkpoint_that_does_not_decode_is_passed_over(
+    capsys: pytest.CaptureFixture[str], demo: Path
+) -> None:
+    """A checkpoint written before records were kept, its first page flipped: its copy does not decode,
+    so it is passed over, named by its own path (not the copy's), with the same bill."""
+    folder = demo / "store" / "checkpoints" / "at=2026-11-23"
+    document = json.loads((folder / "checkpoint.json").read_text())
+    del document["files"], document["store_files"]
+    (folder / "checkpoint.json").write_text(json.dumps(document))
+    data = bytearray((folder / "open.parquet").read_bytes())
+    for i in range(4, 404):
+        data[i] ^= 0xFF
+    (folder / "open.parquet").write_bytes(bytes(data))
+    code = main(["--quiet", *run_args(demo, demo / "again", "2026-11-24")])
+    err = capsys.readouterr().err
+    assert code == 0
+    assert err.startswith(
+        f"warning: {folder / 'open.parquet'}: damaged checkpoint file (expected a Parquet file"
+    )
+    clean, again = manifest(demo / "output", "2026-11-24"), manifest(demo / "again", "2026-11-24")
+    assert (again["run_id"], again["totals"]) == (clean["run_id"], clean["totals"])
+
+
 def test_checkpoints_calls_a_damaged_one_invalid(capsys: pytest.CaptureFixture[str], demo: Path) -> None:
     """`reconcile checkpoints` shows a checkpoint with rows fewer than it records as INVALID (damaged)."""
     fewer_rows(demo / "store" / "checkpoints" / "at=2026-11-23" / "open.parquet", 10)
