@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> None:
     data = args.data
 
     from reconcile import Store  # noqa: PLC0415
-    from reconcile._integrity import check_files  # noqa: PLC0415
+    from reconcile._integrity import check_files, record_files  # noqa: PLC0415
 
     target = Store(store)
     entries = target.ingests()
@@ -208,7 +208,17 @@ def main(argv: list[str] | None = None) -> None:
         check_files([(f, records.get(target.relative(f))) for f in files], full=True)
         took = time.perf_counter() - started
         size = sum(f.stat().st_size for f in files) / 1e6
-        results.append(f"hashing {label} events files in this process: {size:,.1f} MB in {took:.2f} s")
+        results.append(
+            f"checking {label} events files in full, in this process: {size:,.1f} MB in {took:.2f} s"
+        )
+    written = sorted((data / "months-checked").glob("*/*=*/*.parquet"))
+    started = time.perf_counter()
+    record_files(written)
+    took = time.perf_counter() - started
+    size = sum(f.stat().st_size for f in written) / 1e6
+    results.append(
+        f"recording the month run's {len(written)} output files in this process: {size:,.1f} MB, {took:.2f} s"
+    )
     print("\n".join(results))
     if not args.keep:
         shutil.rmtree(data, ignore_errors=True)
