@@ -177,6 +177,30 @@ def test_checkpoints_calls_a_damaged_one_invalid(capsys: pytest.CaptureFixture[s
     assert "INVALID (damaged: open.parquet: expected " in row
 
 
+def test_verify_finds_what_no_reader_reads_by_hash(capsys: pytest.CaptureFixture[str], demo: Path) -> None:
+    """Damage only a scrub sees: a rejects file with flipped bytes (read by footer), an ingest record
+    and a checkpoint document made unreadable: verify names all three, and a run still bills as before."""
+    store = demo / "store"
+    rejects = next((store / "rejects").glob("*.parquet"))
+    record = next((store / "ingests").glob("*.json"))
+    document = store / "checkpoints" / "at=2026-11-25" / "checkpoint.json"
+    flip(rejects)
+    record.write_text("{")
+    document.write_text("")
+    code, report, _ = cli(capsys, "verify", "--store", str(store), "--json")
+    assert code == 1
+    kinds = {Path(d["path"]): d["kind"] for d in json.loads(report)["damage"]}
+    assert kinds[rejects].startswith("rejects file of ingest ")
+    assert kinds[record].startswith("ingest record of ")
+    assert kinds[document] == "checkpoint"
+    assert len(kinds) == 3
+    code, _, errors = cli(capsys, *run_args(demo, demo / "again", "2026-11-24"))
+    assert (code, errors) == (0, [])
+    assert (
+        manifest(demo / "again", "2026-11-24")["run_id"] == manifest(demo / "output", "2026-11-24")["run_id"]
+    )
+
+
 def test_an_unreadable_store_catalog_is_one_line(capsys: pytest.CaptureFixture[str], demo: Path) -> None:
     """store.json with flipped bytes: one line naming it, exit 1."""
     flip(demo / "store" / "store.json")
