@@ -106,13 +106,14 @@ def read_journal(path: Path) -> tuple[str, list[dict[str, str]]] | None:
     if journal is None:
         return None
     swaps = journal.get("swaps") if isinstance(journal, dict) else None
+    token = journal.get("token") if isinstance(journal, dict) else None
     keys = ("target", "source", "trash")
-    if not isinstance(journal, dict) or not isinstance(swaps, list):
+    if not isinstance(token, str) or not token or not isinstance(swaps, list):
         swaps = None
     elif all(isinstance(s, dict) and all(isinstance(s.get(k), str) for k in keys) for s in swaps):
-        return str(journal.get("token", "")), [{k: str(s[k]) for k in keys} for s in swaps]
+        return token, [{k: str(s[k]) for k in keys} for s in swaps]
     raise OutputError(
-        f"{path}: damaged commit journal (no list of swaps): the commit it stood for cannot be"
+        f"{path}: damaged commit journal (no token or list of swaps): the commit it stood for cannot be"
         f" finished; run `reconcile verify --output {path.parent}`, move the journal out of the folder"
         ' and rerun the periods verify names (docs/OPERATIONS.md, "Damaged files")'
     )

@@ -31,7 +31,6 @@ from reconcile._engine import is_read_failure
 from reconcile._integrity import FileRecord, parquet_rows, problem, records_from_json
 from reconcile._manifest import Manifest
 from reconcile._period import parse_period
-from reconcile._write import read_manifests
 from reconcile.exceptions import DamagedFileError, OutputError
 
 TABLES = ("slices", "intervals", "anomalies")
@@ -220,6 +219,8 @@ def naming_damage(root: Path) -> Iterator[None]:
         yield
     except duckdb.Error as exc:
         if is_read_failure(exc) and root.is_dir():
+            from reconcile._write import read_manifests  # noqa: PLC0415 - (_write imports this module)
+
             check_output(root, read_manifests(root), full=True)
         raise
 

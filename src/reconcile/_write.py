@@ -40,7 +40,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from reconcile import _faults, _staging, _versions
+from reconcile import _faults, _output_check, _staging, _versions
 from reconcile._engine import literals
 from reconcile._files import (
     fsync_path,
@@ -98,9 +98,8 @@ def _roll_forward(root: Path) -> bool:
         fsync_path(folder)
     journal_path.unlink()
     fsync_path(root)
-    if token:
-        shutil.rmtree(root / _STAGING / token, ignore_errors=True)
-        shutil.rmtree(root / _TRASH / token, ignore_errors=True)
+    shutil.rmtree(root / _STAGING / token, ignore_errors=True)
+    shutil.rmtree(root / _TRASH / token, ignore_errors=True)
     for leftover in (_STAGING, _TRASH):
         with contextlib.suppress(OSError):
             (root / leftover).rmdir()  # only when empty: another run may be staging there
@@ -376,8 +375,8 @@ class OutputFolder:
         self, staged: Staged, manifest: Manifest, previous: Manifest | None
     ) -> tuple[Manifest, str | None]:
         """The manifest to commit (its ``version``, ``committed_at`` and row counts set) and the
-        folder, relative to the output, of the replaced version staged to be kept (``_versions``)."""
-        # (a period whose manifest was moved away keeps its kept versions: it goes on after them)
+        folder, relative to the output, of the replaced version staged to be kept (``_versions``).
+        A first run of a period whose manifest was moved away goes on after its kept versions."""
         version, kept = max(_versions.kept_versions(self.path, staged.period.name), default=0) + 1, None
         replaces = manifest.replaces
         if previous is not None:
@@ -481,9 +480,7 @@ def read_output(path: str | Path, *, wait: float = 30.0) -> OutputTables:
     manifests = read_manifests(root)
     if not manifests:
         raise OutputError(f"output folder {root} holds no committed run")
-    from reconcile._output_check import check_output  # noqa: PLC0415 - (it reads this module's manifests)
-
-    check_output(root, manifests)  # every file by its footer (docs/OPERATIONS.md, "What is checked")
+    _output_check.check_output(root, manifests)  # every file by its footer (docs/OPERATIONS.md)
 
     def scan(table: str) -> pl.LazyFrame:
         files = sorted(str(p) for p in (root / table).glob("*=*/*.parquet"))

@@ -358,7 +358,7 @@ def test_a_damaged_manifest_or_journal_is_one_line(capsys: pytest.CaptureFixture
         assert code == 1
         assert len(errors) == 1
         assert errors[0].startswith(
-            f"error: {out / '.journal.json'}: damaged commit journal (no list of swaps)"
+            f"error: {out / '.journal.json'}: damaged commit journal (no token or list of swaps)"
         )
 
 
