@@ -1,30 +1,42 @@
 -- ingest_lines: the parsed lines (`parsed_lines` rows) of every file this ingest read, numbered with
 -- their files' own line numbers.
 -- Inputs: relations parsed_plain and parsed_gapped (the scratch Parquet rows the parse wrote, with
--- file_row_number, of the files read whole or copied, and of the sanitised copies that left lines
--- out) and line_gaps (file_index, rows_before, skipped: in such a copy, after its first rows_before
--- rows, `skipped` lines in all had been left out: the lines the Python pre-scan classified itself).
--- Variables: source_files (the ingest's sorted absolute paths: file_index + 1 is a file's place in
--- it), last_lines (per file, in the same places: its last complete line the Python pass counted).
--- A file parsed by one query has no source_line in its rows: they are in file order, so a row's
--- place in the copy is its position in its scratch file (a two-step parse numbered the rows of the
--- copy itself). Its line is that place after the lines read before (line_offset) plus the lines the
--- copy left out before it. Lines after the last complete line the Python pass counted (a torn
--- tail, or lines appended while DuckDB read) are dropped here. The columns that follow from others
--- (source_file, family, endpoint, resource_id) are added here, so the scratch files need not hold
--- them.
+-- file_row_number, of the sources read whole or copied, and of the sanitised copies that left lines
+-- out), line_sources (source_index, file_index, source_file, line_offset, first_row, last_line: per
+-- source, the file it reads, that file's lines before it, the position of its first row in its
+-- scratch file, and the file's last complete line the Python pass counted) and line_gaps
+-- (file_index, rows_before, skipped: in such a copy, after its first rows_before rows, `skipped`
+-- lines in all had been left out: the lines the Python pre-scan classified itself).
+-- A batch parsed by one ordered query has no source_row in its rows: they are in source order, and
+-- in line order within a source, so a row's place in its source is its position in the scratch file
+-- less its source's first position (a two-step parse numbered the rows of its source itself). Its
+-- line is that place after the lines read before (line_offset) plus the lines the copy left out
+-- before it. Lines after the last complete line the Python pass counted (a torn tail, or lines
+-- appended while DuckDB read) are dropped here, and so are the rows of a source not in
+-- line_sources (a file replaced while it was read). The columns that follow from others (family,
+-- endpoint, resource_id) are added here, so the scratch files need not hold them.
 WITH plain AS (
     SELECT
-        * EXCLUDE (source_line, file_row_number),
-        coalesce(source_line - line_offset - 1, file_row_number) AS copy_row  -- from 0
-    FROM parsed_plain
+        p.* EXCLUDE (source_index, source_row, file_row_number),
+        s.file_index,
+        s.source_file,
+        s.line_offset,
+        s.last_line,
+        coalesce(p.source_row, p.file_row_number - s.first_row) AS copy_row  -- from 0
+    FROM parsed_plain AS p
+    JOIN line_sources AS s ON s.source_index = p.source_index
 ),
 
 gapped AS (
     SELECT
-        * EXCLUDE (source_line, file_row_number),
-        coalesce(source_line - line_offset - 1, file_row_number) AS copy_row
-    FROM parsed_gapped
+        p.* EXCLUDE (source_index, source_row, file_row_number),
+        s.file_index,
+        s.source_file,
+        s.line_offset,
+        s.last_line,
+        coalesce(p.source_row, p.file_row_number - s.first_row) AS copy_row
+    FROM parsed_gapped AS p
+    JOIN line_sources AS s ON s.source_index = p.source_index
 ),
 
 numbered AS (
@@ -38,8 +50,7 @@ numbered AS (
 )
 
 SELECT
-    * EXCLUDE (line_offset, copy_row),
-    getvariable('source_files')[file_index + 1] AS source_file,
+    * EXCLUDE (line_offset, copy_row, last_line),
     CASE WHEN code IS NULL THEN
         CASE WHEN starts_with(kind, 'vm.compute.') THEN 'vm.compute'
             WHEN starts_with(kind, 'vm.storage.') THEN 'vm.storage'
@@ -52,4 +63,4 @@ SELECT
         CASE WHEN starts_with(kind, 'vm.') THEN vm_id ELSE snapshot_id END
     END AS resource_id
 FROM numbered
-WHERE source_line <= coalesce(getvariable('last_lines')[file_index + 1], 9223372036854775807)
+WHERE source_line <= last_line

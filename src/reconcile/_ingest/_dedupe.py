@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa  # type: ignore[import-untyped]
 
 from reconcile._engine import literals
 from reconcile._ingest import _prepare
-from reconcile._ingest._parse import set_var
+from reconcile._ingest._parse import Batch, set_var
 from reconcile._ingest._prepare import GAPS_SCHEMA, ORIGINALS_SCHEMA, PRESCAN_SCHEMA, Prepared
 from reconcile._ingest._summary import SAMPLE_REJECTS, display_path
 from reconcile._sql import load_sql
@@ -33,7 +34,7 @@ from reconcile.exceptions import InputError, ReconcileError
 # 587 / 668 MB, 5M-line parts at 459 / 517 MB, at the same speed for 10M lines.
 DEDUPE_PART_LINES = 5_000_000
 
-# The columns of sql/engine/ingest/parsed_lines.sql (for an ingest that reads no new line).
+# The columns of sql/engine/ingest/ingest_lines.sql (for an ingest that reads no new line).
 _PARSED_COLUMNS: tuple[tuple[str, str], ...] = (
     ("file_index", "BIGINT"),
     ("source_file", "VARCHAR"),
@@ -56,13 +57,15 @@ _PARSED_COLUMNS: tuple[tuple[str, str], ...] = (
     ("event_id", "VARCHAR"),
 )
 
-
-@dataclass(frozen=True)
-class Parsed:
-    """A prepared file and the scratch Parquet its lines were parsed into."""
-
-    prepared: Prepared
-    parquet: Path
+_SOURCES_SCHEMA = pa.schema(
+    [
+        ("source_index", pa.int64()),
+        ("file_index", pa.int64()),
+        ("source_file", pa.string()),
+        ("line_offset", pa.int64()),
+        ("last_line", pa.int64()),
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -86,60 +89,94 @@ def _empty_table(con: duckdb.DuckDBPyConnection, name: str, schema: object) -> N
     con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({columns})")
 
 
-def register(con: duckdb.DuckDBPyConnection, parsed: Sequence[Parsed], sources: Sequence[Path]) -> None:
-    """Register ``prescan_rejects``, ``original_lines``, ``line_gaps`` and ``ingest_lines`` (which
-    reads ``line_gaps``) for this ingest's files.
-
-    ``sources`` are the ingest's sorted paths (a file's place there is its ``file_index``).
-    """
+def register(
+    con: duckdb.DuckDBPyConnection,
+    batches: Sequence[Batch],
+    files: Sequence[Prepared],
+    spooled: tuple[Path | None, Path | None, Path | None],
+) -> None:
+    """Register ``line_sources``, ``prescan_rejects``, ``original_lines``, ``line_gaps`` and
+    ``ingest_lines`` for the files read: ``files`` (the rows of another file a batch read, one
+    replaced while it was read, say, are left out). ``spooled``: the prescan, originals and gaps
+    spools (:meth:`Spools.close`)."""
+    kept = {p.plan.index for p in files}
+    rows = [
+        (batch.first_source + k, p.plan.index, str(p.plan.path), p.plan.start_lines, p.last_line)
+        for batch in batches
+        for k, p in enumerate(batch.sources)
+        if p.plan.index in kept
+    ]
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(_SOURCES_SCHEMA)
+    sources = pa.table(
+        [pa.array(c, f.type) for c, f in zip(columns, _SOURCES_SCHEMA, strict=True)], schema=_SOURCES_SCHEMA
+    )
+    con.register("planned_sources", sources)
+    try:
+        if batches:
+            set_var(con, "parsed_files", literals([b.parquet for b in batches]))
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE line_sources AS"
+                " SELECT s.*, f.first_row FROM planned_sources AS s LEFT JOIN ("
+                "  SELECT source_index, min(file_row_number) AS first_row"
+                "  FROM read_parquet(getvariable('parsed_files'), file_row_number = true,"
+                "   hive_partitioning = false)"
+                "  GROUP BY source_index"
+                " ) AS f ON f.source_index = s.source_index"
+            )
+        else:
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE line_sources AS"
+                " SELECT *, CAST(NULL AS BIGINT) AS first_row FROM planned_sources"
+            )
+    finally:
+        con.unregister("planned_sources")
     con.execute(load_sql("engine/ingest/spooled_lines"))
     set_var(con, "run_lines", _prepare.RUN_LINES)
-    for name, attr, schema in (
-        ("prescan_rejects", "prescan", PRESCAN_SCHEMA),
-        ("original_lines", "originals", ORIGINALS_SCHEMA),
-        ("line_gaps", "gaps", GAPS_SCHEMA),
+    for name, path, schema in zip(
+        ("prescan_rejects", "original_lines", "line_gaps"),
+        spooled,
+        (PRESCAN_SCHEMA, ORIGINALS_SCHEMA, GAPS_SCHEMA),
+        strict=True,
     ):
-        files = [f for p in parsed if (f := getattr(p.prepared, attr)) is not None]
-        if not files:
+        if path is None:
             _empty_table(con, name, schema)
             continue
-        set_var(con, f"{name}_files", literals(files))
+        set_var(con, f"{name}_files", literals([path]))
         source = (
             f"read_parquet(getvariable('{name}_files'), hive_partitioning = false)"
             if name == "line_gaps"
             else f"spooled_lines(getvariable('{name}_files'), getvariable('run_lines'))"  # runs expanded
         )
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {source}")
-    if parsed:
-        set_var(con, "source_files", [str(p) for p in sources])
-        last = {p.prepared.plan.index: p.prepared.last_line for p in parsed}
-        set_var(con, "last_lines", [last.get(i) for i in range(len(sources))])
-        for name, group in (
-            ("parsed_plain", [p for p in parsed if p.prepared.gaps is None]),
-            ("parsed_gapped", [p for p in parsed if p.prepared.gaps is not None]),
-        ):
-            # an empty group reads every file's columns and no row
-            set_var(con, f"{name}_files", literals([p.parquet for p in group or parsed]))
-            variable = f"getvariable('{name}_files')"
-            reader = f"read_parquet({variable}, file_row_number = true, hive_partitioning = false)"
-            con.execute(
-                f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {reader}"
-                + ("" if group else " WHERE false")
-            )
-        con.execute("CREATE OR REPLACE TEMP VIEW ingest_lines AS " + load_sql("engine/ingest/ingest_lines"))
-    else:
+        # (only the rows of the files read: a file found not to be a ledger after its copy was made
+        # has spooled rows too)
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {source}"
+            " WHERE file_index IN (SELECT file_index FROM line_sources)"
+        )
+    if not batches:
         columns = ", ".join(f"CAST(NULL AS {kind}) AS {name}" for name, kind in _PARSED_COLUMNS)
         con.execute(f"CREATE OR REPLACE TEMP VIEW ingest_lines AS SELECT {columns} WHERE false")
+        return
+    for name, gapped in (("parsed_plain", False), ("parsed_gapped", True)):
+        group = [b for b in batches if b.gapped == gapped]
+        # an empty group reads every file's columns and no row
+        set_var(con, f"{name}_files", literals([b.parquet for b in group or batches]))
+        variable = f"getvariable('{name}_files')"
+        reader = f"read_parquet({variable}, file_row_number = true, hive_partitioning = false)"
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {reader}"
+            + ("" if group else " WHERE false")
+        )
+    con.execute("CREATE OR REPLACE TEMP VIEW ingest_lines AS " + load_sql("engine/ingest/ingest_lines"))
 
 
-def check_rows(con: duckdb.DuckDBPyConnection, parsed: Sequence[Parsed]) -> None:
+def check_rows(con: duckdb.DuckDBPyConnection, files: Sequence[Prepared]) -> None:
     """Each file gave exactly the rows the Python pass counted (its lines but those it classified)."""
     got = {
         int(i): int(rows)
         for i, rows in con.execute("SELECT file_index, count(*) FROM ingest_lines GROUP BY 1").fetchall()
     }
-    for p in parsed:
-        prepared = p.prepared
+    for prepared in files:
         rows = got.get(prepared.plan.index, 0)
         if rows != prepared.rows:
             raise InputError(
@@ -178,7 +215,7 @@ def rejects_query() -> str:
     return f"SELECT code, source_file, source_line, raw, ingest_id FROM ({load_sql('engine/ingest/rejects')})"
 
 
-def count(con: duckdb.DuckDBPyConnection, parsed: Sequence[Parsed], events: Path, rejects: Path) -> Counts:
+def count(con: duckdb.DuckDBPyConnection, files: Sequence[Prepared], events: Path, rejects: Path) -> Counts:
     """The counts of the files written (``events``: a folder of day partitions), checked: lines =
     events + duplicates + rejects (+ pending)."""
     row = con.execute("SELECT count(*) FILTER (WHERE code IS NULL) FROM ingest_lines").fetchone()
@@ -205,7 +242,7 @@ def count(con: duckdb.DuckDBPyConnection, parsed: Sequence[Parsed], events: Path
             [literals([rejects]), SAMPLE_REJECTS],
         ).fetchall()
     ]
-    lines = sum(p.prepared.lines for p in parsed)
+    lines = sum(p.lines for p in files)
     rejected = sum(by_code.values())
     if lines != candidates + rejected:
         raise ReconcileError(

@@ -1,22 +1,30 @@
-"""DuckDB's parse of one file's lines into a scratch Parquet file (``sql/engine/ingest/ledger_text.sql``,
-``parsed_lines.sql``).
+"""DuckDB's parse of an ingest's lines into scratch Parquet (``sql/engine/ingest/ledger_text.sql``,
+``parsed_lines.sql``), in a few reads whatever the number of files.
 
-Up to ``ONE_PASS_MAX_BYTES`` of text is read, parsed and written in one ordered pass on every core:
-with ``preserve_insertion_order`` the rows stay in file order, so ``ingest_lines`` numbers them by
-their position in the scratch file. A bigger file's lines are first numbered by the reader's ``WITH
-ORDINALITY`` position (``ledger_lines.sql``), streaming on one thread into scratch Parquet at a lower
-memory limit, then parsed on every core (measured on a 50M-line, 10 GB ledger: 150 s, where
-numbering with ``row_number()``, which gathers every line first, took 175 s; the ordered pass
-spilled far more: 250 s).
+Every text DuckDB reads for the ingest (a ledger read in place, a copy) is a *source*, numbered in
+the order read (``source_index``). Sources are read in *batches*: one ``read_csv`` over a list of
+files, parsed and written in one ordered pass on every core. With ``preserve_insertion_order`` the
+rows stay in source order and, within a source, in line order, so ``ingest_lines`` numbers a row by
+its position in the scratch file less the first position of its source. Per-file overhead is a path
+in a list, not a query: ten thousand small files are one read.
+
+A batch holds up to ``ONE_PASS_MAX_BYTES`` of text. A bigger source is a batch of its own whose lines
+are first numbered by the reader's ``WITH ORDINALITY`` position (``ledger_lines.sql``), streaming on
+one thread into scratch Parquet at a lower memory limit, then parsed on every core (measured on a
+50M-line, 10 GB ledger: 150 s, where numbering with ``row_number()``, which gathers every line
+first, took 175 s; the ordered pass spilled far more: 250 s). Copies that left lines out (*gapped*)
+are batched apart, so only their rows go through ``ingest_lines``' ASOF join.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
-from reconcile._engine import is_parallel_csv_refusal, literal
+from reconcile._engine import is_parallel_csv_refusal, literals
 from reconcile._ingest._prepare import Prepared
 from reconcile._sql import load_sql
 
@@ -29,50 +37,77 @@ def set_var(con: duckdb.DuckDBPyConnection, name: str, value: object) -> None:
     con.execute(f"SET VARIABLE {name} = ?", [value])
 
 
-def parse(con: duckdb.DuckDBPyConnection, prepared: Prepared, target: Path, *, memory_limit: str) -> None:
-    """Parse the lines of ``prepared.source`` into ``target`` (zero rows when nothing is read)."""
-    assert prepared.source is not None
-    plan = prepared.plan
-    settings: dict[str, object] = {
-        "ledger_path": literal(prepared.source),
-        "line_offset": plan.start_lines,
-        "file_index": plan.index,
-        "source_file": str(plan.path),
-    }
-    one_pass = prepared.source.stat().st_size <= ONE_PASS_MAX_BYTES
+@dataclass(frozen=True)
+class Batch:
+    """Sources read by one query into one scratch Parquet file."""
+
+    sources: tuple[Prepared, ...]
+    first_source: int  # the source_index of sources[0]; the others follow in order
+    parquet: Path
+    gapped: bool  # copies that left lines out
+    numbered: bool  # one big source, numbered by the reader's position first (two steps)
+
+    @property
+    def text_bytes(self) -> int:
+        """The bytes of text the batch reads."""
+        return sum(p.text_bytes for p in self.sources)
+
+
+def plan_batches(prepared: Sequence[Prepared], work_dir: Path, *, first_source: int = 0) -> list[Batch]:
+    """The batches that read ``prepared``'s sources (those with something to read), in their order
+    within each kind (plain, then gapped); ``first_source`` numbers the first one."""
+    groups: list[tuple[list[Prepared], bool, bool]] = []  # (sources, gapped, numbered)
+    for gapped in (False, True):
+        group: list[Prepared] = []
+        size = 0
+        for p in prepared:
+            if p.source is None or p.gapped != gapped:
+                continue
+            n = p.text_bytes
+            if n > ONE_PASS_MAX_BYTES:
+                groups.append(([p], gapped, True))
+                continue
+            if group and size + n > ONE_PASS_MAX_BYTES:
+                groups.append((group, gapped, False))
+                group, size = [], 0
+            group.append(p)
+            size += n
+        if group:
+            groups.append((group, gapped, False))
+    batches = []
+    for sources, gapped, numbered in groups:
+        target = work_dir / f"parsed-{first_source}.parquet"
+        batches.append(Batch(tuple(sources), first_source, target, gapped, numbered))
+        first_source += len(sources)
+    return batches
+
+
+def parse(con: duckdb.DuckDBPyConnection, batch: Batch, *, memory_limit: str) -> None:
+    """Parse the lines of ``batch``'s sources into its scratch Parquet file."""
     try:
-        _parse(con, settings, target, parallel=True, one_pass=one_pass, memory_limit=memory_limit)
+        _parse(con, batch, parallel=True, memory_limit=memory_limit)
     except duckdb.Error as exc:
         if not is_parallel_csv_refusal(exc):
             raise
         # DuckDB's parallel CSV reader refuses some big files ("does not support a full read on this
         # file"): its single-threaded reader takes them
-        _parse(con, settings, target, parallel=False, one_pass=one_pass, memory_limit=memory_limit)
+        _parse(con, batch, parallel=False, memory_limit=memory_limit)
 
 
-def _parse(
-    con: duckdb.DuckDBPyConnection,
-    settings: dict[str, object],
-    target: Path,
-    *,
-    parallel: bool,
-    one_pass: bool,
-    memory_limit: str,
-) -> None:
+def _parse(con: duckdb.DuckDBPyConnection, batch: Batch, *, parallel: bool, memory_limit: str) -> None:
     cur = con.cursor()
+    target = batch.parquet
     try:
-        for name, value in settings.items():
-            set_var(cur, name, value)
-        set_var(cur, "first_line", None)
-        set_var(cur, "last_line", None)
+        set_var(cur, "ledger_paths", literals([p.source for p in batch.sources if p.source is not None]))
+        set_var(cur, "first_source", batch.first_source)
         set_var(cur, "csv_parallel", parallel)
         cur.execute("SET preserve_insertion_order = true")
         cur.execute(load_sql("engine/ingest/json_members"))
         cur.execute("CREATE OR REPLACE TEMP VIEW ledger_text AS " + load_sql("engine/ingest/ledger_text"))
-        if one_pass:
+        if not batch.numbered:
             cur.execute(
                 "CREATE OR REPLACE TEMP VIEW ledger_lines AS "
-                "SELECT CAST(NULL AS BIGINT) AS source_line, raw FROM ledger_text"
+                "SELECT source_index, CAST(NULL AS BIGINT) AS source_row, raw FROM ledger_text"
             )
             cur.execute(
                 "CREATE OR REPLACE TEMP VIEW parsed_lines AS " + load_sql("engine/ingest/parsed_lines")
@@ -88,7 +123,7 @@ def _parse(
         finally:
             cur.execute("SET memory_limit = ?", [memory_limit])
         # 2. parse them on every core (row order no longer matters: the numbers are in the rows)
-        set_var(cur, "numbered_lines", literal(numbered))
+        set_var(cur, "numbered_lines", literals([numbered]))
         cur.execute(
             "CREATE OR REPLACE TEMP VIEW ledger_lines AS "
             "SELECT * FROM read_parquet(getvariable('numbered_lines'), hive_partitioning = false)"

@@ -4,9 +4,12 @@
   read that too, so the complete lines are copied instead).
 - A plain live file that grew: its new part is copied (lines numbered on from the old count).
 - A live file that is not plain, and every compressed file (decompressed as a stream): its lines go
-  through the :class:`~reconcile._ingest._sanitise.Sanitiser`, which writes marker lines for the
-  lines it classified (their rejects spooled to a scratch Parquet file, so memory stays flat however
-  many there are) and the original text of the lines it rewrote.
+  through the :class:`~reconcile._ingest._sanitise.Sanitiser`, which leaves out the lines it
+  classified (their rejects spooled to a scratch Parquet file, so memory stays flat however many
+  there are) and records the original text of the lines it rewrote.
+
+The spools (:class:`Spools`) are the ingest's, shared by all its files (their rows name the file), so
+ten thousand files cost three scratch files, not thirty thousand.
 """
 
 from __future__ import annotations
@@ -85,6 +88,23 @@ class _Spool:
         return self.path
 
 
+class Spools:
+    """The ingest's spools, shared by every file it prepares: the rejects classified in Python, the
+    original text of rewritten lines, and where copies left lines out."""
+
+    def __init__(self, work_dir: Path) -> None:
+        self.prescan = _Spool(work_dir / "prescan.parquet", PRESCAN_SCHEMA)
+        self.originals = _Spool(work_dir / "originals.parquet", ORIGINALS_SCHEMA)
+        self.gaps = _Spool(work_dir / "gaps.parquet", GAPS_SCHEMA)
+        self._closed: tuple[Path | None, Path | None, Path | None] | None = None
+
+    def close(self) -> tuple[Path | None, Path | None, Path | None]:
+        """The prescan, originals and gaps files written (None: no row); closes the spools once."""
+        if self._closed is None:
+            self._closed = (self.prescan.close(), self.originals.close(), self.gaps.close())
+        return self._closed
+
+
 @dataclass
 class Prepared:
     """One file, ready for DuckDB."""
@@ -94,10 +114,8 @@ class Prepared:
     copy: bool  # ``source`` is a copy in the scratch folder
     sanitised: bool  # the copy went through the sanitiser (it may leave lines out)
     lines: int  # complete lines read
-    prescan: Path | None = None  # Parquet of the rejects classified in Python
-    prescanned: int = 0  # lines classified in Python (left out of the copy)
-    originals: Path | None = None  # Parquet of the original text of rewritten lines
-    gaps: Path | None = None  # Parquet of where the copy left lines out
+    prescanned: int = 0  # lines classified in Python (left out of the copy; in the prescan spool)
+    gapped: bool = False  # the copy left lines out (the gaps spool says where)
     findings: list[Finding] = field(default_factory=list)
     ledger: bool = True
 
@@ -107,9 +125,14 @@ class Prepared:
         return self.lines - self.prescanned
 
     @property
-    def last_line(self) -> int | None:
-        """The last complete line this ingest reads (None: every line DuckDB gives)."""
+    def last_line(self) -> int:
+        """The last complete line this ingest reads."""
         return self.plan.start_lines + self.lines
+
+    @property
+    def text_bytes(self) -> int:
+        """The bytes DuckDB reads (0: nothing)."""
+        return self.source.stat().st_size if self.source is not None else 0
 
 
 def _pieces(first: int, lines: int) -> Iterator[tuple[int, int]]:
@@ -131,13 +154,13 @@ def _region(plan: Plan) -> Iterator[bytes]:
             yield chunk
 
 
-def prepare(plan: Plan, work_dir: Path, *, force_copy: bool = False) -> Prepared:
+def prepare(plan: Plan, work_dir: Path, spools: Spools, *, force_copy: bool = False) -> Prepared:
     """What DuckDB reads of ``plan``'s file (module doc). ``force_copy``: never read in place (after
     DuckDB refused to read the file as it is)."""
     if plan.unchanged:
         return Prepared(plan, None, copy=False, sanitised=False, lines=0)
     if plan.compressed:
-        return _prepare_compressed(plan, work_dir)
+        return _prepare_compressed(plan, work_dir, spools)
     assert plan.new_lines is not None
     tail = plan.size - plan.consumed_bytes
     if plan.plain and not force_copy and plan.start_bytes == 0 and tail <= DIRECT_TAIL_BYTES:
@@ -148,28 +171,31 @@ def prepare(plan: Plan, work_dir: Path, *, force_copy: bool = False) -> Prepared
             for chunk in _region(plan):
                 out.write(chunk)
         return Prepared(plan, target, copy=True, sanitised=False, lines=plan.new_lines)
-    return _run_sanitiser(plan, work_dir, _region(plan), None)
+    return _run_sanitiser(plan, work_dir, spools, _region(plan), None)
 
 
-def _run_sanitiser(plan: Plan, work_dir: Path, chunks: Iterator[bytes], end: StreamEnd | None) -> Prepared:
+def _run_sanitiser(
+    plan: Plan, work_dir: Path, spools: Spools, chunks: Iterator[bytes], end: StreamEnd | None
+) -> Prepared:
     """Copy ``chunks`` through the sanitiser. ``end``: how a compressed stream ended (its last line
     counts without ``\\n`` unless it was cut short); None for the region of a live file."""
     index = plan.index
     target = work_dir / f"lines-{index}.txt"
-    prescan = _Spool(work_dir / f"prescan-{index}.parquet", PRESCAN_SCHEMA)
-    originals = _Spool(work_dir / f"originals-{index}.parquet", ORIGINALS_SCHEMA)
-    gaps = _Spool(work_dir / f"gaps-{index}.parquet", GAPS_SCHEMA)
+    prescanned = spools.prescan.count
+    gapped = False
 
     def reject(r: Reject, lines: int) -> None:
         for first, count in _pieces(r.source_line, lines):
-            prescan.add((index, r.source_file, first, count, r.code, r.raw), count)
+            spools.prescan.add((index, r.source_file, first, count, r.code, r.raw), count)
 
     def original(line: int, raw: str, lines: int) -> None:
         for first, count in _pieces(line, lines):
-            originals.add((index, first, count, raw), count)
+            spools.originals.add((index, first, count, raw), count)
 
     def gap(rows_before: int, skipped: int) -> None:
-        gaps.add((index, rows_before, skipped), 1)
+        nonlocal gapped
+        gapped = True
+        spools.gaps.add((index, rows_before, skipped), 1)
 
     with target.open("wb") as out:
         sanitiser = Sanitiser(
@@ -184,10 +210,8 @@ def _run_sanitiser(plan: Plan, work_dir: Path, chunks: Iterator[bytes], end: Str
         copy=True,
         sanitised=True,
         lines=sanitiser.line - plan.start_lines,
-        prescan=prescan.close(),
-        prescanned=prescan.count,
-        originals=originals.close(),
-        gaps=gaps.close(),
+        prescanned=spools.prescan.count - prescanned,
+        gapped=gapped,
     )
     prepared.ledger = _ledger(plan, sanitiser, prepared.lines)
     shown = display_path(plan.path)
@@ -217,7 +241,7 @@ def _ledger(plan: Plan, sanitiser: Sanitiser, lines: int) -> bool:
     return sanitiser.ledger_like or lines == 0 or is_ledger_name(plan.path.name)
 
 
-def _prepare_compressed(plan: Plan, work_dir: Path) -> Prepared:
+def _prepare_compressed(plan: Plan, work_dir: Path, spools: Spools) -> Prepared:
     assert plan.compression is not None
     end = StreamEnd()
-    return _run_sanitiser(plan, work_dir, decompressed(plan.path, plan.compression, end), end)
+    return _run_sanitiser(plan, work_dir, spools, decompressed(plan.path, plan.compression, end), end)

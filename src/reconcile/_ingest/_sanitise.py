@@ -17,10 +17,12 @@ cannot take as they are, or would read differently from Go's decoder; a line hol
   line, so it is written as ``\\ufffd``.
 
 A rewritten line keeps its original text for the reject it may still become (:class:`Originals`).
-Plain stretches are copied as they are. Finding odd lines costs a few C-speed scans per block (the
-next occurrence of each odd byte is cached, so no byte is scanned twice however many odd lines a
-block has) and the work for each odd line is proportional to its length: the time is linear in the
-input. A line longer than 1 MiB is never held: its first 4 KiB are kept, the rest is counted.
+Plain stretches are copied as they are, but for CRLF line ends written as LF: the copy holds no CR,
+so DuckDB reads it with its LF line reader, which takes a CR for a line end too. Finding odd lines
+costs a few C-speed scans per block (the next occurrence of each odd byte is cached, so no byte is
+scanned twice however many odd lines a block has) and the work for each odd line is proportional
+to its length: the time is linear in the input. A line longer than 1 MiB is never held: its first
+4 KiB are kept, the rest is counted.
 """
 
 from __future__ import annotations
@@ -361,6 +363,8 @@ class Sanitiser:
         if self._gap_due:
             self._gaps(self.rows, self.skipped)
             self._gap_due = False
+        if b"\r" in lines:  # (only CRLF ends here: a lone CR makes its line odd)
+            lines = lines.replace(b"\r\n", b"\n")
         self._out.write(lines)
         self.rows += count
 

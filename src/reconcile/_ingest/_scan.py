@@ -3,10 +3,10 @@
 A *live* (uncompressed) file is read twice at the same time: its SHA-256 digests (the whole file, up
 to its last ``\\n``, and the prefix consumed by earlier ingests) on a worker thread (``hashlib``
 releases the GIL), and the plain check of the complete lines after that prefix. *Plain* text is what
-DuckDB's line reader takes as it is and reads as Go would: no NUL byte, no CR except in a
-CRLF, valid UTF-8, no BOM, no ``\\u`` surrogate escape, no line near 1 MiB (see ``_sanitise``). A
-*compressed* file (by its magic bytes) is digested whole; it is complete, so it is consumed whole or,
-when its bytes changed, read again whole.
+DuckDB's line reader takes as it is and reads as Go would: no NUL byte, no CR (a CRLF file is
+read through a copy whose lines end with LF alone), valid UTF-8, no BOM, no ``\\u`` surrogate
+escape, no line near 1 MiB (see ``_sanitise``). A *compressed* file (by its magic bytes) is
+digested whole; it is complete, so it is consumed whole or, when its bytes changed, read again whole.
 
 Whether a file is a ledger at all: a file compressed with something this engine does not read (lz4,
 zip, ...: by magic bytes) is not; a file whose name says ``.jsonl`` is, whatever it holds (a block of
@@ -71,7 +71,11 @@ class Plan:
 
 class PlainCheck:
     """Streaming check of complete lines: plain (module doc), ledger-like (a ``"kind"`` member
-    somewhere); counts lines."""
+    somewhere); counts lines.
+
+    Each piece costs a few C-speed scans (the newline count, ``isascii``, one ``find`` each for NUL,
+    CR and ``\\u``); the UTF-8 decoder and the BOM search run only on pieces that are not ASCII.
+    """
 
     def __init__(self) -> None:
         self.plain = True
@@ -91,43 +95,24 @@ class PlainCheck:
         joined = self._edge + data[:_EDGE]
         if not self.ledger_like and (b'"kind"' in data or b'"kind"' in joined):
             self.ledger_like = True
-        if self.plain and b"\x00" in data:
-            self.plain = False
-        if not self._invalid_utf8:
-            self._check_utf8(data)
         if self.plain:
             self._check_plain(data, joined)
         self._edge = data[-_EDGE:]
         last = data.rfind(b"\n")
         self._since_newline = self._since_newline + len(data) if last < 0 else len(data) - last - 1
 
-    def _check_utf8(self, data: bytes) -> None:
-        if data.isascii() and not self._pending_utf8:
-            return  # ASCII: valid UTF-8, and no multi-byte character to carry over
-        try:
-            self._decoder.decode(data)
-        except UnicodeDecodeError:
-            self._invalid_utf8 = True
-            self.plain = False
-            return
-        self._pending_utf8 = bool(self._decoder.getstate()[0])
-
     def _check_plain(self, data: bytes, joined: bytes) -> None:
-        if BOM in data or BOM in joined:
+        if b"\x00" in data or b"\r" in data:
             self.plain = False
             return
-        for needle in (b"\\ud", b"\\uD"):
-            if needle in data or needle in joined:
-                self.plain = False
-                return
-        if b"\r" in data or self._edge.endswith(b"\r"):
-            # every CR must start a CRLF (one at the very end may still be followed by an LF)
-            prev_cr = self._edge.endswith(b"\r")
-            crlf = data.count(b"\r\n") + (1 if prev_cr and data.startswith(b"\n") else 0)
-            crs = data.count(b"\r") + (1 if prev_cr else 0)
-            if crs != crlf + (1 if data.endswith(b"\r") else 0):
-                self.plain = False
-                return
+        if (not data.isascii() or self._pending_utf8) and (
+            BOM in data or BOM in joined or not self._valid_utf8(data)
+        ):
+            self.plain = False
+            return
+        if _surrogate_escape(data) or _surrogate_escape(joined):
+            self.plain = False
+            return
         first = data.find(b"\n")
         if first < 0:
             if self._since_newline + len(data) > _HALF:
@@ -141,16 +126,33 @@ class PlainCheck:
                 self.plain = False
                 return
 
+    def _valid_utf8(self, data: bytes) -> bool:
+        try:
+            self._decoder.decode(data)
+        except UnicodeDecodeError:
+            self._invalid_utf8 = True
+            return False
+        self._pending_utf8 = bool(self._decoder.getstate()[0])
+        return True
+
     def finish(self) -> None:
         """The end of the bytes checked."""
-        if self._edge.endswith(b"\r"):
-            self.plain = False
-        if not self._invalid_utf8:
+        if self.plain and self._pending_utf8:
             try:
                 self._decoder.decode(b"", final=True)
             except UnicodeDecodeError:
                 self._invalid_utf8 = True
                 self.plain = False
+
+
+def _surrogate_escape(data: bytes) -> bool:
+    """Whether ``data`` holds ``\\ud`` or ``\\uD`` (one scan for ``\\u``: escapes are rare)."""
+    at = data.find(b"\\u")
+    while at >= 0:
+        if data[at + 2 : at + 3] in (b"d", b"D"):
+            return True
+        at = data.find(b"\\u", at + 2)
+    return False
 
 
 @dataclass
