@@ -1,15 +1,15 @@
 -- ingest_lines: the parsed lines (`parsed_lines` rows) of every file this ingest read, numbered with
 -- their files' own line numbers.
--- Inputs: relations parsed_plain and parsed_gapped (the scratch Parquet rows the parse wrote, with
--- file_row_number, of the sources read whole or copied, and of the sanitised copies that left lines
--- out), line_sources (source_index, file_index, source_file, line_offset, first_row, last_line: per
--- source, the file it reads, that file's lines before it, the position of its first row in its
--- scratch file, and the file's last complete line the Python pass counted) and line_gaps
+-- Inputs: relations parsed_plain and parsed_gapped (the rows the parse inserted into its scratch
+-- tables, with their rowid as row_number, of the sources read whole or copied, and of the sanitised
+-- copies that left lines out), line_sources (source_index, file_index, source_file, line_offset,
+-- first_row, last_line: per source, the file it reads, that file's lines before it, the row_number
+-- of its first row, and the file's last complete line the Python pass counted) and line_gaps
 -- (file_index, rows_before, skipped: in such a copy, after its first rows_before rows, `skipped`
 -- lines in all had been left out: the lines the Python pre-scan classified itself).
 -- A batch parsed by one ordered query has no source_row in its rows: they are in source order, and
--- in line order within a source, so a row's place in its source is its position in the scratch file
--- less its source's first position (a two-step parse numbered the rows of its source itself). Its
+-- in line order within a source, so a row's place in its source is its row_number less its
+-- source's first (a two-step parse numbered the rows of its source itself). Its
 -- line is that place after the lines read before (line_offset) plus the lines the copy left out
 -- before it. Lines after the last complete line the Python pass counted (a torn tail, or lines
 -- appended while DuckDB read) are dropped here, and so are the rows of a source not in
@@ -17,24 +17,24 @@
 -- endpoint, resource_id) are added here, so the scratch files need not hold them.
 WITH plain AS (
     SELECT
-        p.* EXCLUDE (source_index, source_row, file_row_number),
+        p.* EXCLUDE (source_index, source_row, row_number),
         s.file_index,
         s.source_file,
         s.line_offset,
         s.last_line,
-        coalesce(p.source_row, p.file_row_number - s.first_row) AS copy_row  -- from 0
+        coalesce(p.source_row, p.row_number - s.first_row) AS copy_row  -- from 0
     FROM parsed_plain AS p
     JOIN line_sources AS s ON s.source_index = p.source_index
 ),
 
 gapped AS (
     SELECT
-        p.* EXCLUDE (source_index, source_row, file_row_number),
+        p.* EXCLUDE (source_index, source_row, row_number),
         s.file_index,
         s.source_file,
         s.line_offset,
         s.last_line,
-        coalesce(p.source_row, p.file_row_number - s.first_row) AS copy_row
+        coalesce(p.source_row, p.row_number - s.first_row) AS copy_row
     FROM parsed_gapped AS p
     JOIN line_sources AS s ON s.source_index = p.source_index
 ),

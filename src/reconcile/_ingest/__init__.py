@@ -35,7 +35,7 @@ from pathlib import Path
 import duckdb
 
 from reconcile import _faults
-from reconcile._engine import connect, engine_errors, literal, literals
+from reconcile._engine import connect, engine_errors, literals
 from reconcile._ingest import _dedupe
 from reconcile._ingest._inputs import resolve_inputs
 from reconcile._ingest._parse import Batch, parse, plan_batches, set_var
@@ -57,7 +57,7 @@ from reconcile._schema import REJECT_CODES
 from reconcile._scratch import scratch_dir
 from reconcile._sql import load_sql
 from reconcile._store import FileState, Store
-from reconcile._store_writer import StoreWriter, copy_events_by_day
+from reconcile._store_writer import StoreWriter
 from reconcile.exceptions import InputError
 
 __all__ = ["Finding", "IngestSummary", "Reject", "format_summary", "ingest", "validate"]
@@ -361,25 +361,12 @@ def _write(con: duckdb.DuckDBPyConnection, read: _Read, target: Store, writer: S
     with engine_errors("ingest: writing events", memory_limit=MEMORY_LIMIT, where=str(target.path)):
         _dedupe.register(con, read.batches, files, read.spooled)
         _dedupe.check_rows(con, files)
-        # duplicates share their instant: only the store's files of the days these events fall on
-        days = {str(d) for (d,) in con.execute(load_sql("engine/ingest/ingest_days")).fetchall()}
-        store_files = [literal(f) for f in target.event_files_of_days(days)] if target.exists() else []
-        if store_files:
-            set_var(con, "store_files", store_files)
-            con.execute(
-                "CREATE OR REPLACE TEMP VIEW store_event_ids AS "
-                "SELECT event_id FROM read_parquet(getvariable('store_files'), hive_partitioning = false)"
-            )
-        else:
-            con.execute(
-                "CREATE OR REPLACE TEMP VIEW store_event_ids AS SELECT NULL::VARCHAR AS event_id WHERE false"
-            )
+        days = _dedupe.ingest_days(con)
         set_var(con, "ingest_id", writer.ingest_id)
         con.execute("SET preserve_insertion_order = false")  # events need no order: parallel writing
         _dedupe.find_repeated(con, sum(p.lines for p in files))
         _faults.point("before-write")
-        # (COPY takes the path as a prepared parameter: no path is pasted into SQL text)
-        con.execute(copy_events_by_day(load_sql("engine/ingest/new_events")), [str(writer.events_stage)])
+        _dedupe.write_events(con, read.batches, days, target, writer.events_stage)
         _faults.point("after-events")
         con.execute(_dedupe.copy_zstd(_dedupe.rejects_query()), [str(writer.rejects_tmp)])
         return _dedupe.count(con, files, writer.events_stage, writer.rejects_tmp)

@@ -1,12 +1,16 @@
-"""DuckDB's parse of an ingest's lines into scratch Parquet (``sql/engine/ingest/ledger_text.sql``,
+"""DuckDB's parse of an ingest's lines into scratch tables (``sql/engine/ingest/ledger_text.sql``,
 ``parsed_lines.sql``), in a few reads whatever the number of files.
 
 Every text DuckDB reads for the ingest (a ledger read in place, a copy) is a *source*, numbered in
 the order read (``source_index``). Sources are read in *batches*: one ``read_csv`` over a list of
-files, parsed and written in one ordered pass on every core. With ``preserve_insertion_order`` the
-rows stay in source order and, within a source, in line order, so ``ingest_lines`` numbers a row by
-its position in the scratch file less the first position of its source. Per-file overhead is a path
-in a list, not a query: ten thousand small files are one read.
+files, parsed and inserted into a table of the connection's database in one ordered pass on every
+core. With ``preserve_insertion_order`` the rows stay in source order and, within a source, in line
+order, so ``ingest_lines`` numbers a row by its ``rowid`` less the first ``rowid`` of its source.
+Per-file overhead is a path in a list, not a query: ten thousand small files are one read. The
+tables live in DuckDB's buffer pool and spill to the ingest's scratch folder past the memory limit;
+a table costs less to write and read back than the scratch Parquet file it replaces (no encoding:
+10% less CPU for the parse of 500k lines), and its row groups' instant ranges let a day's events be
+read without the rest (``_dedupe.write_events``).
 
 A batch holds up to ``ONE_PASS_MAX_BYTES`` of text. A bigger source is a batch of its own whose lines
 are first numbered by the reader's ``WITH ORDINALITY`` position (``ledger_lines.sql``), streaming on
@@ -39,11 +43,12 @@ def set_var(con: duckdb.DuckDBPyConnection, name: str, value: object) -> None:
 
 @dataclass(frozen=True)
 class Batch:
-    """Sources read by one query into one scratch Parquet file."""
+    """Sources read by one query into one scratch table."""
 
     sources: tuple[Prepared, ...]
     first_source: int  # the source_index of sources[0]; the others follow in order
-    parquet: Path
+    table: str  # the scratch table (``parsed_<first_source>``)
+    work_dir: Path
     gapped: bool  # copies that left lines out
     numbered: bool  # one big source, numbered by the reader's position first (two steps)
 
@@ -76,14 +81,15 @@ def plan_batches(prepared: Sequence[Prepared], work_dir: Path, *, first_source: 
             groups.append((group, gapped, False))
     batches = []
     for sources, gapped, numbered in groups:
-        target = work_dir / f"parsed-{first_source}.parquet"
-        batches.append(Batch(tuple(sources), first_source, target, gapped, numbered))
+        batches.append(
+            Batch(tuple(sources), first_source, f"parsed_{first_source}", work_dir, gapped, numbered)
+        )
         first_source += len(sources)
     return batches
 
 
 def parse(con: duckdb.DuckDBPyConnection, batch: Batch, *, memory_limit: str) -> None:
-    """Parse the lines of ``batch``'s sources into its scratch Parquet file."""
+    """Parse the lines of ``batch``'s sources into its scratch table (replaced if it exists)."""
     try:
         _parse(con, batch, parallel=True, memory_limit=memory_limit)
     except duckdb.Error as exc:
@@ -96,7 +102,7 @@ def parse(con: duckdb.DuckDBPyConnection, batch: Batch, *, memory_limit: str) ->
 
 def _parse(con: duckdb.DuckDBPyConnection, batch: Batch, *, parallel: bool, memory_limit: str) -> None:
     cur = con.cursor()
-    target = batch.parquet
+    create = f"CREATE OR REPLACE TABLE {batch.table} AS SELECT * FROM parsed_lines"
     try:
         set_var(cur, "ledger_paths", literals([p.source for p in batch.sources if p.source is not None]))
         set_var(cur, "first_source", batch.first_source)
@@ -112,11 +118,11 @@ def _parse(con: duckdb.DuckDBPyConnection, batch: Batch, *, parallel: bool, memo
             cur.execute(
                 "CREATE OR REPLACE TEMP VIEW parsed_lines AS " + load_sql("engine/ingest/parsed_lines")
             )
-            cur.sql("SELECT * FROM parsed_lines").write_parquet(str(target), compression="lz4")
+            cur.execute(create)
             return
         # two steps: 1. number the lines (streaming, one thread, a smaller memory limit)
         cur.execute("CREATE OR REPLACE TEMP VIEW ledger_lines AS " + load_sql("engine/ingest/ledger_lines"))
-        numbered = target.with_suffix(".lines.parquet")
+        numbered = batch.work_dir / f"{batch.table}.lines.parquet"
         cur.execute("SET memory_limit = ?", [NUMBERING_MEMORY_LIMIT])
         try:
             cur.sql("SELECT * FROM ledger_lines").write_parquet(str(numbered), compression="lz4")
@@ -131,7 +137,7 @@ def _parse(con: duckdb.DuckDBPyConnection, batch: Batch, *, parallel: bool, memo
         cur.execute("CREATE OR REPLACE TEMP VIEW parsed_lines AS " + load_sql("engine/ingest/parsed_lines"))
         cur.execute("SET preserve_insertion_order = false")
         try:
-            cur.sql("SELECT * FROM parsed_lines").write_parquet(str(target), compression="lz4")
+            cur.execute(create)
         finally:
             cur.execute("SET preserve_insertion_order = true")
             numbered.unlink(missing_ok=True)
