@@ -1,7 +1,7 @@
 """What DuckDB reads of each file: the ledger itself, or a copy in the ingest's scratch folder.
 
-- A plain live file read from its start is read in place (unless its torn tail is big: DuckDB would
-  read that too, so the complete lines are copied instead).
+- A plain live file read from its start is read in place (unless its torn tail is big or not plain
+  text: DuckDB would read that too, so the complete lines are copied instead).
 - A plain live file that grew: its new part is copied (lines numbered on from the old count).
 - A live file that is not plain, and every compressed file (decompressed as a stream): its lines go
   through the :class:`~reconcile._ingest._sanitise.Sanitiser`, which leaves out the lines it
@@ -162,8 +162,7 @@ def prepare(plan: Plan, work_dir: Path, spools: Spools, *, force_copy: bool = Fa
     if plan.compressed:
         return _prepare_compressed(plan, work_dir, spools)
     assert plan.new_lines is not None
-    tail = plan.size - plan.consumed_bytes
-    if plan.plain and not force_copy and plan.start_bytes == 0 and tail <= DIRECT_TAIL_BYTES:
+    if plan.plain and not force_copy and plan.start_bytes == 0 and _tail_reads(plan):
         return Prepared(plan, plan.path, copy=False, sanitised=False, lines=plan.new_lines)
     if plan.plain and not force_copy:
         target = work_dir / f"lines-{plan.index}.txt"
@@ -172,6 +171,27 @@ def prepare(plan: Plan, work_dir: Path, spools: Spools, *, force_copy: bool = Fa
                 out.write(chunk)
         return Prepared(plan, target, copy=True, sanitised=False, lines=plan.new_lines)
     return _run_sanitiser(plan, work_dir, spools, _region(plan), None)
+
+
+def _tail_reads(plan: Plan) -> bool:
+    """Whether DuckDB takes the file's torn tail, which it reads (and ``ingest_lines`` drops) when it
+    reads the file in place: small, and plain text (a tail cut inside a UTF-8 character is not: the
+    whole read would fail, and with it every file of its batch)."""
+    tail = plan.size - plan.consumed_bytes
+    if tail == 0:
+        return True
+    if tail > DIRECT_TAIL_BYTES:
+        return False
+    with plan.path.open("rb") as fh:
+        fh.seek(plan.consumed_bytes)
+        data = fh.read(tail)
+    if b"\x00" in data or b"\r" in data:
+        return False
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _run_sanitiser(

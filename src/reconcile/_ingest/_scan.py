@@ -31,6 +31,7 @@ from reconcile._store import FileState
 from reconcile.exceptions import InputError
 
 CHUNK = 8 << 20
+SMALL_FILE_BYTES = 4 << 20  # a live file up to this size is read once, on the calling thread
 _EDGE = 8  # bytes of the previous chunk kept to find patterns split between two chunks
 
 
@@ -219,17 +220,23 @@ def _is_ledger(path: Path, check: PlainCheck, size: int, old: FileState | None) 
 
 
 def _plan_live(path: Path, index: int, size: int, old: FileState | None, identity: tuple[int, int]) -> Plan:
-    """A live file: digests on a worker thread while the plain check reads the new part. A file
-    whose old prefix changed (replaced) is checked again from its start."""
+    """A live file: digests on a worker thread while the plain check reads the new part (a small
+    file: both from one read, on this thread). A file whose old prefix changed (replaced) is checked
+    again from its start."""
     prefix_bytes = old.bytes if (old is not None and not old.compressed and 0 < old.bytes <= size) else None
     start = prefix_bytes or 0
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256") as pool:
-        future = pool.submit(live_digests, path, size, prefix_bytes)
-        check, checked_to = live_check(path, size, start)
-        digests = future.result()
-    if old is not None and prefix_bytes is not None and digests.prefix != old.sha256:
-        start = 0  # replaced: read from the start
-        check, checked_to = live_check(path, size, 0)
+    if size <= SMALL_FILE_BYTES:
+        digests, check, checked_to = _small_live(path, size, prefix_bytes, old)
+        if old is not None and prefix_bytes is not None and digests.prefix != old.sha256:
+            start = 0
+    else:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256") as pool:
+            future = pool.submit(live_digests, path, size, prefix_bytes)
+            check, checked_to = live_check(path, size, start)
+            digests = future.result()
+        if old is not None and prefix_bytes is not None and digests.prefix != old.sha256:
+            start = 0  # replaced: read from the start
+            check, checked_to = live_check(path, size, 0)
     if checked_to != digests.size:
         raise InputError(f"{path}: changed size while being read ({checked_to} then {digests.size} bytes)")
     return Plan(
@@ -249,6 +256,39 @@ def _plan_live(path: Path, index: int, size: int, old: FileState | None, identit
         ledger=_is_ledger(path, check, digests.size, None if start == 0 else old),
         identity=identity,
     )
+
+
+def _small_live(
+    path: Path, size: int, prefix_bytes: int | None, old: FileState | None
+) -> tuple[_LiveDigests, PlainCheck, int]:
+    """:func:`live_digests` and :func:`live_check` of a small live file from one read (a nightly
+    reads thousands of them: a worker thread each would cost more than the file)."""
+    with path.open("rb") as fh:
+        data = fh.read(size)
+    view = memoryview(data)
+    consumed = data.rfind(b"\n") + 1
+    digest = hashlib.sha256()
+    prefix = None
+    cut = 0
+    if prefix_bytes is not None and prefix_bytes <= len(data):
+        digest.update(view[:prefix_bytes])
+        prefix = digest.hexdigest()
+        cut = prefix_bytes
+    if cut <= consumed:
+        digest.update(view[cut:consumed])
+        upto_newline = digest.hexdigest()
+        digest.update(view[consumed:])
+    else:  # (an old prefix past the last newline: the file was replaced)
+        upto_newline = hashlib.sha256(view[:consumed]).hexdigest()
+        digest.update(view[cut:])
+    start = prefix_bytes or 0
+    if old is not None and prefix_bytes is not None and prefix != old.sha256:
+        start = 0  # replaced: checked from its start
+    check = PlainCheck()
+    check.feed(data[start:consumed] if start < consumed else b"")
+    check.finish()
+    digests = _LiveDigests(len(data), digest.hexdigest(), consumed, upto_newline, prefix)
+    return digests, check, len(data)
 
 
 def _plan_compressed(
