@@ -95,21 +95,22 @@ def test_many_small_files_give_what_one_file_gives(tmp_path: Path) -> None:
     assert (again.lines, again.events) == (0, 0)
 
 
-def test_small_and_big_sources_in_one_ingest_read_alike(
+def test_bundled_or_not_every_way_of_reading_gives_the_same_store(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Sources read gathered (small ones, through a table first), directly, or each alone give the
-    same store, whatever the mix of plain files, grown files, odd lines and gzip."""
+    """Files read through bundles (one, or one a file), each as a source of its own, or each in a
+    batch of its own give the same store, whatever the mix of plain, grown and gzip files and odd
+    lines."""
     results = []
-    for small, one_pass in ((1 << 40, 3 << 30), (0, 3 << 30), (1 << 40, 1)):
-        monkeypatch.setattr("reconcile._ingest._parse.SMALL_SOURCE_BYTES", small)
+    for small, bundle, one_pass in ((1 << 20, 1 << 30, 3 << 30), (1 << 20, 1, 3 << 30), (0, 1, 1)):
+        monkeypatch.setattr("reconcile._ingest._prepare.SMALL_SOURCE_BYTES", small)
+        monkeypatch.setattr("reconcile._ingest._prepare.BUNDLE_BYTES", bundle)
         monkeypatch.setattr("reconcile._ingest._parse.ONE_PASS_MAX_BYTES", one_pass)
-        store = tmp_path / f"store-{small}-{one_pass}"
+        store = tmp_path / f"store-{small}-{bundle}-{one_pass}"
+        first = ingest([FLEET / "host-a"], store)
         summary = ingest([FLEET, EDGE], store)
         _identity(summary)
-        results.append(
-            (summary.lines, summary.events, summary.duplicates, summary.rejects, _store_rows(store))
-        )
+        results.append((first.events, summary.lines, summary.events, summary.rejects, _store_rows(store)))
     assert results[0] == results[1] == results[2]
 
 
@@ -131,9 +132,13 @@ def test_events_written_day_by_day_or_partitioned_give_the_same_store(
     assert results[0][2] > 0  # the second ingest met events the first had stored
 
 
-def test_a_torn_tail_cut_inside_a_character_is_not_read_in_place(tmp_path: Path) -> None:
+@pytest.mark.parametrize("small", [0, 1 << 20])
+def test_a_torn_tail_cut_inside_a_character_is_not_read_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small: int
+) -> None:
     """A torn last line cut inside a UTF-8 character would make DuckDB refuse the ledger read in
-    place: its complete lines are copied instead, and the line is read once it is complete."""
+    place: its complete lines are copied (or bundled) instead, and the line is read once complete."""
+    monkeypatch.setattr("reconcile._ingest._prepare.SMALL_SOURCE_BYTES", small)
     torn = tmp_path / "a" / "ledger.jsonl"
     torn.parent.mkdir()
     late = _line("a2", "2026-05-01T00:00:01Z", "é")
@@ -161,6 +166,7 @@ def test_a_batch_duckdb_refuses_is_read_again_through_copies(
     read once."""
     import reconcile._ingest as stage  # noqa: PLC0415
 
+    monkeypatch.setattr("reconcile._ingest._prepare.SMALL_SOURCE_BYTES", 0)  # (read in place, not bundled)
     clean = ingest([FLEET, EDGE], tmp_path / "clean")
     forced: list[bool] = []
     real_prepare, real_parse = stage.prepare, stage.parse  # type: ignore[attr-defined]
@@ -170,7 +176,7 @@ def test_a_batch_duckdb_refuses_is_read_again_through_copies(
         return real_prepare(*args, force_copy=force_copy)
 
     def parse(con: duckdb.DuckDBPyConnection, batch: Any, *, memory_limit: str) -> None:
-        if any(not p.copy for p in batch.sources):
+        if any(not p.copy for p in batch.files):
             raise duckdb.InvalidInputException("Invalid unicode (byte sequence mismatch) detected")
         real_parse(con, batch, memory_limit=memory_limit)
 

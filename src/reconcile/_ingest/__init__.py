@@ -36,7 +36,7 @@ import duckdb
 
 from reconcile import _faults
 from reconcile._engine import connect, engine_errors, literals
-from reconcile._ingest import _dedupe
+from reconcile._ingest import _dedupe, _lines
 from reconcile._ingest._inputs import resolve_inputs
 from reconcile._ingest._parse import Batch, parse, plan_batches, set_var
 from reconcile._ingest._prepare import Prepared, Spools, prepare
@@ -151,7 +151,7 @@ def _parse_all(
     done_bytes = 0
     read: list[Batch] = []
     queue = list(batches)
-    next_source = max((b.first_source + len(b.sources) for b in batches), default=0)
+    next_source = max((b.first_source + len(b.paths) for b in batches), default=0)
     while queue:
         batch = queue.pop(0)
         size = batch.text_bytes
@@ -166,14 +166,14 @@ def _parse_all(
             except (duckdb.InterruptException, duckdb.OutOfMemoryException):
                 raise
             except duckdb.Error:
-                in_place = [p for p in batch.sources if not p.copy]
+                in_place = [p for p in batch.files if not p.copy]
                 if not in_place:
                     raise
                 # DuckDB could not read a ledger as it is: its sanitised copy always reads
-                copies = [p for p in batch.sources if p.copy]
+                copies = [p for p in batch.files if p.copy]
                 copies += [prepare(p.plan, work_dir, spools, force_copy=True) for p in in_place]
                 redo = plan_batches(copies, work_dir, first_source=next_source)
-                next_source += len(copies)
+                next_source = max((b.first_source + len(b.paths) for b in redo), default=next_source)
                 queue[:0] = redo
                 continue
         done_bytes += size
@@ -181,7 +181,7 @@ def _parse_all(
     _faults.point("after-parse")
     files = []
     for batch in read:
-        for p in batch.sources:
+        for p in batch.files:
             if not p.copy and not same_file(p.plan):
                 findings.append(
                     Finding(
@@ -218,6 +218,7 @@ def _read_all(
     ``validate``)."""
     spools = Spools(work_dir)
     prepared = _prepare_all(plans, work_dir, spools, findings=findings, progress=progress, command=command)
+    spools.seal_bundles()  # (complete on disk before DuckDB reads them)
     batches, files = _parse_all(
         con, prepared, work_dir, spools, findings=findings, progress=progress, command=command
     )
@@ -244,8 +245,8 @@ def _reading(  # noqa: PLR0917 (the figures of one line, in the order it prints 
 
 
 def _batch_name(batch: Batch) -> str:
-    first = relative_name(batch.sources[0].plan.path)
-    return first if len(batch.sources) == 1 else f"{len(batch.sources):,} files from {first}"
+    first = relative_name(batch.files[0].plan.path)
+    return first if len(batch.files) == 1 else f"{len(batch.files):,} files from {first}"
 
 
 def _nothing_to_read(findings: Sequence[Finding]) -> InputError:
@@ -359,8 +360,8 @@ def _write(con: duckdb.DuckDBPyConnection, read: _Read, target: Store, writer: S
     """De-duplicate and write this ingest's events and rejects; their checked counts."""
     files = read.files
     with engine_errors("ingest: writing events", memory_limit=MEMORY_LIMIT, where=str(target.path)):
-        _dedupe.register(con, read.batches, files, read.spooled)
-        _dedupe.check_rows(con, files)
+        _lines.register(con, read.batches, files, read.spooled)
+        _lines.check_rows(con, files)
         days = _dedupe.ingest_days(con)
         set_var(con, "ingest_id", writer.ingest_id)
         con.execute("SET preserve_insertion_order = false")  # events need no order: parallel writing
@@ -438,8 +439,8 @@ def validate_files(
                 con, plans, work_dir=work_dir, findings=findings, progress=progress, command="validate"
             )
             with engine_errors("validate", memory_limit=MEMORY_LIMIT, where=tempfile.gettempdir()):
-                _dedupe.register(con, read.batches, read.files, read.spooled)
-                _dedupe.check_rows(con, read.files)
+                _lines.register(con, read.batches, read.files, read.spooled)
+                _lines.check_rows(con, read.files)
                 set_var(con, "ingest_id", None)
                 rows = con.execute(
                     f"SELECT source_file, source_line, code, raw FROM ({load_sql('engine/ingest/rejects')}) "

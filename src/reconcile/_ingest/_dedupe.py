@@ -23,14 +23,13 @@ from pathlib import Path
 import duckdb
 
 from reconcile._engine import literals
-from reconcile._ingest import _prepare
 from reconcile._ingest._parse import Batch, set_var
-from reconcile._ingest._prepare import GAPS_SCHEMA, ORIGINALS_SCHEMA, PRESCAN_SCHEMA, Prepared
+from reconcile._ingest._prepare import Prepared
 from reconcile._ingest._summary import SAMPLE_REJECTS, display_path
 from reconcile._sql import load_sql
 from reconcile._store import Store
 from reconcile._store_writer import copy_events, copy_events_by_day
-from reconcile.exceptions import InputError, ReconcileError
+from reconcile.exceptions import ReconcileError
 
 DAY_NS = 86_400_000_000_000
 ROW_GROUP_ROWS = 122_880  # DuckDB's row group: the unit a filter on a table's column skips
@@ -44,29 +43,6 @@ MAX_DAY_PASSES = 4.0
 # 587 / 668 MB, 5M-line parts at 459 / 517 MB, at the same speed for 10M lines.
 DEDUPE_PART_LINES = 5_000_000
 
-# The columns of sql/engine/ingest/ingest_lines.sql (for an ingest that reads no new line).
-_PARSED_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("file_index", "BIGINT"),
-    ("source_file", "VARCHAR"),
-    ("source_line", "BIGINT"),
-    ("code", "VARCHAR"),
-    ("raw", "VARCHAR"),
-    ("family", "VARCHAR"),
-    ("endpoint", "VARCHAR"),
-    ("resource_id", "VARCHAR"),
-    ("kind", "VARCHAR"),
-    ("vm_id", "VARCHAR"),
-    ("snapshot_id", "VARCHAR"),
-    ("source_snapshot_id", "VARCHAR"),
-    ("reason", "VARCHAR"),
-    ("hypervisor", "VARCHAR"),
-    ("cpu", "BIGINT"),
-    ("mem_bytes", "BIGINT"),
-    ("storage_bytes", "BIGINT"),
-    ("emitted_ns", "BIGINT"),
-    ("event_id", "VARCHAR"),
-)
-
 
 @dataclass(frozen=True)
 class Counts:
@@ -77,112 +53,6 @@ class Counts:
     events: int
     rejects: dict[str, int]
     sample: list[str]  # the first rejects as file:line: code
-
-
-def _empty_table(con: duckdb.DuckDBPyConnection, name: str, schema: object) -> None:
-    types = {"int64": "BIGINT", "string": "VARCHAR"}
-    columns = ", ".join(
-        f"{f.name} {types[str(f.type)]}"
-        for f in schema  # type: ignore[attr-defined]
-        if f.name != "lines"
-    )
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({columns})")
-
-
-def register(
-    con: duckdb.DuckDBPyConnection,
-    batches: Sequence[Batch],
-    files: Sequence[Prepared],
-    spooled: tuple[Path | None, Path | None, Path | None],
-) -> None:
-    """Register ``line_sources``, ``prescan_rejects``, ``original_lines``, ``line_gaps`` and
-    ``ingest_lines`` for the files read: ``files`` (the rows of another file a batch read, one
-    replaced while it was read, say, are left out). ``spooled``: the prescan, originals and gaps
-    spools (:meth:`Spools.close`)."""
-    kept = {p.plan.index for p in files}
-    rows = [
-        (batch.first_source + k, p.plan.index, str(p.plan.path), p.plan.start_lines, p.last_line)
-        for batch in batches
-        for k, p in enumerate(batch.sources)
-        if p.plan.index in kept
-    ]
-    columns = list(zip(*rows, strict=True)) if rows else [()] * 5
-    # (lists bound as parameters, not an Arrow table: pyarrow's first conversion of Python values
-    # imports pandas, most of a second)
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE planned_sources AS SELECT"
-        " unnest(?::BIGINT[]) AS source_index, unnest(?::BIGINT[]) AS file_index,"
-        " unnest(?::VARCHAR[]) AS source_file, unnest(?::BIGINT[]) AS line_offset,"
-        " unnest(?::BIGINT[]) AS last_line",
-        [list(c) for c in columns],
-    )
-    if batches:
-        firsts = " UNION ALL ".join(
-            f"SELECT source_index, min(rowid) AS first_row FROM {b.table} GROUP BY source_index"
-            for b in batches
-        )
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE line_sources AS"
-            f" SELECT s.*, f.first_row FROM planned_sources AS s LEFT JOIN ({firsts}) AS f"
-            " ON f.source_index = s.source_index"
-        )
-    else:
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE line_sources AS"
-            " SELECT *, CAST(NULL AS BIGINT) AS first_row FROM planned_sources"
-        )
-    con.execute(load_sql("engine/ingest/spooled_lines"))
-    set_var(con, "run_lines", _prepare.RUN_LINES)
-    for name, path, schema in zip(
-        ("prescan_rejects", "original_lines", "line_gaps"),
-        spooled,
-        (PRESCAN_SCHEMA, ORIGINALS_SCHEMA, GAPS_SCHEMA),
-        strict=True,
-    ):
-        if path is None:
-            _empty_table(con, name, schema)
-            continue
-        set_var(con, f"{name}_files", literals([path]))
-        source = (
-            f"read_parquet(getvariable('{name}_files'), hive_partitioning = false)"
-            if name == "line_gaps"
-            else f"spooled_lines(getvariable('{name}_files'), getvariable('run_lines'))"  # runs expanded
-        )
-        # (only the rows of the files read: a file found not to be a ledger after its copy was made
-        # has spooled rows too)
-        con.execute(
-            f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {source}"
-            " WHERE file_index IN (SELECT file_index FROM line_sources)"
-        )
-    if not batches:
-        nulls = ", ".join(f"CAST(NULL AS {kind}) AS {name}" for name, kind in _PARSED_COLUMNS)
-        con.execute(f"CREATE OR REPLACE TEMP VIEW ingest_lines AS SELECT {nulls} WHERE false")
-        return
-    for name, gapped in (("parsed_plain", False), ("parsed_gapped", True)):
-        group = [b for b in batches if b.gapped == gapped]
-        # (an empty group reads a table's columns and no row)
-        union = " UNION ALL ".join(
-            f"SELECT *, rowid AS row_number FROM {b.table}" + ("" if group else " WHERE false")
-            for b in group or batches[:1]
-        )
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {union}")
-    con.execute("CREATE OR REPLACE TEMP VIEW ingest_lines AS " + load_sql("engine/ingest/ingest_lines"))
-
-
-def check_rows(con: duckdb.DuckDBPyConnection, files: Sequence[Prepared]) -> None:
-    """Each file gave exactly the rows the Python pass counted (its lines but those it classified)."""
-    got = {
-        int(i): int(rows)
-        for i, rows in con.execute("SELECT file_index, count(*) FROM ingest_lines GROUP BY 1").fetchall()
-    }
-    for prepared in files:
-        rows = got.get(prepared.plan.index, 0)
-        if rows != prepared.rows:
-            raise InputError(
-                f"{display_path(prepared.plan.path)}: DuckDB read {rows:,} lines where the Python pass"
-                f" counted {prepared.rows:,} (and classified {prepared.prescanned:,} more itself);"
-                " nothing was committed (please report this file)"
-            )
 
 
 def find_repeated(con: duckdb.DuckDBPyConnection, lines: int) -> None:

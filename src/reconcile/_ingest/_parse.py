@@ -16,10 +16,9 @@ A batch holds up to ``ONE_PASS_MAX_BYTES`` of text. A bigger source is a batch o
 are first numbered by the reader's ``WITH ORDINALITY`` position (``ledger_lines.sql``), streaming on
 one thread into scratch Parquet at a lower memory limit, then parsed on every core (measured on a
 50M-line, 10 GB ledger: 150 s, where numbering with ``row_number()``, which gathers every line
-first, took 175 s; the ordered pass spilled far more: 250 s). Sources under ``SMALL_SOURCE_BYTES``
-are batched apart and their lines gathered into a table before they are parsed (below). Copies that
-left lines out (*gapped*) are batched apart, so only their rows go through ``ingest_lines``' ASOF
-join.
+first, took 175 s; the ordered pass spilled far more: 250 s). Copies that left lines out (*gapped*)
+are batched apart, so only their rows go through ``ingest_lines``' ASOF join. A bundle of small
+files' lines (``_prepare``) is a batch of its own: one source, each file's rows a known range of it.
 """
 
 from __future__ import annotations
@@ -31,12 +30,11 @@ from pathlib import Path
 import duckdb
 
 from reconcile._engine import is_parallel_csv_refusal, literals
-from reconcile._ingest._prepare import Prepared
+from reconcile._ingest._prepare import Bundle, Prepared
 from reconcile._sql import load_sql
 
 ONE_PASS_MAX_BYTES = 3 << 30
 NUMBERING_MEMORY_LIMIT = "256MB"  # the streaming first step of the two-step parse
-SMALL_SOURCE_BYTES = 1 << 20  # a source under this size is read with others into a table first
 
 
 def set_var(con: duckdb.DuckDBPyConnection, name: str, value: object) -> None:
@@ -48,56 +46,63 @@ def set_var(con: duckdb.DuckDBPyConnection, name: str, value: object) -> None:
 class Batch:
     """Sources read by one query into one scratch table."""
 
-    sources: tuple[Prepared, ...]
-    first_source: int  # the source_index of sources[0]; the others follow in order
+    files: tuple[Prepared, ...]  # the files whose rows it holds
+    paths: tuple[Path, ...]  # the sources DuckDB reads, in order: source_index first_source, ...
+    first_source: int
     table: str  # the scratch table (``parsed_<first_source>``)
     work_dir: Path
     gapped: bool  # copies that left lines out
     numbered: bool = False  # one big source, numbered by the reader's position first (two steps)
-    gathered: bool = False  # small sources, their lines gathered into a table first (two steps)
+    bundle: Bundle | None = None  # one bundle (``_prepare``): its files' rows are row ranges of it
 
     @property
     def text_bytes(self) -> int:
         """The bytes of text the batch reads."""
-        return sum(p.text_bytes for p in self.sources)
+        if self.bundle is not None:
+            return self.bundle.size
+        return sum(p.text_bytes for p in self.files)
 
 
 def plan_batches(prepared: Sequence[Prepared], work_dir: Path, *, first_source: int = 0) -> list[Batch]:
-    """The batches that read ``prepared``'s sources (those with something to read): for plain and
-    gapped sources apart, a batch of each big source, and batches of small ones and of the others,
-    each up to ``ONE_PASS_MAX_BYTES``; ``first_source`` numbers the first source."""
-    groups: list[tuple[list[Prepared], bool, str]] = []  # (sources, gapped, how)
+    """The batches that read ``prepared``'s sources (those with something to read): a batch for each
+    bundle, and for the other sources, plain and gapped apart, a batch of each big one and batches
+    of the others up to ``ONE_PASS_MAX_BYTES``; ``first_source`` numbers the first source."""
+    batches: list[Batch] = []
+
+    def add(
+        files: list[Prepared], gapped: bool, *, numbered: bool = False, bundle: Bundle | None = None
+    ) -> None:
+        nonlocal first_source
+        paths = (bundle.path,) if bundle is not None else tuple(p.source for p in files if p.source)
+        table = f"parsed_{first_source}"
+        batches.append(Batch(tuple(files), paths, first_source, table, work_dir, gapped, numbered, bundle))
+        first_source += len(paths)
+
+    members: dict[int, list[Prepared]] = {}
+    bundles: dict[int, Bundle] = {}
+    for p in prepared:
+        if p.bundle is not None:
+            members.setdefault(id(p.bundle), []).append(p)
+            bundles[id(p.bundle)] = p.bundle
+    for key, files in members.items():
+        add(files, gapped=False, bundle=bundles[key])
     for gapped in (False, True):
-        pending: dict[str, tuple[list[Prepared], int]] = {"direct": ([], 0), "gathered": ([], 0)}
+        group: list[Prepared] = []
+        size = 0
         for p in prepared:
-            if p.source is None or p.gapped != gapped:
+            if p.source is None or p.bundle is not None or p.gapped != gapped:
                 continue
             n = p.text_bytes
             if n > ONE_PASS_MAX_BYTES:
-                groups.append(([p], gapped, "numbered"))
+                add([p], gapped, numbered=True)
                 continue
-            how = "gathered" if n < SMALL_SOURCE_BYTES else "direct"
-            group, size = pending[how]
             if group and size + n > ONE_PASS_MAX_BYTES:
-                groups.append((group, gapped, how))
+                add(group, gapped)
                 group, size = [], 0
-            pending[how] = ([*group, p], size + n)
-        groups.extend((group, gapped, how) for how, (group, _size) in pending.items() if group)
-    batches = []
-    for sources, gapped, how in groups:
-        table = f"parsed_{first_source}"
-        batches.append(
-            Batch(
-                tuple(sources),
-                first_source,
-                table,
-                work_dir,
-                gapped,
-                numbered=how == "numbered",
-                gathered=how == "gathered",
-            )
-        )
-        first_source += len(sources)
+            group.append(p)
+            size += n
+        if group:
+            add(group, gapped)
     return batches
 
 
@@ -117,32 +122,21 @@ def _parse(con: duckdb.DuckDBPyConnection, batch: Batch, *, parallel: bool, memo
     cur = con.cursor()
     create = f"CREATE OR REPLACE TABLE {batch.table} AS SELECT * FROM parsed_lines"
     try:
-        set_var(cur, "ledger_paths", literals([p.source for p in batch.sources if p.source is not None]))
+        set_var(cur, "ledger_paths", literals(batch.paths))
         set_var(cur, "first_source", batch.first_source)
         set_var(cur, "csv_parallel", parallel)
         cur.execute("SET preserve_insertion_order = true")
         cur.execute(load_sql("engine/ingest/json_members"))
         cur.execute("CREATE OR REPLACE TEMP VIEW ledger_text AS " + load_sql("engine/ingest/ledger_text"))
         if not batch.numbered:
-            text = "ledger_text"
-            if batch.gathered:
-                # small sources: DuckDB's reader gives each file's rows in chunks of their own, and
-                # the parse's many expressions cost per chunk as much as per row (1 ms a 200-line
-                # file); gathered into one table first, they are parsed in full chunks (0.3 ms)
-                text = f"{batch.table}_text"
-                cur.execute(f"CREATE OR REPLACE TABLE {text} AS SELECT source_index, raw FROM ledger_text")
             cur.execute(
                 "CREATE OR REPLACE TEMP VIEW ledger_lines AS "
-                f"SELECT source_index, CAST(NULL AS BIGINT) AS source_row, raw FROM {text}"
+                "SELECT source_index, CAST(NULL AS BIGINT) AS source_row, raw FROM ledger_text"
             )
             cur.execute(
                 "CREATE OR REPLACE TEMP VIEW parsed_lines AS " + load_sql("engine/ingest/parsed_lines")
             )
-            try:
-                cur.execute(create)
-            finally:
-                if batch.gathered:
-                    cur.execute(f"DROP TABLE IF EXISTS {text}")
+            cur.execute(create)
             return
         # two steps: 1. number the lines (streaming, one thread, a smaller memory limit)
         cur.execute("CREATE OR REPLACE TEMP VIEW ledger_lines AS " + load_sql("engine/ingest/ledger_lines"))

@@ -30,7 +30,7 @@ from __future__ import annotations
 import codecs
 import re
 from collections.abc import Callable
-from typing import BinaryIO
+from typing import Protocol
 
 from reconcile._ingest._summary import Reject
 
@@ -211,6 +211,14 @@ class _LongLine:
         return code, raw_text(bytes(self.head), self.valid, length)
 
 
+class Writer(Protocol):
+    """Where the copy goes: a binary file, or anything with its ``write``."""
+
+    def write(self, data: bytes, /) -> int:
+        """Write ``data``."""
+        ...
+
+
 RejectSink = Callable[[Reject, int], None]  # a reject, and how many identical lines it starts
 OriginalSink = Callable[[int, str, int], None]  # (first line, original raw, how many identical lines)
 GapSink = Callable[[int, int], None]  # (rows of the copy before a gap, lines left out up to it)
@@ -230,7 +238,7 @@ class Sanitiser:
 
     def __init__(
         self,
-        out: BinaryIO,
+        out: Writer,
         source: str,
         first_line: int,
         *,
