@@ -8,10 +8,15 @@ The ingest of a list of paths, in order:
    since the last ingest, whether its new lines are plain for DuckDB, whether it is a ledger at all.
 3. ``_prepare``: what DuckDB reads: the file in place, a copy of its new part, or a sanitised copy
    (``_sanitise``: odd lines classified or rewritten, in linear time and constant memory; compressed
-   files, ``_compressed``, are decompressed as a stream into such a copy).
-4. ``_parse``: DuckDB parses each file's lines (``sql/engine/ingest/parsed_lines.sql``) into scratch Parquet.
-5. ``_dedupe``: de-duplication, the events and rejects files, and the counts, checked before the
-   store commits them with the ingest record and the new ``files.json`` (``reconcile._store``).
+   files, ``_compressed``, are decompressed as a stream into such a copy); a small file's lines go
+   into a bundle, one scratch file of many files' lines.
+4. ``_parse``: DuckDB parses the lines (``sql/engine/ingest/parsed_lines.sql``) into scratch tables,
+   a batch of files (a list of paths) a query: a few queries however many files.
+5. ``_lines``: the parsed rows numbered with their files' own lines (``ingest_lines``), and each
+   file's row count checked against the Python pass's.
+6. ``_dedupe``: de-duplication, the events (one query per UTC day) and rejects files, and the
+   counts, checked before the store commits them with the ingest record and the new
+   ``files.json`` (``reconcile._store``), once for all the files.
 
 A live file's last line without ``\\n`` is pending: counted in ``lines`` and ``pending``, not consumed.
 A compressed file is complete: consumed whole or, when its bytes changed, read again whole. A file

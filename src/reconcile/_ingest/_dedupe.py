@@ -1,10 +1,11 @@
 """De-duplicate the parsed lines of one ingest and write its events and rejects (SPEC section 2).
 
-``ingest_lines`` (the scratch Parquet of every file, numbered and bounded by the Python pass's line
-count) is de-duplicated against the store and within the ingest, by sorted path then line; the ids
-read more than once are found in parts of ``DEDUPE_PART_LINES`` lines, by hash, so memory does not
-grow with the ingest. New events (``new_events.sql``) and rejects (``rejects.sql``) are written as
-zstd Parquet (level 1: cheaper than DuckDB's default 3, and no bigger here).
+``ingest_lines`` (``_lines``: the parsed rows of every file, numbered and bounded by the Python
+pass's line count) is de-duplicated against the store and within the ingest, by sorted path then
+line; the ids read more than once are found in parts of ``DEDUPE_PART_LINES`` lines, by hash, so
+memory does not grow with the ingest. New events (``new_events.sql``) are written one UTC day at a
+time (:func:`write_events`) and rejects (``rejects.sql``) in one file, as zstd Parquet (level 1:
+cheaper than DuckDB's default 3, and no bigger here).
 
 Before anything is committed the counts are checked: each file gave exactly the rows the Python pass
 counted (``lines``), the lines it classified itself are all there, and ``lines = events + duplicates +
