@@ -190,7 +190,8 @@ class StoreWriter:
         entry = self._place_events(self.events_stage, self.ingest_id)
         fsync_path(self.rejects_tmp)
         self.rejects_tmp.replace(store.rejects_path(self.ingest_id))
-        write_json_atomic(store.record_path(self.ingest_id), {**record, "store_entry": entry.to_json()})
+        record = {**record, "store_entry": entry.to_json()}
+        write_json_atomic(store.record_path(self.ingest_id), record, compact=True)  # (one entry a file)
         fsync_path(store.events_dir)
         fsync_path(store.rejects_dir)
         pending = store.pending_files_path(self.ingest_id)
@@ -201,6 +202,7 @@ class StoreWriter:
                 "ingest_id": self.ingest_id,
                 "files": {name: state.to_json() for name, state in sorted(files.items())},
             },
+            compact=True,  # (an entry for every file the store ever read)
         )
         _faults.point("before-store-json")
         entries = [*store.ingests(), entry]
