@@ -12,9 +12,11 @@ and each child's peak RSS:
 - gib-line:         a plain file whose last line is 1 GiB (a reject keeping its first 4 KiB)
 - gzip-bomb:        a small .gz expanding to the clean lines and 1 GiB of NULs in one line
 
-MB/s counts the text read (a compressed file's text after decompression).
+MB/s counts the text read (a compressed file's text after decompression). ``--big`` sets the size
+of the long line and of the bomb's NULs (default 1 GiB; the suite's smoke run makes them small).
 
-    uv run --locked --extra reconcile python bench/bench_hostile.py [--lines 2000000] [--keep]
+    uv run --locked --extra reconcile python bench/bench_hostile.py [--lines 2000000] [--big BYTES]
+        [--keep] [--json]
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ def _clean(path: Path, lines: int) -> bytes:
     return path.read_bytes()
 
 
-def _write_inputs(lines: int) -> dict[str, Path]:
+def _write_inputs(lines: int, big: int) -> dict[str, Path]:
     DATA.mkdir(parents=True)
     clean = DATA / "clean.jsonl"
     data = _clean(clean, lines)
@@ -81,8 +83,8 @@ def _write_inputs(lines: int) -> dict[str, Path]:
     def gib_line(p: Path) -> None:
         with p.open("wb") as fh:
             fh.write(data)
-            block = b"x" * (64 << 20)
-            for _ in range(GIB // len(block)):
+            block = b"x" * min(64 << 20, big)
+            for _ in range(big // len(block)):
                 fh.write(block)
             fh.write(b"\n")
 
@@ -91,8 +93,8 @@ def _write_inputs(lines: int) -> dict[str, Path]:
     def bomb(p: Path) -> None:
         with gzip.open(p, "wb", compresslevel=9) as fh:
             fh.write(data)
-            block = b"\x00" * (64 << 20)
-            for _ in range(GIB // len(block)):
+            block = b"\x00" * min(64 << 20, big)
+            for _ in range(big // len(block)):
                 fh.write(block)
             fh.write(b"\n")
 
@@ -100,18 +102,21 @@ def _write_inputs(lines: int) -> dict[str, Path]:
     return inputs
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=2_000_000, help="clean ledger lines (default 2M)")
+    parser.add_argument("--big", type=int, default=GIB, help="bytes of the long line and the bomb (1 GiB)")
     parser.add_argument("--keep", action="store_true", help="keep bench/data/hostile")
-    args = parser.parse_args()
+    parser.add_argument("--json", action="store_true", help="also print the figures as one JSON object")
+    args = parser.parse_args(argv)
     shutil.rmtree(DATA, ignore_errors=True)
-    inputs = _write_inputs(args.lines)
+    big = args.big - args.big % 8  # (whole blocks)
+    inputs = _write_inputs(args.lines, big)
     rows = []
     for name, path in inputs.items():
         out, peak = run_child(["-c", INGEST, str(path), str(DATA / f"store-{name}")])
         figures = json.loads(out)
-        text = path.stat().st_size if name != "gzip-bomb" else GIB + inputs["clean"].stat().st_size + 1
+        text = path.stat().st_size if name != "gzip-bomb" else big + inputs["clean"].stat().st_size + 1
         figures.update(name=name, peak=peak, size=path.stat().st_size, bytes=text)
         rows.append(figures)
     base = rows[0]
@@ -127,6 +132,10 @@ def main() -> None:
         print(
             f"{r['name']:<17}{r['size'] / 1e6:>9,.1f}{r['lines']:>13,}{r['rejects']:>13,}{r['seconds']:>9.2f}"
             f"{lps:>11,.0f}{lps / base_lps:>8.2f}{mbs:>8.1f}{mbs / base_mbs:>8.2f}{r['peak'] / 1e6:>9,.0f}"
+        )
+    if args.json:
+        print(
+            json.dumps({r["name"]: {k: v for k, v in r.items() if k != "name"} for r in rows}, sort_keys=True)
         )
     if not args.keep:
         shutil.rmtree(DATA, ignore_errors=True)

@@ -4,9 +4,9 @@ A test sets ``RECONCILE_FAULT=<point>:<action>[,<point>:<action>...]`` for the p
 ``action`` is ``kill`` (SIGKILL: a power cut) or ``sleep`` / ``sleepN`` (wait N seconds, default 60,
 so the test can kill it or hold a lock). Without the variable a point does nothing. The points:
 
-- ingest: ``after-parse`` (one file parsed), ``before-write`` (all parsed), ``after-events`` (events
-  staged), ``before-commit``, ``before-store-json`` (files in place, ``store.json`` not yet),
-  ``after-store-json`` (``files.json`` not yet renamed);
+- ingest: ``after-parse`` (every file's lines parsed), ``before-write`` (de-duplicated),
+  ``after-events`` (events staged), ``before-commit``, ``before-store-json`` (files in place,
+  ``store.json`` not yet), ``after-store-json`` (``files.json`` not yet renamed);
 - an output commit (``_write``, ``_close``): ``staging`` (one file staged), ``staged`` (all staged, no
   journal), ``journal`` (the commit point passed, nothing swapped), ``swap`` (the roll-forward swapped
   its first folder), ``swapped`` (every folder swapped, the journal still there), ``committed``

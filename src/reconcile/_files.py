@@ -72,12 +72,18 @@ def fsync_tree(root: Path) -> None:
         fsync_path(Path(dirpath))
 
 
-def write_json_atomic(path: Path, data: object) -> None:
-    """Replace ``path`` with ``data`` as JSON, all or nothing: a temp file, fsync, rename, fsync folder."""
+def write_json_atomic(path: Path, data: object, *, compact: bool = False) -> None:
+    """Replace ``path`` with ``data`` as JSON, all or nothing: a temp file, fsync, rename, fsync folder.
+
+    ``compact``: on one line (json's C encoder: a document of ten thousand files' entries in about
+    a tenth of the time the indented form takes, which only the pure-Python encoder writes)."""
     tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2, sort_keys=True)
+        if compact:
+            fh.write(json.dumps(data, sort_keys=True, separators=(",", ":")))
+        else:
+            json.dump(data, fh, indent=2, sort_keys=True)
         fh.write("\n")
         fh.flush()
         os.fsync(fh.fileno())

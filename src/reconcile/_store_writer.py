@@ -210,7 +210,8 @@ class StoreWriter:
         rejects = store.rejects_path(self.ingest_id)
         self.rejects_tmp.replace(rejects)
         entry = replace(entry, files={**entry.files, store.relative(rejects): record_files([rejects])[0]})
-        write_json_atomic(store.record_path(self.ingest_id), {**record, "store_entry": entry.to_json()})
+        record = {**record, "store_entry": entry.to_json()}
+        write_json_atomic(store.record_path(self.ingest_id), record, compact=True)  # (one entry a file)
         fsync_path(store.events_dir)
         fsync_path(store.rejects_dir)
         pending = store.pending_files_path(self.ingest_id)
@@ -221,6 +222,7 @@ class StoreWriter:
                 "ingest_id": self.ingest_id,
                 "files": {name: state.to_json() for name, state in sorted(files.items())},
             },
+            compact=True,  # (an entry for every file the store ever read)
         )
         _faults.point("before-store-json")
         entries = [*store.ingests(), entry]
@@ -303,11 +305,20 @@ def copy_events_by_day(query: str) -> str:
     """A statement writing ``query``'s events (the store's columns) as zstd Parquet partitioned by
     their UTC day into the folder given as its last parameter (zstd level 1: 20% less CPU than
     DuckDB's default 3, and no bigger for an events file, mostly md5 hex)."""
-    columns = ", ".join(schema.EVENTS)  # exactly the contract's columns, in its order
     return (
-        f"COPY (SELECT {columns}, strftime(make_timestamp_ns(emitted_ns), '%Y-%m-%d') AS day FROM ({query}))"
-        " TO ? (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, PARTITION_BY (day))"
+        f"COPY (SELECT {_EVENT_COLUMNS}, strftime(make_timestamp_ns(emitted_ns), '%Y-%m-%d') AS day"
+        f" FROM ({query})) TO ? ({_EVENTS_OPTIONS}, PARTITION_BY (day))"
     )
+
+
+def copy_events(query: str) -> str:
+    """A statement writing ``query``'s events (the store's columns, one UTC day's) as one zstd
+    Parquet file, the file given as its last parameter (``events_stage/day=YYYY-MM-DD/...``)."""
+    return f"COPY (SELECT {_EVENT_COLUMNS} FROM ({query})) TO ? ({_EVENTS_OPTIONS})"
+
+
+_EVENT_COLUMNS = ", ".join(schema.EVENTS)  # exactly the contract's columns, in its order
+_EVENTS_OPTIONS = "FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1"
 
 
 def _remove(path: Path) -> None:

@@ -1,8 +1,7 @@
 -- parsed_lines: every line of `ledger_lines` classified: a SPEC reject code, or the event it becomes.
--- Input relation: ledger_lines(source_line, raw). Variables: file_index (the file's rank in the
--- ingest's sorted path list: the de-duplication order), line_offset (passed on to `ingest_lines`,
--- which numbers the lines and bounds them by the Python pass's count). Lines the Python pre-scan
--- classified itself are not in ledger_lines (ingest_lines numbers around them).
+-- Input relation: ledger_lines(source_index, source_row, raw): the lines of a batch of sources
+-- (`ingest_lines` numbers them with their files' line numbers, around the lines the Python pre-scan
+-- classified itself, which are not in ledger_lines, and bounds them by the Python pass's count).
 --
 -- Codes in SPEC order, the first that applies wins: blank, invalid_utf8 and line_too_long (invalid
 -- UTF-8 only ever comes from the pre-scan: the lines DuckDB reads are valid UTF-8), malformed_json,
@@ -22,7 +21,8 @@
 WITH
 lines AS (
     SELECT
-        source_line,
+        source_index,
+        source_row,
         raw,
         strlen(raw) <= 1048576 AS short
     FROM ledger_lines
@@ -294,12 +294,11 @@ coded AS (
 )
 
 SELECT
-    getvariable('file_index') AS file_index,
-    source_line,  -- NULL when one query parses the whole file: numbered in `ingest_lines`
-    CAST(getvariable('line_offset') AS BIGINT) AS line_offset,
+    source_index,
+    source_row,  -- NULL when one ordered query parses the batch: numbered in `ingest_lines`
     code,
     CASE WHEN code IS NOT NULL THEN raw END AS raw,
-    -- (family, endpoint, resource_id and source_file follow from kind, the ids and file_index: added
+    -- (family, endpoint, resource_id and source_file follow from kind, the ids and source: added
     -- by `ingest_lines`, so the scratch Parquet does not hold them)
     kind,
     vm_id,

@@ -8,10 +8,15 @@ The ingest of a list of paths, in order:
    since the last ingest, whether its new lines are plain for DuckDB, whether it is a ledger at all.
 3. ``_prepare``: what DuckDB reads: the file in place, a copy of its new part, or a sanitised copy
    (``_sanitise``: odd lines classified or rewritten, in linear time and constant memory; compressed
-   files, ``_compressed``, are decompressed as a stream into such a copy).
-4. ``_parse``: DuckDB parses each file's lines (``sql/engine/ingest/parsed_lines.sql``) into scratch Parquet.
-5. ``_dedupe``: de-duplication, the events and rejects files, and the counts, checked before the
-   store commits them with the ingest record and the new ``files.json`` (``reconcile._store``).
+   files, ``_compressed``, are decompressed as a stream into such a copy); a small file's lines go
+   into a bundle, one scratch file of many files' lines.
+4. ``_parse``: DuckDB parses the lines (``sql/engine/ingest/parsed_lines.sql``) into scratch tables,
+   a batch of files (a list of paths) a query: a few queries however many files.
+5. ``_lines``: the parsed rows numbered with their files' own lines (``ingest_lines``), and each
+   file's row count checked against the Python pass's.
+6. ``_dedupe``: de-duplication, the events (one query per UTC day) and rejects files, and the
+   counts, checked before the store commits them with the ingest record and the new
+   ``files.json`` (``reconcile._store``), once for all the files.
 
 A live file's last line without ``\\n`` is pending: counted in ``lines`` and ``pending``, not consumed.
 A compressed file is complete: consumed whole or, when its bytes changed, read again whole. A file
@@ -29,17 +34,17 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import duckdb
 
 from reconcile import _faults
-from reconcile._engine import connect, engine_errors, literal, literals
-from reconcile._ingest import _dedupe
+from reconcile._engine import connect, engine_errors, literals
+from reconcile._ingest import _dedupe, _lines
 from reconcile._ingest._inputs import resolve_inputs
-from reconcile._ingest._parse import parse, set_var
-from reconcile._ingest._prepare import prepare
+from reconcile._ingest._parse import Batch, parse, plan_batches, set_var
+from reconcile._ingest._prepare import Prepared, Spools, prepare
 from reconcile._ingest._scan import NotALedgerError, Plan, plan_file, same_file
 from reconcile._ingest._summary import (
     Finding,
@@ -57,7 +62,7 @@ from reconcile._schema import REJECT_CODES
 from reconcile._scratch import scratch_dir
 from reconcile._sql import load_sql
 from reconcile._store import FileState, Store
-from reconcile._store_writer import StoreWriter, copy_events_by_day
+from reconcile._store_writer import StoreWriter
 from reconcile.exceptions import InputError
 
 __all__ = ["Finding", "IngestSummary", "Reject", "format_summary", "ingest", "validate"]
@@ -99,37 +104,110 @@ def _not_a_ledger(path: Path) -> Finding:
     )
 
 
-def _read(
-    con: duckdb.DuckDBPyConnection, plan: Plan, work_dir: Path, findings: list[Finding]
-) -> _dedupe.Parsed | None:
-    """Prepare and parse one file; None when it turned out not to be a ledger or changed meanwhile."""
-    prepared = prepare(plan, work_dir)
-    findings.extend(prepared.findings)
-    if not prepared.ledger:
-        findings.append(_not_a_ledger(plan.path))
-        return None
-    assert prepared.source is not None  # (unchanged files are not read)
-    target = work_dir / f"parsed-{plan.index}.parquet"
-    step = f"ingest: parsing {display_path(plan.path)}"
-    with engine_errors(step, memory_limit=MEMORY_LIMIT, where=str(work_dir)):
-        try:
-            parse(con, prepared, target, memory_limit=MEMORY_LIMIT)
-        except duckdb.Error:
-            if prepared.copy:
+def _prepare_all(
+    plans: Sequence[Plan],
+    work_dir: Path,
+    spools: Spools,
+    *,
+    findings: list[Finding],
+    progress: Progress,
+    command: str,
+) -> list[Prepared]:
+    """What DuckDB reads of every planned file with something new (copies made in this pass); a
+    file that turned out not to be a ledger is a finding."""
+    prepared = []
+    copied = 0
+    for plan in plans:
+        if plan.unchanged:
+            continue
+        if not (plan.plain and plan.start_bytes == 0):
+            progress.update(f"{command}: copying {relative_name(plan.path)} ({plan.size / 1e6:,.1f} MB)")
+        p = prepare(plan, work_dir, spools)
+        findings.extend(p.findings)
+        if not p.ledger:
+            findings.append(_not_a_ledger(plan.path))
+            continue
+        copied += p.copy
+        prepared.append(p)
+    if copied:
+        progress.note(f"{command}: {copied:,} of {len(prepared):,} file(s) read through a copy")
+    return prepared
+
+
+def _parse_all(
+    con: duckdb.DuckDBPyConnection,
+    prepared: list[Prepared],
+    work_dir: Path,
+    spools: Spools,
+    *,
+    findings: list[Finding],
+    progress: Progress,
+    command: str,
+) -> tuple[list[Batch], list[Prepared]]:
+    """Parse every prepared file's lines, in batches (``_parse``); the batches and the files read.
+
+    A batch DuckDB refuses while it reads a ledger in place (a line near its size limit, or bytes
+    appended meanwhile, say) is read again with those ledgers copied: the sanitised copy always
+    reads. A ledger read in place that was replaced meanwhile is a finding, and its rows are left
+    out (``ingest_lines`` reads the files returned).
+    """
+    batches = plan_batches(prepared, work_dir)
+    total = sum(b.text_bytes for b in batches)
+    done_bytes = 0
+    read: list[Batch] = []
+    queue = list(batches)
+    next_source = max((b.first_source + len(b.paths) for b in batches), default=0)
+    while queue:
+        batch = queue.pop(0)
+        size = batch.text_bytes
+        step = f"{command}: parsing {_batch_name(batch)}"
+        progress.update(f"{step} ({size / 1e6:,.1f} MB)")
+        with (
+            progress.ticking(_reading(con, command, _batch_name(batch), size, done_bytes, total)),
+            engine_errors(step, memory_limit=MEMORY_LIMIT, where=str(work_dir)),
+        ):
+            try:
+                parse(con, batch, memory_limit=MEMORY_LIMIT)
+            except (duckdb.InterruptException, duckdb.OutOfMemoryException):
                 raise
-            # DuckDB could not read the file as it is (a line near its size limit, say): the
-            # sanitised copy always reads
-            prepared = prepare(plan, work_dir, force_copy=True)
-            parse(con, prepared, target, memory_limit=MEMORY_LIMIT)
-    if not prepared.copy and not same_file(plan):
-        findings.append(
-            Finding(
-                display_path(plan.path), "unreadable", "replaced while being read: skipped (read next time)"
-            )
-        )
-        return None
+            except duckdb.Error:
+                in_place = [p for p in batch.files if not p.copy]
+                if not in_place:
+                    raise
+                # DuckDB could not read a ledger as it is: its sanitised copy always reads
+                copies = [p for p in batch.files if p.copy]
+                copies += [prepare(p.plan, work_dir, spools, force_copy=True) for p in in_place]
+                redo = plan_batches(copies, work_dir, first_source=next_source)
+                next_source = max((b.first_source + len(b.paths) for b in redo), default=next_source)
+                queue[:0] = redo
+                continue
+        done_bytes += size
+        read.append(batch)
     _faults.point("after-parse")
-    return _dedupe.Parsed(prepared, target)
+    files = []
+    for batch in read:
+        for p in batch.files:
+            if not p.copy and not same_file(p.plan):
+                findings.append(
+                    Finding(
+                        display_path(p.plan.path),
+                        "unreadable",
+                        "replaced while being read: skipped (read next time)",
+                    )
+                )
+                continue
+            files.append(p)
+    files.sort(key=lambda p: p.plan.index)
+    return read, files
+
+
+@dataclass(frozen=True)
+class _Read:
+    """What DuckDB parsed of an ingest's files."""
+
+    batches: list[Batch]
+    files: list[Prepared]  # the files read, by file_index
+    spooled: tuple[Path | None, Path | None, Path | None]  # prescan, originals and gaps spools
 
 
 def _read_all(
@@ -140,53 +218,40 @@ def _read_all(
     findings: list[Finding],
     progress: Progress,
     command: str,
-) -> list[_dedupe.Parsed]:
-    """Read every planned file; progress lines start with ``command`` (``ingest`` or ``validate``)."""
-    parsed = []
-    total = sum(p.consumed_bytes - p.start_bytes for p in plans if not p.unchanged)
-    done_bytes = done_lines = 0
-    for plan in plans:
-        if plan.unchanged:
-            continue
-        progress.update(
-            f"{command}: reading {relative_name(plan.path)} from line {plan.start_lines + 1:,}"
-            f" ({(plan.consumed_bytes - plan.start_bytes) / 1e6:,.1f} MB)"
-        )
-        size = plan.consumed_bytes - plan.start_bytes
-        with progress.ticking(_reading(con, command, plan.path, size, done_bytes, total)):
-            result = _read(con, plan, work_dir, findings)
-        if result is None:
-            continue
-        parsed.append(result)
-        done_bytes += plan.consumed_bytes - plan.start_bytes
-        done_lines += result.prepared.lines
-        progress.update(
-            f"{command}: {done_bytes / 1e6:,.1f} of {total / 1e6:,.1f} MB, {done_lines:,} lines"
-            f" ({relative_name(plan.path)})"
-        )
-    return parsed
+) -> _Read:
+    """Prepare and parse every planned file; progress lines start with ``command`` (``ingest`` or
+    ``validate``)."""
+    spools = Spools(work_dir)
+    prepared = _prepare_all(plans, work_dir, spools, findings=findings, progress=progress, command=command)
+    spools.seal_bundles()  # (complete on disk before DuckDB reads them)
+    batches, files = _parse_all(
+        con, prepared, work_dir, spools, findings=findings, progress=progress, command=command
+    )
+    return _Read(batches, files, spools.close())
 
 
 def _reading(  # noqa: PLR0917 (the figures of one line, in the order it prints them)
-    con: duckdb.DuckDBPyConnection, command: str, path: Path, size: int, done: int, total: int
+    con: duckdb.DuckDBPyConnection, command: str, name: str, size: int, done: int, total: int
 ) -> Callable[[], str]:
-    """The progress line of one file being read: MB read of all, the rate and what is left."""
+    """The progress line of a batch being parsed: MB read of all, the rate and what is left."""
     started = time.monotonic()
 
     def line() -> str:
         seconds = time.monotonic() - started
-        share = con.query_progress()  # -1 while no DuckDB query runs (the Python pass)
+        share = con.query_progress()  # -1 while no DuckDB query runs
         if share < 0:
-            return f"{command}: reading {relative_name(path)} ({size / 1e6:,.1f} MB), {seconds:.0f} s"
+            return f"{command}: parsing {name} ({size / 1e6:,.1f} MB), {seconds:.0f} s"
         now = done + size * min(share, 100.0) / 100.0
         rate = (now - done) / seconds if seconds > 0 else 0.0
         left = f", about {(total - now) / rate:,.0f} s left" if rate > 0 else ""
-        return (
-            f"{command}: {now / 1e6:,.1f} of {total / 1e6:,.1f} MB, {rate / 1e6:,.1f} MB/s{left}"
-            f" ({relative_name(path)})"
-        )
+        return f"{command}: {now / 1e6:,.1f} of {total / 1e6:,.1f} MB, {rate / 1e6:,.1f} MB/s{left} ({name})"
 
     return line
+
+
+def _batch_name(batch: Batch) -> str:
+    first = relative_name(batch.files[0].plan.path)
+    return first if len(batch.files) == 1 else f"{len(batch.files):,} files from {first}"
 
 
 def _nothing_to_read(findings: Sequence[Finding]) -> InputError:
@@ -226,21 +291,22 @@ def ingest(
         con = connect(memory_limit=MEMORY_LIMIT, scratch=work_dir)
         try:
             con.execute("SET preserve_insertion_order = true")
-            parsed = _read_all(
+            read = _read_all(
                 con, plans, work_dir=work_dir, findings=findings, progress=progress, command="ingest"
             )
-            counts = _write(con, parsed, inputs.files, target, writer)
+            files = read.files
+            counts = _write(con, read, target, writer)
             newest = _newest(con, writer.events_stage, target, state)
         finally:
             con.close()
-        read = {p.prepared.plan.index for p in parsed}
-        kept = [p for p in plans if p.index in read or p.unchanged]
+        indexes = {p.plan.index for p in files}
+        kept = [p for p in plans if p.index in indexes or p.unchanged]
         pending = sum(1 for p in kept if p.pending)
         summary = _summary(
             ingest_id=writer.ingest_id,
             store=target,
             plans=kept,
-            parsed=parsed,
+            files=files,
             counts=counts,
             pending=pending,
         )
@@ -249,7 +315,7 @@ def ingest(
         new_state = {
             name: replace(old, newest_ns=newest.get(name, old.newest_ns)) for name, old in state.items()
         }
-        lines_read = {p.prepared.plan.index: p.prepared.lines for p in parsed}
+        lines_read = {p.plan.index: p.lines for p in files}
         now = format_ns(time.time_ns())
         for p in kept:
             name = str(p.path)
@@ -295,40 +361,22 @@ def _newest(
     return {str(source): int(newest) for source, newest in rows}
 
 
-def _write(
-    con: duckdb.DuckDBPyConnection,
-    parsed: Sequence[_dedupe.Parsed],
-    sources: Sequence[Path],
-    target: Store,
-    writer: StoreWriter,
-) -> _dedupe.Counts:
+def _write(con: duckdb.DuckDBPyConnection, read: _Read, target: Store, writer: StoreWriter) -> _dedupe.Counts:
     """De-duplicate and write this ingest's events and rejects; their checked counts."""
+    files = read.files
     with engine_errors("ingest: writing events", memory_limit=MEMORY_LIMIT, where=str(target.path)):
-        _dedupe.register(con, parsed, sources)
-        _dedupe.check_rows(con, parsed)
-        known = _dedupe.known_rejects(con, target.reject_files() if target.exists() else [], parsed)
-        # duplicates share their instant: only the store's files of the days these events fall on
-        days = {str(d) for (d,) in con.execute(load_sql("engine/ingest/ingest_days")).fetchall()}
-        store_files = [literal(f) for f in target.event_files_of_days(days)] if target.exists() else []
-        if store_files:
-            set_var(con, "store_files", store_files)
-            con.execute(
-                "CREATE OR REPLACE TEMP VIEW store_event_ids AS "
-                "SELECT event_id FROM read_parquet(getvariable('store_files'), hive_partitioning = false)"
-            )
-        else:
-            con.execute(
-                "CREATE OR REPLACE TEMP VIEW store_event_ids AS SELECT NULL::VARCHAR AS event_id WHERE false"
-            )
+        _lines.register(con, read.batches, files, read.spooled)
+        _lines.check_rows(con, files)
+        known = _dedupe.known_rejects(con, target.reject_files() if target.exists() else [], files)
+        days = _dedupe.ingest_days(con)
         set_var(con, "ingest_id", writer.ingest_id)
         con.execute("SET preserve_insertion_order = false")  # events need no order: parallel writing
-        _dedupe.find_repeated(con, sum(p.prepared.lines for p in parsed))
+        _dedupe.find_repeated(con, sum(p.lines for p in files))
         _faults.point("before-write")
-        # (COPY takes the path as a prepared parameter: no path is pasted into SQL text)
-        con.execute(copy_events_by_day(load_sql("engine/ingest/new_events")), [str(writer.events_stage)])
+        _dedupe.write_events(con, read.batches, days, target, writer.events_stage)
         _faults.point("after-events")
         con.execute(_dedupe.copy_zstd(_dedupe.rejects_query()), [str(writer.rejects_tmp)])
-        return _dedupe.count(con, parsed, writer.events_stage, writer.rejects_tmp, known=known)
+        return _dedupe.count(con, files, writer.events_stage, writer.rejects_tmp, known=known)
 
 
 def _summary(
@@ -336,12 +384,12 @@ def _summary(
     ingest_id: str | None,
     store: Store | None,
     plans: Sequence[Plan],
-    parsed: Sequence[_dedupe.Parsed],
+    files: Sequence[Prepared],
     counts: _dedupe.Counts,
     pending: int,
 ) -> IngestSummary:
     rejects = {code: counts.rejects[code] for code in REJECT_CODES if counts.rejects.get(code)}
-    lines_read = {p.prepared.plan.index: p.prepared.lines for p in parsed}
+    lines_read = {p.plan.index: p.lines for p in files}
     summary = IngestSummary(
         ingest_id=ingest_id,
         store=str(store.path) if store is not None else None,
@@ -393,12 +441,12 @@ def validate_files(
         con = connect(memory_limit=MEMORY_LIMIT, scratch=work_dir)
         try:
             con.execute("SET preserve_insertion_order = true")
-            parsed = _read_all(
+            read = _read_all(
                 con, plans, work_dir=work_dir, findings=findings, progress=progress, command="validate"
             )
             with engine_errors("validate", memory_limit=MEMORY_LIMIT, where=tempfile.gettempdir()):
-                _dedupe.register(con, parsed, inputs.files)
-                _dedupe.check_rows(con, parsed)
+                _lines.register(con, read.batches, read.files, read.spooled)
+                _lines.check_rows(con, read.files)
                 set_var(con, "ingest_id", None)
                 rows = con.execute(
                     f"SELECT source_file, source_line, code, raw FROM ({load_sql('engine/ingest/rejects')}) "

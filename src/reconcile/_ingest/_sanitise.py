@@ -17,10 +17,12 @@ cannot take as they are, or would read differently from Go's decoder; a line hol
   line, so it is written as ``\\ufffd``.
 
 A rewritten line keeps its original text for the reject it may still become (:class:`Originals`).
-Plain stretches are copied as they are. Finding odd lines costs a few C-speed scans per block (the
-next occurrence of each odd byte is cached, so no byte is scanned twice however many odd lines a
-block has) and the work for each odd line is proportional to its length: the time is linear in the
-input. A line longer than 1 MiB is never held: its first 4 KiB are kept, the rest is counted.
+Plain stretches are copied as they are, but for CRLF line ends written as LF: the copy holds no CR,
+so DuckDB reads it with its LF line reader, which takes a CR for a line end too. Finding odd lines
+costs a few C-speed scans per block (the next occurrence of each odd byte is cached, so no byte is
+scanned twice however many odd lines a block has) and the work for each odd line is proportional
+to its length: the time is linear in the input. A line longer than 1 MiB is never held: its first
+4 KiB are kept, the rest is counted.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from __future__ import annotations
 import codecs
 import re
 from collections.abc import Callable
-from typing import BinaryIO
+from typing import Protocol
 
 from reconcile._ingest._summary import Reject
 
@@ -209,6 +211,14 @@ class _LongLine:
         return code, raw_text(bytes(self.head), self.valid, length)
 
 
+class Writer(Protocol):
+    """Where the copy goes: a binary file, or anything with its ``write``."""
+
+    def write(self, data: bytes, /) -> int:
+        """Write ``data``."""
+        ...
+
+
 RejectSink = Callable[[Reject, int], None]  # a reject, and how many identical lines it starts
 OriginalSink = Callable[[int, str, int], None]  # (first line, original raw, how many identical lines)
 GapSink = Callable[[int, int], None]  # (rows of the copy before a gap, lines left out up to it)
@@ -228,7 +238,7 @@ class Sanitiser:
 
     def __init__(
         self,
-        out: BinaryIO,
+        out: Writer,
         source: str,
         first_line: int,
         *,
@@ -361,6 +371,8 @@ class Sanitiser:
         if self._gap_due:
             self._gaps(self.rows, self.skipped)
             self._gap_due = False
+        if b"\r" in lines:  # (only CRLF ends here: a lone CR makes its line odd)
+            lines = lines.replace(b"\r\n", b"\n")
         self._out.write(lines)
         self.rows += count
 

@@ -3,10 +3,10 @@
 A *live* (uncompressed) file is read twice at the same time: its SHA-256 digests (the whole file, up
 to its last ``\\n``, and the prefix consumed by earlier ingests) on a worker thread (``hashlib``
 releases the GIL), and the plain check of the complete lines after that prefix. *Plain* text is what
-DuckDB's line reader takes as it is and reads as Go would: no NUL byte, no CR except in a
-CRLF, valid UTF-8, no BOM, no ``\\u`` surrogate escape, no line near 1 MiB (see ``_sanitise``). A
-*compressed* file (by its magic bytes) is digested whole; it is complete, so it is consumed whole or,
-when its bytes changed, read again whole.
+DuckDB's line reader takes as it is and reads as Go would: no NUL byte, no CR (a CRLF file is
+read through a copy whose lines end with LF alone), valid UTF-8, no BOM, no ``\\u`` surrogate
+escape, no line near 1 MiB (see ``_sanitise``). A *compressed* file (by its magic bytes) is
+digested whole; it is complete, so it is consumed whole or, when its bytes changed, read again whole.
 
 Whether a file is a ledger at all: a file compressed with something this engine does not read (lz4,
 zip, ...: by magic bytes) is not; a file whose name says ``.jsonl`` is, whatever it holds (a block of
@@ -31,6 +31,7 @@ from reconcile._store import FileState
 from reconcile.exceptions import InputError
 
 CHUNK = 8 << 20
+SMALL_FILE_BYTES = 4 << 20  # a live file up to this size is read once, on the calling thread
 _EDGE = 8  # bytes of the previous chunk kept to find patterns split between two chunks
 
 
@@ -71,7 +72,11 @@ class Plan:
 
 class PlainCheck:
     """Streaming check of complete lines: plain (module doc), ledger-like (a ``"kind"`` member
-    somewhere); counts lines."""
+    somewhere); counts lines.
+
+    Each piece costs a few C-speed scans (the newline count, ``isascii``, one ``find`` each for NUL,
+    CR and ``\\u``); the UTF-8 decoder and the BOM search run only on pieces that are not ASCII.
+    """
 
     def __init__(self) -> None:
         self.plain = True
@@ -91,43 +96,24 @@ class PlainCheck:
         joined = self._edge + data[:_EDGE]
         if not self.ledger_like and (b'"kind"' in data or b'"kind"' in joined):
             self.ledger_like = True
-        if self.plain and b"\x00" in data:
-            self.plain = False
-        if not self._invalid_utf8:
-            self._check_utf8(data)
         if self.plain:
             self._check_plain(data, joined)
         self._edge = data[-_EDGE:]
         last = data.rfind(b"\n")
         self._since_newline = self._since_newline + len(data) if last < 0 else len(data) - last - 1
 
-    def _check_utf8(self, data: bytes) -> None:
-        if data.isascii() and not self._pending_utf8:
-            return  # ASCII: valid UTF-8, and no multi-byte character to carry over
-        try:
-            self._decoder.decode(data)
-        except UnicodeDecodeError:
-            self._invalid_utf8 = True
-            self.plain = False
-            return
-        self._pending_utf8 = bool(self._decoder.getstate()[0])
-
     def _check_plain(self, data: bytes, joined: bytes) -> None:
-        if BOM in data or BOM in joined:
+        if b"\x00" in data or b"\r" in data:
             self.plain = False
             return
-        for needle in (b"\\ud", b"\\uD"):
-            if needle in data or needle in joined:
-                self.plain = False
-                return
-        if b"\r" in data or self._edge.endswith(b"\r"):
-            # every CR must start a CRLF (one at the very end may still be followed by an LF)
-            prev_cr = self._edge.endswith(b"\r")
-            crlf = data.count(b"\r\n") + (1 if prev_cr and data.startswith(b"\n") else 0)
-            crs = data.count(b"\r") + (1 if prev_cr else 0)
-            if crs != crlf + (1 if data.endswith(b"\r") else 0):
-                self.plain = False
-                return
+        if (not data.isascii() or self._pending_utf8) and (
+            BOM in data or BOM in joined or not self._valid_utf8(data)
+        ):
+            self.plain = False
+            return
+        if _surrogate_escape(data) or _surrogate_escape(joined):
+            self.plain = False
+            return
         first = data.find(b"\n")
         if first < 0:
             if self._since_newline + len(data) > _HALF:
@@ -141,16 +127,33 @@ class PlainCheck:
                 self.plain = False
                 return
 
+    def _valid_utf8(self, data: bytes) -> bool:
+        try:
+            self._decoder.decode(data)
+        except UnicodeDecodeError:
+            self._invalid_utf8 = True
+            return False
+        self._pending_utf8 = bool(self._decoder.getstate()[0])
+        return True
+
     def finish(self) -> None:
         """The end of the bytes checked."""
-        if self._edge.endswith(b"\r"):
-            self.plain = False
-        if not self._invalid_utf8:
+        if self.plain and self._pending_utf8:
             try:
                 self._decoder.decode(b"", final=True)
             except UnicodeDecodeError:
                 self._invalid_utf8 = True
                 self.plain = False
+
+
+def _surrogate_escape(data: bytes) -> bool:
+    """Whether ``data`` holds ``\\ud`` or ``\\uD`` (one scan for ``\\u``: escapes are rare)."""
+    at = data.find(b"\\u")
+    while at >= 0:
+        if data[at + 2 : at + 3] in (b"d", b"D"):
+            return True
+        at = data.find(b"\\u", at + 2)
+    return False
 
 
 @dataclass
@@ -217,17 +220,23 @@ def _is_ledger(path: Path, check: PlainCheck, size: int, old: FileState | None) 
 
 
 def _plan_live(path: Path, index: int, size: int, old: FileState | None, identity: tuple[int, int]) -> Plan:
-    """A live file: digests on a worker thread while the plain check reads the new part. A file
-    whose old prefix changed (replaced) is checked again from its start."""
+    """A live file: digests on a worker thread while the plain check reads the new part (a small
+    file: both from one read, on this thread). A file whose old prefix changed (replaced) is checked
+    again from its start."""
     prefix_bytes = old.bytes if (old is not None and not old.compressed and 0 < old.bytes <= size) else None
     start = prefix_bytes or 0
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256") as pool:
-        future = pool.submit(live_digests, path, size, prefix_bytes)
-        check, checked_to = live_check(path, size, start)
-        digests = future.result()
-    if old is not None and prefix_bytes is not None and digests.prefix != old.sha256:
-        start = 0  # replaced: read from the start
-        check, checked_to = live_check(path, size, 0)
+    if size <= SMALL_FILE_BYTES:
+        digests, check, checked_to = _small_live(path, size, prefix_bytes, old)
+        if old is not None and prefix_bytes is not None and digests.prefix != old.sha256:
+            start = 0
+    else:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256") as pool:
+            future = pool.submit(live_digests, path, size, prefix_bytes)
+            check, checked_to = live_check(path, size, start)
+            digests = future.result()
+        if old is not None and prefix_bytes is not None and digests.prefix != old.sha256:
+            start = 0  # replaced: read from the start
+            check, checked_to = live_check(path, size, 0)
     if checked_to != digests.size:
         raise InputError(f"{path}: changed size while being read ({checked_to} then {digests.size} bytes)")
     return Plan(
@@ -247,6 +256,39 @@ def _plan_live(path: Path, index: int, size: int, old: FileState | None, identit
         ledger=_is_ledger(path, check, digests.size, None if start == 0 else old),
         identity=identity,
     )
+
+
+def _small_live(
+    path: Path, size: int, prefix_bytes: int | None, old: FileState | None
+) -> tuple[_LiveDigests, PlainCheck, int]:
+    """:func:`live_digests` and :func:`live_check` of a small live file from one read (a nightly
+    reads thousands of them: a worker thread each would cost more than the file)."""
+    with path.open("rb") as fh:
+        data = fh.read(size)
+    view = memoryview(data)
+    consumed = data.rfind(b"\n") + 1
+    digest = hashlib.sha256()
+    prefix = None
+    cut = 0
+    if prefix_bytes is not None and prefix_bytes <= len(data):
+        digest.update(view[:prefix_bytes])
+        prefix = digest.hexdigest()
+        cut = prefix_bytes
+    if cut <= consumed:
+        digest.update(view[cut:consumed])
+        upto_newline = digest.hexdigest()
+        digest.update(view[consumed:])
+    else:  # (an old prefix past the last newline: the file was replaced)
+        upto_newline = hashlib.sha256(view[:consumed]).hexdigest()
+        digest.update(view[cut:])
+    start = prefix_bytes or 0
+    if old is not None and prefix_bytes is not None and prefix != old.sha256:
+        start = 0  # replaced: checked from its start
+    check = PlainCheck()
+    check.feed(data[start:consumed] if start < consumed else b"")
+    check.finish()
+    digests = _LiveDigests(len(data), digest.hexdigest(), consumed, upto_newline, prefix)
+    return digests, check, len(data)
 
 
 def _plan_compressed(
