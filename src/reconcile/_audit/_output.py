@@ -1,7 +1,7 @@
 """The findings in an output folder, for analysts: the relation ``inventory_findings``.
 
 ``OUT/inventory/findings.parquet`` holds the latest audit's findings (one row each, the columns
-of :data:`COLUMNS`, money as exact decimals, instants as UTC nanosecond timestamps) and
+of :data:`FINDINGS`, money as exact decimals, instants as UTC nanosecond timestamps) and
 ``OUT/inventory/audit.json`` what that audit read (its window, snapshots, counts). Each audit
 that writes to the folder replaces both (a file written beside and renamed into place: a reader
 sees the old findings or the new, never part of either); the nightly job audits its lookback
@@ -23,50 +23,58 @@ from reconcile._audit._summary import AuditSummary, Finding
 from reconcile._files import fsync_path, make_private_dir, private_files, write_json_atomic
 from reconcile._jsonvalue import JsonObject
 from reconcile._period import parse_instant
+from reconcile._schema import INSTANT, MONEY
 from reconcile.exceptions import OutputError
 
 FOLDER = "inventory"
 FILE = "findings.parquet"
 
-_MONEY = pa.decimal128(38, 12)
-_AT = pa.timestamp("ns", tz="UTC")
-COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
-    ("code", pa.string()),
-    ("family", pa.string()),
-    ("resource_id", pa.string()),
-    ("tenant_id", pa.string()),
-    ("hypervisor", pa.string()),
-    ("interval_id", pa.string()),
-    ("direction", pa.string()),
-    ("at_risk_min", _MONEY),
-    ("at_risk_max", _MONEY),
-    ("currency", pa.string()),
-    ("delta_low", _MONEY),
-    ("delta_high", _MONEY),
-    ("billed_now", _MONEY),
-    ("first_seen_at", _AT),
-    ("last_seen_at", _AT),
-    ("snapshots", pa.int64()),
-    ("seen_before_at", _AT),
-    ("seen_after_at", _AT),
-    ("missed_after_at", _AT),
-    ("missed_by_at", _AT),
-    ("second_after_at", _AT),
-    ("second_by_at", _AT),
-    ("ledger_cpu", pa.int64()),
-    ("ledger_mem_bytes", pa.int64()),
-    ("ledger_storage_bytes", pa.int64()),
-    ("seen_cpu", pa.int64()),
-    ("seen_mem_bytes", pa.int64()),
-    ("seen_storage_bytes", pa.int64()),
-    ("evidence", pa.string()),
-    ("proposed", pa.string()),
-    ("window_start", _AT),
-    ("window_end", _AT),
-    ("cut_off", _AT),
-    ("audited_at", _AT),
-)
-"""The columns of ``inventory_findings`` (docs/SPEC.md, "Inventory audit"), in order."""
+FINDINGS: dict[str, str] = {
+    "code": "VARCHAR",
+    "family": "VARCHAR",
+    "resource_id": "VARCHAR",
+    "tenant_id": "VARCHAR",
+    "hypervisor": "VARCHAR",
+    "interval_id": "VARCHAR",
+    "direction": "VARCHAR",
+    "at_risk_min": MONEY,
+    "at_risk_max": MONEY,
+    "currency": "VARCHAR",
+    "delta_low": MONEY,
+    "delta_high": MONEY,
+    "billed_now": MONEY,
+    "first_seen_at": INSTANT,
+    "last_seen_at": INSTANT,
+    "snapshots": "BIGINT",
+    "seen_before_at": INSTANT,
+    "seen_after_at": INSTANT,
+    "after_state": "VARCHAR",
+    "missed_after_at": INSTANT,
+    "missed_by_at": INSTANT,
+    "second_after_at": INSTANT,
+    "second_by_at": INSTANT,
+    "ledger_cpu": "BIGINT",
+    "ledger_mem_bytes": "BIGINT",
+    "ledger_storage_bytes": "BIGINT",
+    "seen_cpu": "BIGINT",
+    "seen_mem_bytes": "BIGINT",
+    "seen_storage_bytes": "BIGINT",
+    "evidence": "VARCHAR",
+    "proposed": "VARCHAR",
+    "window_start": INSTANT,
+    "window_end": INSTANT,
+    "cut_off": INSTANT,
+    "audited_at": INSTANT,
+}
+"""The columns of ``inventory_findings`` with their DuckDB types (docs/SPEC.md, "Inventory audit"),
+in order: the file's schema and the view's empty relation."""
+
+_ARROW = {
+    "VARCHAR": pa.string(),
+    "BIGINT": pa.int64(),
+    MONEY: pa.decimal128(38, 12),
+    INSTANT: pa.timestamp("ns", tz="UTC"),
+}
 
 
 def _row(f: Finding, window: tuple[int, int, int], audited_ns: int) -> tuple[object, ...]:
@@ -75,7 +83,7 @@ def _row(f: Finding, window: tuple[int, int, int], audited_ns: int) -> tuple[obj
     return (
         f.code, f.family, f.resource_id, f.tenant_id, f.hypervisor, f.interval_id, f.direction,
         f.at_risk_min, f.at_risk_max, f.currency, f.delta_low, f.delta_high, f.billed_now,
-        f.first_seen_ns, f.last_seen_ns, f.snapshots, f.seen_before_ns, f.seen_after_ns,
+        f.first_seen_ns, f.last_seen_ns, f.snapshots, f.seen_before_ns, f.seen_after_ns, f.after_state,
         f.missed_after_ns, f.missed_by_ns, f.second_after_ns, f.second_by_ns,
         *ledger, *seen, f.evidence, "; ".join(p.describe() for p in f.proposed) or None,
         *window, audited_ns,
@@ -87,10 +95,13 @@ def findings_table(findings: Sequence[Finding], summary: AuditSummary, audited: 
     window = tuple(parse_instant(summary.window[k]) for k in ("start", "end", "cut_off"))
     audited_ns = int(audited.timestamp()) * 1_000_000_000 + audited.microsecond * 1_000
     rows = [_row(f, window, audited_ns) for f in findings]  # type: ignore[arg-type]
-    columns = list(zip(*rows, strict=True)) if rows else [()] * len(COLUMNS)
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(FINDINGS)
     return pa.table(
-        [pa.array(list(values), type=kind) for values, (_, kind) in zip(columns, COLUMNS, strict=True)],
-        names=[name for name, _ in COLUMNS],
+        [
+            pa.array(list(values), type=_ARROW[kind])
+            for values, kind in zip(columns, FINDINGS.values(), strict=True)
+        ],
+        names=list(FINDINGS),
     )
 
 
