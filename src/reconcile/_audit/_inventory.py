@@ -121,9 +121,9 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _record_bad(
-    con: duckdb.DuckDBPyConnection, inventory: Inventory, shown: dict[int, str]
+    con: duckdb.DuckDBPyConnection, bad: list[tuple[int, BadRow]], shown: dict[int, str]
 ) -> set[tuple[int, int | None]]:
-    """Count the batch's bad rows into the inventory and ``audit_bad_rows``, exclude the resources
+    """Add the batch's bad rows to ``bad`` and ``audit_bad_rows``, exclude the resources
     they name at their instants; returns (file, instant) of those naming no resource (None: not
     even an instant)."""
     con.execute(
@@ -138,7 +138,7 @@ def _record_bad(
     for number, line, code, detail in con.execute(
         "SELECT file_no, line, code, detail FROM audit_batch_bad ORDER BY file_no, line"
     ).fetchall():
-        inventory.count_bad(BadRow(shown[int(number)], int(line), str(code), str(detail)))
+        bad.append((int(number), BadRow(shown[int(number)], int(line), str(code), str(detail))))
     rows = con.execute(
         "SELECT DISTINCT file_no, observed_ns FROM audit_batch_bad"
         " WHERE observed_ns IS NULL OR family IS NULL OR resource_id IS NULL"
@@ -154,15 +154,17 @@ def _read_batch(
     by_number = {item.number: item for item in batch}
     shown = {item.number: display_path(item.path) for item in batch}
     malformed: list[Malformed] = open_batch(con, first.fmt, first.layout, [(i.number, i.path) for i in batch])
-    unknown: set[tuple[int, int | None]] = set()
-    for m in malformed:
-        inventory.count_bad(BadRow(shown[m.file_no], m.line, "malformed", f"{m.kind}: {m.text}"))
-        unknown.add((m.file_no, None))
+    unknown: set[tuple[int, int | None]] = {(m.file_no, None) for m in malformed}
+    bad = [
+        (m.file_no, BadRow(shown[m.file_no], m.line, "malformed", f"{m.kind}: {m.text}")) for m in malformed
+    ]
     counts = con.execute(
         "SELECT file_no, observed_ns, count(*) FROM audit_rows WHERE code IS NULL GROUP BY ALL ORDER BY 1, 2"
     ).fetchall()
     if con.execute("SELECT count(*) FROM audit_rows WHERE code IS NOT NULL").fetchall()[0][0]:
-        unknown |= _record_bad(con, inventory, shown)
+        unknown |= _record_bad(con, bad, shown)
+    for _, row in sorted(bad, key=lambda item: (item[0], item[1].line or 0)):
+        inventory.count_bad(row)
     found: dict[int, list[tuple[int, int]]] = {}
     for number, at, n in counts:
         found.setdefault(int(number), []).append((int(at), int(n)))
