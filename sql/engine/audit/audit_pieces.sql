@@ -113,7 +113,8 @@ pieces AS (
 SELECT
     p.*,
     f.family, f.resource_id,
-    CASE WHEN f.code = 'shape_drift' THEN 1 + CASE WHEN f.continues THEN 1 ELSE 0 END ELSE 0 END AS eps_low,
+    CASE WHEN f.code = 'shape_drift' THEN 1 + CASE WHEN f.continues THEN 1 ELSE 0 END
+        WHEN f.code = 'missing_start' AND f.clamped THEN 1 ELSE 0 END AS eps_low,
     CASE WHEN f.code = 'shape_drift' THEN 1 + CASE WHEN f.continues THEN 1 ELSE 0 END
         WHEN f.code = 'missing_start' AND f.clamped THEN 1 ELSE 0 END AS eps_high
 FROM pieces AS p
