@@ -29,7 +29,7 @@ from reconcile import _pricebook, _tenants
 from reconcile._audit._compare import compare
 from reconcile._audit._findings import read_findings
 from reconcile._audit._inventory import read_inventory
-from reconcile._audit._ledger import Window, read_ledger, register_instants
+from reconcile._audit._ledger import Window, ledger_at, read_ledger, register_instants
 from reconcile._audit._money import price_findings
 from reconcile._audit._output import write_findings
 from reconcile._audit._propose import POLICIES, write_proposal
@@ -100,25 +100,41 @@ def audit_window(
     if not source.exists():
         raise StoreError(f"no event store at {source.path} (run `reconcile ingest` first)")
     limit = checked_memory_limit(memory_limit)
-    with scratch_dir("audit") as scratch, connect(memory_limit=limit, scratch=scratch) as con:
-        with engine_errors("audit: reading the inventory", memory_limit=limit, where=str(scratch)):
+    # three connections one after the other, each closed before the next (one memory limit at a time):
+    # the files checked; the walk; the comparison and the money
+    with scratch_dir("audit") as scratch:
+        with (
+            connect(memory_limit=limit, scratch=scratch) as con,
+            engine_errors("audit: reading the inventory", memory_limit=limit, where=str(scratch)),
+        ):
             found = read_inventory(con, _paths(inventory), scratch / "inventory", progress)
+            con.execute("COPY audit_excluded TO ? (FORMAT parquet)", [str(scratch / "excluded.parquet")])
         chosen = _window(list(found.instants), period, cut_off, window)
         instants = [at for at in found.instants if chosen.holds(at)]
         progress.note(
             f"audit: {len(instants)} snapshot instant(s) in [{format_ns(chosen.start_ns)},"
             f" {format_ns(chosen.cut_off_ns)}); pairing the store's events"
         )
-        with engine_errors("audit: pairing", memory_limit=limit, where=str(source.path)):
-            ordered = register_instants(con, instants, found.incomplete)
+        with (
+            connect(memory_limit=limit, scratch=scratch) as con,
+            engine_errors("audit: pairing", memory_limit=limit, where=str(source.path)),
+        ):
             events = read_ledger(
                 con, source, chosen, double_start=double_start, scratch=scratch, progress=progress
             )
-        with engine_errors("audit: comparing", memory_limit=limit, where=str(scratch)):
-            compared = compare(con, found, ordered, progress)
-        with engine_errors("audit: pricing the findings", memory_limit=limit):
-            price_findings(con, book, tenants, chosen)
-            findings = read_findings(con, found, policy)
+        with connect(memory_limit=limit, scratch=scratch) as con:
+            with engine_errors("audit: comparing", memory_limit=limit, where=str(scratch)):
+                ordered = register_instants(con, instants, found.incomplete)
+                ledger_at(con, scratch)
+                con.execute("SET VARIABLE audit_excluded_file = ?", [str(scratch / "excluded.parquet")])
+                con.execute(
+                    "CREATE TEMP TABLE audit_excluded AS"
+                    " SELECT * FROM read_parquet(getvariable('audit_excluded_file'))"
+                )
+                compared = compare(con, found, ordered, progress)
+            with engine_errors("audit: pricing the findings", memory_limit=limit):
+                price_findings(con, book, tenants, chosen)
+                findings = read_findings(con, found, policy)
     progress.note(f"audit: {len(findings)} finding(s)")
     return AuditSummary(
         store=str(source.path),

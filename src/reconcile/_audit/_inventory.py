@@ -158,10 +158,12 @@ def _read_batch(
     bad = [
         (m.file_no, BadRow(shown[m.file_no], m.line, "malformed", f"{m.kind}: {m.text}")) for m in malformed
     ]
-    counts = con.execute(
-        "SELECT file_no, observed_ns, count(*) FROM audit_rows WHERE code IS NULL GROUP BY ALL ORDER BY 1, 2"
+    grouped = con.execute(  # (one pass: the rows used per file and instant, and whether any is bad)
+        "SELECT file_no, observed_ns, code IS NULL AS used, count(*) FROM audit_rows"
+        " GROUP BY ALL ORDER BY 1, 2"
     ).fetchall()
-    if con.execute("SELECT count(*) FROM audit_rows WHERE code IS NOT NULL").fetchall()[0][0]:
+    counts = [(number, at, n) for number, at, used, n in grouped if used]
+    if any(not used for _, _, used, _ in grouped):
         unknown |= _record_bad(con, bad, shown)
     for _, row in sorted(bad, key=lambda item: (item[0], item[1].line or 0)):
         inventory.count_bad(row)

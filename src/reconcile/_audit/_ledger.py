@@ -7,8 +7,11 @@ over the store's checkpoints (``Walker.walk`` from the latest valid checkpoint b
 ``Walker.as_of`` at its cut-off), the very read a run of the window makes: the intervals and
 anomalies as the bill has them. It writes no checkpoint: it is a reader of the store.
 
-Relations left in the connection: ``audit_instants`` (the snapshot instants compared, numbered),
-``audit_ledger`` (each billed interval with the range of instants it covers) and
+The walk runs in a connection of its own, closed once the billed intervals and the ledger's events
+are written to scratch Parquet (:func:`read_ledger`): a month's walk holds the month's events in
+DuckDB, and the comparison after it should not share a memory limit with them. Then, in the
+comparison's connection (:func:`ledger_at`): ``audit_instants`` (the snapshot instants compared,
+numbered), ``audit_ledger`` (each billed interval with the range of instants it covers) and
 ``audit_events`` (the ledger's events per resource, bounding what the evidence allows).
 """
 
@@ -20,6 +23,7 @@ from pathlib import Path
 
 import duckdb
 
+from reconcile._engine import literal
 from reconcile._pair import AsOf
 from reconcile._period import format_ns
 from reconcile._policies import DoubleStartPolicy
@@ -28,6 +32,9 @@ from reconcile._sql import load_sql
 from reconcile._store import Store
 from reconcile._walker import Walker
 from reconcile.exceptions import UsageError
+
+BILLED = "ledger-billed.parquet"
+EVENTS = "ledger-events.parquet"
 
 
 @dataclass(frozen=True)
@@ -82,9 +89,10 @@ def read_ledger(
     scratch: Path,
     progress: Progress,
 ) -> int:
-    """Walk ``store`` for ``window`` and make ``audit_ledger`` and ``audit_events`` (module doc;
-    ``audit_instants`` must be made first). Returns the events before the cut-off (the role
-    counts' events, checked)."""
+    """Walk ``store`` for ``window`` and write what the audit needs of it to ``scratch``
+    (:data:`BILLED` and :data:`EVENTS`, read back by :func:`ledger_at`): the caller then closes
+    ``con``, and with it every relation of the walk. Returns the events before the cut-off (the
+    role counts' events, checked)."""
     walker = Walker(con, store, progress, scratch=scratch, write_checkpoints=False)
     walker.walk(window.start_ns, window.cut_off_ns)
     roles = walker.as_of(
@@ -92,6 +100,21 @@ def read_ledger(
         period=(window.start_ns, window.cut_off_ns),
         event_roles=False,
     )
-    con.execute("CREATE OR REPLACE TEMP TABLE audit_ledger AS " + load_sql("engine/audit/audit_ledger"))
-    con.execute("CREATE OR REPLACE TEMP TABLE audit_events AS " + load_sql("engine/audit/audit_events"))
+    for sql, target in (("engine/audit/audit_billed", BILLED), ("engine/audit/audit_events", EVENTS)):
+        con.execute(
+            f"COPY ({load_sql(sql)}) TO ? (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1,"
+            " ROW_GROUP_SIZE 100000)",
+            [str(scratch / target)],
+        )
     return roles.checked("audit").events
+
+
+def ledger_at(con: duckdb.DuckDBPyConnection, scratch: Path) -> None:
+    """``audit_ledger`` and ``audit_events`` from what :func:`read_ledger` wrote (``audit_instants``
+    must be made first)."""
+    for name, target in (("audit_billed", BILLED), ("audit_events", EVENTS)):
+        con.execute(f"SET VARIABLE {name}_file = ?", [literal(scratch / target)])
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM read_parquet(getvariable('{name}_file'))"
+        )
+    con.execute("CREATE OR REPLACE TEMP TABLE audit_ledger AS " + load_sql("engine/audit/audit_ledger"))
