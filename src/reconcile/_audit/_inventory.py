@@ -25,7 +25,7 @@ from pathlib import Path
 import duckdb
 
 from reconcile._audit._formats import FileProblemError, Malformed, format_of, layout, open_batch
-from reconcile._engine import literal
+from reconcile._engine import drop_relation, literal
 from reconcile._ingest._inputs import resolve_inputs
 from reconcile._ingest._summary import Finding, display_path
 from reconcile._jsonvalue import JsonObject
@@ -295,12 +295,9 @@ def read_inventory(
 
 def load_snapshots(con: duckdb.DuckDBPyConnection, inventory: Inventory, instants: list[int]) -> None:
     """``audit_snapshot``: the rows listed at each of ``instants`` by every file holding it
-    (``observed_ns``, ``file_no``, ``line`` and the checked columns)."""
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE audit_snapshot (observed_ns BIGINT, file_no BIGINT, line BIGINT,"
-        " family VARCHAR, resource_id VARCHAR, cpu BIGINT, mem_bytes BIGINT, storage_bytes BIGINT,"
-        " hypervisor VARCHAR, tenant_id VARCHAR)"
-    )
+    (``observed_ns``, ``file_no``, ``line`` and the checked columns). A view when the files are
+    read in one statement (scratch Parquet, and Parquet files of one layout read in place and
+    checked again): the comparison reads them as it goes; else a table of them."""
     con.execute(
         "CREATE OR REPLACE TEMP TABLE audit_wanted AS SELECT unnest(CAST(? AS BIGINT[])) AS observed_ns",
         [instants],
@@ -308,17 +305,29 @@ def load_snapshots(con: duckdb.DuckDBPyConnection, inventory: Inventory, instant
     by_number = {f.number: f for f in inventory.files}
     wanted = {n for at in instants for n in inventory.instants.get(at, [])}
     staged = sorted({str(by_number[n].staged) for n in wanted if by_number[n].staged is not None})
-    for path in staged:
-        con.execute("SET VARIABLE audit_staged = ?", [literal(path)])
-        con.execute(
-            f"INSERT INTO audit_snapshot SELECT {_CHECKED} FROM read_parquet(getvariable('audit_staged'))"
-            " SEMI JOIN audit_wanted USING (observed_ns)"
-        )
     direct: dict[tuple[str, ...], list[tuple[int, Path]]] = {}
     for number in sorted(wanted):
         item = by_number[number]
         if item.staged is None:  # a Parquet file of one instant, read again in place, checked again
             direct.setdefault(item.layout, []).append((number, item.path))
-    for shape, files in direct.items():
+    con.execute("SET VARIABLE audit_staged = ?", [[literal(p) for p in staged]])
+    from_staged = "FROM read_parquet(getvariable('audit_staged')) SEMI JOIN audit_wanted USING (observed_ns)"
+    parts = [f"SELECT {_CHECKED} {from_staged}"] if staged else []
+    drop_relation(con, "audit_snapshot")
+    if len(direct) <= 1:
+        for shape, files in direct.items():
+            open_batch(con, "parquet", shape, files)
+            parts.append(f"SELECT {_CHECKED} FROM audit_rows WHERE code IS NULL")
+        if parts:
+            con.execute(f"CREATE TEMP VIEW audit_snapshot AS {' UNION ALL '.join(parts)}")
+            return
+    con.execute(
+        "CREATE TEMP TABLE audit_snapshot (observed_ns BIGINT, file_no BIGINT, line BIGINT, family VARCHAR,"
+        " resource_id VARCHAR, cpu BIGINT, mem_bytes BIGINT, storage_bytes BIGINT, hypervisor VARCHAR,"
+        " tenant_id VARCHAR)"
+    )
+    for part in parts:
+        con.execute(f"INSERT INTO audit_snapshot {part}")
+    for shape, files in direct.items():  # (several layouts: audit_rows is one layout at a time)
         open_batch(con, "parquet", shape, files)
         con.execute(f"INSERT INTO audit_snapshot SELECT {_CHECKED} FROM audit_rows WHERE code IS NULL")
