@@ -151,3 +151,18 @@ def test_the_generated_inventory_is_deterministic(tmp_path: Path) -> None:
     one = sorted((tmp_path / "one-inv").iterdir())
     assert [p.read_bytes() for p in one] == [p.read_bytes() for p in sorted((tmp_path / "two-inv").iterdir())]
     assert one[0].read_text().splitlines()[0] == HEADER.strip()
+
+
+def test_a_snapshot_split_across_files_is_one_snapshot(tmp_path: Path) -> None:
+    """Rows sharing observed_at form one snapshot whichever files hold them (a platform exporting
+    per host): each file alone leaves out a running VM, together they list both."""
+    store = _ledger(tmp_path)
+    inv = tmp_path / "inv"
+    inv.mkdir()
+    (inv / "host-a.csv").write_text(HEADER + _row(2, "vm-1"))
+    (inv / "host-b.jsonl").write_text(
+        '{"observed_at":"2026-11-20T03:00:00+01:00","family":"vm.compute","resource_id":"vm-2","cpu":1,'
+        f'"mem_bytes":{GIB},"storage_bytes":0}}\n'
+    )
+    summary = reconcile.audit(store, inv, "bundled", quiet=True)
+    assert (summary.instants, summary.rows, summary.findings) == (1, 2, [])
