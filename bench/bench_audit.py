@@ -7,11 +7,11 @@
 
 What it measures, each in a fresh interpreter (``_child``), peak memory as the child's max RSS:
 
-- the baseline: DuckDB reading every snapshot file once (count, and the sum of one column), the
-  least any audit must do;
+- the baseline: DuckDB reading every value of every snapshot file once (a hash of each row's
+  columns, summed), the least any audit must do;
 - ``reconcile.audit`` of the month (its window, cut-off the month's end) at the default memory
-  limit (``RECONCILE_MEMORY_LIMIT`` unset): wall time, the ratio to the baseline, peak memory,
-  findings.
+  limit (``RECONCILE_MEMORY_LIMIT`` unset): wall time and its phases (reading the snapshots, the
+  walk, the comparison, the money), the ratio to the baseline, peak memory, findings.
 
 The snapshots (generated when the folder lacks them, not measured): what the store's ledger says
 ran at each hour (its pairing walk as of the month's end), one Parquet file per instant, with the
@@ -38,17 +38,33 @@ _BASELINE = """
 import sys, duckdb
 files = sorted(str(p) for p in __import__('pathlib').Path(sys.argv[1]).rglob('*.parquet'))
 con = duckdb.connect(config={'memory_limit': '1500MB'})
-rows, cpus = con.execute("SELECT count(*), sum(cpu) FROM read_parquet(?)", [files]).fetchone()
+rows, _ = con.execute(
+    "SELECT count(*), sum(hash(observed_at, family, resource_id, cpu, mem_bytes, storage_bytes, hypervisor))"
+    " FROM read_parquet(?)", [files]
+).fetchone()
 print(rows, len(files))
 """
 
 _AUDIT = """
 import json, sys, time
 import reconcile
+import reconcile._audit as audit_package
+phases = {}
+def timed(name):
+    step = getattr(audit_package, name)
+    def run(*args, **kwargs):
+        began = time.perf_counter()
+        try:
+            return step(*args, **kwargs)
+        finally:
+            phases[name] = round(time.perf_counter() - began, 2)
+    setattr(audit_package, name, run)
+for name in ('read_inventory', 'read_ledger', 'compare', 'price_findings'):
+    timed(name)
 began = time.perf_counter()
 summary = reconcile.audit(sys.argv[1], sys.argv[2], 'bundled', period=sys.argv[3], quiet=True,
                           memory_limit=sys.argv[4] or None)
-print(json.dumps({'seconds': time.perf_counter() - began, 'findings': len(summary.findings),
+print(json.dumps({'seconds': time.perf_counter() - began, 'phases': phases, 'findings': len(summary.findings),
                   'counts': summary.counts(), 'rows': summary.rows, 'instants': summary.instants,
                   'events': summary.events, 'at_risk': summary.at_risk()}))
 """
@@ -159,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         "baseline_peak_mb": round(base_peak / 2**20),
         "audit_seconds": round(wall, 2),
         "audit_inside_seconds": round(result["seconds"], 2),
+        "audit_phases_seconds": result["phases"],
         "ratio_to_baseline": round(wall / base_seconds, 2),
         "audit_peak_mb": round(peak / 2**20),
         "memory_limit": args.memory_limit or "default (1500MB)",
