@@ -25,7 +25,7 @@ STAGES = {
     "figures": ("reconcile._figures",),
 }
 # The prefix of the variables each stage's SQL reads (the stages sharing the session's connection).
-PREFIXES = {"pair": "pair_", "price": "price_", "write": "batch_"}
+PREFIXES = {"pair": "pair_", "price": "price_", "write": "batch_", "audit": "audit_"}
 # Where Any stays: argparse's own pass-through of its constructor's arguments.
 ANY_ALLOWED = {("reconcile/_cli/_base.py", "__init__")}
 
@@ -104,7 +104,7 @@ def test_every_sql_file_names_its_relation_and_lives_with_its_stage() -> None:
         assert rel.parts[0] in {"engine", "views"}, rel
         if rel.parts[0] == "engine":
             assert len(rel.parts) == 3, rel
-            assert rel.parts[1] in {"ingest", "pair", "price", "write", "bills"}, rel
+            assert rel.parts[1] in {"ingest", "pair", "price", "write", "bills", "audit"}, rel
         assert file.read_text(encoding="utf-8").startswith(f"-- {file.stem}:"), rel
 
 

@@ -30,6 +30,11 @@ if TYPE_CHECKING:
         Pairing,
         pair,
     )
+    from reconcile._audit import (
+        AuditSummary,
+        Finding,
+        audit,
+    )
     from reconcile._close import (
         CloseSummary,
         close_month,
@@ -96,6 +101,9 @@ if TYPE_CHECKING:
     )
 
 _LAZY: dict[str, str] = {
+    "AuditSummary": "reconcile._audit",
+    "Finding": "reconcile._audit",
+    "audit": "reconcile._audit",
     "CloseSummary": "reconcile._close",
     "DayRun": "reconcile._results",
     "DemoSummary": "reconcile._results",
@@ -137,12 +145,14 @@ _LAZY: dict[str, str] = {
 }
 
 __all__ = [
+    "AuditSummary",
     "CloseError",
     "CloseSummary",
     "DamagedFileError",
     "DayRun",
     "DemoSummary",
     "Diff",
+    "Finding",
     "FleetInfo",
     "IngestSummary",
     "InputError",
@@ -165,6 +175,7 @@ __all__ = [
     "StoreLockedError",
     "TenantsError",
     "UsageError",
+    "audit",
     "close_month",
     "connect_output",
     "demo",

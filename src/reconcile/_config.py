@@ -71,6 +71,7 @@ NIGHTLY: tuple[Option, ...] = (
     Option("spark-master", "str", None),
     Option("spark-buckets", "int", None),
     Option("spark-task-memory", "str", None),
+    Option("inventory", "paths", []),
     Option("json", "bool", False),
     Option("quiet", "bool", False),
 )
@@ -208,6 +209,7 @@ class NightlyOptions:
     spark_master: str | None
     spark_buckets: int | None
     spark_task_memory: str | None
+    inventory: list[str]
     json: bool
     quiet: bool
 
@@ -254,6 +256,7 @@ class NightlyOptions:
             spark_master=text("spark_master"),
             spark_buckets=buckets if isinstance(buckets, int) else None,
             spark_task_memory=text("spark_task_memory"),
+            inventory=strings("inventory"),
             json=values.get("json") is True,
             quiet=values.get("quiet") is True,
         )

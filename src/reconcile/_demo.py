@@ -9,11 +9,14 @@ from pathlib import Path
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from reconcile import _ingest, _pricebook, _write
+from reconcile._audit import audit_window
+from reconcile._audit._output import write_findings
 from reconcile._period import NS_PER_DAY, Period, date_to_ns, format_ns, parse_instant, resolve_cut_off
 from reconcile._progress import Progress
 from reconcile._results import DemoSummary, RunSummary
 from reconcile._session import Session, make_options, price_book
 from reconcile._store import Store
+from reconcile._tenants import load_tenants
 from reconcile.exceptions import UsageError
 from reconcile.testing import write_fleet, write_tenants
 
@@ -36,8 +39,10 @@ def demo(output: str | Path = "demo-output", *, seed: int = 7, quiet: bool = Fal
     The fleet comes with a tenant attribution table (``tenants.csv`` in the demo folder: a few
     resources change tenant mid-week, a few have none) that every run uses.
 
-    ``output/ledgers`` (the generated ledgers), ``output/store`` (the event store) and
-    ``output/output`` (the Parquet output, one folder per table). A folder from an earlier demo is
+    ``output/ledgers`` (the generated ledgers), ``output/store`` (the event store),
+    ``output/output`` (the Parquet output, one folder per table) and ``output/inventory`` (the
+    platform's inventory snapshots of the fleet, every 6 hours, audited against the ledger into
+    the output: relation ``inventory_findings``). A folder from an earlier demo is
     reused (its three sub-folders are replaced); any other non-empty folder is refused.
     """
     root = Path(output)
@@ -49,12 +54,14 @@ def demo(output: str | Path = "demo-output", *, seed: int = 7, quiet: bool = Fal
     progress = Progress(quiet=quiet)
     root.mkdir(parents=True, exist_ok=True)
     marker.write_text("made by `reconcile demo`: its sub-folders are replaced by the next demo\n")
-    ledgers, store, out_dir = root / "ledgers", root / "store", root / "output"
-    for folder in (ledgers, store, out_dir):
+    ledgers, store, out_dir, inventory = root / "ledgers", root / "store", root / "output", root / "inventory"
+    for folder in (ledgers, store, out_dir, inventory):
         if folder.exists():
             shutil.rmtree(folder)
     progress.note(f"demo: generating a fleet (seed {seed}) into {ledgers}")
-    fleet = write_fleet(ledgers, seed, lost=DEMO_LOST)
+    fleet = write_fleet(
+        ledgers, seed, lost=DEMO_LOST, inventory=inventory, inventory_every=dt.timedelta(hours=6)
+    )
     ingest_summary = _ingest.ingest([ledgers], store, quiet=quiet)
     last_day = dt.date.fromisoformat(format_ns(parse_instant(fleet.last_emitted))[:10])
     first_day = dt.date.fromisoformat(format_ns(parse_instant(fleet.first_emitted))[:10])
@@ -71,4 +78,9 @@ def demo(output: str | Path = "demo-output", *, seed: int = 7, quiet: bool = Fal
         cuts = [(p, resolve_cut_off(p, None, now_ns=now_ns)) for p in periods]
         session.prepare(cuts)
         runs.extend(session.run_many(out, cuts))
-    return DemoSummary(str(root), str(ledgers), str(store), str(out_dir), ingest_summary, runs)
+        progress.note(f"demo: auditing the ledger against the inventory snapshots in {inventory}")
+        audited = audit_window(
+            store, inventory, book, period=None, tenants=load_tenants(tenants), progress=progress
+        )
+        audited.output = str(write_findings(out_dir, audited, dt.datetime.now(dt.UTC)))
+    return DemoSummary(str(root), str(ledgers), str(store), str(out_dir), ingest_summary, runs, audited)

@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from reconcile import _close, _ingest, _output_check, _pricebook, _write
 from reconcile._manifest import Manifest
@@ -20,11 +20,15 @@ from reconcile._period import Period, parse_date, parse_duration
 from reconcile._policies import DoubleStartPolicy, Engine, SparkOptions
 from reconcile._progress import Progress
 from reconcile._results import DayRun, NightlySummary, RunSummary, summary_from_manifest
-from reconcile._session import Session, make_options, price_book, spark_options
+from reconcile._session import Options, Session, make_options, price_book, spark_options
 from reconcile._signals import EXIT_SIGINT, EXIT_SIGTERM, Terminated
 from reconcile._sources import read_sources, silent_sources
 from reconcile._store import Store
+from reconcile._tenants import load_tenants
 from reconcile.exceptions import InterruptedRunError, UsageError
+
+if TYPE_CHECKING:
+    from reconcile._audit import AuditSummary
 
 DayAction = Literal["new", "restated", "filled", "repaired", "unchanged"]
 
@@ -123,6 +127,7 @@ def nightly(
     lock_fd: int | None = None,
     engine: Engine = "duckdb",
     spark: SparkOptions | None = None,
+    inventory: Sequence[str | Path] | None = None,
 ) -> NightlySummary:
     """Ingest ``paths``, run yesterday (UTC), and restate earlier days whose inputs changed.
 
@@ -135,6 +140,9 @@ def nightly(
     by the caller (the command line takes it before it loads the engine). ``engine="spark"``: pairing
     and pricing in Spark tasks (``spark``: master, buckets, task memory). Stopped by SIGINT or
     SIGTERM, it raises :class:`InterruptedRunError` naming the days committed and those not.
+    ``inventory`` (the platform's snapshot files, folders or globs): after the runs, the lookback
+    window's snapshots are audited against the ledger (``reconcile._audit``) and the findings
+    written to the output folder (relation ``inventory_findings``); the summary counts them.
     """
     if lookback < 1:
         raise UsageError(f"lookback must be at least 1 day, got {lookback}")
@@ -188,6 +196,19 @@ def nightly(
                         DayRun(period.name, item.action, item.run_id, item.previous_run_id, anomalies)
                     )
                     runs.append(summary)
+            audited = None
+            if inventory:
+                audited = _audit(
+                    store,
+                    inventory,
+                    out.path,
+                    book=book,
+                    options=options,
+                    yesterday=yesterday,
+                    lookback=lookback,
+                    memory_limit=memory_limit,
+                    progress=progress,
+                )
     except (KeyboardInterrupt, Terminated) as exc:
         raise _interrupted(exc, committed_days, planned) from None
     closed = _close.closed_months(output)
@@ -203,6 +224,7 @@ def nightly(
         sources=sources,
         silent_sources=silent,
         max_silence_ns=silence_ns,
+        inventory=audited,
     )
 
 
@@ -221,6 +243,40 @@ def _damaged(
                 f" day {day} is run again to rewrite it"
             )
     return found
+
+
+def _audit(
+    store: str | Path,
+    inventory: Sequence[str | Path],
+    output: Path,
+    *,
+    book: _pricebook.PriceBook,
+    options: Options,
+    yesterday: dt.date,
+    lookback: int,
+    memory_limit: str | None,
+    progress: Progress,
+) -> AuditSummary:
+    """The lookback window's snapshots audited (its days and yesterday, cut-off yesterday's end),
+    the findings written to the output folder (whose lock the nightly holds)."""
+    from reconcile._audit import Window, audit_window  # noqa: PLC0415 - only when asked for
+    from reconcile._audit._output import write_findings  # noqa: PLC0415
+
+    end = Period.day(yesterday).end_ns
+    window = Window(Period.day(yesterday - dt.timedelta(days=lookback)).start_ns, end, end)
+    progress.note(f"nightly: auditing the inventory of the {lookback + 1} days to {yesterday}")
+    summary = audit_window(
+        store,
+        inventory,
+        book,
+        window=window,
+        tenants=None if options.tenants is None else load_tenants(options.tenants),
+        double_start=options.double_start,
+        memory_limit=memory_limit,
+        progress=progress,
+    )
+    summary.output = str(write_findings(output, summary, dt.datetime.now(dt.UTC)))
+    return summary
 
 
 def _silence(value: str | int) -> int:

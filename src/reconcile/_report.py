@@ -4,7 +4,9 @@ The page reads the analyst relations (``_views``) and draws with ``_plots``; it 
 its own, only sums the relations' exact amounts for display. Sections (each an ``<section id=...>``):
 ``totals`` (per currency: the invoiced totals the periods' manifests state, and the exact sum of the
 slices), ``spend`` (by day and family), ``tenants`` and ``resources`` (the top ones), ``anomalies``
-(per code, with the amounts billed on the intervals they name), ``rejects`` and ``sources`` (with a
+(per code, with the amounts billed on the intervals they name), ``inventory`` (the latest
+inventory audit's findings about the period: per code and direction, the money at risk, and the
+largest), ``rejects`` and ``sources`` (with a
 store), ``restatements`` (every period of it whose bill has more than one version: before and after).
 Images are PNG data URIs and the style is inline: the file opens anywhere, with no network. A small
 inline script marks ``<body data-rendered="yes">`` once every image has decoded (how the test in a
@@ -37,7 +39,9 @@ from reconcile.exceptions import OutputError, UsageError
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-SECTIONS = ("totals", "spend", "tenants", "resources", "anomalies", "rejects", "sources", "restatements")
+SECTIONS = (
+    "totals", "spend", "tenants", "resources", "anomalies", "inventory", "rejects", "sources", "restatements",
+)  # fmt: skip
 TOP = 10
 
 _STYLE = """
@@ -223,6 +227,54 @@ def _anomalies(page: _Page) -> None:
     )
 
 
+def _inventory(page: _Page) -> None:
+    """The latest inventory audit's findings whose snapshots fall in the period."""
+    if not (page.output / "inventory" / "findings.parquet").is_file():
+        page.section(
+            "inventory",
+            "Inventory audit",
+            '<p class="muted">no inventory audit in this output (reconcile audit --output, or the nightly'
+            " job's --inventory)</p>",
+        )
+        return
+    bounds: list[object] = [page.period.start_ns, page.period.end_ns]
+    overlapping = (
+        "FROM inventory_findings WHERE last_seen_at >= timezone('UTC', make_timestamp_ns(?))"
+        " AND first_seen_at < timezone('UTC', make_timestamp_ns(?))"
+    )
+    per_code = page.query(
+        f"SELECT code, direction, currency, count(*) AS findings, sum(at_risk_min) AS at_risk_min,"
+        f" sum(at_risk_max) AS at_risk_max {overlapping} GROUP BY ALL ORDER BY code, direction",
+        bounds,
+    )
+    top = page.query(
+        "SELECT code, family, resource_id, coalesce(tenant_id, '(none)') AS tenant_id, direction,"
+        f" at_risk_min, at_risk_max, first_seen_at, last_seen_at, snapshots {overlapping}"
+        f" ORDER BY at_risk_max DESC, resource_id LIMIT {TOP}",
+        bounds,
+    )
+    window = page.query("SELECT min(window_start) AS w0, max(cut_off) AS w1 FROM inventory_findings", [])
+    lead = (
+        "<p>Resources the platform's inventory snapshots and the ledger disagree on, with what"
+        " recording what happened would change in the bill: unbilled (owed by the customer) or"
+        " overbilled (owed to the customer), at least at_risk_min (what the snapshots prove), at most"
+        " at_risk_max (what they allow).</p>"
+    )
+    if window.height and window["w0"][0] is not None:
+        lead += f'<p class="muted">audit window {_esc(window["w0"][0])} to {_esc(window["w1"][0])}</p>'
+    page.section(
+        "inventory",
+        "Inventory audit: unbilled and overbilled resources",
+        lead
+        + _table(per_code, numeric={"at_risk_min", "at_risk_max"}, empty="no finding in this period")
+        + (
+            f"<h3>Largest findings</h3>{_table(top, numeric={'at_risk_min', 'at_risk_max'})}"
+            if top.height
+            else ""
+        ),
+    )
+
+
 def _rejects(page: _Page) -> None:
     if page.store is None:
         page.section("rejects", "Rejected ledger lines", '<p class="muted">no store given (--store)</p>')
@@ -302,6 +354,7 @@ def write_report(
         _top(page, "tenants", "Top tenants", "tenant_id", "Top tenants by amount")
         _top(page, "resources", "Top resources", "resource_id", "Top resources by amount")
         _anomalies(page)
+        _inventory(page)
         _rejects(page)
         _sources(page, parse_duration(max_silence))
         _restatements(page)

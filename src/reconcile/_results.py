@@ -11,6 +11,7 @@ from reconcile._jsonvalue import JsonObject, JsonValue
 from reconcile._manifest import Cause, Manifest, Replaces
 
 if TYPE_CHECKING:
+    from reconcile._audit import AuditSummary
     from reconcile._ingest._summary import IngestSummary
     from reconcile._sources import Source
 
@@ -74,7 +75,7 @@ def summary_from_manifest(
     )
 
 
-FAIL_ON = ("anomalies", "rejects", "findings", "silent-sources")
+FAIL_ON = ("anomalies", "rejects", "findings", "silent-sources", "inventory")
 """What ``nightly --fail-on`` can fail the night on (after the output is committed)."""
 
 
@@ -184,6 +185,7 @@ class NightlySummary:
     sources: list[Source] = field(default_factory=list)  # every ledger source's freshness
     silent_sources: list[Source] = field(default_factory=list)  # those silent past max_silence_ns
     max_silence_ns: int | None = None
+    inventory: AuditSummary | None = None  # the inventory audit of the lookback window (--inventory)
 
     @property
     def rejected(self) -> int:
@@ -210,6 +212,8 @@ class NightlySummary:
             found.append(
                 f"silent-sources: {len(self.silent_sources)} ({names}{f', {more} more' if more > 0 else ''})"
             )
+        if "inventory" in fail_on and self.inventory is not None:
+            found += inventory_failures(self.inventory)
         return found
 
     @property
@@ -245,7 +249,33 @@ class NightlySummary:
             "silent_sources": [src.to_json() for src in self.silent_sources],
             "anomalies": self.anomalies,
             "runs": [r.to_json() for r in self.runs],
+            "inventory": None if self.inventory is None else self.inventory.to_json(),
         }
+
+
+def inventory_failures(audit: AuditSummary) -> list[str]:
+    """What fails a night with ``--fail-on inventory``: findings, snapshot files not read, bad
+    rows, and a window with no snapshot at all (an export that stopped), one line each."""
+    found = []
+    if audit.findings:
+        counts = ", ".join(f"{code} {n}" for code, n in audit.counts().items() if n)
+        money = "; ".join(
+            f"{direction} {audit.currency} {sums['min']} .. {sums['max']}"
+            for direction, sums in audit.at_risk().items()
+            if sums["max"] != "0"
+        )
+        found.append(f"inventory: {len(audit.findings)} finding(s) ({counts}); at risk: {money}")
+    if audit.instants == 0:
+        found.append(
+            f"inventory: no snapshot in the window [{audit.window['start']}, {audit.window['cut_off']})"
+        )
+    if audit.skipped:
+        found.append(f"inventory: {len(audit.skipped)} snapshot file(s) not read (e.g. {audit.skipped[0]})")
+    if audit.bad_counts:
+        found.append(
+            f"inventory: {sum(audit.bad_counts.values())} bad snapshot row(s) (e.g. {audit.bad_rows[0]})"
+        )
+    return found
 
 
 @dataclass(frozen=True)
@@ -258,10 +288,12 @@ class DemoSummary:
     output: str
     ingest: IngestSummary
     runs: list[RunSummary]
+    inventory: AuditSummary | None = None  # the audit of the fleet's inventory snapshots
 
     def to_json(self) -> JsonObject:
         """A JSON-ready dict."""
         return {
+            "inventory": None if self.inventory is None else self.inventory.to_json(),
             "root": self.root,
             "ledgers": self.ledgers,
             "store": self.store,

@@ -30,6 +30,7 @@ import pyarrow as pa  # type: ignore[import-untyped]
 
 from reconcile import _output_check, _versions
 from reconcile import _schema as schema
+from reconcile._audit._output import FINDINGS
 from reconcile._csv import write_csv
 from reconcile._currency import currency_table
 from reconcile._engine import engine_errors, literal, literals, utc
@@ -79,6 +80,7 @@ _BASE_COLUMNS: dict[str, dict[str, str]] = {
         "newest_file": "VARCHAR",
     },
     "issued_lines": schema.INVOICE_LINES,
+    "inventory_findings": FINDINGS,
 }
 
 # Creation order: the base relations first, then the derived ones (a view must find what it reads).
@@ -94,6 +96,7 @@ _ORDER = (
     "closes",
     "issued_lines",
     "issued_slices",
+    "inventory_findings",
     "daily_spend",
     "usage_lines",
     "invoice_lines",
@@ -279,6 +282,7 @@ def connect_output(
         "closes": _has_files(out / "closed", "close.json"),
         "issued_lines": _has_files(out / "closed", "issued_lines.parquet"),
         "issued_slices": bool(list(out.glob("closed/*/slices/*/*.parquet"))),
+        "inventory_findings": (out / "inventory" / "findings.parquet").is_file(),
     }
     for info in list_relations():
         if info.name in present and not present[info.name]:

@@ -80,7 +80,33 @@ def write_output(root: Path) -> Path:
             (kept / "manifest.json").write_text(json.dumps(old), encoding="utf-8")
         (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     _close_october(out)
+    _inventory_findings(out)
     return out
+
+
+def _inventory_findings(out: Path) -> None:
+    """One finding of an inventory audit, as ``reconcile audit --output`` writes it: vm-2 (in the
+    fixture's slices) listed by the snapshots on Nov 1 while no interval billed it."""
+    import datetime as dt  # noqa: PLC0415
+    from decimal import Decimal  # noqa: PLC0415
+
+    from reconcile._audit import AuditSummary, Finding  # noqa: PLC0415
+    from reconcile._audit._output import write_findings  # noqa: PLC0415
+
+    hour = 3_600_000_000_000
+    first = 1_793_491_200_000_000_000 + 6 * hour  # 2026-11-01T06:00:00Z
+    finding = Finding(
+        "missing_start", "vm.compute", "vm-2", "t1", None, None, "unbilled", Decimal("0.6"), Decimal("0.9"),
+        "USD", Decimal("0.6"), Decimal("0.9"), Decimal(0), first, first + 2 * hour, 3, first - hour, None,
+        first - hour, first, first + 2 * hour, None, None, (2, 4 << 30, 0), "snapshots.csv:4",
+    )  # fmt: skip
+    window = {
+        "start": "2026-10-31T00:00:00Z",
+        "end": "2026-11-03T00:00:00Z",
+        "cut_off": "2026-11-03T00:00:00Z",
+    }
+    summary = AuditSummary("store", window, "USD", 1, 3, 0, 0, 9, 12, [finding])
+    write_findings(out, summary, dt.datetime(2026, 11, 3, 6, tzinfo=dt.UTC))
 
 
 def _close_october(out: Path) -> None:

@@ -3,7 +3,7 @@
 Exit codes: 0 done, 1 the job could not be done, 2 usage error, 3 anomalies found with
 ``nightly --fail-on-anomalies``. Errors are one line ``error: ...`` on stderr; ``--debug`` adds the
 traceback. Each command's parser and handler live in a module of this package by what it serves
-(``_ingest``, ``_runs``, ``_nightly``, ``_bills``, ``_analysts``); the work lives in the library.
+(``_ingest``, ``_runs``, ``_nightly``, ``_bills``, ``_audit``, ``_analysts``); the work lives in the library.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from reconcile._cli import _analysts, _bills, _ingest, _nightly, _runs
+from reconcile._cli import _analysts, _audit, _bills, _ingest, _nightly, _runs
 from reconcile._cli._base import (
     EXIT_ANOMALIES,
     EXIT_FAILED,
@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
         _runs.add_upgrade,
         _bills.add_close,
         _bills.add_diff,
+        _audit.add_audit,
         _analysts.add_sql,
         _analysts.add_export,
         _analysts.add_report,

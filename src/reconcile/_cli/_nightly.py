@@ -56,10 +56,17 @@ def add_nightly(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         action="append",
         metavar="WHAT",
         help="exit 3 after committing when the night found these: a comma list of anomalies, rejects,"
-        " findings, silent-sources (default: none)",
+        " findings, silent-sources, inventory (default: none)",
     )
     p.add_argument("--fail-on-anomalies", action="store_true", help="the same as --fail-on anomalies")
     p.add_argument("--wait", type=float, help="seconds to wait for another run or ingest (default 0)")
+    p.add_argument(
+        "--inventory",
+        action="append",
+        metavar="PATH",
+        help="the platform's inventory snapshots (files, folders, globs; repeatable; RECONCILE_INVENTORY:"
+        " a:b): the lookback window's are audited against the ledger (default: no audit)",
+    )
     memory_option(p)
     engine_options(p, defaults=False)
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
@@ -80,6 +87,8 @@ def _nightly_options(args: argparse.Namespace) -> NightlyOptions:
         raise UsageError(f"--fail-on {', '.join(unknown)}: expected some of {', '.join(FAIL_ON)}")
     if "silent-sources" in fail_on and o.max_silence is None:
         raise UsageError("--fail-on silent-sources needs --max-silence DURATION")
+    if "inventory" in fail_on and not o.inventory:
+        raise UsageError("--fail-on inventory needs --inventory PATH (the platform's snapshots)")
     return dataclasses.replace(o, fail_on=sorted(set(fail_on)))
 
 
@@ -108,6 +117,7 @@ def _cmd_nightly(args: argparse.Namespace) -> int:
             lock_fd=lock_fd,
             engine=o.engine,
             spark=spark_options(o),
+            inventory=o.inventory or None,
         )
     failures = summary.failures(o.fail_on)
     if o.json:
@@ -151,3 +161,11 @@ def _print_nightly(summary: NightlySummary) -> None:
     for run in summary.runs:
         if run.period == summary.yesterday:
             print_run(run)
+    _print_inventory(summary)
+
+
+def _print_inventory(summary: NightlySummary) -> None:
+    """The inventory audit's summary (``--inventory``), each line marked."""
+    if summary.inventory is not None:
+        for line in summary.inventory.lines():
+            print(f"inventory: {line}")

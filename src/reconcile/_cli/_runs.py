@@ -106,8 +106,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     if summary.runs:
         print(f"\nlast day, {summary.runs[-1].period}:")
         print_run(summary.runs[-1], heading=False)
+    if summary.inventory is not None:
+        counts = ", ".join(f"{c} {n}" for c, n in summary.inventory.counts().items())
+        print(f"inventory audit: {len(summary.inventory.findings)} findings ({counts})")
     print(
-        f"\nParquet output: {summary.output}/slices, intervals, anomalies"
+        f"\nParquet output: {summary.output}/slices, intervals, anomalies, inventory"
         f" (manifests in {summary.output}/manifests)"
     )
     output = str(Path(summary.output).resolve())

@@ -5,14 +5,15 @@ from __future__ import annotations
 import gzip
 import random
 import shutil
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from reconcile.testing._catalogue import P_LOST, host_name, host_offset, host_rng
+from reconcile.testing._catalogue import P_LOST, P_PREDATES, RATE_RESIZE, host_name, host_offset, host_rng
 from reconcile.testing._garbage import GARBAGE_CODES, garbage_line
-from reconcile.testing._instants import DAY, format_instant, offset_text, t_ns
-from reconcile.testing._simulate import MARK, HostSim
+from reconcile.testing._instants import DAY, HOUR, format_instant, offset_text, t_ns
+from reconcile.testing._inventory import snapshot_rows, write_inventory
+from reconcile.testing._simulate import MARK, Faults, HostSim, Truth
 
 DEFAULT_FLEET_START = datetime(2026, 11, 18, tzinfo=UTC)
 """Where :func:`write_fleet` ledgers begin (a week: 2026-11-18 to 2026-11-25)."""
@@ -46,6 +47,10 @@ class FleetInfo:
     pending: int  # torn tails
     first_emitted: str  # earliest and latest instant of a valid line, UTC
     last_emitted: str
+    lost_lines: list[str] = field(default_factory=list)  # the lines the producer lost (no "\n")
+    resized: list[tuple[str, int]] = field(default_factory=list)  # (vm_id, Unix ns) of silent resizes
+    inventory: list[Path] = field(default_factory=list)  # the snapshot files, one per instant
+    inventory_rows: int = 0  # resources listed in them, all snapshots together
 
 
 def _write_gz(path: Path, data: bytes) -> None:
@@ -116,6 +121,12 @@ def write_fleet(
     torn_tail: bool = True,
     rotated_fraction: float = 0.6,
     lost: float = P_LOST,
+    resizes: float = RATE_RESIZE,
+    predates: float = P_PREDATES,
+    emit_resizes: bool = False,
+    inventory: str | Path | None = None,
+    inventory_every: timedelta = timedelta(hours=6),
+    inventory_format: str = "csv",
 ) -> FleetInfo:
     """Write a fleet's ledgers as they reach the nightly job, like ``../shared/samples/fleet``.
 
@@ -131,6 +142,19 @@ def write_fleet(
     (the producer's crash between commit and emit): raise it to see more double starts and stops.
     Existing host folders are replaced; the result says what an
     ingest of the folder should count: ``lines = events + duplicates + rejects + pending``.
+
+    Faults, and the truth they hide: ``resizes`` (silent resizes per VM and day, 0.004 by default),
+    ``predates`` (the share of VMs already running when metering starts, 0.1); with
+    ``emit_resizes`` each resize of a running VM is written as a stop and a start at its instant
+    (the ledger a producer reporting resizes would write; the fleet is otherwise the same: no other
+    line moves). The result lists the lost lines (:attr:`FleetInfo.lost_lines`).
+
+    ``inventory`` (a folder, beside the ledgers: not inside ``directory``, which an ingest reads):
+    the platform's inventory snapshots of what really ran (every ``inventory_every`` from
+    ``start``, the first one ``inventory_every`` after it), one file per instant in
+    ``inventory_format`` (``csv``, ``jsonl`` or ``parquet``), from the simulation itself: lost lines
+    and silent resizes changed what ran, so an audit of the ledger against these files finds them
+    (``reconcile audit``). :attr:`FleetInfo.resized` then lists the silent resizes of running VMs.
     """
     root = Path(directory)
     t0 = t_ns(start)
@@ -138,8 +162,11 @@ def write_fleet(
     rng = random.Random(f"reconcile-fleet:{seed}")  # noqa: S311 (test data, not secrets)
     rendered: list[list[str]] = []
     first_ns, last_ns = t1, t0
+    lost_lines: list[str] = []
+    truth: list[Truth] = []
     for h in range(hosts):
-        sim = HostSim(host_rng(seed, h), t0, t1, lost)
+        faults = Faults(lost, resizes, predates, emit_resizes=emit_resizes, truth=inventory is not None)
+        sim = HostSim(host_rng(seed, h), t0, t1, faults=faults)
         for _ in range(vms_per_host):
             sim.vm()
         offset, name = host_offset(h), host_name(h)
@@ -148,6 +175,10 @@ def write_fleet(
             first_ns, last_ns = min(first_ns, e.t_ns), max(last_ns, e.t_ns)
             lines.append(f'{e.head.replace(MARK, name)}{format_instant(e.t_ns, offset)}"}}\n')
         rendered.append(lines)
+        lost_lines += [
+            f'{e.head.replace(MARK, name)}{format_instant(e.t_ns, offset)}"}}' for e in sim.lost_events
+        ]
+        truth += [replace(c, resource_id=c.resource_id.replace(MARK, name)) for c in faults.kept]
     junk: list[list[str]] = [[] for _ in range(hosts)]
     crlf = [0] * hosts
     rejects: dict[str, int] = {}
@@ -175,6 +206,15 @@ def write_fleet(
     ]
     pending = sum(1 for host in out if host.torn)
     duplicates = sum(host.rotated_lines for host in out if host.copy is not None)
+    files: list[Path] = []
+    rows = 0
+    if inventory is not None:
+        step = int(inventory_every.total_seconds() * 1e9)
+        if step < HOUR // 60:
+            raise ValueError(f"inventory_every must be at least a minute, got {inventory_every}")
+        instants = list(range(t0 + step, t1, step))
+        listed = snapshot_rows(truth, instants)
+        files, rows = write_inventory(Path(inventory), listed, instants, inventory_format), len(listed)
     return FleetInfo(
         root=root,
         hosts=out,
@@ -185,4 +225,8 @@ def write_fleet(
         pending=pending,
         first_emitted=format_instant(first_ns, 0),
         last_emitted=format_instant(last_ns, 0),
+        lost_lines=lost_lines,
+        resized=[(c.resource_id, c.t_ns) for c in truth if c.endpoint == "resize"],
+        inventory=files,
+        inventory_rows=rows,
     )

@@ -6,9 +6,10 @@ the host's name, the bulk ledger splits lines there and joins them with each rep
 
 from __future__ import annotations
 
+import json
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from reconcile.testing._catalogue import (
     DISKS_GIB,
@@ -74,15 +75,51 @@ class Event:
     start: bool
 
 
+@dataclass(frozen=True)
+class Truth:
+    """One change of what really runs on a host (kept when :class:`HostSim` is asked to):
+    a resource starts or stops, or a running VM's priced shape changes (``endpoint`` ``resize``).
+    Lost lines are here too (the change happened), and the starts of resources that predate
+    metering (before ``t0``, never written)."""
+
+    t_ns: int
+    family: str
+    resource_id: str  # with MARK
+    endpoint: str  # "start", "stop", "resize"
+    shape: tuple[int, int, int]
+    hypervisor: str
+
+
+@dataclass
+class Faults:
+    """How often the producer fails, per :class:`HostSim`: ``lost`` (a start or stop line lost),
+    ``resizes`` (silent resizes per VM and day), ``predates`` (the share of VMs already running when
+    metering starts). ``emit_resizes``: write each resize of a running VM as a stop and a start at
+    its instant (what a producer reporting resizes would write: the truth a silent resize hides);
+    those lines are never lost and draw nothing from the random stream, so a fleet written with
+    and without them is otherwise the same. ``truth``: keep every change in ``HostSim.truth``."""
+
+    lost: float = P_LOST
+    resizes: float = RATE_RESIZE
+    predates: float = P_PREDATES
+    emit_resizes: bool = False
+    truth: bool = False
+    kept: list[Truth] = field(default_factory=list)
+
+
 class HostSim:
     """Simulates one host's VMs and snapshots; ids carry :data:`MARK` where the replica code goes."""
 
-    def __init__(self, rng: random.Random, t0: int, t1: int, lost: float = P_LOST) -> None:
+    def __init__(
+        self, rng: random.Random, t0: int, t1: int, lost: float = P_LOST, faults: Faults | None = None
+    ) -> None:
         self.rng = rng
         self.t0 = t0
         self.t1 = t1
-        self.lost = lost
+        self.faults = faults if faults is not None else Faults(lost=lost)
+        self.lost = self.faults.lost
         self.events: list[Event] = []
+        self.lost_events: list[Event] = []  # the lines the producer lost (written nowhere)
         self.snaps: list[_Snap] = []
         self.n_vms = 0
         self.n_snaps = 0
@@ -98,17 +135,46 @@ class HostSim:
             return self.rng.randrange(NS, 2 * MINUTE)
         return self.rng.randrange(0, 200_000_000)
 
-    def _emit(self, batch: list[tuple[int, str, bool]], write_ns: int | None = None) -> None:
-        """Queue lines written together by one process (kept in order); drop lost ones."""
+    def _emit(
+        self, batch: list[tuple[int, str, bool]], write_ns: int | None = None, *, lossless: bool = False
+    ) -> None:
+        """Queue lines written together by one process (kept in order); drop lost ones.
+        ``lossless``: none is lost, and no random number is drawn."""
         rng = self.rng
         w = (batch[0][0] + self._write_delay()) if write_ns is None else write_ns
         for t_ns, head, start in batch:
             if t_ns >= self.t1:
                 continue
-            if rng.random() < self.lost:
-                continue
             self._seq += 1
-            self.events.append(Event(max(w, t_ns), self._seq, t_ns, head, start))
+            event = Event(max(w, t_ns), self._seq, t_ns, head, start)
+            if self.faults.truth:
+                self._keep_line(t_ns, head, start)
+            if not lossless and rng.random() < self.lost:
+                self.lost_events.append(event)
+                continue
+            self.events.append(event)
+
+    def _keep_line(self, t_ns: int, head: str, start: bool) -> None:
+        """Keep the change a line records (its head read back: ids, shape, hypervisor)."""
+        entry = json.loads(head + '"}')
+        family = entry["kind"].rsplit(".", 1)[0]
+        resource = entry.get("snapshot_id", "") if family == "snap.storage" else entry.get("vm_id", "")
+        shape = entry.get("shape", {})
+        self.keep(
+            Truth(
+                t_ns,
+                family,
+                resource,
+                "start" if start else "stop",
+                (shape.get("cpu", 0), shape.get("mem_bytes", 0), shape.get("storage_bytes", 0)),
+                entry.get("hypervisor", ""),
+            )
+        )
+
+    def keep(self, change: Truth) -> None:
+        """Keep one change of what runs (when truth is kept)."""
+        if self.faults.truth and change.t_ns < self.t1:
+            self.faults.kept.append(change)
 
     # --- snapshots ---------------------------------------------------------------------------------
 
@@ -141,6 +207,7 @@ class HostSim:
         deleted = self.t0 + int((self.t1 - self.t0) * rng.random() * 1.5)
         snap = _Snap(sid, self.t0 - DAY, deleted, rng.randrange(1, 4096) * MIB)
         self.snaps.append(snap)
+        self.keep(Truth(snap.created, "snap.storage", sid, "start", (0, 0, snap.size), hv))
         self._emit([(deleted, line_head("snap.storage.stop", "", sid, "", "snap-rm", hv, _NO_SHAPE), False)])
         return snap
 
@@ -176,9 +243,13 @@ class HostSim:
                 return _NO_SHAPE
             return cpu, mem, disk
 
-        if rng.random() < P_PREDATES:
+        if rng.random() < self.faults.predates:
             t = t0
             running = rng.random() < 0.85
+            before = t0 - 1  # (never written: metering had not started)
+            self.keep(Truth(before, "vm.storage", vm, "start", (cpu, mem, disk), hv))
+            if running:
+                self.keep(Truth(before, "vm.compute", vm, "start", (cpu, mem, disk), hv))
             if rng.random() < 0.3:
                 snaps.append(self._old_snap(hv))
         else:
@@ -200,11 +271,19 @@ class HostSim:
                     RATE_USER_STOP,
                     RATE_RESTORE,
                     RATE_SNAPSHOT,
-                    RATE_RESIZE,
+                    self.faults.resizes,
                     RATE_REMOVE,
                 )
             else:
-                rates = (0.0, 0.0, DAY / MEAN_OFF, RATE_RESTORE, RATE_SNAPSHOT, RATE_RESIZE, RATE_REMOVE)
+                rates = (
+                    0.0,
+                    0.0,
+                    DAY / MEAN_OFF,
+                    RATE_RESTORE,
+                    RATE_SNAPSHOT,
+                    self.faults.resizes,
+                    RATE_REMOVE,
+                )
             total = sum(rates)
             t += _exp(rng, DAY / total)
             if t >= t1:
@@ -265,8 +344,11 @@ class HostSim:
             elif step == 4:
                 self._snapshot(t, snaps, disk, hv)
             elif step == 5:  # a resize emits nothing: the next stop carries the new shape
+                old = (cpu, mem, disk)
                 cpu, mem_gib, _ = _weighted(rng, SHAPES)
                 mem = mem_gib * GIB
+                if running and (cpu, mem) != old[:2]:
+                    self._resized(t, vm, hv, old, (cpu, mem, disk))
             else:  # removal
                 batch = []
                 if running:
@@ -276,6 +358,24 @@ class HostSim:
                 batch.append((t, head("vm.storage.stop", "", "vm-rm", _NO_SHAPE), False))
                 self._emit(batch)
                 return
+
+    def _resized(
+        self, t: int, vm: str, hv: str, old: tuple[int, int, int], new: tuple[int, int, int]
+    ) -> None:
+        """A running VM's shape changed at ``t``: kept as truth, written only with ``emit_resizes``."""
+        if t >= self.t1:
+            return
+        if self.faults.emit_resizes:
+            self._emit(
+                [
+                    (t, line_head("vm.compute.stop", vm, "", "", "resize", hv, old), False),
+                    (t, line_head("vm.compute.start", vm, "", "", "resize", hv, new), True),
+                ],
+                write_ns=t,
+                lossless=True,
+            )
+        else:
+            self.keep(Truth(t, "vm.compute", vm, "resize", new, hv))
 
     def ordered(self) -> list[Event]:
         """The lines in write order (several processes appending: not strictly in time order)."""
