@@ -79,6 +79,10 @@ _JSON = "checkpoint.json"
 _OPEN = "open.parquet"
 _SEEN = "seen.parquet"
 _DELTA = "seen_delta.parquet"
+_SEEN_ORDER = "ORDER BY family, resource_id"
+"""How a seen file's rows are written: sorted, its resource ids compress 4-6x better (a year's seen
+set is most of a checkpoint's disk); the open set is written as it is (its event ids, over half of
+its bytes, do not compress: sorted it was 15% smaller, and sorting a month's open set cost seconds)."""
 
 DAILY_DAYS = 3
 WEEKLY_DAYS = 42
@@ -343,7 +347,8 @@ class Checkpoints:
                 counts = {}
                 seen = (_pair.NEXT_SEEN, _SEEN) if seen_base is None else (_pair.NEXT_SEEN_DELTA, _DELTA)
                 for table, name in ((_pair.NEXT_OPEN, _OPEN), seen):
-                    con.execute(f"COPY {table} TO ? ({PARQUET_OPTIONS})", [str(staging / name)])
+                    rows = table if name == _OPEN else f"(SELECT * FROM {table} {_SEEN_ORDER})"
+                    con.execute(f"COPY {rows} TO ? ({PARQUET_OPTIONS})", [str(staging / name)])
                     counts[name] = int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
                 names = [_OPEN, seen[1]]
                 files = dict(zip(names, record_files([staging / n for n in names]), strict=True))

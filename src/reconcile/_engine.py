@@ -93,6 +93,23 @@ def drop_relation(con: duckdb.DuckDBPyConnection, name: str) -> None:
         con.execute(f"DROP TABLE IF EXISTS temp.main.{name}")
 
 
+@contextlib.contextmanager
+def insertion_order(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Inside: ``con`` keeps the order of the rows it inserts (``preserve_insertion_order``), so a
+    table made from an ``ORDER BY`` is stored in that order (its row groups then hold ranges of the
+    sort key, which filters on it skip); the connection's own setting again afterwards."""
+    row = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()
+    before = bool(row[0][0])
+    if before:
+        yield
+        return
+    con.execute("SET preserve_insertion_order = true")
+    try:
+        yield
+    finally:
+        con.execute("SET preserve_insertion_order = false")
+
+
 def plain_connect() -> duckdb.DuckDBPyConnection:
     """A small in-process DuckDB connection (DuckDB's own memory settings), in UTC."""
     return utc(duckdb.connect())

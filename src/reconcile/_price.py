@@ -39,7 +39,7 @@ import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]
 
 from reconcile._currency import currency_table
-from reconcile._engine import drop_relation, utc
+from reconcile._engine import drop_relation, insertion_order, utc
 from reconcile._period import NS_PER_DAY, ns_to_date
 from reconcile._pricebook import PriceBook
 from reconcile._progress import Progress
@@ -93,6 +93,21 @@ PRICED_COLUMNS = (
 )  # fmt: skip
 """The columns of ``intervals`` pricing reads (``period_intervals.sql``): all :meth:`Pricer.add`
 copies of a period (a day's 45,000 intervals with every column took 60 ms)."""
+
+_LAST_NS = (
+    "CASE WHEN status = 'open' THEN CAST(9223372036854775807 AS BIGINT) ELSE end_ns END AS price_last_ns"
+)
+"""The last instant an interval may be billed at (an open one: any), beside its ``start_ns``: a
+unit reads the intervals with ``start_ns`` before its end and ``price_last_ns`` from its start on,
+two plain comparisons DuckDB checks against each row group's range of the column."""
+
+_ADDED_ORDER = (
+    "ORDER BY (price_last_ns // 86400000000000 - start_ns // 86400000000000 > 1), start_ns"
+)
+"""How :meth:`Pricer.add` stores a period's intervals: those that cross at most one midnight (most)
+by their start, then the longer ones by their start. So each row group holds intervals of a few
+days, and a day of a month reads the row groups that can overlap it, not the month's: reading every
+interval for each of a 10M-event month's days took 26 s of its run (5.4M intervals, 31 times)."""
 
 
 FEW_RANGES = 64
@@ -166,7 +181,8 @@ class Pricer:
         self.book.check_coverage(bounds.start_ns, bounds.end_ns)
         self._periods([PriceUnit("", "", bounds.start_ns, bounds.end_ns, bounds.cut_off_ns)])
         self.con.execute(
-            f"CREATE OR REPLACE TEMP VIEW {PRICE_INPUT} AS SELECT '' AS price_period, * FROM intervals"
+            f"CREATE OR REPLACE TEMP VIEW {PRICE_INPUT} AS SELECT '' AS price_period, *, {_LAST_NS}"
+            " FROM intervals"
         )
         try:
             self._slices("slices", "* EXCLUDE (price_period)", progress)
@@ -181,11 +197,15 @@ class Pricer:
         if name in self._added:
             raise UsageError(f"period {name!r} is added twice")
         self.book.check_coverage(bounds.start_ns, bounds.end_ns)
-        rows = f"SELECT CAST(? AS VARCHAR) AS price_period, {', '.join(PRICED_COLUMNS)} FROM intervals"
-        if self._added:
-            self.con.execute(f"INSERT INTO {_ADDED} BY NAME {rows}", [name])
-        else:
-            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {_ADDED} AS {rows}", [name])
+        rows = (
+            f"SELECT CAST(? AS VARCHAR) AS price_period, {', '.join(PRICED_COLUMNS)}, {_LAST_NS}"
+            f" FROM intervals {_ADDED_ORDER}"
+        )
+        with insertion_order(self.con):  # (the rows stored in that order: row groups by days)
+            if self._added:
+                self.con.execute(f"INSERT INTO {_ADDED} BY NAME {rows}", [name])
+            else:
+                self.con.execute(f"CREATE OR REPLACE TEMP TABLE {_ADDED} AS {rows}", [name])
         self._added[name] = bounds
         self.added_rows += int(self.con.execute("SELECT count(*) FROM intervals").fetchall()[0][0])
 
@@ -262,7 +282,8 @@ class Pricer:
         """Make the relation ``intervals`` the input of period ``name`` of the last
         :meth:`price_added` again (to price it alone: an error that names its period)."""
         self.con.execute(
-            f"CREATE OR REPLACE TEMP TABLE intervals AS SELECT * EXCLUDE (price_period) FROM {_ADDED}"
+            f"CREATE OR REPLACE TEMP TABLE intervals AS SELECT * EXCLUDE (price_period, price_last_ns)"
+            f" FROM {_ADDED}"
             " WHERE price_period = ?",
             [name],
         )

@@ -9,8 +9,10 @@
 -- it is priced in, price_period), `price_periods` (price_period: the unit; input_period: the
 -- price_period of its rows in price_input; period_start_ns, period_end_ns: the unit's bounds;
 -- cut_off_ns: the period's cut-off; BIGINT Unix nanoseconds), `billing_rules` (family, increment_ns,
--- minimum_ns). Variables: price_units_start_ns, price_units_end_ns (the earliest start and the latest
--- end of the units: a filter applied before the join, so a day of a month reads its intervals only).
+-- minimum_ns). price_input's price_last_ns: end_ns, or the largest BIGINT for an open interval.
+-- Variables: price_units_start_ns, price_units_end_ns (the earliest start and the latest end of the
+-- units: two comparisons DuckDB checks against each row group's range of start_ns and
+-- price_last_ns, so a day of a month reads the row groups of intervals that can overlap it only).
 WITH bounds AS (
     SELECT
         q.price_period, i.interval_id, i.family, i.resource_id, i.hypervisor, i.status,
@@ -27,9 +29,9 @@ WITH bounds AS (
             AND i.end_ns < q.period_end_ns) AS end_in_period,
         b.increment_ns, coalesce(b.minimum_ns, 0) AS minimum_ns
     FROM (
-        SELECT * FROM price_input
+        SELECT * EXCLUDE (price_last_ns) FROM price_input
         WHERE start_ns < getvariable('price_units_end_ns')
-          AND (status = 'open' OR end_ns >= getvariable('price_units_start_ns'))
+          AND price_last_ns >= getvariable('price_units_start_ns')
     ) AS i
     JOIN price_periods AS q ON q.input_period = i.price_period
     LEFT JOIN billing_rules AS b ON b.family = i.family
