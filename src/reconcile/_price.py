@@ -101,9 +101,7 @@ _LAST_NS = (
 unit reads the intervals with ``start_ns`` before its end and ``price_last_ns`` from its start on,
 two plain comparisons DuckDB checks against each row group's range of the column."""
 
-_ADDED_ORDER = (
-    "ORDER BY (price_last_ns // 86400000000000 - start_ns // 86400000000000 > 1), start_ns"
-)
+_ADDED_ORDER = "ORDER BY (price_last_ns // 86400000000000 - start_ns // 86400000000000 > 1), start_ns"
 """How :meth:`Pricer.add` stores a period's intervals: those that cross at most one midnight (most)
 by their start, then the longer ones by their start. So each row group holds intervals of a few
 days, and a day of a month reads the row groups that can overlap it, not the month's: reading every

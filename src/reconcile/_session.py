@@ -180,6 +180,7 @@ class Session:
         self.full_walk = full_walk
         self._stack = contextlib.ExitStack()
         scratch = self._stack.enter_context(scratch_dir("run"))
+        self._scratch = scratch
         self.con = connect(memory_limit=self.memory_limit, scratch=scratch, ordered=False)
         self.walker = Walker(self.con, self.store, progress, scratch=scratch, full=full_walk)
         self.tenants = None if options.tenants is None else _tenants.load_tenants(options.tenants)
@@ -264,7 +265,7 @@ class Session:
         if self.spark is not None:
             return self.spark.run_many(out, runs, force=force)
         summaries: list[RunSummary] = []
-        batch = _staging.Batch(self.con)
+        batch = _staging.Batch(self.con, spool=self._scratch / "batch")
         pending: list[Pending] = []
         try:
             for number, (period, cut_off) in enumerate(runs, start=1):
@@ -283,7 +284,7 @@ class Session:
                     pending = []
             summaries.extend(self.write_batch(batch, out, pending))
         finally:
-            batch.clear()
+            batch.close()
         return summaries
 
     def _inputs(self, period: Period, cut_off: int) -> RunInputs:

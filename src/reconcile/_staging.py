@@ -1,25 +1,28 @@
 """The output stage's staging step: a batch of periods' rows, written to Parquet files in parallel.
 
 A session runs its periods together (the nightly job's restated days, the one period of
-``reconcile run``). Each period's intervals and anomalies are collected into a :class:`Batch`
-(tables in the connection's main catalog: ``batch_intervals``, ``batch_anomalies``, each with a
-``batch_period`` column, and ``batch_scope``), and the writer (``_write``) stages their files at
-once with :func:`write_files`. Slices are staged a *chunk* at a time: the caller fills
-``batch_slices`` with the rows of some :class:`SliceUnit` s (a nightly's days together, or one day
-of a month: pricing writes them there, keyed by ``price_period``), their day files are written
-(:meth:`Batch.slice_jobs`) and their sums added to ``batch_slice_sums``, which the manifest's
-figures are read from (:meth:`Batch.sum_slices`: the rows as written, not read back); then the next
-chunk replaces them. So no step holds more than a chunk of slices, however long the period.
-DuckDB writes one Parquet file on one thread, so the files are written on a pool of cursors of the
+``reconcile run``). Each period collected into a :class:`Batch` has its intervals and anomalies
+files written at once, straight from pairing's relations (``output_*.sql``, with the committed rows
+a re-run keeps, ``kept_rows``, under its new ``run_id``) into the batch's spool folder, by the
+connection itself (DuckDB encodes one file's row groups on every thread: the run's connection does
+not preserve insertion order); the writer (``_write``) moves them into each period's staging folder
+(:meth:`Batch.moves`, :func:`place`). No copy of a month's intervals is held. Slices are staged a
+*chunk* at a time: the caller fills ``batch_slices`` with the rows of some :class:`SliceUnit` s (a
+nightly's days together, or one day of a month: pricing writes them there, keyed by
+``price_period``), their day files are written (:meth:`Batch.slice_jobs`) and their sums added to
+``batch_slice_sums``, which the manifest's figures are read from (:meth:`Batch.sum_slices`: the rows
+as written, not read back); then the next chunk replaces them. So no step holds more than a chunk
+of slices, however long the period. A chunk's day files are written on a pool of cursors of the
 connection, one per DuckDB thread (a cursor sees the main catalog but not the connection's temp
-tables: hence the batch tables). A re-run that keeps committed rows (``_reuse``) has them added to
-each of its files here (``kept_rows``), under its new ``run_id``.
+tables: hence ``batch_slices`` and ``batch_scope`` are tables of the main catalog).
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import datetime as dt
+import shutil
+import tempfile
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +32,7 @@ import duckdb
 
 from reconcile import _schema as schema
 from reconcile._engine import PARQUET_OPTIONS, literals
+from reconcile._files import private_files
 from reconcile._period import NS_PER_DAY, Period, ns_to_date
 from reconcile._sql import load_sql
 from reconcile.exceptions import OutputError
@@ -113,12 +117,28 @@ class Batch:
     rows: int = 0  # rows collected (all tables)
     _made: set[str] = field(default_factory=set)  # the batch tables created since the last clear
     units: list[SliceUnit] = field(default_factory=list)  # the units collect() put in batch_slices
+    spool: Path | None = None  # where collect() writes each period's intervals and anomalies files
+    _spooled: dict[tuple[str, str], Path] = field(default_factory=dict)  # (period, table) -> file
+    _own_spool: bool = False
 
     def __post_init__(self) -> None:
+        if self.spool is None:
+            self.spool = Path(tempfile.mkdtemp(prefix="reconcile-batch-"))
+            self._own_spool = True
+        self.spool.mkdir(exist_ok=True)
         self.clear()
 
+    def close(self) -> None:
+        """:meth:`clear`, and remove the spool folder when the batch made it."""
+        self.clear()
+        if self._own_spool and self.spool is not None:
+            shutil.rmtree(self.spool, ignore_errors=True)
+
     def clear(self) -> None:
-        """Drop the batch tables: an empty batch."""
+        """Drop the batch tables and the spooled files: an empty batch."""
+        for path in self._spooled.values():
+            path.unlink(missing_ok=True)
+        self._spooled = {}
         for table in (
             *(f"batch_{t}" for t in TABLES),
             BATCH_SCOPE,
@@ -147,7 +167,8 @@ class Batch:
         """Add one period's rows from the relations ``slices`` (the period's priced slices),
         ``intervals`` and ``anomalies`` (pairing's, as of ``cut_off_ns``: this stage keeps those the
         period lists) in the connection; with ``kept`` (table -> committed files), the rows of those
-        files about resources outside the relation named ``scope`` are added when staging.
+        files about resources outside the relation named ``scope`` are added. Its intervals and
+        anomalies files are written now (into the spool folder), its slices when staging.
         ``slices=False``: its slices come later, a chunk at a time (:meth:`slice_jobs`).
         Raises :class:`OutputError` for a missing or mistyped column or a slice dated outside the
         period, before anything is added."""
@@ -158,9 +179,16 @@ class Batch:
         if any(e.period.name == period.name for e in self.entries):
             raise OutputError(f"period {period.name} is twice in one batch")
         set_period(con, period.name, period.start_ns, period.end_ns, run_id)
-        for table in tables:
-            if table != "slices":
-                self._insert(table)
+        if kept is not None:
+            if scope is None or not scope.isidentifier():
+                raise OutputError(f"period {period.name}: kept rows need the name of a scope relation")
+            con.execute(
+                f"INSERT INTO main.{BATCH_SCOPE} SELECT ?, family, resource_id FROM {scope}", [period.name]
+            )
+        entry = BatchEntry(period, cut_off_ns, run_id, kept)
+        for table in ("intervals", "anomalies"):
+            written = self._spool(entry, table)
+            self.rows += written if table == "intervals" else 0
         if slices:  # (one unit: the whole period, keyed by its name)
             rows = "SELECT CAST(? AS VARCHAR) AS price_period, s.* FROM slices AS s"
             made = BATCH_SLICES in self._made
@@ -171,26 +199,29 @@ class Batch:
             self._made.add(BATCH_SLICES)
             self.units.append(SliceUnit(period.name, period.name, tuple(period.days())))
             self.rows += int(con.execute("SELECT count(*) FROM slices").fetchall()[0][0])
-        if kept is not None:
-            if scope is None or not scope.isidentifier():
-                raise OutputError(f"period {period.name}: kept rows need the name of a scope relation")
-            con.execute(
-                f"INSERT INTO main.{BATCH_SCOPE} SELECT ?, family, resource_id FROM {scope}", [period.name]
-            )
-        self.rows += _count_rows(con, period.name, [t for t in tables if t == "intervals"])
-        self.entries.append(BatchEntry(period, cut_off_ns, run_id, kept))
+        self.entries.append(entry)
 
-    def _insert(self, table: str) -> None:
-        """Add the rows of ``output_<table>.sql`` for the period :func:`set_period` set."""
-        rows = (
-            "SELECT getvariable('batch_period_name') AS batch_period, o.*"
-            f" FROM ({load_sql(f'engine/write/output_{table}')}) AS o"
-        )
-        if table in self._made:
-            self.con.execute(f"INSERT INTO main.batch_{table} BY NAME {rows}")
-        else:
-            self.con.execute(f"CREATE TABLE main.batch_{table} AS {rows}")
-            self._made.add(table)
+    def _spool(self, entry: BatchEntry, table: str) -> int:
+        """Write the period's file of ``table`` (``output_<table>.sql`` for the period
+        :func:`set_period` set, with the committed rows it keeps) into the spool folder, straight
+        from pairing's relation: no copy of a month's intervals is held (copying a 10M-event
+        month's 5.4M intervals into a table before writing them took 9 s); :meth:`moves` places it
+        in the staging folder. Its row count."""
+        assert self.spool is not None
+        sql = f"SELECT * FROM ({load_sql(f'engine/write/output_{table}')}) AS o"
+        params: dict[str, object] = {}
+        if entry.kept is not None:
+            sql = f"{sql}\nUNION ALL BY NAME\n{load_sql('engine/write/kept_rows')}"
+            params = {"files": literals([entry.kept[table][0]]), "run_id": entry.run_id}
+            params["period"] = entry.period.name
+        path = self.spool / f"{len(self.entries)}-{table}.parquet"
+        self._spooled[(entry.period.name, table)] = path
+        with private_files():
+            row = self.con.execute(
+                f"COPY (SELECT * FROM (\n{sql}\n){ORDER[table]}) TO $output_file ({PARQUET_OPTIONS})",
+                {**params, "output_file": str(path)},
+            ).fetchall()
+        return int(row[0][0])
 
     def entry(self, period: str) -> BatchEntry:
         """The batch's entry of ``period``."""
@@ -199,21 +230,15 @@ class Batch:
             raise OutputError(f"period {period} is not in the batch")
         return found
 
-    def jobs(self, entry: BatchEntry, staging: Path) -> list[FileJob]:
-        """The intervals and anomalies files of one period under ``staging`` (its tree:
-        ``intervals/period=P/``, ``anomalies/period=P/``), each ``data_0.parquet``."""
+    def moves(self, entry: BatchEntry, staging: Path) -> list[tuple[str, Path, Path]]:
+        """The intervals and anomalies files of one period (spooled by :meth:`collect`) and where
+        they go under ``staging`` (its tree: ``intervals/period=P/``, ``anomalies/period=P/``, each
+        ``data_0.parquet``): ``(table, spooled file, staged file)``."""
         name = entry.period.name
-        jobs = []
-        for table in ("intervals", "anomalies"):
-            sql = load_sql(f"engine/write/staged_{table}")
-            params: dict[str, object] = {"period": name}
-            if entry.kept is not None:
-                sql = f"{sql}\nUNION ALL BY NAME\n{load_sql('engine/write/kept_rows')}"
-                params["files"] = literals([entry.kept[table][0]])
-                params["run_id"] = entry.run_id
-            sql = f"SELECT * FROM (\n{sql}\n){ORDER[table]}"
-            jobs.append(FileJob(table, sql, params, staging / table / f"period={name}" / "data_0.parquet"))
-        return jobs
+        return [
+            (table, self._spooled[(name, table)], staging / table / f"period={name}" / "data_0.parquet")
+            for table in ("intervals", "anomalies")
+        ]
 
     def slice_files(self, entry: BatchEntry, staging: Path) -> list[Path]:
         """Where the slices files of one period go under ``staging``: ``slices/usage_date=D/`` for
@@ -354,16 +379,14 @@ def set_period(con: duckdb.DuckDBPyConnection, name: str, start_ns: int, end_ns:
         con.execute(f"SET VARIABLE {variable} = ?", [value])
 
 
-def _count_rows(con: duckdb.DuckDBPyConnection, period: str, tables: Sequence[str]) -> int:
-    """The rows of one period in the batch tables of ``tables``."""
-    return sum(
-        int(
-            con.execute(
-                f"SELECT count(*) FROM main.batch_{table} WHERE batch_period = ?", [period]
-            ).fetchall()[0][0]
-        )
-        for table in tables
-    )
+def place(moves: Sequence[tuple[str, Path, Path]], *, after_first: Callable[[], None] | None = None) -> None:
+    """Move each spooled file to its staged place (:meth:`Batch.moves`): a rename, or a copy when
+    the spool is on another filesystem."""
+    for number, (_table, source, target) in enumerate(moves):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(source, target)
+        if number == 0 and after_first is not None:
+            after_first()
 
 
 def write_files(

@@ -212,13 +212,13 @@ class OutputFolder:
         is atomic. Everything it creates is private (files 0600, folders 0700). (A session writes
         several periods at once: :class:`_staging.Batch`, :meth:`stage`, :meth:`commit`.)
         """
-        batch = _staging.Batch(con)
-        batch.collect(period=period, cut_off_ns=cut_off_ns, run_id=run_id)
-        staged = self.stage(batch)
-        try:
-            return self.commit(staged[0], manifest)
-        finally:
-            self.discard(staged)
+        with contextlib.closing(_staging.Batch(con)) as batch:
+            batch.collect(period=period, cut_off_ns=cut_off_ns, run_id=run_id)
+            staged = self.stage(batch)
+            try:
+                return self.commit(staged[0], manifest)
+            finally:
+                self.discard(staged)
 
     def stage(
         self,
@@ -237,16 +237,16 @@ class OutputFolder:
         self._bind([e.period for e in batch.entries])
         with private_files():
             staged: list[Staged] = []
-            jobs: list[_staging.FileJob] = []
+            moves: list[tuple[str, Path, Path]] = []
             try:
                 for entry in batch.entries:
                     token, root = self.staging(entry.run_id[:16])
-                    period_jobs = batch.jobs(entry, root)
-                    jobs.extend(period_jobs)
-                    files = {t: [j.path for j in period_jobs if j.table == t] for t in _staging.TABLES}
+                    period_moves = batch.moves(entry, root)
+                    moves.extend(period_moves)
+                    files = {t: [m[2] for m in period_moves if m[0] == t] for t in _staging.TABLES}
                     files["slices"] = batch.slice_files(entry, root)
                     staged.append(Staged(entry.period, entry.run_id, token, root, files, {}))
-                _staging.write_files(batch.con, jobs, after_first=lambda: _faults.point("staging"))
+                _staging.place(moves, after_first=lambda: _faults.point("staging"))
                 roots = {s.period.name: s.root for s in staged}
                 _staging.stage_slices(batch, [list(batch.units)] if chunks is None else chunks, price, roots)
                 return [self._check_staged(batch.con, s) for s in staged]

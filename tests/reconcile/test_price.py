@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import math
 import random
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from pathlib import Path
@@ -131,6 +132,55 @@ def test_mul_div_half_even_macro_matches_decimal(q: int, p: int, hours: int, tie
     got = MACRO_CON.execute(
         "SELECT mul_div_half_even(CAST(? AS HUGEINT), CAST(? AS HUGEINT), CAST(? AS HUGEINT))",
         [str(q), str(p), str(d)],
+    ).fetchall()[0][0]
+    want = WIDE.divide(WIDE.multiply(Decimal(q), Decimal(p)), Decimal(d)).quantize(
+        Decimal(1), rounding=ROUND_HALF_EVEN, context=WIDE
+    )
+    assert got == int(want)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    factor=st.integers(min_value=0, max_value=512) | st.integers(min_value=0, max_value=2**63 - 1),
+    gib=st.booleans(),
+    ns=st.integers(min_value=0, max_value=86_400 * 10**9) | st.integers(min_value=0, max_value=2**62),
+)
+def test_quantity_half_even_macro_matches_decimal(factor: int, gib: bool, ns: int) -> None:
+    """quantity_half_even (BIGINT where it holds, HUGEINT otherwise) rounds factor*ns*5/(18*unit)
+    exactly like ROUND_HALF_EVEN: whole GiB and odd byte counts, a day's nanoseconds and far more."""
+    unit = 2**30 if gib else 1
+    for f in (factor, (factor // unit) * unit):  # (whole GiB: the BIGINT path when it fits)
+        got = MACRO_CON.execute(
+            "SELECT quantity_half_even(CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT))",
+            [f, ns, unit],
+        ).fetchall()[0][0]
+        want = WIDE.divide(Decimal(f * ns * 5), Decimal(18 * unit)).quantize(
+            Decimal(1), rounding=ROUND_HALF_EVEN, context=WIDE
+        )
+        assert got == int(want)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    q=st.integers(min_value=0, max_value=2**40) | st.integers(min_value=0, max_value=10**32),
+    p=st.sampled_from([0, 34 * 10**9, 5 * 10**9, 10**11, 10**26])
+    | st.integers(min_value=0, max_value=10**26),
+    hours=st.sampled_from([1, 730]) | st.integers(min_value=1, max_value=744),
+    tie=st.booleans(),
+)
+def test_amount_half_even_macro_matches_decimal(q: int, p: int, hours: int, tie: bool) -> None:
+    """amount_half_even, with the price and divisor reduced by their gcd as slices.sql reduces them,
+    rounds q*p/d exactly like ROUND_HALF_EVEN (the BIGINT path where the reduced product fits)."""
+    d = 10**12 * hours
+    if tie and p % 2 == 1:
+        q = (q // d) * d + d // 2
+    assume(q * p // d < 2**126)
+    g = max(math.gcd(p, d), 1)
+    small = p // g < 2**62 and d // g < 2**62
+    got = MACRO_CON.execute(
+        "SELECT amount_half_even(CAST(? AS HUGEINT), CAST(? AS HUGEINT), CAST(? AS HUGEINT),"
+        " CAST(? AS BIGINT), CAST(? AS BIGINT))",
+        [str(q), str(p), str(d), p // g if small else None, d // g if small else None],
     ).fetchall()[0][0]
     want = WIDE.divide(WIDE.multiply(Decimal(q), Decimal(p)), Decimal(d)).quantize(
         Decimal(1), rounding=ROUND_HALF_EVEN, context=WIDE

@@ -349,8 +349,8 @@ def test_the_next_writer_finishes_an_interrupted_commit(tmp_path: Path) -> None:
 
 
 def test_a_failed_file_write_commits_nothing_and_leaves_no_staging(tmp_path: Path) -> None:
-    """When one of a batch's parallel file writes fails, the error is raised, no period of the batch
-    is committed and their staged files are removed."""
+    """When a period's file write fails, the error is raised and the period is not added; no period
+    of the batch is committed and staged files are removed."""
     con = plain_connect()
     build_tables(con)
     batch = _staging.Batch(con)
@@ -360,11 +360,13 @@ def test_a_failed_file_write_commits_nothing_and_leaves_no_staging(tmp_path: Pat
     con.execute("CREATE TEMP TABLE scope AS SELECT family, resource_id FROM intervals LIMIT 0")
     missing = tmp_path / "gone.parquet"
     kept = {"slices": [missing], "intervals": [missing], "anomalies": [missing]}
-    batch.collect(period=other, cut_off_ns=other.end_ns, run_id="r2", kept=kept, scope="scope")
+    with pytest.raises(duckdb.IOException, match=r"gone\.parquet"):  # (its files are written first)
+        batch.collect(period=other, cut_off_ns=other.end_ns, run_id="r2", kept=kept, scope="scope")
+    assert [e.period.name for e in batch.entries] == ["2026-11-25"]
     with OutputFolder(tmp_path / "out") as folder:
-        with pytest.raises(duckdb.IOException, match=r"gone\.parquet"):
-            folder.stage(batch)
+        folder.discard(folder.stage(batch))  # (the period collected before still stages whole)
         assert folder.manifests() == {}
+    batch.close()
     assert not any((tmp_path / "out" / ".staging").glob("*"))
 
 

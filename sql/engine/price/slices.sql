@@ -2,11 +2,30 @@
 -- 5 columns, without run_id, which the writer adds), plus hypervisor, slice_start_ns, slice_end_ns,
 -- billed_seconds, price_entry and price_period.
 -- Inputs: `slice_spans`, `prices`. Variables: price_currency, price_book_version. Needs the macros of
--- div_half_even.sql.
+-- div_half_even.sql (quantity_half_even, amount_half_even: BIGINT where it holds, else HUGEINT).
 -- Money is integer arithmetic on values scaled by 10^12 (`*_e12`, HUGEINT), each rounded half-even
 -- once, then turned into DECIMAL(38,12) by a multiplication that keeps the DECIMAL type (a DECIMAL
 -- division would give DOUBLE).
-WITH metered AS (
+WITH reduced_prices AS (
+    -- per price entry (a few rows): the amount's divisor, and the price and divisor divided by their
+    -- greatest common divisor when both then fit BIGINT (amount_half_even's cheap path)
+    SELECT
+        *,
+        CASE WHEN unit_price_e12 // g < 4611686018427387904 AND amount_divisor // g < 4611686018427387904
+             THEN CAST(unit_price_e12 // g AS BIGINT) END AS price_small,
+        CASE WHEN unit_price_e12 // g < 4611686018427387904 AND amount_divisor // g < 4611686018427387904
+             THEN CAST(amount_divisor // g AS BIGINT) END AS divisor_small
+    FROM (
+        SELECT *, greatest(gcd(unit_price_e12, amount_divisor), 1) AS g
+        FROM (
+            SELECT
+                p.* REPLACE (CAST(p.unit_price_e12 AS HUGEINT) AS unit_price_e12),
+                CAST(1000000000000 AS HUGEINT) * coalesce(p.hours_per_month, 1) AS amount_divisor
+            FROM prices AS p
+        ) AS scaled
+    ) AS divided
+),
+metered AS (
     -- meters of SPEC section 4: quantity = factor * seconds / 3600 / unit_bytes
     SELECT *, 'vcpu_hours' AS meter, cpu AS factor, CAST(1 AS BIGINT) AS unit_bytes
     FROM slice_spans WHERE family = 'vm.compute'
@@ -38,13 +57,14 @@ quantities AS (
         p.unit AS price_unit,
         p.unit_price,
         p.hours_per_month,
-        div_half_even(CAST(c.factor AS HUGEINT) * c.seconds_ns * 5, 18 * CAST(c.unit_bytes AS HUGEINT))
-            AS quantity_e12,
-        div_half_even(CAST(c.factor AS HUGEINT) * c.billed_ns * 5, 18 * CAST(c.unit_bytes AS HUGEINT))
-            AS billed_quantity_e12,
-        CAST(p.unit_price_e12 AS HUGEINT) AS unit_price_e12
+        quantity_half_even(c.factor, c.seconds_ns, c.unit_bytes) AS quantity_e12,
+        quantity_half_even(c.factor, c.billed_ns, c.unit_bytes) AS billed_quantity_e12,
+        p.unit_price_e12,
+        p.amount_divisor,
+        p.price_small,
+        p.divisor_small
     FROM chosen AS c
-    LEFT JOIN prices AS p ON p.entry = c.price_entry
+    LEFT JOIN reduced_prices AS p ON p.entry = c.price_entry
 ),
 amounts AS (
     -- amount = billed_quantity * unit_price [/ hours_per_month], from the rounded billed quantity
@@ -52,9 +72,8 @@ amounts AS (
     -- max or a price near the book's 10^14 limit)
     SELECT
         *,
-        mul_div_half_even(
-            billed_quantity_e12, unit_price_e12, CAST(1000000000000 AS HUGEINT) * coalesce(hours_per_month, 1)
-        ) AS amount_e12
+        amount_half_even(billed_quantity_e12, unit_price_e12, amount_divisor, price_small, divisor_small)
+            AS amount_e12
     FROM quantities
 )
 SELECT
