@@ -59,6 +59,7 @@ from reconcile._tomlfields import (
     clamp_int64,
     format_range,
     join_problems,
+    overlapping,
     parse_currency,
     parse_decimal,
     parse_toml_instant,
@@ -209,7 +210,7 @@ class PriceBook:
         self, family: str, meter: str, entries: list[PriceEntry], start_ns: int, end_ns: int
     ) -> list[str]:
         period = f"the period [{format_ns(start_ns)}, {format_ns(end_ns)})"
-        problems = []
+        problems: list[str] = []
         covered = start_ns  # everything before `covered` (from start_ns) has a price
         previous: PriceEntry | None = None
         for entry in entries:
@@ -382,22 +383,16 @@ def parse_hours_per_month(raw: dict[str, object], bad: Report) -> int | None:
 
 
 def _overlaps(entries: list[PriceEntry]) -> list[str]:
-    problems = []
+    problems: list[str] = []
     keys = sorted({(e.family, e.meter, e.hypervisor or "") for e in entries})
     for family, meter, hypervisor in keys:
-        same = sorted(
-            (e for e in entries if (e.family, e.meter, e.hypervisor or "") == (family, meter, hypervisor)),
-            key=lambda e: (e.effective_from_ns, e.index),
+        same = [e for e in entries if (e.family, e.meter, e.hypervisor or "") == (family, meter, hypervisor)]
+        who = f"hypervisor {hypervisor!r}" if hypervisor else "default"
+        problems.extend(
+            f"{later.label}: effective_from: {later.span} overlaps {earlier.label} {earlier.span}"
+            f" for {family} {meter} ({who})"
+            for later, earlier in overlapping(same, lambda e: (e.effective_from_ns, e.effective_to_ns))
         )
-        for i, later in enumerate(same):
-            for earlier in same[:i]:
-                if earlier.effective_to_ns is None or earlier.effective_to_ns > later.effective_from_ns:
-                    who = f"hypervisor {hypervisor!r}" if hypervisor else "default"
-                    problems.append(
-                        f"{later.label}: effective_from: {later.span} overlaps {earlier.label} {earlier.span}"
-                        f" for {family} {meter} ({who})"
-                    )
-                    break
     return problems
 
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
+from typing import TypeVar
 
 from reconcile._currency import minor_units
 from reconcile._period import NS_PER_SECOND, SECONDS_PER_DAY, format_ns
@@ -24,6 +25,7 @@ Report = Callable[[str, str], None]  # (field, message) -> records one problem o
 
 _DECIMAL_RE = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")  # ASCII digits only: no full-width or Arabic-Indic digits
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+T = TypeVar("T")
 
 
 class TomlError(ValueError):
@@ -114,3 +116,15 @@ def array_table_lines(text: str, name: str) -> list[int]:
     parts = r"[ \t]*\.[ \t]*".join(re.escape(part) for part in name.split("."))
     pattern = re.compile(rf"^[ \t]*\[\[[ \t]*{parts}[ \t]*\]\]", re.MULTILINE)
     return [text.count("\n", 0, m.start()) + 1 for m in pattern.finditer(text)]
+
+
+def overlapping(items: Sequence[T], span: Callable[[T], tuple[int, int | None]]) -> Iterator[tuple[T, T]]:
+    """Each item whose half-open range ``span(item)`` (``None``: open-ended) starts before an earlier
+    starting one ends, with the first such earlier one: ``(later, earlier)``; ties by given order."""
+    ordered = sorted(enumerate(items), key=lambda pair: (span(pair[1])[0], pair[0]))
+    for i, (_, later) in enumerate(ordered):
+        for _, earlier in ordered[:i]:
+            end = span(earlier)[1]
+            if end is None or end > span(later)[0]:
+                yield later, earlier
+                break
