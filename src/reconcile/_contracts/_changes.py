@@ -18,17 +18,17 @@ from reconcile._contracts._model import Contract, Contracts
 from reconcile._period import format_ns
 
 
-def _text(value: Decimal | None) -> str | None:
-    """A decimal's value as plain text without trailing zeros (``0.0300`` -> ``0.03``)."""
-    return None if value is None else format(value.normalize(), "f")
+def _text(value: Decimal | None) -> str:
+    """A decimal's value as plain text without trailing zeros (``0.0300`` -> ``0.03``); ``none``."""
+    return "none" if value is None else format(value.normalize(), "f")
 
 
-def terms(contract: Contract) -> dict[str, str | None]:
+def terms(contract: Contract) -> dict[str, str]:
     """The contract's terms by name, each as canonical text: what its slices and lines depend on."""
-    out: dict[str, str | None] = {
+    out: dict[str, str] = {
         "tenant": contract.tenant,
         "effective_from": format_ns(contract.effective_from_ns),
-        "effective_to": None if contract.effective_to_ns is None else format_ns(contract.effective_to_ns),
+        "effective_to": "open" if contract.effective_to_ns is None else format_ns(contract.effective_to_ns),
         "discount": _text(contract.discount),
         "monthly_minimum": _text(contract.monthly_minimum),
     }
@@ -60,7 +60,7 @@ def contract_changes(
     effect there in either, by contract id: ``globex@2026-05-01T00:00:00Z: added``, ``...: removed``,
     ``acme@2026-05-01T00:00:00Z: discount 10 -> 12; price vm.compute vcpu_hours (default) added``."""
 
-    def of(contracts: Contracts | None) -> dict[str, dict[str, str | None]]:
+    def of(contracts: Contracts | None) -> dict[str, dict[str, str]]:
         inside = () if contracts is None else contracts.overlapping(start_ns, end_ns)
         return {c.contract_id: terms(c) for c in inside}
 

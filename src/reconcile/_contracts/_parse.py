@@ -140,6 +140,9 @@ def _contract(
     if start is not None and end is not None and end <= start:
         bad("effective_to", f"{format_ns(end)} is not after effective_from {format_ns(start)}")
         end = None
+    if start is not None:
+        tiered = bool(raw.get("tier"))
+        problems.extend(_rules.whole_months(label, start, end, tiered, "monthly_minimum" in raw))
     discount = _discount(raw, bad)
     minimum = _minimum(raw, *money, bad)
     owner = f"contract[{index}]"
@@ -158,7 +161,6 @@ def _contract(
     tiers = _rules.tiers(owner, parsed, entries, problems)
     if start is None or not tenant_ok:
         return None
-    problems.extend(_rules.whole_months(label, start, end, bool(raw_tiers), "monthly_minimum" in raw))
     return Contract(
         index, lines.contract, str(raw["tenant"]), start, end, discount, minimum, tuple(entries), tiers
     )
