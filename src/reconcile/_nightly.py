@@ -119,6 +119,7 @@ def nightly(
     double_start: DoubleStartPolicy = "close",
     stale_after: str | int | dt.timedelta | None = None,
     tenants: str | Path | None = None,
+    contracts: str | Path | None = None,
     max_silence: str | int | None = None,
     quiet: bool = False,
     wait: float = 0.0,
@@ -132,8 +133,9 @@ def nightly(
     """Ingest ``paths``, run yesterday (UTC), and restate earlier days whose inputs changed.
 
     Every day in ``[today - lookback, yesterday)`` that has a committed run is re-run when its
-    ``run_id`` would now differ (late lines before its end arrived, or the price book, tenants or
-    options changed); a missing day after the first committed one in that window is filled. Yesterday
+    ``run_id`` would now differ (late lines before its end arrived, or the price book, tenants,
+    the contract terms it reads (``contracts``, a contracts file) or options changed); a missing day
+    after the first committed one in that window is filled. Yesterday
     is run unless its committed run already has the same ``run_id``. The days run are walked once.
     ``max_silence`` (``6h``, or ns): report every ledger source whose newest event lies longer than
     that before yesterday's end (``_sources``). ``lock_fd``: the output folder's lock, already taken
@@ -148,7 +150,7 @@ def nightly(
         raise UsageError(f"lookback must be at least 1 day, got {lookback}")
     silence_ns = None if max_silence is None else _silence(max_silence)
     progress = Progress(quiet=quiet)
-    options = make_options(double_start, stale_after, tenants)
+    options = make_options(double_start, stale_after, tenants, contracts)
     book = price_book(prices)
     yesterday = _today(today) - dt.timedelta(days=1)
     committed_days: list[str] = []

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from reconcile import _figures, _pair, _price, _pricebook, _reuse, _staging, _tenants, _versions, _write
+from reconcile._contracts import Contracts, commitments, contract_terms, load_contracts, period_digest
 from reconcile._engine import connect, engine_errors, memory_limit
 from reconcile._manifest import Figures, Manifest, Reused, RunInputs, RunOptions
 from reconcile._pair import AsOf, Roles
@@ -79,12 +80,14 @@ class Options:
     stale_after_ns: int | None = None
     tenants: Path | None = None
     tenants_sha256: str | None = None
+    contracts: Path | None = None  # the contracts file (its terms are part of run_id, per period)
 
 
 def make_options(
     double_start: DoubleStartPolicy | str,
     stale_after: str | int | dt.timedelta | None,
     tenants: str | Path | None,
+    contracts: str | Path | None = None,
 ) -> Options:
     """Checked :class:`Options` from what a caller gave."""
     if double_start not in DOUBLE_START_POLICIES:
@@ -103,7 +106,7 @@ def make_options(
             digest = hashlib.sha256(tenants_path.read_bytes()).hexdigest()
         except OSError as exc:
             raise UsageError(f"tenants file {tenants_path}: cannot read: {exc.strerror or exc}") from None
-    return Options(policy, stale_ns, tenants_path, digest)
+    return Options(policy, stale_ns, tenants_path, digest, None if contracts is None else Path(contracts))
 
 
 def spark_options(engine: str, spark: SparkOptions | None) -> SparkOptions | None:
@@ -184,6 +187,13 @@ class Session:
         self.con = connect(memory_limit=self.memory_limit, scratch=scratch, ordered=False)
         self.walker = Walker(self.con, self.store, progress, scratch=scratch, full=full_walk)
         self.tenants = None if options.tenants is None else _tenants.load_tenants(options.tenants)
+        self.contracts: Contracts | None = None
+        if options.contracts is not None:
+            try:
+                self.contracts = load_contracts(options.contracts, book)
+            except BaseException:
+                self.close()
+                raise
         self._scopes = _reuse.Scopes(self.con, self.store, self.walker.entries)
         self._scope_key: object = None  # the scope of the last reusing run
         self.committed: list[str] = []  # the periods committed so far, in order
@@ -233,8 +243,17 @@ class Session:
             "stale_after_ns": self.options.stale_after_ns,
             "tenants_sha256": self.options.tenants_sha256,
         }
+        if self.contracts is not None:  # (absent without a contracts file: run_ids as before)
+            document["contracts"] = self.contract_digest(period)
         text = json.dumps(document, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+    def contract_digest(self, period: Period) -> str | None:
+        """The digest of the contract terms ``period`` reads (``none`` when no contract is in effect in
+        it); None without a contracts file."""
+        if self.contracts is None:
+            return None
+        return period_digest(self.contracts, period.start_ns, period.end_ns) or "none"
 
     def prepare(self, periods: Sequence[tuple[Period, int]]) -> None:
         """Walk once for every ``(period, cut_off)`` given (from before the earliest period); on the
@@ -301,6 +320,10 @@ class Session:
                 stale_after_ns=self.options.stale_after_ns,
                 tenants=None if self.options.tenants is None else str(self.options.tenants),
                 tenants_sha256=self.options.tenants_sha256,
+                contracts=None if self.options.contracts is None else str(self.options.contracts),
+                contracts_sha256=self.contract_digest(period),
+                contract_terms=contract_terms(self.contracts, period.start_ns, period.end_ns),
+                commitments=commitments(self.contracts, period.start_ns, period.end_ns),
             ),
             versions=versions(),
         )
@@ -347,7 +370,7 @@ class Session:
             event_roles=False,
         )
         if self._pricer is None:
-            self._pricer = _price.Pricer(self.con, self.book, self.tenants)
+            self._pricer = _price.Pricer(self.con, self.book, self.tenants, self.contracts)
         self._pricer.add(period.name, _price.PeriodBounds(period.start_ns, period.end_ns, cut_off))
         batch.collect(
             period=period,

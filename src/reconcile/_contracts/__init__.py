@@ -38,7 +38,13 @@ price or tier table), ``_rules`` (rules across tables and contracts), ``_parse``
 (the Arrow tables and their schemas), ``_changes`` (a period's digest, what a new file changes).
 """
 
-from reconcile._contracts._changes import contract_changes, period_digest, terms
+from reconcile._contracts._changes import (
+    commitments,
+    contract_changes,
+    contract_terms,
+    period_digest,
+    terms,
+)
 from reconcile._contracts._model import (
     BASES,
     Basis,
@@ -72,8 +78,10 @@ __all__ = [
     "ContractTables",
     "ContractTier",
     "Contracts",
+    "commitments",
     "contract_changes",
     "contract_tables",
+    "contract_terms",
     "hourly_unit",
     "is_month_start",
     "load_contracts",

@@ -10,12 +10,14 @@ new file changes for a period: the cause a bill version names.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
+from collections.abc import Mapping
 from decimal import Decimal
 
 from reconcile._contracts._model import Contract, Contracts
-from reconcile._period import format_ns
+from reconcile._period import NS_PER_DAY, format_ns, ns_to_date
 
 
 def _text(value: Decimal | None) -> str:
@@ -64,7 +66,14 @@ def contract_changes(
         inside = () if contracts is None else contracts.overlapping(start_ns, end_ns)
         return {c.contract_id: terms(c) for c in inside}
 
-    before, after = of(old), of(new)
+    return terms_changes(of(old), of(new))
+
+
+def terms_changes(
+    before: Mapping[str, Mapping[str, str]], after: Mapping[str, Mapping[str, str]]
+) -> tuple[str, ...]:
+    """What changed from the terms ``before`` to ``after`` (by contract id, as :func:`contract_terms`
+    gives them), one line per contract (:func:`contract_changes`)."""
     lines = []
     for contract_id in sorted(before.keys() | after.keys()):
         was, now = before.get(contract_id), after.get(contract_id)
@@ -80,3 +89,44 @@ def contract_changes(
                     parts.append(f"{name} {'added' if a is None else a} -> {'removed' if b is None else b}")
             lines.append(f"{contract_id}: {'; '.join(parts)}")
     return tuple(lines)
+
+
+def contract_terms(contracts: Contracts | None, start_ns: int, end_ns: int) -> dict[str, dict[str, str]]:
+    """The terms of the contracts in effect inside ``[start_ns, end_ns)`` by contract id (what a
+    run's manifest records, so a restatement can name what changed)."""
+    inside = () if contracts is None else contracts.overlapping(start_ns, end_ns)
+    return {c.contract_id: terms(c) for c in inside}
+
+
+def commitments(contracts: Contracts | None, start_ns: int, end_ns: int) -> list[dict[str, str]]:
+    """The monthly minimums of the UTC months ``[start_ns, end_ns)`` lies in: per contract with a
+    minimum in effect at such a month's start, ``contract_id``, ``tenant_id``, ``month``
+    (``YYYY-MM``), ``monthly_minimum`` (decimal text) and ``currency`` (a run's manifest records them;
+    the analysts' ``invoice_lines`` bills a true-up once the month is complete)."""
+    if contracts is None:
+        return []
+    out = []
+    first = ns_to_date(start_ns).replace(day=1)
+    last = ns_to_date(end_ns - 1).replace(day=1)
+    for contract in contracts.contracts:
+        if contract.monthly_minimum is None:
+            continue
+        month = first
+        while month <= last:
+            if contract.covers(date_ns(month)):
+                out.append(
+                    {
+                        "contract_id": contract.contract_id,
+                        "tenant_id": contract.tenant,
+                        "month": month.strftime("%Y-%m"),
+                        "monthly_minimum": format(contract.monthly_minimum, "f"),
+                        "currency": contracts.currency,
+                    }
+                )
+            month = (month + dt.timedelta(days=32)).replace(day=1)
+    return sorted(out, key=lambda c: (c["month"], c["tenant_id"], c["contract_id"]))
+
+
+def date_ns(day: dt.date) -> int:
+    """00:00:00Z of ``day`` in Unix nanoseconds."""
+    return (day - dt.date(1970, 1, 1)).days * NS_PER_DAY
