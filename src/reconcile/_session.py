@@ -179,6 +179,9 @@ class Session:
         self.book = book
         self.options = options
         self.progress = progress
+        self.contracts: Contracts | None = (  # (checked before anything is opened)
+            None if options.contracts is None else load_contracts(options.contracts, book)
+        )
         self.memory_limit = memory_limit(memory)
         self.full_walk = full_walk
         self._stack = contextlib.ExitStack()
@@ -187,13 +190,6 @@ class Session:
         self.con = connect(memory_limit=self.memory_limit, scratch=scratch, ordered=False)
         self.walker = Walker(self.con, self.store, progress, scratch=scratch, full=full_walk)
         self.tenants = None if options.tenants is None else _tenants.load_tenants(options.tenants)
-        self.contracts: Contracts | None = None
-        if options.contracts is not None:
-            try:
-                self.contracts = load_contracts(options.contracts, book)
-            except BaseException:
-                self.close()
-                raise
         self._scopes = _reuse.Scopes(self.con, self.store, self.walker.entries)
         self._scope_key: object = None  # the scope of the last reusing run
         self.committed: list[str] = []  # the periods committed so far, in order
