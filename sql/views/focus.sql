@@ -17,6 +17,8 @@ billed_slices AS (
     WHERE CAST(date_trunc('month', usage_date) AS DATE) NOT IN (SELECT invoice_month FROM closed)
     UNION ALL BY NAME
     SELECT * FROM issued_slices
+    UNION ALL BY NAME  -- slices priced without a contracts file have no list_amount: the list was charged
+    SELECT CAST(NULL AS DECIMAL(38, 12)) AS list_amount WHERE false
 ),
 interval_info AS (
     SELECT interval_id, min(hypervisor) AS hypervisor, arg_max(status, period) AS latest_status
@@ -82,7 +84,7 @@ SELECT
     CAST(amount AS DECIMAL(38, 12)) AS ContractedCost,  -- no negotiated discounts: the list price is paid
     CAST(amount AS DECIMAL(38, 12)) AS EffectiveCost,  -- no commitments or amortization
     CAST(getvariable('focus_invoice_issuer_name') AS VARCHAR) AS InvoiceIssuerName,
-    CAST(amount AS DECIMAL(38, 12)) AS ListCost,
+    CAST(coalesce(list_amount, amount) AS DECIMAL(38, 12)) AS ListCost,  -- the price book's, before contracts
     pricing_quantity AS PricingQuantity,
     CASE price_unit
         WHEN 'vCPU-hour' THEN 'vCPU-Hours'
