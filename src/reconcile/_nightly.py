@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Literal
 
 from reconcile import _close, _ingest, _output_check, _pricebook, _write
 from reconcile._manifest import Manifest
+from reconcile._options import Options, make_options, price_book, spark_options
 from reconcile._period import Period, parse_date, parse_duration
 from reconcile._policies import DoubleStartPolicy, Engine, SparkOptions
 from reconcile._progress import Progress
 from reconcile._results import DayRun, NightlySummary, RunSummary, summary_from_manifest
-from reconcile._session import Options, Session, make_options, price_book, spark_options
+from reconcile._session import Session
 from reconcile._signals import EXIT_SIGINT, EXIT_SIGTERM, Terminated
 from reconcile._sources import read_sources, silent_sources
 from reconcile._store import Store

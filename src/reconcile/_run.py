@@ -7,11 +7,12 @@ import time
 from pathlib import Path
 
 from reconcile import _pair, _pricebook, _write
+from reconcile._options import cut_off_ns, make_options, price_book, spark_options
 from reconcile._period import Period, parse_period, resolve_cut_off
 from reconcile._policies import DoubleStartPolicy, Engine, SparkOptions
 from reconcile._progress import Progress
 from reconcile._results import RunSummary
-from reconcile._session import Session, cut_off_ns, make_options, price_book, spark_options
+from reconcile._session import Session
 
 
 def run_period(
