@@ -8,43 +8,16 @@ import datetime as dt
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 
-import pytest
-from test_contracts_runs import CONTRACTS, START, _resources
-
 import reconcile
-from reconcile.testing import write_fleet, write_tenants
 
 CENT = Decimal("0.01")
 
 
-@pytest.fixture(scope="module")
-def month(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """February 2026 of a small fleet billed as one run with the contracts of test_contracts_runs."""
-    root = tmp_path_factory.mktemp("focus-contracts")
-    fleet = write_fleet(
-        root / "ledgers", seed=24, hosts=2, vms_per_host=8, days=28, start=START, garbage=False
-    )
-    reconcile.ingest([fleet.root], root / "store", quiet=True)
-    write_tenants(root / "tenants.csv", _resources(root / "store"), seed=24, tenants=4, unattributed=0.2)
-    (root / "contracts.toml").write_text(CONTRACTS.format(discount="20"), encoding="utf-8")
-    output = root / "out"
-    reconcile.run_period(
-        root / "store",
-        "bundled",
-        output,
-        "2026-02",
-        tenants=root / "tenants.csv",
-        contracts=root / "contracts.toml",
-        quiet=True,
-    )
-    return output
-
-
-def test_billed_cost_sums_to_the_invoice_lines_exactly(month: Path) -> None:
+def test_billed_cost_sums_to_the_invoice_lines_exactly(contracts_month: Path) -> None:
     """Per tenant, family and meter, the month's BilledCost (slices and adjustments) is the invoice line's
     exact amount, rounded half-even it is the line's amount, and the month sums to the invoices' totals."""
-    focus = reconcile.read_relation("focus", month).to_dicts()
-    lines = reconcile.read_relation("invoice_lines", month).to_dicts()
+    focus = reconcile.read_relation("focus", contracts_month).to_dicts()
+    lines = reconcile.read_relation("invoice_lines", contracts_month).to_dicts()
     got: dict[tuple[object, ...], Decimal] = {}
     for row in focus:
         key = (row["SubAccountId"], row["x_Family"], row["x_Meter"])
@@ -62,12 +35,12 @@ def test_billed_cost_sums_to_the_invoice_lines_exactly(month: Path) -> None:
     assert sum(got.values()) == sum(ln["amount_exact"] for ln in lines)
 
 
-def test_list_and_contracted_columns_follow_the_slices(month: Path) -> None:
+def test_list_and_contracted_columns_follow_the_slices(contracts_month: Path) -> None:
     """ListCost is the slice's list amount and ListUnitPrice its list price, ContractedCost and BilledCost the
     charged amount; they differ where a contract applies and agree where the list priced the slice."""
-    focus = reconcile.read_relation("focus", month)
+    focus = reconcile.read_relation("focus", contracts_month)
     usage = focus.filter(focus["ChargeCategory"] == "Usage").to_dicts()
-    slices = reconcile.read_relation("slices", month).to_dicts()
+    slices = reconcile.read_relation("slices", contracts_month).to_dicts()
     by_key = {(s["interval_id"], s["meter"], s["slice_start"]): s for s in slices}
     assert len(usage) == len(slices)
     differ = 0
@@ -85,12 +58,12 @@ def test_list_and_contracted_columns_follow_the_slices(month: Path) -> None:
     assert differ > 0
 
 
-def test_tier_adjustment_and_true_up_rows(month: Path) -> None:
+def test_tier_adjustment_and_true_up_rows(contracts_month: Path) -> None:
     """The tiered tenant's line has one Adjustment row of its month (list cost 0, no quantity) and the
     minimum's true-up one Purchase row, Recurring and Committed, of the true-up's amount."""
-    focus = reconcile.read_relation("focus", month)
+    focus = reconcile.read_relation("focus", contracts_month)
     extra = focus.filter(focus["ChargeCategory"] != "Usage").to_dicts()
-    lines = reconcile.read_relation("invoice_lines", month).to_dicts()
+    lines = reconcile.read_relation("invoice_lines", contracts_month).to_dicts()
     tiered = [ln for ln in lines if ln["tier_adjustment"] not in (None, 0)]
     minimum = [ln for ln in lines if ln["charge_class"] == "Minimum"]
     assert len(tiered) >= 1
@@ -114,11 +87,11 @@ def test_tier_adjustment_and_true_up_rows(month: Path) -> None:
     assert minimum[0]["contract_ids"] in purchase["ChargeDescription"]
 
 
-def test_export_keeps_the_month_and_its_adjustments(month: Path, tmp_path: Path) -> None:
+def test_export_keeps_the_month_and_its_adjustments(contracts_month: Path, tmp_path: Path) -> None:
     """The exported month holds every row of the relation, its adjustment and true-up rows included."""
     assert (
-        reconcile.export_focus(month, period="2026-02", to=tmp_path / "feb.csv")
-        == reconcile.read_relation("focus", month).height
+        reconcile.export_focus(contracts_month, period="2026-02", to=tmp_path / "feb.csv")
+        == reconcile.read_relation("focus", contracts_month).height
     )
     text = (tmp_path / "feb.csv").read_text(encoding="utf-8")
     assert ",Adjustment," in text
