@@ -66,3 +66,22 @@ def test_without_contracts_the_report_has_no_contracts_section(demo_root: Path, 
     summary = write_report(demo_root / "output", period="2026-11", to=tmp_path / "nov.html")
     assert summary.sections == SECTIONS
     assert 'id="contracts"' not in (tmp_path / "nov.html").read_text(encoding="utf-8")
+
+
+def test_the_list_vs_billed_chart_draws_both_amounts_per_tenant(contracts_month: Path) -> None:
+    """plots.list_vs_billed draws, per tenant, a list bar and an invoiced bar of the relation's amounts."""
+    from reconcile import plots  # noqa: PLC0415
+
+    plots.use_agg_without_display()
+    rows = reconcile.read_relation("list_vs_billed", contracts_month)
+    fig = plots.list_vs_billed(rows, "USD")
+    (ax,) = fig.axes
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    listed, invoiced = (c for c in ax.containers)
+    drawn = {
+        name: (a.get_width(), b.get_width()) for name, a, b in zip(labels, listed, invoiced, strict=True)
+    }
+    for row in rows.to_dicts():
+        name = row["tenant_id"] or "(unattributed)"
+        assert drawn[name] == (float(row["list_amount"]), float(row["invoiced"]))
+    assert drawn["acme"][0] > drawn["acme"][1]
