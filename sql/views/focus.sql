@@ -9,6 +9,9 @@
 -- open month (its BillingPeriod, and what the period filter matches), charged over the corrected
 -- days (ChargePeriodStart/End), with x_CorrectsMonth, x_CorrectedRunIds (the runs issued),
 -- x_CorrectingRunIds (the runs now) and x_CorrectionCause (why each later version was made).
+-- With contracts: ListUnitPrice/ListCost are the price book's, ContractedUnitPrice/ContractedCost/BilledCost
+-- what the contract charged; a tiered line's month adjustment is an 'Adjustment' row and a monthly
+-- minimum's true-up a 'Purchase' row (docs/FOCUS.md says why).
 WITH closed AS (
     SELECT DISTINCT invoice_month FROM closes
 ),
@@ -17,6 +20,14 @@ billed_slices AS (
     WHERE CAST(date_trunc('month', usage_date) AS DATE) NOT IN (SELECT invoice_month FROM closed)
     UNION ALL BY NAME
     SELECT * FROM issued_slices
+    UNION ALL BY NAME  -- slices priced without a contracts file have no list columns: the list was charged
+    SELECT
+        CAST(NULL AS DECIMAL(38, 12)) AS list_amount,
+        CAST(NULL AS DECIMAL(38, 12)) AS list_unit_price,
+        CAST(NULL AS VARCHAR) AS list_price_unit,
+        CAST(NULL AS BIGINT) AS list_hours_per_month,
+        CAST(NULL AS VARCHAR) AS contract_id
+    WHERE false
 ),
 interval_info AS (
     SELECT interval_id, min(hypervisor) AS hypervisor, arg_max(status, period) AS latest_status
@@ -39,7 +50,10 @@ priced AS (
         -- exactly, in integers of 1e-12, half-even (DECIMAL / DECIMAL would be a DOUBLE in DuckDB):
         -- months * 1e12 = (hours * 1e12) / hours_per_month
         CAST(s.billed_quantity * 1000000000000 AS HUGEINT) AS q_num,
-        CAST(s.hours_per_month AS HUGEINT) AS q_den
+        CAST(s.hours_per_month AS HUGEINT) AS q_den,
+        -- a list price per month for a slice a contract charges per hour: per hour, exactly in 1e-12, half-even
+        CAST(s.list_unit_price * 1000000000000 AS HUGEINT) AS l_num,
+        CAST(s.list_hours_per_month AS HUGEINT) AS l_den
     FROM billed_slices AS s
     LEFT JOIN interval_info AS i ON i.interval_id = s.interval_id
     LEFT JOIN interval_anomalies AS a ON a.interval_id = s.interval_id
@@ -62,7 +76,26 @@ pricing AS (
                 ) * CAST('0.000000000001' AS DECIMAL(38, 12)) AS DECIMAL(38, 12)
             )
             ELSE CAST(billed_quantity AS DECIMAL(38, 12))
-        END AS pricing_quantity
+        END AS pricing_quantity,
+        -- ListUnitPrice is per PricingUnit (the charged unit): the list's price, converted when a contract
+        -- prices the meter in another unit (GiB-hour list, GiB-month contract: times hours_per_month exactly;
+        -- GiB-month list, GiB-hour contract: divided by the list's hours_per_month, half-even to 12 digits)
+        CASE
+            WHEN list_unit_price IS NULL OR list_price_unit = price_unit THEN coalesce(list_unit_price, unit_price)
+            WHEN price_unit LIKE '%-month' AND list_price_unit NOT LIKE '%-month' AND hours_per_month IS NOT NULL
+                THEN list_unit_price * hours_per_month
+            WHEN list_price_unit LIKE '%-month' AND price_unit NOT LIKE '%-month' AND l_den IS NOT NULL THEN CAST(
+                CAST(
+                    l_num // l_den
+                    + CASE
+                        WHEN 2 * (l_num % l_den) > l_den
+                            OR (2 * (l_num % l_den) = l_den AND (l_num // l_den) % 2 = 1) THEN 1
+                        ELSE 0
+                    END
+                    AS DECIMAL(38, 0)
+                ) * CAST('0.000000000001' AS DECIMAL(38, 12)) AS DECIMAL(38, 12)
+            )
+        END AS list_unit_price_focus
     FROM (SELECT *, (price_unit LIKE '%-month' AND hours_per_month IS NOT NULL) AS s_monthly FROM priced) AS priced
 )
 SELECT
@@ -79,10 +112,10 @@ SELECT
         || ' per ' || price_unit AS ChargeDescription,
     slice_end AS ChargePeriodEnd,
     slice_start AS ChargePeriodStart,
-    CAST(amount AS DECIMAL(38, 12)) AS ContractedCost,  -- no negotiated discounts: the list price is paid
-    CAST(amount AS DECIMAL(38, 12)) AS EffectiveCost,  -- no commitments or amortization
+    CAST(amount AS DECIMAL(38, 12)) AS ContractedCost,  -- the contracted charge (the list price without a contract)
+    CAST(amount AS DECIMAL(38, 12)) AS EffectiveCost,  -- nothing amortized
     CAST(getvariable('focus_invoice_issuer_name') AS VARCHAR) AS InvoiceIssuerName,
-    CAST(amount AS DECIMAL(38, 12)) AS ListCost,
+    CAST(coalesce(list_amount, amount) AS DECIMAL(38, 12)) AS ListCost,  -- the price book's, before contracts
     pricing_quantity AS PricingQuantity,
     CASE price_unit
         WHEN 'vCPU-hour' THEN 'vCPU-Hours'
@@ -109,7 +142,7 @@ SELECT
         ELSE meter
     END AS ConsumedUnit,
     CAST(unit_price AS DECIMAL(38, 12)) AS ContractedUnitPrice,
-    CAST(unit_price AS DECIMAL(38, 12)) AS ListUnitPrice,
+    CAST(list_unit_price_focus AS DECIMAL(38, 12)) AS ListUnitPrice,
     'Standard' AS PricingCategory,
     resource_id AS ResourceId,
     resource_id AS ResourceName,
@@ -219,6 +252,66 @@ LEFT JOIN (
     GROUP BY cl.invoice_month
 ) AS d ON d.invoice_month = c.corrects_month
 WHERE c.charge_class = 'Correction'
+  AND (getvariable('period_start') IS NULL OR timezone('UTC', CAST(c.invoice_month AS TIMESTAMP_NS)) >= getvariable('period_start'))
+  AND (getvariable('period_end') IS NULL OR timezone('UTC', CAST(c.invoice_month AS TIMESTAMP_NS)) < getvariable('period_end'))
+UNION ALL BY NAME
+-- contracts: a tiered line's adjustment (its month's quantity through the tiers less its slices' amounts,
+-- which carry the first tier's price) is an 'Adjustment' row of the month; a monthly minimum's true-up is a
+-- 'Purchase' row (Recurring) of the month. Both come from invoice_lines (a closed month's as issued), so
+-- the month's BilledCost sums to its lines' exact amounts. Without a contracts file there are none.
+SELECT
+    CAST(CASE WHEN c.charge_class = 'Minimum' THEN c.amount ELSE c.tier_adjustment END AS DECIMAL(38, 12))
+        AS BilledCost,
+    CAST(getvariable('focus_billing_account_id') AS VARCHAR) AS BillingAccountId,
+    CAST(getvariable('focus_billing_account_name') AS VARCHAR) AS BillingAccountName,
+    c.currency AS BillingCurrency,
+    timezone('UTC', CAST(c.invoice_month + INTERVAL 1 MONTH AS TIMESTAMP_NS)) AS BillingPeriodEnd,
+    timezone('UTC', CAST(c.invoice_month AS TIMESTAMP_NS)) AS BillingPeriodStart,
+    CASE WHEN c.charge_class = 'Minimum' THEN 'Purchase' ELSE 'Adjustment' END AS ChargeCategory,
+    CAST(NULL AS VARCHAR) AS ChargeClass,
+    CASE
+        WHEN c.charge_class = 'Minimum' THEN 'monthly minimum true-up of contract ' || c.contract_ids || ' for '
+            || strftime(c.invoice_month, '%Y-%m')
+        ELSE 'graduated tiers of contract ' || c.contract_ids || ' on ' || c.family || ' ' || c.meter || ' for '
+            || strftime(c.invoice_month, '%Y-%m') || ' (' || CAST(c.billed_quantity AS VARCHAR)
+            || ' billed hours; slices carry the first tier''s price)'
+    END AS ChargeDescription,
+    timezone('UTC', CAST(c.invoice_month + INTERVAL 1 MONTH AS TIMESTAMP_NS)) AS ChargePeriodEnd,
+    timezone('UTC', CAST(c.invoice_month AS TIMESTAMP_NS)) AS ChargePeriodStart,
+    CAST(CASE WHEN c.charge_class = 'Minimum' THEN c.amount ELSE c.tier_adjustment END AS DECIMAL(38, 12))
+        AS ContractedCost,
+    CAST(CASE WHEN c.charge_class = 'Minimum' THEN c.amount ELSE c.tier_adjustment END AS DECIMAL(38, 12))
+        AS EffectiveCost,
+    CAST(getvariable('focus_invoice_issuer_name') AS VARCHAR) AS InvoiceIssuerName,
+    -- the list charged the tiered slices' list amounts already (their ListCost); the true-up: its amount
+    CAST(CASE WHEN c.charge_class = 'Minimum' THEN c.amount ELSE 0 END AS DECIMAL(38, 12)) AS ListCost,
+    CAST(NULL AS DECIMAL(38, 12)) AS PricingQuantity,  -- several tiers' prices, or a commitment: no one quantity
+    CAST(NULL AS VARCHAR) AS PricingUnit,
+    CAST(getvariable('focus_provider_name') AS VARCHAR) AS ProviderName,
+    CAST(getvariable('focus_publisher_name') AS VARCHAR) AS PublisherName,
+    CASE
+        WHEN c.family IS NULL THEN 'Other'
+        WHEN c.family = 'vm.compute' THEN 'Compute'
+        ELSE 'Storage'
+    END AS ServiceCategory,
+    CASE c.family
+        WHEN 'vm.compute' THEN 'MicroVM Compute'
+        WHEN 'vm.storage' THEN 'MicroVM Storage'
+        WHEN 'snap.storage' THEN 'MicroVM Snapshots'
+        ELSE 'MicroVM Commitments'
+    END AS ServiceName,
+    CASE WHEN c.charge_class = 'Minimum' THEN 'Recurring' ELSE 'Usage-Based' END AS ChargeFrequency,
+    CASE WHEN c.charge_class = 'Minimum' THEN 'Committed' ELSE 'Standard' END AS PricingCategory,
+    coalesce(c.family || ':' || c.meter, 'contract:' || c.meter) AS SkuId,
+    c.meter AS SkuMeter,
+    c.tenant_id AS SubAccountId,
+    c.tenant_id AS SubAccountName,
+    CASE WHEN c.tenant_id IS NULL THEN NULL ELSE 'Tenant' END AS SubAccountType,
+    c.family AS x_Family,
+    c.meter AS x_Meter,
+    CAST(c.billed_quantity AS DECIMAL(38, 12)) AS x_BilledQuantityHours
+FROM invoice_lines AS c
+WHERE (c.charge_class = 'Minimum' OR (c.charge_class = 'Usage' AND c.tier_adjustment <> 0))
   AND (getvariable('period_start') IS NULL OR timezone('UTC', CAST(c.invoice_month AS TIMESTAMP_NS)) >= getvariable('period_start'))
   AND (getvariable('period_end') IS NULL OR timezone('UTC', CAST(c.invoice_month AS TIMESTAMP_NS)) < getvariable('period_end'))
 ORDER BY ChargePeriodStart, x_Family, ResourceId, x_Meter, x_IntervalId

@@ -6,5 +6,6 @@
 SELECT *
 FROM read_parquet(
     getvariable('output_dir') || '/closed/*/issued_lines.parquet',
-    hive_partitioning = false
+    hive_partitioning = false,
+    union_by_name = true  -- months closed before contracts existed have no list or contract columns
 )

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from reconcile.exceptions import (
     CloseError,
+    ContractsError,
     DamagedFileError,
     InputError,
     OutputError,
@@ -38,6 +39,10 @@ if TYPE_CHECKING:
     from reconcile._close import (
         CloseSummary,
         close_month,
+    )
+    from reconcile._contracts import (
+        Contracts,
+        load_contracts,
     )
     from reconcile._demo import (
         demo,
@@ -105,6 +110,7 @@ _LAZY: dict[str, str] = {
     "Finding": "reconcile._audit",
     "audit": "reconcile._audit",
     "CloseSummary": "reconcile._close",
+    "Contracts": "reconcile._contracts",
     "DayRun": "reconcile._results",
     "DemoSummary": "reconcile._results",
     "Diff": "reconcile._diff",
@@ -130,6 +136,7 @@ _LAZY: dict[str, str] = {
     "invoice_lines": "reconcile._invoice",
     "invoice_totals": "reconcile._invoice",
     "list_relations": "reconcile._views",
+    "load_contracts": "reconcile._contracts",
     "load_price_book": "reconcile._pricebook",
     "load_tenants": "reconcile._tenants",
     "nightly": "reconcile._nightly",
@@ -148,6 +155,8 @@ __all__ = [
     "AuditSummary",
     "CloseError",
     "CloseSummary",
+    "Contracts",
+    "ContractsError",
     "DamagedFileError",
     "DayRun",
     "DemoSummary",
@@ -186,6 +195,7 @@ __all__ = [
     "invoice_lines",
     "invoice_totals",
     "list_relations",
+    "load_contracts",
     "load_price_book",
     "load_tenants",
     "nightly",

@@ -62,6 +62,7 @@ NIGHTLY: tuple[Option, ...] = (
     Option("double-start", "str", "close"),
     Option("stale-after", "str", None),
     Option("tenants", "str", None),
+    Option("contracts", "str", None),
     Option("max-silence", "str", None),
     Option("fail-on", "list", []),
     Option("fail-on-anomalies", "bool", False),
@@ -200,6 +201,7 @@ class NightlyOptions:
     double_start: DoubleStartPolicy
     stale_after: str | None
     tenants: str | None
+    contracts: str | None
     max_silence: str | None
     fail_on: list[str]
     fail_on_anomalies: bool
@@ -247,6 +249,7 @@ class NightlyOptions:
             double_start="drop" if double_start == "drop" else "close",
             stale_after=text("stale_after"),
             tenants=text("tenants"),
+            contracts=text("contracts"),
             max_silence=text("max_silence"),
             fail_on=strings("fail_on"),
             fail_on_anomalies=values.get("fail_on_anomalies") is True,

@@ -11,10 +11,11 @@ import pyarrow.parquet as pq  # type: ignore[import-untyped]
 from reconcile import _ingest, _pricebook, _write
 from reconcile._audit import audit_window
 from reconcile._audit._output import write_findings
+from reconcile._options import make_options, price_book
 from reconcile._period import NS_PER_DAY, Period, date_to_ns, format_ns, parse_instant, resolve_cut_off
 from reconcile._progress import Progress
 from reconcile._results import DemoSummary, RunSummary
-from reconcile._session import Session, make_options, price_book
+from reconcile._session import Session
 from reconcile._store import Store
 from reconcile._tenants import load_tenants
 from reconcile.exceptions import UsageError

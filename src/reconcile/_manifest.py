@@ -46,39 +46,63 @@ def _json(value: object) -> JsonValue:
 
 @dataclass(frozen=True)
 class RunOptions:
-    """The manifest's ``options``: how pairing and attribution ran."""
+    """The manifest's ``options``: how pairing, attribution and contracts ran.
+
+    The contracts fields are written only when a contracts file was given (a manifest of a run
+    without one reads as it did): ``contracts`` the file as given, ``contracts_sha256`` the digest
+    of the terms the period read (part of ``run_id``; ``none`` when no contract was in effect in
+    it), ``contract_terms`` those terms by contract id (what a restatement names), ``commitments``
+    the monthly minimums of the period's month (what ``invoice_lines`` bills a true-up from).
+    """
 
     double_start: str
     stale_after_ns: int | None
     tenants: str | None  # the tenants file as given (not part of the inputs: its digest is)
     tenants_sha256: str | None
+    contracts: str | None = None
+    contracts_sha256: str | None = None
+    contract_terms: dict[str, dict[str, str]] = field(default_factory=dict)
+    commitments: list[dict[str, str]] = field(default_factory=list)
 
     def to_json(self) -> JsonObject:
         """The ``options`` object."""
-        return {
+        out: JsonObject = {
             "double_start": self.double_start,
             "stale_after_ns": self.stale_after_ns,
             "tenants": self.tenants,
             "tenants_sha256": self.tenants_sha256,
         }
+        if self.contracts is not None or self.contracts_sha256 is not None:
+            out["contracts"] = self.contracts
+            out["contracts_sha256"] = self.contracts_sha256
+            out["contract_terms"] = {k: dict(v) for k, v in sorted(self.contract_terms.items())}
+            out["commitments"] = [dict(c) for c in self.commitments]
+        return out
 
     @classmethod
     def from_json(cls, data: object) -> RunOptions:
         """The ``options`` object read back."""
         found = as_object(data)
+        terms = found.get("contract_terms")
+        listed = found.get("commitments")
         return cls(
             str(found.get("double_start", "")),
             opt_int(found.get("stale_after_ns")),
             opt_str(found.get("tenants")),
             opt_str(found.get("tenants_sha256")),
+            opt_str(found.get("contracts")),
+            opt_str(found.get("contracts_sha256")),
+            {str(k): _str_map(v) for k, v in terms.items()} if isinstance(terms, dict) else {},
+            [_str_map(c) for c in listed] if isinstance(listed, list) else [],
         )
 
     def same_rows(self, other: RunOptions) -> bool:
-        """Whether these options decide the same rows as ``other`` (the tenants file's path aside)."""
-        return (self.double_start, self.stale_after_ns, self.tenants_sha256) == (
+        """Whether these options decide the same rows as ``other`` (the files' paths aside)."""
+        return (self.double_start, self.stale_after_ns, self.tenants_sha256, self.contracts_sha256) == (
             other.double_start,
             other.stale_after_ns,
             other.tenants_sha256,
+            other.contracts_sha256,
         )
 
 

@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Literal
 
 from reconcile import _close, _ingest, _output_check, _pricebook, _write
 from reconcile._manifest import Manifest
+from reconcile._options import Options, make_options, price_book, spark_options
 from reconcile._period import Period, parse_date, parse_duration
 from reconcile._policies import DoubleStartPolicy, Engine, SparkOptions
 from reconcile._progress import Progress
 from reconcile._results import DayRun, NightlySummary, RunSummary, summary_from_manifest
-from reconcile._session import Options, Session, make_options, price_book, spark_options
+from reconcile._session import Session
 from reconcile._signals import EXIT_SIGINT, EXIT_SIGTERM, Terminated
 from reconcile._sources import read_sources, silent_sources
 from reconcile._store import Store
@@ -119,6 +120,7 @@ def nightly(
     double_start: DoubleStartPolicy = "close",
     stale_after: str | int | dt.timedelta | None = None,
     tenants: str | Path | None = None,
+    contracts: str | Path | None = None,
     max_silence: str | int | None = None,
     quiet: bool = False,
     wait: float = 0.0,
@@ -132,8 +134,9 @@ def nightly(
     """Ingest ``paths``, run yesterday (UTC), and restate earlier days whose inputs changed.
 
     Every day in ``[today - lookback, yesterday)`` that has a committed run is re-run when its
-    ``run_id`` would now differ (late lines before its end arrived, or the price book, tenants or
-    options changed); a missing day after the first committed one in that window is filled. Yesterday
+    ``run_id`` would now differ (late lines before its end arrived, or the price book, tenants,
+    the contract terms it reads (``contracts``, a contracts file) or options changed); a missing day
+    after the first committed one in that window is filled. Yesterday
     is run unless its committed run already has the same ``run_id``. The days run are walked once.
     ``max_silence`` (``6h``, or ns): report every ledger source whose newest event lies longer than
     that before yesterday's end (``_sources``). ``lock_fd``: the output folder's lock, already taken
@@ -148,7 +151,7 @@ def nightly(
         raise UsageError(f"lookback must be at least 1 day, got {lookback}")
     silence_ns = None if max_silence is None else _silence(max_silence)
     progress = Progress(quiet=quiet)
-    options = make_options(double_start, stale_after, tenants)
+    options = make_options(double_start, stale_after, tenants, contracts)
     book = price_book(prices)
     yesterday = _today(today) - dt.timedelta(days=1)
     committed_days: list[str] = []

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]
 
+from reconcile._contracts import Contracts, contract_tables
 from reconcile._currency import currency_table
 from reconcile._engine import drop_relation, insertion_order, utc
 from reconcile._period import NS_PER_DAY, ns_to_date
@@ -144,16 +145,31 @@ class Pricer:
     """
 
     def __init__(
-        self, con: duckdb.DuckDBPyConnection, price_book: PriceBook, tenants: pa.Table | None = None
+        self,
+        con: duckdb.DuckDBPyConnection,
+        price_book: PriceBook,
+        tenants: pa.Table | None = None,
+        contracts: Contracts | None = None,
     ) -> None:
         self.con = con
         self.book = price_book
+        self.contracts = contracts
+        if contracts is not None and contracts.currency != price_book.currency:
+            raise PriceBookError(
+                f"{contracts.source}: currency {contracts.currency!r} is not the price book's"
+                f" {price_book.currency!r} ({price_book.source})"
+            )
         utc(con)  # slice instants are TIMESTAMPTZ_NS: derived in UTC whatever connection was given
         tenant_table = empty_tenants() if tenants is None else as_tenant_table(tenants)
         con.register("prices", price_book.price_table())
         con.register("billing_rules", price_book.billing_table())
         con.register("tenants", tenant_table)
         con.register("currencies", currency_table())
+        for name, table in contract_tables(contracts).items():
+            con.register(name, table)
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE contract_bounds AS " + load_sql("engine/price/contract_bounds")
+        )
         for name, value, sql_type in (
             ("price_ns_per_day", NS_PER_DAY, "BIGINT"),
             ("price_currency", price_book.currency, "VARCHAR"),
@@ -335,10 +351,16 @@ class Pricer:
         progress.note("price: pricing slices")
         drop_relation(con, target)  # (a view slices_of made, maybe)
         made = f"TEMP TABLE {target}" if target == "slices" else f"OR REPLACE TABLE main.{target}"
-        con.execute(f"CREATE {made} AS SELECT {columns} FROM (\n" + load_sql("engine/price/slices") + "\n)")
-        con.execute("DROP TABLE slice_cuts")
-        con.execute("DROP TABLE slice_spans")
-        con.execute("DROP TABLE period_intervals")
+        priced = load_sql("engine/price/slices")
+        if self.contracts is not None:  # (without a contracts file, slices.sql's rows as they were)
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE slice_contracts AS " + load_sql("engine/price/slice_contracts")
+            )
+            con.execute("CREATE OR REPLACE TEMP TABLE list_slices AS " + priced)
+            priced = load_sql("engine/price/contracted_slices")
+        con.execute(f"CREATE {made} AS SELECT {columns} FROM (\n" + priced + "\n)")
+        for table in ("slice_cuts", "slice_spans", "period_intervals", "slice_contracts", "list_slices"):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
         where = target if target == "slices" else f"main.{target}"
         row = con.execute(
             "SELECT count(*), count(*) FILTER (WHERE price_entry IS NULL),"
@@ -358,6 +380,7 @@ def price_slices(
     cut_off_ns: int | None = None,
     intervals: pa.Table | duckdb.DuckDBPyRelation | None = None,
     tenants: pa.Table | None = None,
+    contracts: Contracts | None = None,
     progress: Progress | None = None,
 ) -> duckdb.DuckDBPyRelation:
     """Price the intervals of one period; returns the temp table ``slices`` created in ``con``.
@@ -379,6 +402,12 @@ def price_slices(
     slice (``slice_start = slice_end``) carries the minimum of a zero-length interval, or the extra of an
     interval ending exactly on a UTC midnight (see the module docstring). Rows are in no set order.
 
+    With ``contracts`` (:func:`reconcile.load_contracts`), slices are also cut where a contract of
+    their tenant starts or ends, ``unit_price``, ``price_unit``, ``hours_per_month`` and ``amount``
+    are what the tenant is charged, and the columns of ``sql/engine/price/contracted_slices.sql``
+    follow: ``list_unit_price, list_price_unit, list_hours_per_month, list_amount`` (the book's),
+    ``contract_id, price_basis, discount_percent, contract_tiers`` (docs/SPEC.md, "Contracts").
+
     One period priced once; several periods over one connection: :class:`Pricer` (what it leaves in
     ``con`` is listed there). Raises :class:`PriceBookError` when the book's default prices do
     not cover the period, :class:`UsageError` for a bad period or cut-off, :class:`TenantsError` for a
@@ -390,4 +419,4 @@ def price_slices(
         con.register("intervals", intervals)
     elif isinstance(intervals, duckdb.DuckDBPyRelation):
         intervals.create_view("intervals", replace=True)
-    return Pricer(con, price_book, tenants).price(bounds, progress)
+    return Pricer(con, price_book, tenants, contracts).price(bounds, progress)

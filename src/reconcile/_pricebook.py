@@ -41,24 +41,34 @@ any, else the default entry (no ``hypervisor``) whose range holds it.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import importlib.resources
-import re
-import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa  # type: ignore[import-untyped]
 
-from reconcile._currency import minor_units
+from reconcile import _tomlfields
 from reconcile._period import NS_PER_SECOND, SECONDS_PER_DAY, format_ns
+from reconcile._tomlfields import (
+    Report,
+    TomlError,
+    array_table_lines,
+    clamp_int64,
+    format_range,
+    join_problems,
+    overlapping,
+    parse_currency,
+    parse_decimal,
+    parse_toml_instant,
+    read_toml,
+)
 from reconcile.exceptions import PriceBookError
 
 DEFAULT_HOURS_PER_MONTH = 730
-PRICE_SCALE = 12  # fraction digits of unit prices, quantities and amounts
+PRICE_SCALE = _tomlfields.PRICE_SCALE  # fraction digits of unit prices, quantities and amounts
 
 #: Meters of each family (SPEC section 4).
 FAMILY_METERS: Mapping[str, tuple[str, ...]] = {
@@ -80,9 +90,6 @@ _PRICE_FIELDS = frozenset(
 )
 _BILLING_FIELDS = frozenset({"increment_seconds", "minimum_seconds"})
 _TOP_FIELDS = frozenset({"currency", "price", "billing"})
-_DECIMAL_RE = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")  # ASCII digits only: no full-width or Arabic-Indic digits
-_PRICE_HEADER_RE = re.compile(r"^[ \t]*\[\[[ \t]*price[ \t]*\]\]", re.MULTILINE)
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 BUNDLED = "bundled"
 _MAX_SECONDS = 31 * SECONDS_PER_DAY  # largest increment or minimum: a month
@@ -107,6 +114,11 @@ class PriceEntry:
     def label(self) -> str:
         """``price[3] (line 27)``: how error messages name this entry."""
         return f"price[{self.index}]" + (f" (line {self.line})" if self.line else "")
+
+    @property
+    def span(self) -> str:
+        """``[2026-01-01T00:00:00Z, open)``: its effective range as messages write it."""
+        return format_range(self.effective_from_ns, self.effective_to_ns)
 
 
 @dataclass(frozen=True)
@@ -151,8 +163,8 @@ class PriceBook:
                 "unit_price": pa.array([e.price for e in rows], pa.decimal128(38, PRICE_SCALE)),
                 "unit_price_e12": pa.array([e.price * scale for e in rows], pa.decimal128(38, 0)),
                 "hours_per_month": pa.array([e.hours_per_month for e in rows], pa.int32()),
-                "effective_from_ns": pa.array([_int64(e.effective_from_ns) for e in rows], pa.int64()),
-                "effective_to_ns": pa.array([_int64(e.effective_to_ns) for e in rows], pa.int64()),
+                "effective_from_ns": pa.array([clamp_int64(e.effective_from_ns) for e in rows], pa.int64()),
+                "effective_to_ns": pa.array([clamp_int64(e.effective_to_ns) for e in rows], pa.int64()),
             }
         )
 
@@ -192,13 +204,13 @@ class PriceBook:
                 )
                 problems.extend(self._gaps(family, meter, entries, start_ns, end_ns))
         if problems:
-            raise PriceBookError(_join(self.source, problems))
+            raise PriceBookError(join_problems(self.source, problems))
 
     def _gaps(
         self, family: str, meter: str, entries: list[PriceEntry], start_ns: int, end_ns: int
     ) -> list[str]:
         period = f"the period [{format_ns(start_ns)}, {format_ns(end_ns)})"
-        problems = []
+        problems: list[str] = []
         covered = start_ns  # everything before `covered` (from start_ns) has a price
         previous: PriceEntry | None = None
         for entry in entries:
@@ -245,29 +257,17 @@ def parse_price_book(data: bytes, source: str) -> PriceBook:
     """Validate the bytes of a price book (``source`` names it in messages)."""
     version = hashlib.sha256(data).hexdigest()[:16]
     try:
-        text = data.decode("utf-8").removeprefix("\ufeff")  # a BOM some editors write is not TOML
-        doc = tomllib.loads(text)
-    except UnicodeDecodeError as exc:
-        raise PriceBookError(f"{source}: not UTF-8 text: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise PriceBookError(f"{source}: not valid TOML: {exc}") from None
+        text, doc = read_toml(data)
+    except TomlError as exc:
+        raise PriceBookError(f"{source}: {exc}") from None
 
     problems: list[str] = []
     problems.extend(f"unknown top-level field {key!r}" for key in sorted(set(doc) - _TOP_FIELDS))
 
-    currency, units = "", 0
-    raw_currency = doc.get("currency")
-    if not isinstance(raw_currency, str):
-        problems.append('currency: missing, or not a string like "USD"')
-    else:
-        try:
-            units = minor_units(raw_currency)
-            currency = raw_currency
-        except ValueError as exc:
-            problems.append(f"currency: {exc}")
+    currency, units = parse_currency(doc.get("currency"), problems)
 
     raw_prices = doc.get("price", [])
-    lines = [text.count("\n", 0, m.start()) + 1 for m in _PRICE_HEADER_RE.finditer(text)]
+    lines = array_table_lines(text, "price")
     entries: list[PriceEntry] = []
     if not isinstance(raw_prices, list):
         problems.append("price: must be an array of [[price]] tables")
@@ -290,7 +290,7 @@ def parse_price_book(data: bytes, source: str) -> PriceBook:
 
     billing = _parse_billing(doc.get("billing", {}), problems)
     if problems:
-        raise PriceBookError(_join(source, problems))
+        raise PriceBookError(join_problems(source, problems))
     return PriceBook(
         source=source,
         currency=currency,
@@ -299,14 +299,6 @@ def parse_price_book(data: bytes, source: str) -> PriceBook:
         entries=tuple(entries),
         billing=billing,
     )
-
-
-def _join(source: str, problems: list[str]) -> str:
-    head = f"{source}: invalid price book ({len(problems)} problem{'s' if len(problems) > 1 else ''})"
-    return head + "".join(f"\n  {source}: {p}" for p in problems)
-
-
-Report = Callable[[str, str], None]  # (field, message) -> records one problem of an entry
 
 
 def _parse_entry(raw: object, position: int, line: int | None, problems: list[str]) -> PriceEntry | None:
@@ -324,16 +316,18 @@ def _parse_entry(raw: object, position: int, line: int | None, problems: list[st
     for key in ("family", "meter", "unit", "price", "effective_from"):
         if key not in raw:
             bad(key, "missing")
-    _check_names(raw, bad)
-    price = _parse_price(raw["price"], bad) if "price" in raw else None
-    start = _parse_instant(raw["effective_from"], "effective_from", bad) if "effective_from" in raw else None
-    end = _parse_instant(raw["effective_to"], "effective_to", bad) if "effective_to" in raw else None
+    check_names(raw, bad)
+    price = parse_decimal(raw["price"], bad) if "price" in raw else None
+    start = (
+        parse_toml_instant(raw["effective_from"], "effective_from", bad) if "effective_from" in raw else None
+    )
+    end = parse_toml_instant(raw["effective_to"], "effective_to", bad) if "effective_to" in raw else None
     if start is not None and end is not None and end <= start:
         bad("effective_to", f"{format_ns(end)} is not after effective_from {format_ns(start)}")
     hypervisor = raw.get("hypervisor")
     if "hypervisor" in raw and (not isinstance(hypervisor, str) or not hypervisor):
         bad("hypervisor", f"must be a non-empty string, not {hypervisor!r}")
-    hours = _parse_hours(raw, bad)
+    hours = parse_hours_per_month(raw, bad)
     if len(problems) > before or price is None or start is None:
         return None
     return PriceEntry(
@@ -350,7 +344,7 @@ def _parse_entry(raw: object, position: int, line: int | None, problems: list[st
     )
 
 
-def _check_names(raw: dict[str, object], bad: Report) -> None:
+def check_names(raw: dict[str, object], bad: Report) -> None:
     """Family, meter and unit: each known, the meter one of the family's, the unit one of the meter's."""
     family, meter, unit = raw.get("family"), raw.get("meter"), raw.get("unit")
     family_ok = meter_ok = False
@@ -373,7 +367,7 @@ def _check_names(raw: dict[str, object], bad: Report) -> None:
             bad("unit", f"{unit!r} does not measure {meter} (use {' or '.join(METER_UNITS[str(meter)])})")
 
 
-def _parse_hours(raw: dict[str, object], bad: Report) -> int | None:
+def parse_hours_per_month(raw: dict[str, object], bad: Report) -> int | None:
     """``hours_per_month``: only with a monthly unit, where it defaults to 730."""
     unit = raw.get("unit")
     if "hours_per_month" not in raw:
@@ -388,60 +382,17 @@ def _parse_hours(raw: dict[str, object], bad: Report) -> int | None:
     return value
 
 
-def _parse_price(value: object, bad: Report) -> Decimal | None:
-    """A decimal string, >= 0, with at most 12 fraction digits."""
-    problem = None
-    price = None
-    if isinstance(value, float):
-        problem = f'{value!r} is a TOML float; write the price as a decimal string, e.g. "{value}"'
-    elif not isinstance(value, str):
-        problem = f'{value!r} must be a decimal string, e.g. "0.0400"'
-    elif not _DECIMAL_RE.fullmatch(value.strip(" ")):
-        problem = f'{value!r} is not a plain decimal number of ASCII digits like "0.0400"'
-    else:
-        price = Decimal(value.strip(" "))
-        exponent = price.as_tuple().exponent
-        if price < 0:
-            problem = f"{value!r} is negative"
-        elif isinstance(exponent, int) and -exponent > PRICE_SCALE:
-            problem = f"{value!r} has more than {PRICE_SCALE} fraction digits"
-        elif price >= Decimal(10) ** 14:
-            problem = f"{value!r} is implausibly large"
-    if problem is not None:
-        bad("price", problem)
-        return None
-    return price
-
-
-def _parse_instant(value: object, name: str, bad: Report) -> int | None:
-    """A TOML date (UTC midnight) or date-time (with offset, or local meaning UTC) as Unix ns."""
-    if isinstance(value, dt.datetime):
-        stamp = value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
-        delta = stamp - _EPOCH
-        return (delta.days * SECONDS_PER_DAY + delta.seconds) * NS_PER_SECOND + delta.microseconds * 1_000
-    if isinstance(value, dt.date):
-        return (value - _EPOCH.date()).days * SECONDS_PER_DAY * NS_PER_SECOND
-    bad(name, f"{value!r} must be a TOML date (2026-01-01) or date-time (2026-01-01T00:00:00Z), unquoted")
-    return None
-
-
 def _overlaps(entries: list[PriceEntry]) -> list[str]:
-    problems = []
+    problems: list[str] = []
     keys = sorted({(e.family, e.meter, e.hypervisor or "") for e in entries})
     for family, meter, hypervisor in keys:
-        same = sorted(
-            (e for e in entries if (e.family, e.meter, e.hypervisor or "") == (family, meter, hypervisor)),
-            key=lambda e: (e.effective_from_ns, e.index),
+        same = [e for e in entries if (e.family, e.meter, e.hypervisor or "") == (family, meter, hypervisor)]
+        who = f"hypervisor {hypervisor!r}" if hypervisor else "default"
+        problems.extend(
+            f"{later.label}: effective_from: {later.span} overlaps {earlier.label} {earlier.span}"
+            f" for {family} {meter} ({who})"
+            for later, earlier in overlapping(same, lambda e: (e.effective_from_ns, e.effective_to_ns))
         )
-        for i, later in enumerate(same):
-            for earlier in same[:i]:
-                if earlier.effective_to_ns is None or earlier.effective_to_ns > later.effective_from_ns:
-                    who = f"hypervisor {hypervisor!r}" if hypervisor else "default"
-                    problems.append(
-                        f"{later.label}: effective_from: {_range(later)} overlaps {earlier.label}"
-                        f" {_range(earlier)} for {family} {meter} ({who})"
-                    )
-                    break
     return problems
 
 
@@ -482,13 +433,3 @@ def _parse_billing(raw: object, problems: list[str]) -> dict[str, BillingRule]:
         if len(problems) == before:
             rules[family] = BillingRule(family=family, increment_seconds=increment, minimum_seconds=minimum)
     return rules
-
-
-def _int64(ns: int | None) -> int | None:
-    """``ns`` clamped to what int64 holds (None stays None)."""
-    return None if ns is None else max(-(2**63), min(ns, 2**63 - 1))
-
-
-def _range(entry: PriceEntry) -> str:
-    end = "open" if entry.effective_to_ns is None else format_ns(entry.effective_to_ns)
-    return f"[{format_ns(entry.effective_from_ns)}, {end})"

@@ -3,7 +3,9 @@
 The page reads the analyst relations (``_views``) and draws with ``_plots``; it computes no money of
 its own, only sums the relations' exact amounts for display. Sections (each an ``<section id=...>``):
 ``totals`` (per currency: the invoiced totals the periods' manifests state, and the exact sum of the
-slices), ``spend`` (by day and family), ``tenants`` and ``resources`` (the top ones), ``anomalies``
+slices), ``contracts`` (only where a contracts file priced the period: per contract, the list and billed
+amounts of its slices and the saving; per tenant and month, ``list_vs_billed``), ``spend`` (by day
+and family), ``tenants`` and ``resources`` (the top ones), ``anomalies``
 (per code, with the amounts billed on the intervals they name), ``inventory`` (the latest
 inventory audit's findings about the period: per code and direction, the money at risk, and the
 largest), ``rejects`` and ``sources`` (with a
@@ -175,6 +177,36 @@ def _totals(page: _Page, manifests: dict[str, Manifest]) -> None:
         + note
         + f'<p class="muted">runs: {names or "none"}</p>',
     )
+
+
+def _contracts(page: _Page) -> bool:
+    """List vs billed where contracts priced the period's slices (the section is left out otherwise)."""
+    used = page.query(
+        "SELECT tenant_id, contract_id, price_basis, currency, sum(list_amount) AS list_amount,"
+        " sum(amount) AS billed_amount, sum(list_amount) - sum(amount) AS saved"
+        " FROM (SELECT * FROM slices UNION ALL BY NAME SELECT CAST(NULL AS VARCHAR) AS contract_id,"
+        " CAST(NULL AS VARCHAR) AS price_basis, CAST(NULL AS DECIMAL(38, 12)) AS list_amount WHERE false)"
+        f" WHERE usage_date {_IN_PERIOD} AND contract_id IS NOT NULL"
+        " GROUP BY ALL ORDER BY tenant_id, contract_id, price_basis, currency"
+    )
+    if not used.height:
+        return False
+    months = page.query(
+        "SELECT * FROM list_vs_billed WHERE contracts IS NOT NULL"
+        " AND invoice_month BETWEEN date_trunc('month', CAST(? AS DATE)) AND ?"
+    )
+    money = {"list_amount", "billed_amount", "saved", "true_up", "invoiced"}
+    page.section(
+        "contracts",
+        "Contracts: list vs billed",
+        "<p>Each contract's slices in the period (exact): what the price book alone would have charged,"
+        " what the contract charged, and the saving.</p>"
+        + _table(used, numeric=money)
+        + "<p>The months' invoices of tenants with contracts (lines rounded to the minor unit; a tiered"
+        " meter billed through its tiers; the monthly minimum's true-up).</p>"
+        + _table(months, numeric=money, empty="no month of the period is billed yet"),
+    )
+    return True
 
 
 def _spend(page: _Page) -> None:
@@ -350,6 +382,7 @@ def write_report(
     page = _Page(root, None if store is None else Path(store), wanted)
     try:
         _totals(page, manifests)
+        contracted = _contracts(page)
         _spend(page)
         _top(page, "tenants", "Top tenants", "tenant_id", "Top tenants by amount")
         _top(page, "resources", "Top resources", "resource_id", "Top resources by amount")
@@ -380,4 +413,5 @@ def write_report(
         ) from None
     finally:
         tmp.unlink(missing_ok=True)
-    return ReportSummary(wanted.name, str(dest), SECTIONS, page.images, len(text.encode("utf-8")))
+    sections = (SECTIONS[0], "contracts", *SECTIONS[1:]) if contracted else SECTIONS
+    return ReportSummary(wanted.name, str(dest), sections, page.images, len(text.encode("utf-8")))

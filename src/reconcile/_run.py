@@ -7,11 +7,12 @@ import time
 from pathlib import Path
 
 from reconcile import _pair, _pricebook, _write
+from reconcile._options import cut_off_ns, make_options, price_book, spark_options
 from reconcile._period import Period, parse_period, resolve_cut_off
 from reconcile._policies import DoubleStartPolicy, Engine, SparkOptions
 from reconcile._progress import Progress
 from reconcile._results import RunSummary
-from reconcile._session import Session, cut_off_ns, make_options, price_book, spark_options
+from reconcile._session import Session
 
 
 def run_period(
@@ -24,6 +25,7 @@ def run_period(
     double_start: DoubleStartPolicy = "close",
     stale_after: str | int | dt.timedelta | None = None,
     tenants: str | Path | None = None,
+    contracts: str | Path | None = None,
     quiet: bool = False,
     wait: float = 0.0,
     now: int | dt.datetime | None = None,
@@ -42,13 +44,15 @@ def run_period(
     starts from the store's latest valid checkpoint before the period and writes new ones;
     ``full_walk=True`` walks the whole history instead (the same rows: a check, slow).
     ``engine="spark"`` runs pairing and pricing in Spark tasks (``spark``: its master, buckets and
-    task memory; docs/SCALING.md): the same rows and run_id.
+    task memory; docs/SCALING.md): the same rows and run_id. ``contracts``: a contracts file
+    (:func:`reconcile.load_contracts`, docs/SPEC.md "Contracts"): its tenants' slices are charged at
+    their contracts' terms, and the terms the period reads are part of its ``run_id``.
     """
     progress = Progress(quiet=quiet)
     the_period = parse_period(period) if isinstance(period, str) else period
     now_ns = time.time_ns() if now is None else _pair.instant_ns(now, "now")
     cut = resolve_cut_off(the_period, cut_off_ns(cut_off), now_ns=now_ns)
-    options = make_options(double_start, stale_after, tenants)
+    options = make_options(double_start, stale_after, tenants, contracts)
     book = price_book(prices)
     with (
         _write.open_output(output, wait=wait) as out,

@@ -122,6 +122,12 @@ INVOICE_LINES: dict[str, str] = {
     "amount_minor": "BIGINT",
     "amount": MONEY,
     "invoice_total": MONEY,
-    "charge_class": "VARCHAR",  # 'Usage' or 'Correction'
+    "charge_class": "VARCHAR",  # 'Usage', 'Minimum' or 'Correction'
     "corrects_month": "DATE",
+    "list_amount_exact": MONEY,  # what the price book alone would have billed
+    "list_amount_minor": "BIGINT",
+    "list_amount": MONEY,
+    "tier_adjustment": MONEY,  # a tiered line's amount less its slices' amounts
+    "contract_ids": "VARCHAR",  # the contracts that priced the line (NULL: none)
+    "price_bases": "VARCHAR",  # list, price, discount, tier, minimum
 }

@@ -16,7 +16,6 @@ whichever checkpoint the walk started from; an ingest holding only later events 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import functools
 import hashlib
 import importlib.metadata
@@ -29,12 +28,13 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from reconcile import _figures, _pair, _price, _pricebook, _reuse, _staging, _tenants, _versions, _write
+from reconcile import _figures, _price, _pricebook, _reuse, _staging, _tenants, _versions, _write
+from reconcile._contracts import Contracts, commitments, contract_terms, load_contracts, period_digest
 from reconcile._engine import connect, engine_errors, memory_limit
 from reconcile._manifest import Figures, Manifest, Reused, RunInputs, RunOptions
 from reconcile._pair import AsOf, Roles
-from reconcile._period import Period, format_ns, parse_duration, parse_instant
-from reconcile._policies import DOUBLE_START_POLICIES, ENGINES, DoubleStartPolicy, SparkOptions
+from reconcile._period import Period, format_ns
+from reconcile._policies import SparkOptions
 from reconcile._progress import Progress
 from reconcile._results import RunSummary, summary_from_manifest
 from reconcile._scratch import scratch_dir
@@ -44,6 +44,7 @@ from reconcile._walker import Walker
 if TYPE_CHECKING:
     from reconcile._spark._run import SparkRuns
 
+from reconcile._options import Options
 from reconcile.exceptions import PricingError, StoreError, UsageError
 
 RUN_FORMAT = 3  # bump when the same inputs would give different rows: it is part of run_id
@@ -69,67 +70,6 @@ class Pending:
     manifest: Manifest  # without the figures, which are read from the staged files
     started: float
     cut_off: int
-
-
-@dataclass(frozen=True)
-class Options:
-    """How a run pairs and attributes (part of run_id)."""
-
-    double_start: DoubleStartPolicy = "close"
-    stale_after_ns: int | None = None
-    tenants: Path | None = None
-    tenants_sha256: str | None = None
-
-
-def make_options(
-    double_start: DoubleStartPolicy | str,
-    stale_after: str | int | dt.timedelta | None,
-    tenants: str | Path | None,
-) -> Options:
-    """Checked :class:`Options` from what a caller gave."""
-    if double_start not in DOUBLE_START_POLICIES:
-        raise UsageError(f"double_start must be 'close' or 'drop', got {double_start!r}")
-    policy: DoubleStartPolicy = "drop" if double_start == "drop" else "close"
-    if stale_after is None:
-        stale_ns = None
-    elif isinstance(stale_after, str):
-        stale_ns = parse_duration(stale_after)
-    else:
-        stale_ns = _pair.duration_ns(stale_after, "stale_after")
-    tenants_path = None if tenants is None else Path(tenants)
-    digest = None
-    if tenants_path is not None:
-        try:
-            digest = hashlib.sha256(tenants_path.read_bytes()).hexdigest()
-        except OSError as exc:
-            raise UsageError(f"tenants file {tenants_path}: cannot read: {exc.strerror or exc}") from None
-    return Options(policy, stale_ns, tenants_path, digest)
-
-
-def spark_options(engine: str, spark: SparkOptions | None) -> SparkOptions | None:
-    """The Spark engine's options when ``engine`` is ``spark`` (its defaults unless given), None for
-    DuckDB; UsageError for another engine."""
-    if engine not in ENGINES:
-        raise UsageError(f"engine {engine!r}: expected one of {', '.join(ENGINES)}")
-    if engine == "duckdb":
-        return None
-    return spark if spark is not None else SparkOptions()
-
-
-def price_book(prices: str | Path | _pricebook.PriceBook) -> _pricebook.PriceBook:
-    """A loaded price book from a path, ``"bundled"`` or a book."""
-    if isinstance(prices, _pricebook.PriceBook):
-        return prices
-    return _pricebook.load_price_book(prices)
-
-
-def cut_off_ns(cut_off: str | int | dt.datetime | None) -> int | None:
-    """A cut-off given as RFC 3339 text, an aware datetime or Unix ns, as Unix ns (None stays)."""
-    if cut_off is None:
-        return None
-    if isinstance(cut_off, str):
-        return parse_instant(cut_off)
-    return _pair.instant_ns(cut_off, "cut_off")
 
 
 @functools.cache
@@ -176,6 +116,9 @@ class Session:
         self.book = book
         self.options = options
         self.progress = progress
+        self.contracts: Contracts | None = (  # (checked before anything is opened)
+            None if options.contracts is None else load_contracts(options.contracts, book)
+        )
         self.memory_limit = memory_limit(memory)
         self.full_walk = full_walk
         self._stack = contextlib.ExitStack()
@@ -233,8 +176,17 @@ class Session:
             "stale_after_ns": self.options.stale_after_ns,
             "tenants_sha256": self.options.tenants_sha256,
         }
+        if self.contracts is not None:  # (absent without a contracts file: run_ids as before)
+            document["contracts"] = self.contract_digest(period)
         text = json.dumps(document, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+    def contract_digest(self, period: Period) -> str | None:
+        """The digest of the contract terms ``period`` reads (``none`` when no contract is in effect in
+        it); None without a contracts file."""
+        if self.contracts is None:
+            return None
+        return period_digest(self.contracts, period.start_ns, period.end_ns) or "none"
 
     def prepare(self, periods: Sequence[tuple[Period, int]]) -> None:
         """Walk once for every ``(period, cut_off)`` given (from before the earliest period); on the
@@ -301,6 +253,10 @@ class Session:
                 stale_after_ns=self.options.stale_after_ns,
                 tenants=None if self.options.tenants is None else str(self.options.tenants),
                 tenants_sha256=self.options.tenants_sha256,
+                contracts=None if self.options.contracts is None else str(self.options.contracts),
+                contracts_sha256=self.contract_digest(period),
+                contract_terms=contract_terms(self.contracts, period.start_ns, period.end_ns),
+                commitments=commitments(self.contracts, period.start_ns, period.end_ns),
             ),
             versions=versions(),
         )
@@ -347,7 +303,7 @@ class Session:
             event_roles=False,
         )
         if self._pricer is None:
-            self._pricer = _price.Pricer(self.con, self.book, self.tenants)
+            self._pricer = _price.Pricer(self.con, self.book, self.tenants, self.contracts)
         self._pricer.add(period.name, _price.PeriodBounds(period.start_ns, period.end_ns, cut_off))
         batch.collect(
             period=period,

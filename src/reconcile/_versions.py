@@ -31,6 +31,7 @@ from pathlib import Path
 import duckdb
 
 from reconcile import _schema as schema
+from reconcile._contracts._changes import terms_changes
 from reconcile._currency import currency_table
 from reconcile._engine import literals
 from reconcile._files import read_json
@@ -189,8 +190,12 @@ def cause(
             changed[key] = Change(was, now)
     old_options, new_options = old.options.to_json(), current.options.to_json()
     for key in sorted(set(old_options) | set(new_options)):
-        if key != "tenants" and old_options.get(key) != new_options.get(key):
+        if key not in _NOT_CAUSES and old_options.get(key) != new_options.get(key):
             changed[key] = Change(old_options.get(key), new_options.get(key))
+    if old.options.contracts_sha256 != current.options.contracts_sha256:
+        # what changed in the contract terms the period reads, one line per contract
+        said = terms_changes(old.options.contract_terms, current.options.contract_terms)
+        changed["contract_terms"] = Change(None, list(said))
     for key in ("run_format", "output_format"):
         if old.versions.get(key) != current.versions.get(key):
             changed[key] = Change(old.versions.get(key), current.versions.get(key))
@@ -201,7 +206,9 @@ def cause(
     )
 
 
+_NOT_CAUSES = frozenset({"tenants", "contracts", "contract_terms", "commitments"})  # (paths; named below)
 _NAMES = {
+    "contracts_sha256": "contracts",
     "price_version": "price book",
     "tenants_sha256": "tenants file",
     "cut_off": "cut-off",
@@ -224,6 +231,10 @@ def why(found: Cause, period_end: str) -> str:
     if found.removed_ingests:
         parts.append("ingests no longer read: " + ", ".join(found.removed_ingests))
     for key, change in found.changed.items():
+        if key == "contract_terms":
+            if isinstance(change.after, list) and change.after:
+                parts.append("contract terms: " + "; ".join(str(line) for line in change.after))
+            continue
         parts.append(f"{_NAMES.get(key, key)} {change.before} -> {change.after}")
     return "; ".join(parts) if parts else "the same inputs"
 

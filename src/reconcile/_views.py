@@ -100,6 +100,7 @@ _ORDER = (
     "daily_spend",
     "usage_lines",
     "invoice_lines",
+    "list_vs_billed",
     "anomaly_summary",
     "anomaly_details",
     "open_intervals",

@@ -29,6 +29,11 @@ class PriceBookError(ReconcileError):
     """The price book is invalid; the message names the file, the entry and the field."""
 
 
+class ContractsError(ReconcileError):
+    """The contracts file is invalid; the message names the file, the contract (with its line), the
+    field and the value."""
+
+
 class PricingError(ReconcileError):
     """A run cannot price its slices: an amount is beyond what the output's money columns hold."""
 

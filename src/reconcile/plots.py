@@ -41,6 +41,7 @@ __all__ = [
     "anomalies_per_day",
     "colour",
     "daily_spend",
+    "list_vs_billed",
     "png",
     "top_bars",
     "use_agg_without_display",
@@ -140,6 +141,32 @@ def top_bars(names: list[str], amounts: list[float], *, title: str, currency: st
     ax.barh(names[::-1], amounts[::-1], color=FAMILY_COLOURS["vm.compute"])
     ax.set_title(title)
     ax.set_xlabel(f"amount ({currency})")
+    return fig
+
+
+def list_vs_billed(rows: pl.DataFrame, currency: str) -> Figure:
+    """Per tenant (``list_vs_billed`` rows of one currency, summed over their months): paired horizontal
+    bars of what the price book alone would have billed and what was invoiced (usage and true-up)."""
+    import polars as pl  # noqa: PLC0415
+
+    part = (
+        rows.filter(pl.col("currency") == currency)
+        .with_columns(pl.col("tenant_id").fill_null("(unattributed)"))
+        .group_by("tenant_id")
+        .agg(pl.col("list_amount").sum(), pl.col("invoiced").sum())
+        .sort("invoiced")
+    )
+    names = part["tenant_id"].to_list()
+    at = list(range(len(names)))
+    fig, ax = _figure(8, max(2.5, 0.5 * len(names) + 1))
+    listed = [float(v) for v in part["list_amount"]]
+    invoiced = [float(v) for v in part["invoiced"]]
+    ax.barh([y + 0.2 for y in at], listed, height=0.4, label="list", color="#aaaaaa")
+    ax.barh([y - 0.2 for y in at], invoiced, height=0.4, label="invoiced", color=FAMILY_COLOURS["vm.compute"])
+    ax.set_yticks(at, names)
+    ax.set_title("List price vs invoiced, per tenant")
+    ax.set_xlabel(f"amount ({currency})")
+    ax.legend(loc="lower right")
     return fig
 
 

@@ -7,9 +7,10 @@
 -- price of the family starts or ends is a cut only if, for some meter of the family, the price applied
 -- just before it (1 ns earlier) differs from the one applied at it: a default price that changes while
 -- the interval's hypervisor has its own price does not cut the interval. All meters of a family are
--- cut together.
+-- cut together. Where a contract of the resource's tenant starts or ends (contract_bounds; none without
+-- a contracts file) is a cut too.
 -- Inputs: `period_intervals`, `prices` (the price table), `tenants` (resource_id, tenant_id,
--- valid_from_ns, valid_to_ns).
+-- valid_from_ns, valid_to_ns), `contract_bounds` (resource_id, at_ns).
 WITH price_changes AS (
     -- instants where some price of a family changes; hypervisor NULL = a default price (applies to all)
     SELECT DISTINCT family, hypervisor, effective_from_ns AS at_ns FROM prices
@@ -86,3 +87,9 @@ FROM sliced AS s
 JOIN tenant_changes AS t
   ON t.resource_id = s.resource_id
  AND t.at_ns > s.bill_start_ns AND t.at_ns < s.bill_end_ns
+UNION
+SELECT s.price_period, s.interval_id, b.at_ns AS cut_ns
+FROM sliced AS s
+JOIN contract_bounds AS b
+  ON b.resource_id = s.resource_id
+ AND b.at_ns > s.bill_start_ns AND b.at_ns < s.bill_end_ns

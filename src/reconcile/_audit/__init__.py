@@ -37,11 +37,11 @@ from reconcile._audit._summary import CODES, AuditSummary, Finding, Proposed
 from reconcile._engine import connect, engine_errors
 from reconcile._engine import memory_limit as checked_memory_limit
 from reconcile._files import holding_output
+from reconcile._options import price_book
 from reconcile._period import NS_PER_DAY, format_ns, parse_instant, parse_period
 from reconcile._policies import DOUBLE_START_POLICIES, DoubleStartPolicy
 from reconcile._progress import Progress
 from reconcile._scratch import scratch_dir
-from reconcile._session import price_book
 from reconcile._store import Store
 from reconcile.exceptions import StoreError, UsageError
 

@@ -47,6 +47,11 @@ def add_nightly(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "--tenants", help="CSV or Parquet: resource_id, tenant_id[, valid_from, valid_to] (default none)"
     )
     p.add_argument(
+        "--contracts",
+        help="customer contracts (TOML, docs/SPEC.md 'Contracts'): negotiated prices, discounts, tiers,"
+        " monthly minimums; a change restates the days it changes (default none)",
+    )
+    p.add_argument(
         "--max-silence",
         help="report each ledger source whose newest event is older than this at the cut-off, e.g. 6h"
         " (default: not checked)",
@@ -110,6 +115,7 @@ def _cmd_nightly(args: argparse.Namespace) -> int:
             double_start=o.double_start,
             stale_after=o.stale_after,
             tenants=o.tenants,
+            contracts=o.contracts,
             max_silence=o.max_silence,
             quiet=o.quiet,
             wait=o.wait,

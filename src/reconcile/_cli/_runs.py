@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -42,6 +43,12 @@ def add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--tenants",
         help="CSV or Parquet: resource_id, tenant_id[, valid_from, valid_to] (default: unattributed)",
     )
+    p.add_argument(
+        "--contracts",
+        default=os.environ.get("RECONCILE_CONTRACTS") or None,
+        help="customer contracts (TOML, docs/SPEC.md 'Contracts'): negotiated prices, discounts, tiers,"
+        " monthly minimums (default: $RECONCILE_CONTRACTS, else none: every tenant at list price)",
+    )
     p.add_argument("--wait", type=float, default=0.0, help="seconds to wait for another run on the output")
     memory_option(p)
     engine_options(p)
@@ -62,6 +69,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         double_start=args.double_start,
         stale_after=args.stale_after,
         tenants=args.tenants,
+        contracts=args.contracts,
         quiet=args.quiet,
         wait=args.wait,
         memory_limit=args.memory_limit,

@@ -175,6 +175,7 @@ class SparkRuns:
             stale_after_ns=session.options.stale_after_ns,
             book=session.book,
             tenants=session.tenants,
+            contracts=session.contracts,
             parts=str(parts),
             memory_limit=self.options.task_memory,
             store=str(session.store.path.resolve()),

@@ -31,6 +31,7 @@ import pyarrow as pa  # type: ignore[import-untyped]
 
 from reconcile import _faults, _pair, _staging
 from reconcile import _schema as schema
+from reconcile._contracts import Contracts
 from reconcile._engine import PARQUET_OPTIONS
 from reconcile._pair import AsOf, Roles
 from reconcile._period import format_ns
@@ -100,6 +101,7 @@ class BucketJob:
     threads: int = 1
     store: str | None = None  # the store's absolute path (a task checks it sees it)
     fault: str | None = None  # the driver's RECONCILE_FAULT (executors have their own environment)
+    contracts: Contracts | None = None  # the contracts file, loaded (the same pricing SQL runs)
 
 
 def input_columns() -> dict[str, str]:
@@ -232,7 +234,7 @@ class BucketRun:
         con.execute(f"DROP TABLE {_ROWS}")
         _pair.walk(con, walk_from_ns=job.walk_from_ns, walk_to_ns=job.walk_to_ns)
         found: list[dict[str, object]] = []
-        pricer = Pricer(con, job.book, job.tenants) if job.periods else None
+        pricer = Pricer(con, job.book, job.tenants, job.contracts) if job.periods else None
         for period in job.periods:
             roles = _pair.window_roles(con, period.cut_off_ns)
             options = AsOf(period.cut_off_ns, job.double_start, job.stale_after_ns)
