@@ -128,6 +128,17 @@ def as_list_slice(row: dict[str, Any], intervals: pa.Table) -> ListSlice:
     start, _ = bounds[row["interval_id"]]
     a, b = row["slice_start_ns"], row["slice_end_ns"]
     at = a - 1 if a == b and start < a else a  # the zero-length slice of an interval that lasted
+    return list_slice(row, a, b, at)
+
+
+ZERO = Decimal(0)
+__all__ = ["BOOK", "NS", "ZERO", "as_list_slice", "fleet", "priced"]
+
+
+def list_slice(row: dict[str, Any], start_ns: int, end_ns: int, at_ns: int) -> ListSlice:
+    """The reference's list-priced slice of an engine slice row (its list columns), cut at
+    ``start_ns``-``end_ns`` and priced at ``at_ns``."""
+    a, b, at = start_ns, end_ns, at_ns
     return ListSlice(
         interval_id=row["interval_id"],
         family=row["family"],
@@ -146,7 +157,3 @@ def as_list_slice(row: dict[str, Any], intervals: pa.Table) -> ListSlice:
         currency=row["currency"],
         at_ns=at,
     )
-
-
-ZERO = Decimal(0)
-__all__ = ["BOOK", "NS", "ZERO", "as_list_slice", "fleet", "priced"]

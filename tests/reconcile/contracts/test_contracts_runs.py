@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from engine_cases import list_slice
 from reference import ListSlice, charge, invoice_lines, read_contracts
 
 import reconcile
@@ -186,24 +187,7 @@ def _ns(at: dt.datetime) -> int:
 def _listed(row: dict[str, Any], starts: dict[str, dt.datetime]) -> ListSlice:
     a, b = _ns(row["slice_start"]), _ns(row["slice_end"])
     at = a - 1 if a == b and _ns(starts[row["interval_id"]]) < a else a
-    return ListSlice(
-        interval_id=row["interval_id"],
-        family=row["family"],
-        resource_id=row["resource_id"],
-        tenant_id=row["tenant_id"],
-        hypervisor=row["hypervisor"],
-        slice_start_ns=a,
-        slice_end_ns=b,
-        meter=row["meter"],
-        quantity=row["quantity"],
-        billed_quantity=row["billed_quantity"],
-        unit_price=row["list_unit_price"],
-        price_unit=row["list_price_unit"],
-        hours_per_month=row["list_hours_per_month"],
-        amount=row["list_amount"],
-        currency=row["currency"],
-        at_ns=at,
-    )
+    return list_slice(row, a, b, at)
 
 
 def test_a_contract_change_restates_the_days_it_changes(february: dict[str, Path], tmp_path: Path) -> None:
