@@ -22,10 +22,10 @@ import duckdb
 from reconcile import _output_check, _versions
 from reconcile._engine import engine_errors, plain_connect
 from reconcile._jsonvalue import JsonObject, JsonValue
-from reconcile._manifest import Manifest
+from reconcile._manifest import Manifest, read_manifest
 from reconcile._period import parse_period
 from reconcile._sql import load_sql
-from reconcile._write import read_manifest, recover_output
+from reconcile._write import recover_output
 from reconcile.exceptions import OutputError, UsageError
 
 Row: TypeAlias = dict[str, object]  # a row of a diff relation, by column

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from reconcile._files import read_json
 from reconcile._integrity import FileRecord, records_from_json, records_to_json
 from reconcile._jsonvalue import JsonObject, JsonValue, as_object, opt_int, opt_str
 from reconcile.exceptions import OutputError
@@ -376,3 +378,23 @@ class Manifest:
             version=opt_int(data.get("version")),
             committed_at=opt_str(data.get("committed_at")),
         )
+
+
+def read_manifest(path: str | Path, period_name: str) -> Manifest | None:
+    """The committed manifest of one period in an output folder, or None (no recovery, no lock)."""
+    file = Path(path) / "manifests" / f"period={period_name}" / "manifest.json"
+    found = read_json(file, "manifest")
+    return None if found is None else Manifest.from_json(found, str(file), period=period_name)
+
+
+def read_manifests(path: str | Path) -> dict[str, Manifest]:
+    """Every committed manifest in an output folder, by period name (no recovery, no lock)."""
+    root = Path(path) / "manifests"
+    found: dict[str, Manifest] = {}
+    if not root.is_dir():
+        return found
+    for folder in sorted(root.glob("period=*")):
+        manifest = read_manifest(path, folder.name.removeprefix("period="))
+        if manifest is not None:
+            found[folder.name.removeprefix("period=")] = manifest
+    return found

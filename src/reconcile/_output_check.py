@@ -29,7 +29,7 @@ import duckdb
 
 from reconcile._engine import is_read_failure
 from reconcile._integrity import FileRecord, parquet_rows, problem, records_from_json
-from reconcile._manifest import Manifest
+from reconcile._manifest import Manifest, read_manifests
 from reconcile._period import parse_period
 from reconcile.exceptions import DamagedFileError, OutputError
 
@@ -219,8 +219,6 @@ def naming_damage(root: Path) -> Iterator[None]:
         yield
     except duckdb.Error as exc:
         if is_read_failure(exc) and root.is_dir():
-            from reconcile._write import read_manifests  # noqa: PLC0415 - (_write imports this module)
-
             check_output(root, read_manifests(root), full=True)
         raise
 

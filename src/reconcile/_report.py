@@ -31,11 +31,10 @@ import polars as pl
 from reconcile import plots as _plots
 from reconcile._engine import engine_errors
 from reconcile._files import private_files
-from reconcile._manifest import Manifest
+from reconcile._manifest import Manifest, read_manifests
 from reconcile._output_check import covering, naming_damage
 from reconcile._period import NS_PER_HOUR, Period, parse_duration, parse_period
 from reconcile._views import connect_output
-from reconcile._write import read_manifests
 from reconcile.exceptions import OutputError, UsageError
 
 if TYPE_CHECKING:

@@ -21,11 +21,10 @@ from reconcile._close import closed_months
 from reconcile._files import read_journal
 from reconcile._integrity import FileRecord, parquet_rows, problem
 from reconcile._jsonvalue import JsonObject
-from reconcile._manifest import Manifest
+from reconcile._manifest import Manifest, read_manifest
 from reconcile._progress import Progress
 from reconcile._store import IngestEntry, Store
 from reconcile._versions import kept_versions, read_kept, version_dir
-from reconcile._write import read_manifest
 from reconcile.exceptions import OutputError, ReconcileError, UsageError
 
 REINGEST = (

@@ -35,11 +35,12 @@ from reconcile._csv import write_csv
 from reconcile._currency import currency_table
 from reconcile._engine import engine_errors, literal, literals, utc
 from reconcile._files import private_files
+from reconcile._manifest import read_manifests
 from reconcile._output_check import naming_damage
 from reconcile._period import Period, parse_period
 from reconcile._sql import load_sql, sql_root
 from reconcile._store import Store
-from reconcile._write import read_manifests, recover_output
+from reconcile._write import recover_output
 from reconcile.exceptions import OutputError, UsageError
 
 # The SPEC section 5 columns of each base relation: the shape of the empty relation used when the folder

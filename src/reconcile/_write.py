@@ -52,7 +52,7 @@ from reconcile._files import (
     write_json_atomic,
 )
 from reconcile._integrity import FileRecord, record_files
-from reconcile._manifest import Manifest
+from reconcile._manifest import Manifest, read_manifest, read_manifests
 from reconcile._period import Period, format_ns
 from reconcile._signals import critical
 from reconcile.exceptions import OutputError, UsageError
@@ -435,26 +435,6 @@ def _period_length(root: Path) -> str | None:
     if length not in {"day", "month"}:
         raise OutputError(f"{root / 'output.json'}: period_length {length!r} is not day or month")
     return str(length)
-
-
-def read_manifest(path: str | Path, period_name: str) -> Manifest | None:
-    """The committed manifest of one period in an output folder, or None (no recovery, no lock)."""
-    file = Path(path) / "manifests" / f"period={period_name}" / "manifest.json"
-    found = read_json(file, "manifest")
-    return None if found is None else Manifest.from_json(found, str(file), period=period_name)
-
-
-def read_manifests(path: str | Path) -> dict[str, Manifest]:
-    """Every committed manifest in an output folder, by period name (no recovery, no lock)."""
-    root = Path(path) / "manifests"
-    found: dict[str, Manifest] = {}
-    if not root.is_dir():
-        return found
-    for folder in sorted(root.glob("period=*")):
-        manifest = read_manifest(path, folder.name.removeprefix("period="))
-        if manifest is not None:
-            found[folder.name.removeprefix("period=")] = manifest
-    return found
 
 
 @dataclass(frozen=True)
