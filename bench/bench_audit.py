@@ -140,10 +140,19 @@ def _smoke(root: Path) -> tuple[Path, Path, str]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--store", type=Path, default=Path("/work/data/month-10m-seed5/store"))
+    p.add_argument(
+        "--store",
+        type=Path,
+        default=_child.data_dir() / "month-10m-seed5" / "store",
+        help="a month's store (default: month-10m-seed5/store under $RECONCILE_BENCH_DATA or bench/data)",
+    )
     p.add_argument("--month", default="2026-10")
     p.add_argument("--every-hours", type=int, default=1)
-    p.add_argument("--inventory", type=Path, help="snapshot folder (default: /work/data/inventory-...)")
+    p.add_argument(
+        "--inventory",
+        type=Path,
+        help="snapshot folder (default: inventory-STORE-MONTH-Nh beside the store's folder, made if missing)",
+    )
     p.add_argument("--memory-limit", default="", help="the audit's memory limit (default: the engine's)")
     p.add_argument("--smoke", action="store_true", help="a small fleet instead: seconds, for the test suite")
     p.add_argument("--json", action="store_true")
@@ -153,8 +162,8 @@ def main(argv: list[str] | None = None) -> int:
             store, inventory, month = _smoke(Path(scratch))
         else:
             store, month = args.store, args.month
-            inventory = args.inventory or Path(
-                f"/work/data/inventory-{store.parent.name}-{args.month}-{args.every_hours}h"
+            inventory = args.inventory or (
+                store.parent.parent / f"inventory-{store.parent.name}-{args.month}-{args.every_hours}h"
             )
             if not (inventory / "complete.json").is_file():
                 _generate(store, month, args.every_hours, inventory)
