@@ -104,7 +104,7 @@ def _period_rows(con: duckdb.DuckDBPyConnection, day: dt.date) -> tuple[Any, ...
 
 @pytest.mark.slow
 @settings(
-    max_examples=20,
+    max_examples=12,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )

@@ -106,7 +106,10 @@ def test_report_and_export_to_a_folder_are_usage_errors(
 
 def test_sigterm_inside_a_duckdb_query_is_termination() -> None:
     """SIGTERM while DuckDB runs a query (DuckDB reports its own interruption): Terminated, exit 143."""
-    con = duckdb.connect()
+    # One thread: the query's tasks run on this thread, which checks for signals between them. With
+    # more threads a loaded machine can leave this thread waiting on a worker's single long task, and
+    # the signal is seen only as that task ends (tens of seconds for this query).
+    con = duckdb.connect(config={"threads": 1})
 
     def long_query() -> None:
         with engine_errors("a long query"):
