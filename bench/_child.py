@@ -23,7 +23,7 @@ def data_dir() -> Path:
 
 _WARM = """
 import importlib
-for name in ("reconcile._session", "reconcile._nightly", "duckdb", "polars", "pyarrow", "pandas"):
+for name in ("reconcile._run._session", "reconcile._run._nightly", "duckdb", "polars", "pyarrow", "pandas"):
     try:
         importlib.import_module(name)
     except ImportError:

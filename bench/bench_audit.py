@@ -75,7 +75,7 @@ def _generate(store: Path, month: str, every_hours: int, folder: Path) -> None:
     import duckdb  # noqa: PLC0415 - the parent process needs the engine only to generate
 
     import reconcile  # noqa: PLC0415
-    from reconcile._period import parse_period  # noqa: PLC0415
+    from reconcile._core._period import parse_period  # noqa: PLC0415
 
     period = parse_period(month)
     began = time.perf_counter()

@@ -38,7 +38,7 @@ PRICES = DATA / "prices.toml"  # the bundled book, effective from before START
 
 
 def _write_prices() -> None:
-    from reconcile._pricebook import BUNDLED, load_price_book  # noqa: PLC0415
+    from reconcile._price._book import BUNDLED, load_price_book  # noqa: PLC0415
 
     source = Path(load_price_book(BUNDLED).source.removeprefix("bundled:"))
     PRICES.write_text(
@@ -72,7 +72,7 @@ def _build(name: str, days: int, per_day: int, late_days: list[int]) -> Path:
     """A store of ``days`` days from START, ingested in one go, without the lines of ``late_days``
     that go to late files (every 40th line of those days)."""
     from reconcile import generate_ledger, ingest  # noqa: PLC0415
-    from reconcile._period import format_ns, parse_instant  # noqa: PLC0415
+    from reconcile._core._period import format_ns, parse_instant  # noqa: PLC0415
 
     root = DATA / name
     root.mkdir()
@@ -177,7 +177,7 @@ def main() -> None:
     f60 = _measure(short, 60, month=True)
     f360 = _measure(long, year, month=True)
 
-    from reconcile._checkpoint_admin import checkpoint_report  # noqa: PLC0415
+    from reconcile._pair._checkpoint_admin import checkpoint_report  # noqa: PLC0415
 
     report = checkpoint_report(long / "store")
     share = report.checkpoint_bytes / report.event_bytes

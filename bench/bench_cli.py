@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from _child import _env, _warm_bytecode
-from reconcile._files import holding_output
+from reconcile._core._files import holding_output
 
 
 def _time(argv: list[str], repeat: int, code: int = 0) -> float:

@@ -22,7 +22,7 @@ RSS from ``os.wait4``), all in the same run so the ratios hold on this shared, n
   ``(family, resource_id)`` by instant, stop before start) written to Parquet: no validation,
   rejects, line numbers, de-duplication, SHA-256 or anomalies;
 - ``ingest`` and ``ingest+pair``: ``reconcile.ingest`` into an empty store, then pairing its events
-  (``reconcile._pair.pair_in``), as ``bench_ingest.py`` and ``bench_pair.py --path`` measure them.
+  (``reconcile._pair._walk.pair_in``), as ``bench_ingest.py`` and ``bench_pair.py --path`` measure them.
 
 Runs ``--repeat`` rounds over all kinds and keeps each kind's best time (the machine is shared: a
 slow spell in one round should not decide a ratio); prints each with its ratio to the best
@@ -130,7 +130,7 @@ def child(kind: str, ledger: str, work: str) -> dict[str, object]:
         import polars as pl  # noqa: PLC0415
     elif kind in ("ingest", "ingest+pair"):
         from reconcile import Store, ingest  # noqa: PLC0415
-        from reconcile._pair import pair_in, register_events  # noqa: PLC0415
+        from reconcile._pair._walk import pair_in, register_events  # noqa: PLC0415
     began = time.perf_counter()
     if kind == "polars":
         schema = {

@@ -49,10 +49,11 @@ START = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
 CHILD = """
 import functools, json, shutil, sys, time
 from reconcile import ingest, run_period
-from reconcile._verify import verify
-import reconcile._checkpoint as cp, reconcile._integrity as ig, reconcile._store_writer as sw
-import reconcile._session, reconcile._nightly, reconcile._store as st, reconcile._walker as wk
-import reconcile._write as wr, reconcile._output_check as oc, reconcile._reuse
+from reconcile._run._verify import verify
+import reconcile._pair._checkpoints as cp, reconcile._core._integrity as ig, reconcile._store._writer as sw
+import reconcile._run._session, reconcile._run._nightly
+import reconcile._store._reader as st, reconcile._pair._walker as wk
+import reconcile._output._folder as wr, reconcile._output._check as oc, reconcile._output._reuse
 mode, what, *args = sys.argv[1:]
 spent = [0.0, 0]  # seconds inside the checks, depth
 
@@ -190,7 +191,7 @@ def main(argv: list[str] | None = None) -> None:
     data = args.data
 
     from reconcile import Store  # noqa: PLC0415
-    from reconcile._integrity import check_files, record_files  # noqa: PLC0415
+    from reconcile._core._integrity import check_files, record_files  # noqa: PLC0415
 
     target = Store(store)
     entries = target.ingests()

@@ -9,7 +9,7 @@ the next start share one instant, rows stored in time order (as ingest writes th
 
 Each measurement runs in its own subprocess; the parent reads that child's peak RSS (wait4).
 - baseline: ``CREATE TABLE ... AS SELECT * FROM events ORDER BY family, resource_id, emitted_at``
-- pairing:  ``reconcile._pair.pair_in``: the walk materialised as a temp table (``pair_steps``: every
+- pairing:  ``reconcile._pair._walk.pair_in``: the walk materialised as a temp table (``pair_steps``: every
   interval's row, plus unmatched stops), ``anomalies`` and ``event_roles`` as temp tables, ``intervals``
   a view projecting ``pair_steps`` (its row count is taken inside the timing).
 Both read the same Parquet file, with the same DuckDB memory_limit (default 1500MB: DuckDB spills to
@@ -108,7 +108,7 @@ def _cpu_seconds() -> float:
 def child(kind: str, path: str, memory_limit: str) -> None:
     import duckdb  # noqa: PLC0415
 
-    from reconcile._pair import pair_in  # noqa: PLC0415
+    from reconcile._pair._walk import pair_in  # noqa: PLC0415
 
     con = duckdb.connect()
     if memory_limit:
@@ -152,7 +152,7 @@ def path_child(kind: str, ledger: str, memory_limit: str) -> None:
     import duckdb  # noqa: PLC0415
 
     from reconcile import Store, ingest  # noqa: PLC0415
-    from reconcile._pair import pair_in, register_events  # noqa: PLC0415
+    from reconcile._pair._walk import pair_in, register_events  # noqa: PLC0415
 
     began = time.perf_counter()
     if kind == "parse":

@@ -10,7 +10,7 @@ the bundled price book's vCPU price unchanged in March; a tenants table for half
 Each measurement runs in its own subprocess; the parent reads that child's peak RSS (wait4).
 - baseline: ``CREATE TABLE ... AS SELECT *, one row per meter`` over the intervals (read the input,
   write rows of the same count and width as the slices, no slicing or money)
-- pricing:  ``reconcile._price.price_slices`` for the month (cut-off = month end) + tenants
+- pricing:  ``reconcile._price._pricer.price_slices`` for the month (cut-off = month end) + tenants
 - decimal:  the same money math (quantity, billed quantity, amount, half-even) in Python ``Decimal``
   over the first 200,000 slice rows, scaled to all rows: the alternative the SQL integer math replaced
 Prints each as a ratio to the baseline, and peak RSS.
@@ -76,7 +76,7 @@ def _child(kind: str, path: str) -> None:
     import pyarrow as pa  # noqa: PLC0415
 
     from reconcile import load_price_book, price_slices  # noqa: PLC0415
-    from reconcile._tenants import normalize_tenants  # noqa: PLC0415
+    from reconcile._price._tenants import normalize_tenants  # noqa: PLC0415
 
     con = duckdb.connect()
     con.execute("SET threads = 2")

@@ -32,7 +32,7 @@ START = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
 PAIR = """
 import sys
 from reconcile import pair
-from reconcile._period import parse_instant
+from reconcile._core._period import parse_instant
 p = pair(sys.argv[1], parse_instant("2026-11-01T00:00:00Z"))
 p.intervals.select("interval_id").collect()
 """

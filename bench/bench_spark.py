@@ -37,7 +37,7 @@ MONTH = "2026-10"
 RUN = """
 import json, sys, time
 from reconcile import run_period
-from reconcile._policies import SparkOptions
+from reconcile._core._policies import SparkOptions
 started = time.perf_counter()
 store, out, engine, master, buckets = sys.argv[1:6]
 spark = SparkOptions(master=master, buckets=int(buckets) or None) if engine == "spark" else None

@@ -28,7 +28,7 @@ NS = 10**9
 CHILD = """
 import json, sys, time
 from reconcile import run_period
-import reconcile._session
+import reconcile._run._session
 store, out, tenants = sys.argv[1:4]
 started = time.perf_counter()
 s = run_period(store, "bundled", out, "2026-11-20", tenants=None if tenants == "-" else tenants, quiet=True)
@@ -66,7 +66,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="runs of each (best of)")
     args = parser.parse_args()
     from reconcile import generate_ledger, ingest  # noqa: PLC0415
-    from reconcile._store import Store  # noqa: PLC0415
+    from reconcile._store._reader import Store  # noqa: PLC0415
 
     shutil.rmtree(DATA, ignore_errors=True)
     DATA.mkdir(parents=True)

@@ -19,10 +19,10 @@ MAX_LINES = 500
 # another's. The orchestrator (_session) and the commands (_run, _nightly, _close, ...) are no stage.
 STAGES = {
     "ingest": ("reconcile._ingest",),
-    "pairing": ("reconcile._pair", "reconcile._walker", "reconcile._checkpoint"),
-    "pricing": ("reconcile._price",),
-    "write": ("reconcile._staging", "reconcile._write", "reconcile._versions"),
-    "figures": ("reconcile._figures",),
+    "pairing": ("reconcile._pair._walk", "reconcile._pair._walker", "reconcile._pair._checkpoints"),
+    "pricing": ("reconcile._price._pricer",),
+    "write": ("reconcile._output._staging", "reconcile._output._folder", "reconcile._output._bill_versions"),
+    "figures": ("reconcile._output._totals",),
 }
 # The prefix of the variables each stage's SQL reads (the stages sharing the session's connection).
 PREFIXES = {"pair": "pair_", "price": "price_", "write": "batch_", "audit": "audit_"}

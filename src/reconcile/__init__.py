@@ -27,65 +27,11 @@ from reconcile.exceptions import (
 )
 
 if TYPE_CHECKING:
-    from reconcile._analysis import (
+    from reconcile._analysts._pairing import (
         Pairing,
         pair,
     )
-    from reconcile._audit import (
-        AuditSummary,
-        Finding,
-        audit,
-    )
-    from reconcile._close import (
-        CloseSummary,
-        close_month,
-    )
-    from reconcile._contracts import (
-        Contracts,
-        load_contracts,
-    )
-    from reconcile._demo import (
-        demo,
-    )
-    from reconcile._diff import (
-        Diff,
-        diff_period,
-    )
-    from reconcile._ingest import (
-        IngestSummary,
-        Reject,
-        ingest,
-        validate,
-    )
-    from reconcile._invoice import (
-        invoice_lines,
-        invoice_totals,
-    )
-    from reconcile._nightly import (
-        nightly,
-    )
-    from reconcile._price import (
-        price_slices,
-    )
-    from reconcile._pricebook import (
-        PriceBook,
-        load_price_book,
-    )
-    from reconcile._results import (
-        DayRun,
-        DemoSummary,
-        NightlySummary,
-        Restatement,
-        RunSummary,
-    )
-    from reconcile._run import (
-        run_period,
-    )
-    from reconcile._store import (
-        Store,
-    )
-    from reconcile._tenants import load_tenants
-    from reconcile._views import (
+    from reconcile._analysts._views import (
         RelationInfo,
         connect_output,
         export_focus,
@@ -93,10 +39,64 @@ if TYPE_CHECKING:
         read_relation,
         read_relation_arrow,
     )
-    from reconcile._write import (
+    from reconcile._audit import (
+        AuditSummary,
+        Finding,
+        audit,
+    )
+    from reconcile._bills._close import (
+        CloseSummary,
+        close_month,
+    )
+    from reconcile._bills._diff import (
+        Diff,
+        diff_period,
+    )
+    from reconcile._contracts import (
+        Contracts,
+        load_contracts,
+    )
+    from reconcile._ingest import (
+        IngestSummary,
+        Reject,
+        ingest,
+        validate,
+    )
+    from reconcile._output._folder import (
         OutputTables,
         read_output,
         recover_output,
+    )
+    from reconcile._price._book import (
+        PriceBook,
+        load_price_book,
+    )
+    from reconcile._price._invoice import (
+        invoice_lines,
+        invoice_totals,
+    )
+    from reconcile._price._pricer import (
+        price_slices,
+    )
+    from reconcile._price._tenants import load_tenants
+    from reconcile._run._demo import (
+        demo,
+    )
+    from reconcile._run._nightly import (
+        nightly,
+    )
+    from reconcile._run._period_run import (
+        run_period,
+    )
+    from reconcile._run._results import (
+        DayRun,
+        DemoSummary,
+        NightlySummary,
+        Restatement,
+        RunSummary,
+    )
+    from reconcile._store._reader import (
+        Store,
     )
     from reconcile.testing import (
         FleetInfo,
@@ -109,44 +109,44 @@ _LAZY: dict[str, str] = {
     "AuditSummary": "reconcile._audit",
     "Finding": "reconcile._audit",
     "audit": "reconcile._audit",
-    "CloseSummary": "reconcile._close",
+    "CloseSummary": "reconcile._bills._close",
     "Contracts": "reconcile._contracts",
-    "DayRun": "reconcile._results",
-    "DemoSummary": "reconcile._results",
-    "Diff": "reconcile._diff",
+    "DayRun": "reconcile._run._results",
+    "DemoSummary": "reconcile._run._results",
+    "Diff": "reconcile._bills._diff",
     "FleetInfo": "reconcile.testing",
     "IngestSummary": "reconcile._ingest",
     "LedgerStats": "reconcile.testing",
-    "NightlySummary": "reconcile._results",
-    "OutputTables": "reconcile._write",
-    "Pairing": "reconcile._analysis",
-    "PriceBook": "reconcile._pricebook",
+    "NightlySummary": "reconcile._run._results",
+    "OutputTables": "reconcile._output._folder",
+    "Pairing": "reconcile._analysts._pairing",
+    "PriceBook": "reconcile._price._book",
     "Reject": "reconcile._ingest",
-    "RelationInfo": "reconcile._views",
-    "Restatement": "reconcile._results",
-    "RunSummary": "reconcile._results",
-    "Store": "reconcile._store",
-    "close_month": "reconcile._close",
-    "connect_output": "reconcile._views",
-    "demo": "reconcile._demo",
-    "diff_period": "reconcile._diff",
-    "export_focus": "reconcile._views",
+    "RelationInfo": "reconcile._analysts._views",
+    "Restatement": "reconcile._run._results",
+    "RunSummary": "reconcile._run._results",
+    "Store": "reconcile._store._reader",
+    "close_month": "reconcile._bills._close",
+    "connect_output": "reconcile._analysts._views",
+    "demo": "reconcile._run._demo",
+    "diff_period": "reconcile._bills._diff",
+    "export_focus": "reconcile._analysts._views",
     "generate_ledger": "reconcile.testing",
     "ingest": "reconcile._ingest",
-    "invoice_lines": "reconcile._invoice",
-    "invoice_totals": "reconcile._invoice",
-    "list_relations": "reconcile._views",
+    "invoice_lines": "reconcile._price._invoice",
+    "invoice_totals": "reconcile._price._invoice",
+    "list_relations": "reconcile._analysts._views",
     "load_contracts": "reconcile._contracts",
-    "load_price_book": "reconcile._pricebook",
-    "load_tenants": "reconcile._tenants",
-    "nightly": "reconcile._nightly",
-    "pair": "reconcile._analysis",
-    "price_slices": "reconcile._price",
-    "read_output": "reconcile._write",
-    "read_relation": "reconcile._views",
-    "read_relation_arrow": "reconcile._views",
-    "recover_output": "reconcile._write",
-    "run_period": "reconcile._run",
+    "load_price_book": "reconcile._price._book",
+    "load_tenants": "reconcile._price._tenants",
+    "nightly": "reconcile._run._nightly",
+    "pair": "reconcile._analysts._pairing",
+    "price_slices": "reconcile._price._pricer",
+    "read_output": "reconcile._output._folder",
+    "read_relation": "reconcile._analysts._views",
+    "read_relation_arrow": "reconcile._analysts._views",
+    "recover_output": "reconcile._output._folder",
+    "run_period": "reconcile._run._period_run",
     "validate": "reconcile._ingest",
     "write_fleet": "reconcile.testing",
 }

@@ -16,8 +16,8 @@ import duckdb
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from reconcile import _schema as schema
-from reconcile._engine import plain_connect
+from reconcile._core import _schema as schema
+from reconcile._core._duckdb import plain_connect
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "analysts"
 
@@ -111,7 +111,7 @@ def _inventory_findings(out: Path) -> None:
 
 def _close_october(out: Path) -> None:
     """October closed as ``reconcile close`` would, with its lines as they are (so no correction)."""
-    from reconcile._views import connect_output  # noqa: PLC0415 (the views need the folder above)
+    from reconcile._analysts._views import connect_output  # noqa: PLC0415 (the views need the folder above)
 
     folder = out / "closed" / "month=2026-10"
     folder.mkdir(parents=True)

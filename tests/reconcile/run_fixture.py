@@ -12,11 +12,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pairing_ledger import EVENT_SCHEMA
 
-from reconcile._jsonvalue import JsonObject
-from reconcile._manifest import Manifest, RunInputs, RunOptions
-from reconcile._period import parse_instant
-from reconcile._store import Store
-from reconcile._write import read_output
+from reconcile._core._jsonvalue import JsonObject
+from reconcile._core._period import parse_instant
+from reconcile._output._folder import read_output
+from reconcile._output._manifest import Manifest, RunInputs, RunOptions
+from reconcile._store._reader import Store
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "runs"
 PRICES = DATA / "prices.toml"

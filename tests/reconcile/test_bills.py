@@ -20,11 +20,12 @@ import pytest
 from run_fixture import PRICES, add_ingest, ev
 
 import reconcile
-from reconcile import _close, _diff, _versions
+from reconcile._analysts._views import connect_output, export_focus, read_relation
+from reconcile._bills import _close, _diff
 from reconcile._cli import main
-from reconcile._faults import ENV as FAULT_ENV
-from reconcile._manifest import Cause, Replaces
-from reconcile._views import connect_output, export_focus, read_relation
+from reconcile._core._faults import ENV as FAULT_ENV
+from reconcile._output import _bill_versions as _versions
+from reconcile._output._manifest import Cause, Replaces
 from reconcile.exceptions import CloseError
 
 NOW = dt.datetime(2027, 1, 15, tzinfo=dt.UTC)
@@ -359,7 +360,7 @@ def test_focus_keeps_a_closed_month_as_issued_and_adds_correction_rows(
 _CLOSE_SCRIPT = """
 import sys
 sys.path.insert(0, {here!r})
-from reconcile._close import close_month
+from reconcile._bills._close import close_month
 close_month({out!r}, "2026-10")
 """
 
@@ -426,7 +427,7 @@ def test_a_killed_correcting_run_leaves_the_closed_month_and_the_history_whole(
 def test_a_restatement_line_says_before_after_difference_why_and_the_correction_month() -> None:
     """The nightly's text line for a restated day of a closed month names the totals, the signed
     difference, the cause and the month that bills the correction."""
-    from reconcile._results import Restatement, RunSummary  # noqa: PLC0415
+    from reconcile._run._results import Restatement, RunSummary  # noqa: PLC0415
 
     run = RunSummary(
         run_id="new",

@@ -18,14 +18,15 @@ from pairing_ledger import NS, Event, make_event
 from run_fixture import add_ingest, output_rows
 
 import reconcile
-from reconcile import _checkpoint, _pair
-from reconcile._checkpoint import Checkpoints, retained
-from reconcile._engine import connect
-from reconcile._pair import AsOf
-from reconcile._period import date_to_ns
-from reconcile._progress import Progress
-from reconcile._store import Store
-from reconcile._walker import Walker
+from reconcile._core._duckdb import connect
+from reconcile._core._period import date_to_ns
+from reconcile._core._progress import Progress
+from reconcile._pair import _checkpoints as _checkpoint
+from reconcile._pair import _walk as _pair
+from reconcile._pair._checkpoints import Checkpoints, retained
+from reconcile._pair._walk import AsOf
+from reconcile._pair._walker import Walker
+from reconcile._store._reader import Store
 
 DAY0 = dt.date(2026, 10, 30)  # the days cross a month start: checkpoints there hold the seen set in full
 DAYS = [DAY0 + dt.timedelta(days=i) for i in range(4)]
@@ -319,7 +320,7 @@ def test_a_fleet_run_night_after_night_gives_the_full_walks_output(tmp_path: Pat
     job from checkpoints writes exactly the output (rows, run_ids, manifests) of the full walk."""
     import random  # noqa: PLC0415
 
-    from reconcile._period import parse_instant  # noqa: PLC0415
+    from reconcile._core._period import parse_instant  # noqa: PLC0415
 
     ledger = tmp_path / "fleet.jsonl"
     reconcile.generate_ledger(
@@ -330,7 +331,7 @@ def test_a_fleet_run_night_after_night_gives_the_full_walks_output(tmp_path: Pat
     first = dt.date(2026, 10, 22)  # (the nights cross 2026-11-01: delta checkpoints over a base)
     for line in ledger.read_bytes().splitlines(keepends=True):
         at = json.loads(line)["emitted_at"]
-        day = (dt.date.fromisoformat(reconcile._period.format_ns(parse_instant(at))[:10]) - first).days
+        day = (dt.date.fromisoformat(reconcile._core._period.format_ns(parse_instant(at))[:10]) - first).days
         late = rng.random() < 0.03
         nights.setdefault(day + (rng.randint(1, 6) if late else 1), []).append(line)
     store = tmp_path / "store"

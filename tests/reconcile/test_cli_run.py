@@ -16,9 +16,9 @@ from run_fixture import GIB, PRICES, add_ingest, committed_rows, ev, make_store
 
 from reconcile import read_output, run_period
 from reconcile._cli import main
-from reconcile._faults import ENV as FAULT_ENV
-from reconcile._period import parse_instant
-from reconcile._write import OutputFolder
+from reconcile._core._faults import ENV as FAULT_ENV
+from reconcile._core._period import parse_instant
+from reconcile._output._folder import OutputFolder
 
 RECONCILE = str(Path(sys.executable).with_name("reconcile"))
 LATER = parse_instant("2030-01-01T00:00:00Z")
@@ -202,7 +202,7 @@ def test_an_unexpected_failure_is_one_line_and_the_traceback_only_with_debug(
     def broken(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("engine exploded\nsecond line")
 
-    monkeypatch.setattr("reconcile._run.run_period", broken)
+    monkeypatch.setattr("reconcile._run._period_run.run_period", broken)
     store = make_store(tmp_path / "store", EVENTS)
     assert main([*run_args(store, tmp_path / "out"), "--quiet"]) == 1
     err = capsys.readouterr().err
@@ -254,7 +254,7 @@ def test_ctrl_c_during_a_query_is_an_interruption(
         threading.Timer(0.2, con.interrupt).start()
         con.execute("SELECT count(*) FROM range(10000000000) t(x) WHERE x % 7 = 3").fetchall()
 
-    monkeypatch.setattr("reconcile._run.run_period", interrupted)
+    monkeypatch.setattr("reconcile._run._period_run.run_period", interrupted)
     store = make_store(tmp_path / "store", EVENTS)
     assert main([*run_args(store, tmp_path / "out"), "--quiet"]) == 130
     assert capsys.readouterr().err == "error: interrupted\n"

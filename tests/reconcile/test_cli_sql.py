@@ -15,8 +15,8 @@ import pyarrow.parquet as pq
 import pytest
 from analyst_fixture import write_output, write_store
 
+from reconcile._analysts._views import PARAMS, list_relations
 from reconcile._cli import main
-from reconcile._views import PARAMS, list_relations
 
 
 @pytest.fixture(scope="module")
@@ -179,7 +179,7 @@ def test_csv_neutralises_text_a_spreadsheet_would_run() -> None:
     """Text cells starting with = + - @ (or TAB, CR) get a leading quote; numbers are left alone."""
     import polars as pl  # noqa: PLC0415
 
-    from reconcile._csv import write_csv  # noqa: PLC0415
+    from reconcile._core._csv import write_csv  # noqa: PLC0415
 
     frame = pl.DataFrame(
         {

@@ -17,11 +17,11 @@ import pytest
 from damage import copy_tree, truncate, unwritable
 
 from reconcile import ingest
+from reconcile._analysts._sources import read_sources
 from reconcile._cli import main
-from reconcile._engine import engine_errors
-from reconcile._signals import Terminated, terminable
-from reconcile._sources import read_sources
-from reconcile._store import Store
+from reconcile._core._duckdb import engine_errors
+from reconcile._core._signals import Terminated, terminable
+from reconcile._store._reader import Store
 
 RECONCILE = str(Path(sys.executable).with_name("reconcile"))
 
@@ -232,7 +232,7 @@ def test_the_nightly_repairs_a_damaged_day_of_its_window(demo: Path, demo_root: 
     from contextlib import redirect_stderr  # noqa: PLC0415
 
     from reconcile import nightly  # noqa: PLC0415
-    from reconcile._verify import verify  # noqa: PLC0415
+    from reconcile._run._verify import verify  # noqa: PLC0415
 
     out = demo / "output"
     before = json.loads((out / "manifests" / "period=2026-11-21" / "manifest.json").read_text())

@@ -10,8 +10,8 @@ import pyarrow.parquet as pq
 from run_fixture import GIB, PRICES, ev, make_store
 
 from reconcile import invoice_lines, invoice_totals, load_price_book, run_period
-from reconcile._currency import decimal_text
-from reconcile._figures import figures, figures_of
+from reconcile._core._currency import decimal_text
+from reconcile._output._totals import figures, figures_of
 
 DAYS = ("2026-10-14", "2026-10-15", "2026-10-16")
 EVENTS = [

@@ -1,4 +1,4 @@
-"""The FOCUS 1.2 relation and export (sql/views/focus.sql, reconcile._views.export_focus)."""
+"""The FOCUS 1.2 relation and export (sql/views/focus.sql, reconcile._analysts._views.export_focus)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from analyst_fixture import write_output
 
-from reconcile._views import connect_output, export_focus, read_relation
+from reconcile._analysts._views import connect_output, export_focus, read_relation
 from reconcile.exceptions import OutputError, UsageError
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,8 +12,8 @@ import duckdb
 import pytest
 
 from reconcile import IngestSummary, Store, StoreError, ingest, validate
+from reconcile._core._schema import REJECT_CODES
 from reconcile._ingest._scan import PlainCheck
-from reconcile._schema import REJECT_CODES
 from reconcile.exceptions import InputError
 
 DATA = Path(__file__).resolve().parents[1] / "data"

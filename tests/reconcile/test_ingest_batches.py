@@ -14,7 +14,7 @@ import pytest
 
 from reconcile import IngestSummary, Store, generate_ledger, ingest
 from reconcile._ingest import _scan
-from reconcile._store import FileState
+from reconcile._store._reader import FileState
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 FLEET = DATA / "fleet"

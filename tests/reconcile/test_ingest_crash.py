@@ -15,7 +15,7 @@ import duckdb
 import pytest
 
 from reconcile import Store, ingest
-from reconcile._faults import ENV as FAULT_ENV
+from reconcile._core._faults import ENV as FAULT_ENV
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 ROOT = Path(__file__).resolve().parents[2]

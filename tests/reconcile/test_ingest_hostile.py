@@ -19,9 +19,9 @@ import pytest
 import zstandard
 
 from reconcile import IngestSummary, Store, ingest, validate
-from reconcile._engine import engine_errors, literal
-from reconcile._files import private_files
-from reconcile._scratch import scratch_dir, scratch_root
+from reconcile._core._duckdb import engine_errors, literal
+from reconcile._core._files import private_files
+from reconcile._core._scratch import scratch_dir, scratch_root
 from reconcile.exceptions import ResourceError
 
 

@@ -13,7 +13,7 @@ from run_fixture import GIB, PRICES, line, output_rows, write
 
 from reconcile import UsageError, nightly, read_output, run_period, write_fleet
 from reconcile._cli import main
-from reconcile._period import format_ns, parse_instant
+from reconcile._core._period import format_ns, parse_instant
 
 NIGHT_1 = [
     line("vm.compute.start", "vm-1", "2026-10-14T22:00:00Z", cpu=2, mem=GIB, reason="boot"),
@@ -103,7 +103,7 @@ def test_days_in_batches_of_one_write_what_one_batch_writes(
     ingest([together / "ledgers"], together / "store", quiet=True)  # (both stores: the same ingests)
     shutil.copytree(together, alone)
     summary = night(together, "2026-10-18")
-    monkeypatch.setattr("reconcile._session.BATCH_ROWS", 1)
+    monkeypatch.setattr("reconcile._run._session.BATCH_ROWS", 1)
     assert night(alone, "2026-10-18").days == summary.days
     assert [(d.period, d.action) for d in summary.days] == [
         ("2026-10-15", "restated"),
@@ -208,7 +208,7 @@ def test_a_torn_line_completed_later_restates_from_its_day(tmp_path: Path) -> No
 def test_the_plan_repairs_damaged_days_with_the_same_run_id() -> None:
     """A committed day whose files are damaged but whose run_id holds is `repaired` (yesterday too);
     a damaged day whose run_id changed is restated as any other."""
-    from reconcile._nightly import plan_nightly  # noqa: PLC0415
+    from reconcile._run._nightly import plan_nightly  # noqa: PLC0415
 
     yesterday = dt.date(2026, 10, 18)
     days = [yesterday - dt.timedelta(days=i) for i in range(3, -1, -1)]

@@ -17,9 +17,9 @@ from run_fixture import GIB, PRICES, line, write
 
 from reconcile import read_relation
 from reconcile._cli import main
-from reconcile._config import NIGHTLY, load_file, resolve
-from reconcile._files import holding_output
-from reconcile._progress import Progress
+from reconcile._core._files import holding_output
+from reconcile._core._progress import Progress
+from reconcile._run._config import NIGHTLY, load_file, resolve
 from reconcile.exceptions import UsageError
 
 GOOD_A = [

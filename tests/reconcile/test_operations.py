@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 
 from reconcile._cli import build_parser
-from reconcile._config import load_file, resolve
+from reconcile._run._config import load_file, resolve
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "OPERATIONS.md"
 

@@ -192,6 +192,6 @@ def test_pair_in_on_an_existing_connection_does_not_close_it() -> None:
     """Pairing a caller's connection leaves it open and usable."""
     con = duckdb.connect()
     con.register("events", events_table(_small()))
-    tables = reconcile._analysis.pair_tables(con, cut_off_ns=T0 + 3600 * NS)
+    tables = reconcile._analysts._pairing.pair_tables(con, cut_off_ns=T0 + 3600 * NS)
     assert tables.intervals.num_rows == 2
     assert con.execute("SELECT count(*) FROM intervals").fetchall() == [(2,)]

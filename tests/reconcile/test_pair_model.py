@@ -19,7 +19,7 @@ from pairing_ledger import NS, Event, dedupe, events_table, make_event
 from pairing_model import model_pair
 
 import reconcile
-from reconcile._pair import pair_in
+from reconcile._pair._walk import pair_in
 
 BASE_NS = 1_777_000_000 * NS
 RESOURCES = [

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from reconcile import UsageError
-from reconcile._period import (
+from reconcile._core._period import (
     NS_PER_DAY,
     Period,
     format_ns,

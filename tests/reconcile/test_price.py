@@ -28,10 +28,10 @@ from reconcile import (
     load_tenants,
     price_slices,
 )
-from reconcile._price import PeriodBounds, Pricer
-from reconcile._pricebook import parse_price_book
-from reconcile._sql import load_sql
-from reconcile._tenants import TENANT_SCHEMA, normalize_tenants
+from reconcile._core._sql import load_sql
+from reconcile._price._book import parse_price_book
+from reconcile._price._pricer import PeriodBounds, Pricer
+from reconcile._price._tenants import TENANT_SCHEMA, normalize_tenants
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 GOLDEN_BOOK = load_price_book(DATA / "prices" / "golden.toml")
@@ -688,7 +688,7 @@ def test_extra_of_an_interval_ending_on_midnight_goes_to_its_last_tenant_and_pri
     row = {"id": "a", "cpu": 1, "hypervisor": "firecracker", "start": day(25) - 30 * S, "end": day(25)}
     day_25 = price([row], day(25), day(26), tenants=tenants).to_pylist()
     month = price([row], day(1), day(32), tenants=tenants).to_pylist()
-    with mock.patch("reconcile._price.FEW_RANGES", 1):  # (the tenants found by the ASOF join)
+    with mock.patch("reconcile._price._pricer.FEW_RANGES", 1):  # (the tenants found by the ASOF join)
         day_25_asof = price([row], day(25), day(26), tenants=tenants).to_pylist()
     for table in (day_25, month, day_25_asof):
         extra = [r for r in table if r["meter"] == "vcpu_hours" and r["seconds"] == 0]
@@ -905,7 +905,7 @@ def test_each_slice_takes_the_tenant_valid_at_its_start(
     starts = sorted({day(20)} | inside)
     interval = [{"id": "a", "cpu": 1, "start": day(20), "end": day(21)}]
     for few in (64, 2):  # ranges joined one by one, and (more than `few`) by the ASOF join
-        with mock.patch("reconcile._price.FEW_RANGES", few):
+        with mock.patch("reconcile._price._pricer.FEW_RANGES", few):
             table = price(interval, day(20), day(21), tenants=tenants).to_pylist()
         got = sorted({(r["slice_start_ns"], r["tenant_id"]) for r in table if r["slice_start_ns"] < day(21)})
         assert got == [(s, holder(s)) for s in starts], few

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pytest
 
 from reconcile import invoice_lines, load_price_book, price_slices
-from reconcile._tenants import TENANT_SCHEMA, normalize_tenants
+from reconcile._price._tenants import TENANT_SCHEMA, normalize_tenants
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 CASES = sorted((DATA / "pricing").glob("*.toml"))

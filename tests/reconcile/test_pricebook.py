@@ -11,8 +11,8 @@ import pytest
 from iso4217 import Currency
 
 from reconcile import PriceBook, PriceBookError, load_price_book
-from reconcile._currency import minor_units, round_to_minor
-from reconcile._pricebook import FAMILY_METERS, parse_price_book
+from reconcile._core._currency import minor_units, round_to_minor
+from reconcile._price._book import FAMILY_METERS, parse_price_book
 
 PRICES = Path(__file__).resolve().parents[1] / "data" / "prices"
 S = 10**9

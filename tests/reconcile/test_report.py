@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from reconcile import plots
+from reconcile._analysts._report import SECTIONS, write_report
 from reconcile._cli import main
-from reconcile._report import SECTIONS, write_report
 from reconcile.exceptions import OutputError, UsageError
 
 PNG = b"\x89PNG\r\n\x1a\n"

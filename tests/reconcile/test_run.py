@@ -10,10 +10,11 @@ import polars as pl
 import pytest
 from run_fixture import GIB, PRICES, add_ingest, committed_rows, ev, make_store, output_rows
 
-from reconcile import UsageError, _session, read_output, run_period
-from reconcile._invoice import invoice_lines
-from reconcile._period import format_ns, parse_instant
-from reconcile._pricebook import load_price_book
+from reconcile import UsageError, read_output, run_period
+from reconcile._core._period import format_ns, parse_instant
+from reconcile._price._book import load_price_book
+from reconcile._price._invoice import invoice_lines
+from reconcile._run import _session
 
 LATER = parse_instant("2030-01-01T00:00:00Z")  # a clock after every period the tests bill
 

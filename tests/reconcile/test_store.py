@@ -16,8 +16,8 @@ from pairing_ledger import EVENT_SCHEMA
 from run_fixture import ev
 
 from reconcile import Store, StoreError, StoreLockedError
-from reconcile._period import parse_instant
-from reconcile._store import EVENT_COLUMNS, REJECT_COLUMNS, FileState
+from reconcile._core._period import parse_instant
+from reconcile._store._reader import EVENT_COLUMNS, REJECT_COLUMNS, FileState
 
 
 def _write_parquet(path: Path, columns: tuple[tuple[str, str], ...]) -> None:

@@ -17,7 +17,7 @@ from run_fixture import GIB, PRICES, add_ingest, ev, exact
 
 import reconcile
 from reconcile._cli import main
-from reconcile._period import parse_instant
+from reconcile._core._period import parse_instant
 from reconcile.exceptions import OutputError
 
 NOW = "2026-12-01T00:00:00Z"
@@ -145,7 +145,7 @@ def test_cursors_of_the_engine_connections_are_in_utc_too() -> None:
     """A cursor of an engine connection (the staging pool, the history keeping) derives UTC days,
     whatever the machine's zone, like the connection itself."""
     script = (
-        "from reconcile._engine import connect, plain_connect\n"
+        "from reconcile._core._duckdb import connect, plain_connect\n"
         "for con in (plain_connect(), connect(memory_limit='500MB')):\n"
         "    cur = con.cursor()\n"
         "    q = \"SELECT current_setting('TimeZone'), CAST(TIMESTAMPTZ '2024-01-01 02:00+00' AS DATE)\"\n"

@@ -1,4 +1,4 @@
-"""The analyst relations (sql/views/*.sql through reconcile._views) over a small SPEC-shaped output folder."""
+"""The analyst relations (sql/views/*.sql through reconcile._analysts._views) over a small output folder."""
 
 from __future__ import annotations
 
@@ -18,8 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import reconcile
-from reconcile._sql import load_sql, sql_root
-from reconcile._views import (
+from reconcile._analysts._views import (
     PARAMS,
     connect_output,
     currency_table,
@@ -28,6 +27,7 @@ from reconcile._views import (
     read_relation,
     read_relation_arrow,
 )
+from reconcile._core._sql import load_sql, sql_root
 from reconcile.exceptions import OutputError, UsageError
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -17,11 +17,12 @@ import pyarrow.parquet as pq
 import pytest
 from run_fixture import bare_manifest, without_history
 
-from reconcile import OutputError, StoreLockedError, UsageError, _staging
-from reconcile._engine import plain_connect
-from reconcile._faults import ENV as FAULT_ENV
-from reconcile._period import Period, parse_period
-from reconcile._write import OutputFolder, read_output, recover_output
+from reconcile import OutputError, StoreLockedError, UsageError
+from reconcile._core._duckdb import plain_connect
+from reconcile._core._faults import ENV as FAULT_ENV
+from reconcile._core._period import Period, parse_period
+from reconcile._output import _staging
+from reconcile._output._folder import OutputFolder, read_output, recover_output
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -252,7 +253,7 @@ _KILL_SCRIPT = textwrap.dedent(
     import sys
     sys.path.insert(0, {here!r})
     from test_write import write
-    from reconcile._period import parse_period
+    from reconcile._core._period import parse_period
     write(__import__("pathlib").Path({out!r}), parse_period("2026-11-25"), variant=1)
     """
 )

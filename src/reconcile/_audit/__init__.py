@@ -25,7 +25,6 @@ from pathlib import Path
 
 import pyarrow as pa  # type: ignore[import-untyped]
 
-from reconcile import _pricebook, _tenants
 from reconcile._audit._compare import compare
 from reconcile._audit._findings import read_findings
 from reconcile._audit._inventory import read_inventory
@@ -34,15 +33,17 @@ from reconcile._audit._money import price_findings
 from reconcile._audit._output import write_findings
 from reconcile._audit._propose import POLICIES, write_proposal
 from reconcile._audit._summary import CODES, AuditSummary, Finding, Proposed
-from reconcile._engine import connect, engine_errors
-from reconcile._engine import memory_limit as checked_memory_limit
-from reconcile._files import holding_output
-from reconcile._options import price_book
-from reconcile._period import NS_PER_DAY, format_ns, parse_instant, parse_period
-from reconcile._policies import DOUBLE_START_POLICIES, DoubleStartPolicy
-from reconcile._progress import Progress
-from reconcile._scratch import scratch_dir
-from reconcile._store import Store
+from reconcile._core._duckdb import connect, engine_errors
+from reconcile._core._duckdb import memory_limit as checked_memory_limit
+from reconcile._core._files import holding_output
+from reconcile._core._period import NS_PER_DAY, format_ns, parse_instant, parse_period
+from reconcile._core._policies import DOUBLE_START_POLICIES, DoubleStartPolicy
+from reconcile._core._progress import Progress
+from reconcile._core._scratch import scratch_dir
+from reconcile._price import _book as _pricebook
+from reconcile._price import _tenants
+from reconcile._run._options import price_book
+from reconcile._store._reader import Store
 from reconcile.exceptions import StoreError, UsageError
 
 __all__ = ["CODES", "POLICIES", "AuditSummary", "Finding", "Proposed", "Window", "audit", "audit_window"]

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 import duckdb
 
 from reconcile._audit._inventory import Inventory, load_snapshots
-from reconcile._period import format_ns
-from reconcile._progress import Progress
-from reconcile._sql import load_sql
+from reconcile._core._period import format_ns
+from reconcile._core._progress import Progress
+from reconcile._core._sql import load_sql
 
 BATCH_ROWS = 2_000_000
 

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import duckdb
 
-from reconcile._engine import drop_relation, literal
-from reconcile._sql import load_sql
+from reconcile._core._duckdb import drop_relation, literal
+from reconcile._core._sql import load_sql
 
 REQUIRED = ("observed_at", "family", "resource_id", "cpu", "mem_bytes", "storage_bytes")
 OPTIONAL = ("hypervisor", "tenant_id")

@@ -25,11 +25,11 @@ from pathlib import Path
 import duckdb
 
 from reconcile._audit._formats import FileProblemError, Malformed, format_of, layout, open_batch
-from reconcile._engine import drop_relation, literal
+from reconcile._core._duckdb import drop_relation, literal
+from reconcile._core._jsonvalue import JsonObject
+from reconcile._core._progress import Progress
 from reconcile._ingest._inputs import resolve_inputs
 from reconcile._ingest._summary import Finding, display_path
-from reconcile._jsonvalue import JsonObject
-from reconcile._progress import Progress
 from reconcile.exceptions import InputError
 
 _CHECKED = (

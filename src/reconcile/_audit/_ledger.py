@@ -23,14 +23,14 @@ from pathlib import Path
 
 import duckdb
 
-from reconcile._engine import literal
-from reconcile._pair import AsOf
-from reconcile._period import format_ns
-from reconcile._policies import DoubleStartPolicy
-from reconcile._progress import Progress
-from reconcile._sql import load_sql
-from reconcile._store import Store
-from reconcile._walker import Walker
+from reconcile._core._duckdb import literal
+from reconcile._core._period import format_ns
+from reconcile._core._policies import DoubleStartPolicy
+from reconcile._core._progress import Progress
+from reconcile._core._sql import load_sql
+from reconcile._pair._walk import AsOf
+from reconcile._pair._walker import Walker
+from reconcile._store._reader import Store
 from reconcile.exceptions import UsageError
 
 BILLED = "ledger-billed.parquet"

@@ -19,10 +19,10 @@ import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]
 
 from reconcile._audit._ledger import Window
-from reconcile._period import NS_PER_SECOND
-from reconcile._price import PeriodBounds, Pricer
-from reconcile._pricebook import PriceBook
-from reconcile._sql import load_sql
+from reconcile._core._period import NS_PER_SECOND
+from reconcile._core._sql import load_sql
+from reconcile._price._book import PriceBook
+from reconcile._price._pricer import PeriodBounds, Pricer
 
 
 def _rules(con: duckdb.DuckDBPyConnection, book: PriceBook) -> None:

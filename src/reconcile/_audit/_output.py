@@ -20,10 +20,10 @@ import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from reconcile._audit._summary import AuditSummary, Finding
-from reconcile._files import fsync_path, make_private_dir, private_files, write_json_atomic
-from reconcile._jsonvalue import JsonObject
-from reconcile._period import parse_instant
-from reconcile._schema import INSTANT, MONEY
+from reconcile._core._files import fsync_path, make_private_dir, private_files, write_json_atomic
+from reconcile._core._jsonvalue import JsonObject
+from reconcile._core._period import parse_instant
+from reconcile._core._schema import INSTANT, MONEY
 from reconcile.exceptions import OutputError
 
 FOLDER = "inventory"

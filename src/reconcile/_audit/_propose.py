@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from reconcile._audit._summary import Finding, Proposed
-from reconcile._files import private_files
+from reconcile._core._files import private_files
 from reconcile.exceptions import OutputError, UsageError
 from recorder import Entry, Shape
 

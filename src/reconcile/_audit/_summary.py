@@ -6,9 +6,9 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from reconcile._audit._inventory import BadRow
+from reconcile._core._jsonvalue import JsonObject, JsonValue
+from reconcile._core._period import format_ns
 from reconcile._ingest._summary import Finding as FileFinding
-from reconcile._jsonvalue import JsonObject, JsonValue
-from reconcile._period import format_ns
 
 CODES = ("missing_start", "missing_stop", "shape_drift")
 """The kinds of finding (docs/SPEC.md, "Inventory audit")."""

@@ -25,7 +25,7 @@ from reconcile._cli._base import (
     Parser,
     common_options,
 )
-from reconcile._signals import EXIT_SIGINT, EXIT_SIGTERM, Terminated, interruption, terminable
+from reconcile._core._signals import EXIT_SIGINT, EXIT_SIGTERM, Terminated, interruption, terminable
 from reconcile.exceptions import InterruptedRunError, ReconcileError, UsageError
 
 

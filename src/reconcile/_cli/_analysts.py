@@ -40,7 +40,7 @@ def add_sql(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _cmd_sql(args: argparse.Namespace) -> int:
-    from reconcile._views import PARAMS, list_relations, parse_params, read_query, read_relation  # noqa: PLC0415
+    from reconcile._analysts._views import PARAMS, list_relations, parse_params, read_query, read_relation  # noqa: PLC0415
 
     if args.list:
         infos = list_relations()
@@ -77,7 +77,7 @@ def _print_frame(frame: pl.DataFrame, fmt: str) -> None:
     import polars as pl  # noqa: PLC0415
 
     if fmt == "csv":
-        from reconcile._csv import write_csv  # noqa: PLC0415
+        from reconcile._core._csv import write_csv  # noqa: PLC0415
 
         buffer = io.StringIO()
         write_csv(frame, buffer)  # formula-like text neutralised, instants with Z
@@ -117,8 +117,8 @@ def add_export(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from reconcile._progress import Progress  # noqa: PLC0415
-    from reconcile._views import export_focus, parse_params  # noqa: PLC0415
+    from reconcile._analysts._views import export_focus, parse_params  # noqa: PLC0415
+    from reconcile._core._progress import Progress  # noqa: PLC0415
 
     progress = Progress(quiet=args.quiet)
     progress.note(f"exporting FOCUS rows of period {args.period} from {args.output}")
@@ -151,7 +151,7 @@ def add_report(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from reconcile._report import write_report  # noqa: PLC0415 - keep `reconcile --help` fast
+    from reconcile._analysts._report import write_report  # noqa: PLC0415 - keep `reconcile --help` fast
 
     summary = write_report(
         args.output, period=args.period, to=args.to, store=args.store, max_silence=args.max_silence

@@ -72,7 +72,7 @@ def add_audit(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
-    from reconcile._files import holding_output  # noqa: PLC0415 - standard library only
+    from reconcile._core._files import holding_output  # noqa: PLC0415 - standard library only
 
     def run(lock_fd: int | None) -> int:
         from reconcile._audit import audit  # noqa: PLC0415 - keep `reconcile --help` fast

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 from reconcile.exceptions import UsageError
 
 if TYPE_CHECKING:  # (the engine is loaded only when a command runs)
-    from reconcile._config import NightlyOptions
-    from reconcile._policies import SparkOptions
-    from reconcile._results import RunSummary
+    from reconcile._core._policies import SparkOptions
+    from reconcile._run._config import NightlyOptions
+    from reconcile._run._results import RunSummary
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -100,7 +100,7 @@ def engine_options(p: argparse.ArgumentParser, *, defaults: bool = True) -> None
 def spark_options(args: argparse.Namespace | NightlyOptions) -> SparkOptions | None:
     """The Spark engine's options from ``engine_options``' arguments, or the nightly's resolved
     options (None: the DuckDB engine); a task memory not given is the engine's default."""
-    from reconcile._policies import SparkOptions  # noqa: PLC0415 - standard library only
+    from reconcile._core._policies import SparkOptions  # noqa: PLC0415 - standard library only
 
     if getattr(args, "engine", None) != "spark":
         return None

@@ -31,7 +31,7 @@ def add_close(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _cmd_close(args: argparse.Namespace) -> int:
-    from reconcile._close import close_month  # noqa: PLC0415 - keep `reconcile --help` fast
+    from reconcile._bills._close import close_month  # noqa: PLC0415 - keep `reconcile --help` fast
 
     summary = close_month(args.output, args.month, wait=args.wait)
     if args.json:
@@ -68,7 +68,7 @@ def add_diff(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _cmd_diff(args: argparse.Namespace) -> int:
-    from reconcile._diff import diff_period, format_diff  # noqa: PLC0415 - keep `reconcile --help` fast
+    from reconcile._bills._diff import diff_period, format_diff  # noqa: PLC0415 - keep `reconcile --help` fast
 
     diff = diff_period(args.output, args.period, from_run=args.from_run, to_run=args.to_run)
     if args.json:

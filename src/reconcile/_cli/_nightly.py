@@ -21,8 +21,8 @@ from reconcile._cli._base import (
 from reconcile.exceptions import UsageError
 
 if TYPE_CHECKING:  # (the engine is loaded only when a command runs: `reconcile --help` stays fast)
-    from reconcile._config import NightlyOptions
-    from reconcile._results import NightlySummary
+    from reconcile._run._config import NightlyOptions
+    from reconcile._run._results import NightlySummary
 
 
 def add_nightly(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -80,8 +80,8 @@ def add_nightly(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def _nightly_options(args: argparse.Namespace) -> NightlyOptions:
-    from reconcile._config import NightlyOptions, resolve  # noqa: PLC0415 - standard library only
-    from reconcile._results import FAIL_ON  # noqa: PLC0415
+    from reconcile._run._config import NightlyOptions, resolve  # noqa: PLC0415 - standard library only
+    from reconcile._run._results import FAIL_ON  # noqa: PLC0415
 
     given = dict(vars(args))
     given["fail_on"] = [x.strip() for v in args.fail_on or [] for x in v.split(",") if x.strip()]
@@ -98,12 +98,12 @@ def _nightly_options(args: argparse.Namespace) -> NightlyOptions:
 
 
 def _cmd_nightly(args: argparse.Namespace) -> int:
-    from reconcile._files import holding_output  # noqa: PLC0415 - standard library only
+    from reconcile._core._files import holding_output  # noqa: PLC0415 - standard library only
 
     o = _nightly_options(args)
     # the output's lock first: a second nightly is refused before the engine is even loaded
     with holding_output(o.output, wait=o.wait) as lock_fd:
-        from reconcile._nightly import nightly  # noqa: PLC0415 - keep `reconcile --help` fast
+        from reconcile._run._nightly import nightly  # noqa: PLC0415 - keep `reconcile --help` fast
 
         summary = nightly(
             o.paths,

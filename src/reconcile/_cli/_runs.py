@@ -58,7 +58,7 @@ def add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from reconcile._run import run_period  # noqa: PLC0415 - keep `reconcile --help` fast
+    from reconcile._run._period_run import run_period  # noqa: PLC0415 - keep `reconcile --help` fast
 
     summary = run_period(
         args.store,
@@ -95,7 +95,7 @@ def add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from reconcile._demo import demo  # noqa: PLC0415 - keep `reconcile --help` fast
+    from reconcile._run._demo import demo  # noqa: PLC0415 - keep `reconcile --help` fast
 
     summary = demo(args.output, seed=args.seed, quiet=args.quiet)
     if args.json:
@@ -137,7 +137,7 @@ def add_checkpoints(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _cmd_checkpoints(args: argparse.Namespace) -> int:
-    from reconcile._checkpoint_admin import checkpoint_report, rebuild_checkpoints  # noqa: PLC0415
+    from reconcile._pair._checkpoint_admin import checkpoint_report, rebuild_checkpoints  # noqa: PLC0415
 
     if args.rebuild:
         report = rebuild_checkpoints(args.store, quiet=args.quiet, memory=args.memory_limit)
@@ -166,7 +166,7 @@ def add_verify(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from reconcile._verify import verify  # noqa: PLC0415 - keep `reconcile --help` fast
+    from reconcile._run._verify import verify  # noqa: PLC0415 - keep `reconcile --help` fast
 
     report = verify(args.store, args.output, quiet=args.quiet)
     if args.json:
@@ -191,7 +191,7 @@ def add_upgrade(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def _cmd_upgrade(args: argparse.Namespace) -> int:
-    from reconcile._upgrade import upgrade_output  # noqa: PLC0415 - keep `reconcile --help` fast
+    from reconcile._output._upgrade import upgrade_output  # noqa: PLC0415 - keep `reconcile --help` fast
 
     done = upgrade_output(args.output, wait=args.wait)
     print(

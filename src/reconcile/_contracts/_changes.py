@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 from reconcile._contracts._model import Contract, Contracts
-from reconcile._period import NS_PER_DAY, format_ns, ns_to_date
+from reconcile._core._period import NS_PER_DAY, format_ns, ns_to_date
 
 
 def _text(value: Decimal | None) -> str:

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
-from reconcile._period import NS_PER_DAY, format_ns, ns_to_date
-from reconcile._pricebook import FAMILY_METERS, METER_UNITS, MONTHLY_UNITS
-from reconcile._tomlfields import format_range
+from reconcile._core._period import NS_PER_DAY, format_ns, ns_to_date
+from reconcile._core._tomlfields import format_range
+from reconcile._price._book import FAMILY_METERS, METER_UNITS, MONTHLY_UNITS
 
 Basis = Literal["price", "tier", "discount", "list"]
 BASES: tuple[Basis, ...] = ("price", "tier", "discount", "list")

@@ -16,9 +16,8 @@ from pathlib import Path
 from reconcile._contracts import _rules
 from reconcile._contracts._entries import check_name, parse_price, parse_tier
 from reconcile._contracts._model import Contract, Contracts, label_of
-from reconcile._period import format_ns
-from reconcile._pricebook import PriceBook
-from reconcile._tomlfields import (
+from reconcile._core._period import format_ns
+from reconcile._core._tomlfields import (
     Report,
     TomlError,
     array_table_lines,
@@ -28,6 +27,7 @@ from reconcile._tomlfields import (
     parse_toml_instant,
     read_toml,
 )
+from reconcile._price._book import PriceBook
 from reconcile.exceptions import ContractsError
 
 _TOP_FIELDS = frozenset({"currency", "contract"})

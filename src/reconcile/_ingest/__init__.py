@@ -16,7 +16,7 @@ The ingest of a list of paths, in order:
    file's row count checked against the Python pass's.
 6. ``_dedupe``: de-duplication, the events (one query per UTC day) and rejects files, and the
    counts, checked before the store commits them with the ingest record and the new
-   ``files.json`` (``reconcile._store``), once for all the files.
+   ``files.json`` (``reconcile._store._reader``), once for all the files.
 
 A live file's last line without ``\\n`` is pending: counted in ``lines`` and ``pending``, not consumed.
 A compressed file is complete: consumed whole or, when its bytes changed, read again whole. A file
@@ -39,8 +39,14 @@ from pathlib import Path
 
 import duckdb
 
-from reconcile import _faults
-from reconcile._engine import connect, engine_errors, literals
+from reconcile._core import _faults
+from reconcile._core._duckdb import connect, engine_errors, literals
+from reconcile._core._jsonvalue import JsonObject
+from reconcile._core._period import format_ns
+from reconcile._core._progress import Progress
+from reconcile._core._schema import REJECT_CODES
+from reconcile._core._scratch import scratch_dir
+from reconcile._core._sql import load_sql
 from reconcile._ingest import _dedupe, _lines
 from reconcile._ingest._inputs import resolve_inputs
 from reconcile._ingest._parse import Batch, parse, plan_batches, set_var
@@ -55,14 +61,8 @@ from reconcile._ingest._summary import (
     format_summary,
     relative_name,
 )
-from reconcile._jsonvalue import JsonObject
-from reconcile._period import format_ns
-from reconcile._progress import Progress
-from reconcile._schema import REJECT_CODES
-from reconcile._scratch import scratch_dir
-from reconcile._sql import load_sql
-from reconcile._store import FileState, Store
-from reconcile._store_writer import StoreWriter
+from reconcile._store._reader import FileState, Store
+from reconcile._store._writer import StoreWriter
 from reconcile.exceptions import InputError
 
 __all__ = ["Finding", "IngestSummary", "Reject", "format_summary", "ingest", "validate"]

@@ -27,13 +27,13 @@ from pathlib import Path
 
 import duckdb
 
-from reconcile._engine import literals
+from reconcile._core._duckdb import literals
+from reconcile._core._sql import load_sql
 from reconcile._ingest._parse import Batch, set_var
 from reconcile._ingest._prepare import Prepared
 from reconcile._ingest._summary import SAMPLE_REJECTS, display_path
-from reconcile._sql import load_sql
-from reconcile._store import Store
-from reconcile._store_writer import copy_events, copy_events_by_day
+from reconcile._store._reader import Store
+from reconcile._store._writer import copy_events, copy_events_by_day
 from reconcile.exceptions import ReconcileError
 
 DAY_NS = 86_400_000_000_000

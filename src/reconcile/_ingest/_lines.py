@@ -22,12 +22,12 @@ from pathlib import Path
 
 import duckdb
 
-from reconcile._engine import literals
+from reconcile._core._duckdb import literals
+from reconcile._core._sql import load_sql
 from reconcile._ingest import _prepare
 from reconcile._ingest._parse import Batch, set_var
 from reconcile._ingest._prepare import GAPS_SCHEMA, ORIGINALS_SCHEMA, PRESCAN_SCHEMA, Prepared
 from reconcile._ingest._summary import display_path
-from reconcile._sql import load_sql
 from reconcile.exceptions import InputError
 
 # The columns of sql/engine/ingest/ingest_lines.sql (for an ingest that reads no new line).

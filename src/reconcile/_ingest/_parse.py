@@ -29,9 +29,9 @@ from pathlib import Path
 
 import duckdb
 
-from reconcile._engine import is_parallel_csv_refusal, literals
+from reconcile._core._duckdb import is_parallel_csv_refusal, literals
+from reconcile._core._sql import load_sql
 from reconcile._ingest._prepare import Bundle, Prepared
-from reconcile._sql import load_sql
 
 ONE_PASS_MAX_BYTES = 3 << 30
 NUMBERING_MEMORY_LIMIT = "256MB"  # the streaming first step of the two-step parse

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from reconcile._ingest._compressed import compression_of, unread_compression
 from reconcile._ingest._sanitise import _HALF, BOM
-from reconcile._store import FileState
+from reconcile._store._reader import FileState
 from reconcile.exceptions import InputError
 
 CHUNK = 8 << 20

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reconcile._jsonvalue import JsonObject, JsonValue
+from reconcile._core._jsonvalue import JsonObject, JsonValue
 
 #: Finding codes: a file skipped, or read only in part. Each is one line of the night's summary.
 FINDING_CODES: tuple[str, ...] = (

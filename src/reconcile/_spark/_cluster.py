@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 import reconcile
-from reconcile._sql import sql_root
+from reconcile._core._sql import sql_root
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

@@ -28,15 +28,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconcile import _faults, _pair, _staging, _write
-from reconcile import _schema as schema
-from reconcile._checkpoint import Checkpoint
-from reconcile._engine import engine_errors, literals
-from reconcile._manifest import Manifest
-from reconcile._pair import Roles
-from reconcile._period import Period, date_to_ns, ns_to_date, parse_period
-from reconcile._policies import SparkOptions
-from reconcile._results import RunSummary, summary_from_manifest
+from reconcile._core import _faults
+from reconcile._core import _schema as schema
+from reconcile._core._duckdb import engine_errors, literals
+from reconcile._core._period import Period, date_to_ns, ns_to_date, parse_period
+from reconcile._core._policies import SparkOptions
+from reconcile._output import _folder as _write
+from reconcile._output import _staging
+from reconcile._output._manifest import Manifest
+from reconcile._pair import _walk as _pair
+from reconcile._pair._checkpoints import Checkpoint
+from reconcile._pair._walk import Roles
+from reconcile._run._results import RunSummary, summary_from_manifest
 from reconcile._spark._cluster import (
     SHARED,
     Probe,
@@ -66,7 +69,7 @@ from reconcile.exceptions import SparkEngineError, StoreError
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-    from reconcile._session import Pending, Session
+    from reconcile._run._session import Pending, Session
 
 BUCKETS_PER_CORE = 4
 EVENTS_PER_BUCKET = 500_000
@@ -204,7 +207,7 @@ class SparkRuns:
                 counts = written.setdefault(str(row["name"]), {})
                 for table in _staging.TABLES:
                     counts[table] = counts.get(table, 0) + int(row[table])
-        from reconcile._session import Pending  # noqa: PLC0415 - (the session imports this module lazily)
+        from reconcile._run._session import Pending  # noqa: PLC0415 - (the session imports this module lazily)
 
         pending: list[Pending] = []
         for period, cut_off, run_id, previous in todo:

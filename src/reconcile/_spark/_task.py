@@ -29,18 +29,20 @@ from typing import Final
 import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]
 
-from reconcile import _faults, _pair, _staging
-from reconcile import _schema as schema
 from reconcile._contracts import Contracts
-from reconcile._engine import PARQUET_OPTIONS
-from reconcile._pair import AsOf, Roles
-from reconcile._period import format_ns
-from reconcile._policies import DoubleStartPolicy
-from reconcile._price import PeriodBounds, Pricer
-from reconcile._pricebook import PriceBook
+from reconcile._core import _faults
+from reconcile._core import _schema as schema
+from reconcile._core._duckdb import PARQUET_OPTIONS
+from reconcile._core._period import format_ns
+from reconcile._core._policies import DoubleStartPolicy
+from reconcile._core._sql import load_sql
+from reconcile._output import _staging
+from reconcile._pair import _walk as _pair
+from reconcile._pair._walk import AsOf, Roles
+from reconcile._price._book import PriceBook
+from reconcile._price._pricer import PeriodBounds, Pricer
 from reconcile._spark._cluster import require_shared
 from reconcile._spark._session import land_bucket, task_error_text
-from reconcile._sql import load_sql
 
 KIND: Final = "_kind"  # which input a row is: EVENT, OPEN or SEEN
 EVENT, OPEN, SEEN = "event", "open", "seen"

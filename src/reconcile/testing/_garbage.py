@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reconcile._schema import REJECT_CODES
+from reconcile._core._schema import REJECT_CODES
 
 GARBAGE_CODES: tuple[str, ...] = tuple(code for code in REJECT_CODES if code != "line_too_long")
 """The reject codes garbage lines produce (SPEC section 2), one fault per line. ``line_too_long`` is

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from reconcile._period import NS_PER_HOUR, NS_PER_MINUTE, NS_PER_SECOND
+from reconcile._core._period import NS_PER_HOUR, NS_PER_MINUTE, NS_PER_SECOND
 
 NS, MINUTE, HOUR = NS_PER_SECOND, NS_PER_MINUTE, NS_PER_HOUR  # the simulator's short names
 DAY = 24 * HOUR

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from reconcile._progress import Progress
+from reconcile._core._progress import Progress
 from reconcile.testing._bulk import Bulk, LedgerStats
 from reconcile.testing._catalogue import host_name
 from reconcile.testing._garbage import GARBAGE_CODES

@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 import reconcile
-from reconcile._engine import plain_connect
+from reconcile._core._duckdb import plain_connect
 from reconcile.testing import FleetInfo, write_fleet
 
 WINDOW = (dt.datetime(2026, 11, 18, tzinfo=dt.UTC), dt.datetime(2026, 11, 25, tzinfo=dt.UTC))

@@ -11,7 +11,7 @@ import pytest
 
 import reconcile
 from reconcile._cli import main
-from reconcile._config import resolve
+from reconcile._run._config import resolve
 from reconcile.testing import write_fleet
 from recorder import Entry
 

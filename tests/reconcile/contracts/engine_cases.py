@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from reference import NS, ListSlice
 
 from reconcile import Contracts, price_slices
-from reconcile._pricebook import PriceBook, parse_price_book
+from reconcile._price._book import PriceBook, parse_price_book
 
 
 def _book_text() -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from run_fixture import GIB, PRICES, ev, make_store
 
-from reconcile._config import resolve
+from reconcile._run._config import resolve
 
 RECONCILE = str(Path(sys.executable).with_name("reconcile"))
 EVENTS = [

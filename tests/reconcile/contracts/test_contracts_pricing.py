@@ -18,7 +18,7 @@ from reference import charge, read_contracts, slice_amount
 
 from reconcile import PriceBookError, load_contracts
 from reconcile._contracts import parse_contracts
-from reconcile._price import Pricer
+from reconcile._price._pricer import Pricer
 
 CONTRACTS = Path(__file__).resolve().parents[2] / "data" / "contracts"
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

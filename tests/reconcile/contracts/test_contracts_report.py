@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import reconcile
-from reconcile._report import SECTIONS, _money, write_report
+from reconcile._analysts._report import SECTIONS, _money, write_report
 
 
 def test_list_vs_billed_adds_up_the_invoice_lines(contracts_month: Path) -> None:

@@ -20,7 +20,7 @@ from reconcile._contracts import (
     contract_tables,
     meters,
 )
-from reconcile._sql import load_sql
+from reconcile._core._sql import load_sql
 
 CONTRACTS = Path(__file__).resolve().parents[2] / "data" / "contracts"
 INT64_MAX = 2**63 - 1

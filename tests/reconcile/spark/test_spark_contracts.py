@@ -12,7 +12,7 @@ import pytest
 from run_fixture import output_rows
 
 from reconcile import read_relation, run_period
-from reconcile._policies import SparkOptions
+from reconcile._core._policies import SparkOptions
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

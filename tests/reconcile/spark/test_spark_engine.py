@@ -15,9 +15,9 @@ import pytest
 from run_fixture import output_rows
 
 from reconcile import ingest, nightly, run_period
-from reconcile._checkpoint import Checkpoints
-from reconcile._policies import SparkOptions
-from reconcile._store import Store
+from reconcile._core._policies import SparkOptions
+from reconcile._pair._checkpoints import Checkpoints
+from reconcile._store._reader import Store
 from reconcile.exceptions import SparkEngineError
 from reconcile.testing import generate_ledger, write_tenants
 

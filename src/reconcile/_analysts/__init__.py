@@ -1,0 +1,1 @@
+"""What analysts read: relations over an output folder, the HTML report, source freshness, pairing."""

@@ -1,0 +1,1 @@
+"""Stage 2: events -> intervals, anomalies and roles; the checkpointed walk and its checkpoints."""

@@ -1,0 +1,1 @@
+"""Stage 3: intervals + price book + tenants (+ contracts) -> priced slices and invoice lines."""

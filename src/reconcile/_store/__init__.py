@@ -1,0 +1,1 @@
+"""Stage 1's home: the event store on disk (its layout and readers, and its writing side)."""
