@@ -16,13 +16,14 @@ SQL = ROOT / "sql"
 MAX_LINES = 500
 
 # Modules by stage (docs/ARCHITECTURE.md, "Stage contracts"): a module of one stage imports none of
-# another's. The orchestrator (_session) and the commands (_run, _nightly, _close, ...) are no stage.
+# another's. The store and _core are layers under every stage; the orchestrator (_run/_session) and the
+# jobs (_run, _bills, _audit, _cli) are no stage. The price book and tenants (_price/_book, _tenants)
+# are pricing's inputs, which the output's totals read too (a meter's unit); the stage is the pricer.
 STAGES = {
     "ingest": ("reconcile._ingest",),
-    "pairing": ("reconcile._pair._walk", "reconcile._pair._walker", "reconcile._pair._checkpoints"),
-    "pricing": ("reconcile._price._pricer",),
-    "write": ("reconcile._output._staging", "reconcile._output._folder", "reconcile._output._bill_versions"),
-    "figures": ("reconcile._output._totals",),
+    "pairing": ("reconcile._pair",),
+    "pricing": ("reconcile._price._pricer", "reconcile._price._invoice"),
+    "output": ("reconcile._output",),
 }
 # The prefix of the variables each stage's SQL reads (the stages sharing the session's connection).
 PREFIXES = {"pair": "pair_", "price": "price_", "write": "batch_", "audit": "audit_"}
@@ -67,6 +68,27 @@ def test_no_module_is_over_500_lines() -> None:
         if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES
     }
     assert long == {}
+
+
+def test_at_most_15_modules_sit_directly_in_the_engine_package() -> None:
+    """src/reconcile/ holds its public modules and a package per stage or concern (the tree reads as
+    the pipeline), not a flat list of modules."""
+    flat = sorted(p.name for p in (SRC / "reconcile").glob("*.py"))
+    assert len(flat) <= 15, flat
+
+
+def test_the_tests_mirror_the_packages() -> None:
+    """Each folder of tests/reconcile/ is named after a package of src/reconcile/ (without its leading
+    underscore), and no test module sits beside them unsorted."""
+    packages = {
+        p.parent.name.lstrip("_")
+        for p in (SRC / "reconcile").rglob("__init__.py")
+        if "__pycache__" not in p.parts
+    }
+    tests = ROOT / "tests" / "reconcile"
+    folders = {p.name for p in tests.iterdir() if p.is_dir() and p.name != "__pycache__"}
+    assert sorted(folders - packages) == []
+    assert sorted(p.name for p in tests.glob("test_*.py")) == []
 
 
 def test_stages_never_import_each_other() -> None:

@@ -191,24 +191,3 @@ def pair(
         stale_after_ns=stale_after_ns,
         since_ns=since_ns,
     )
-
-
-@dataclass(frozen=True)
-class PairTables:
-    """A pairing as Arrow tables (columns as in docs/ARCHITECTURE.md)."""
-
-    intervals: pa.Table
-    anomalies: pa.Table
-    roles: pa.Table
-
-
-def pair_tables(
-    con: duckdb.DuckDBPyConnection,
-    *,
-    cut_off_ns: int,
-    double_start: DoubleStartPolicy = "close",
-    stale_after_ns: int | None = None,
-) -> PairTables:
-    """Pair the relation ``events`` of a caller's connection (left open) as Arrow tables."""
-    _pair.pair_in(con, cut_off_ns=cut_off_ns, double_start=double_start, stale_after_ns=stale_after_ns)
-    return PairTables(*_tables(con))

@@ -296,11 +296,6 @@ def connect_output(
     return con
 
 
-def _quote(identifier: str) -> str:
-    """``identifier`` as a quoted SQL identifier."""
-    return '"' + identifier.replace('"', '""') + '"'
-
-
 def _relation_names() -> list[str]:
     return [info.name for info in list_relations()]
 

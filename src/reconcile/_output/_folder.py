@@ -197,32 +197,6 @@ class OutputFolder:
 
     # writing
 
-    def write_period(
-        self,
-        con: duckdb.DuckDBPyConnection,
-        *,
-        period: Period,
-        cut_off_ns: int,
-        run_id: str,
-        manifest: Manifest,
-    ) -> WriteResult:
-        """Write one period from the relations ``slices``, ``intervals`` and ``anomalies`` in ``con``.
-
-        ``slices`` are the period's priced slices; ``intervals`` and ``anomalies`` are pairing's
-        tables as of ``cut_off_ns`` (all history: this stage keeps the intervals overlapping the
-        period and the anomalies whose event lies in it, plus every ``stale_open``). ``manifest`` is
-        written as ``manifest.json`` with the row counts, version and commit instant set. The commit
-        is atomic. Everything it creates is private (files 0600, folders 0700). (A session writes
-        several periods at once: :class:`_staging.Batch`, :meth:`stage`, :meth:`commit`.)
-        """
-        with contextlib.closing(_staging.Batch(con)) as batch:
-            batch.collect(period=period, cut_off_ns=cut_off_ns, run_id=run_id)
-            staged = self.stage(batch)
-            try:
-                return self.commit(staged[0], manifest)
-            finally:
-                self.discard(staged)
-
     def stage(
         self,
         batch: _staging.Batch,

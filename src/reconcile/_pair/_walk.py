@@ -26,7 +26,6 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
 
 import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]
@@ -311,13 +310,6 @@ def pair_in(
 
 
 # --- event sources -----------------------------------------------------------------------------------
-
-
-@runtime_checkable
-class EventStore(Protocol):
-    """What pairing needs from an event store: the committed events Parquet files."""
-
-    def event_files(self) -> Sequence[Path]: ...
 
 
 def register_events(con: duckdb.DuckDBPyConnection, events: pa.Table | Sequence[str | Path]) -> None:

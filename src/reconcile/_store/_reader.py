@@ -382,17 +382,6 @@ class Store:
         self.catalog()
         return [self.rejects_path(i) for i in self.ingest_ids()]
 
-    def ingest_records(self) -> list[JsonObject]:
-        """The committed ingest records (parsed ``ingests/<id>.json``), oldest first."""
-        records = []
-        for ingest_id in self.ingest_ids():
-            path = self.record_path(ingest_id)
-            try:
-                records.append(json.loads(path.read_text(encoding="utf-8")))
-            except (OSError, ValueError) as exc:
-                raise StoreError(f"cannot read ingest record {path}: {exc}") from None
-        return records
-
     def files_state(self) -> dict[str, FileState]:
         """What has been consumed of each input file, as of the last committed ingest."""
         ids = self.ingest_ids()

@@ -33,11 +33,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa  # type: ignore[import-untyped]
 
 from reconcile._core import _faults
 from reconcile._core import _schema as schema
-from reconcile._core._duckdb import literal, plain_connect, utc
+from reconcile._core._duckdb import literal, utc
 from reconcile._core._files import (
     flock_exclusive,
     fsync_path,
@@ -111,12 +110,6 @@ class StoreWriter:
         """Where to write this ingest's events before the commit: Parquet partitioned by
         ``day=YYYY-MM-DD`` (DuckDB's ``PARTITION_BY (day)``), in the store's events columns."""
         return self.work_dir / "events"
-
-    def stage_events(self, table: pa.Table) -> None:
-        """Stage an Arrow table of events (the store's columns) in :attr:`events_stage`."""
-        with plain_connect() as con:
-            con.register("staged_events", table)
-            con.execute(copy_events_by_day("SELECT * FROM staged_events"), [str(self.events_stage)])
 
     @property
     def rejects_tmp(self) -> Path:

@@ -10,8 +10,7 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
-from run_fixture import GIB, PRICES, ev, make_store
-
+from helpers.run_fixture import GIB, PRICES, ev, make_store
 from reconcile._run._config import resolve
 
 RECONCILE = str(Path(sys.executable).with_name("reconcile"))

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from run_fixture import output_rows
 
+from helpers.run_fixture import output_rows
 from reconcile import ingest
 from reconcile._cli import main
 

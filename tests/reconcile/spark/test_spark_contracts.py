@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from run_fixture import output_rows
 
+from helpers.run_fixture import output_rows
 from reconcile import read_relation, run_period
 from reconcile._core._policies import SparkOptions
 

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from run_fixture import output_rows
 
+from helpers.run_fixture import output_rows
 from reconcile import ingest, nightly, run_period
 from reconcile._core._policies import SparkOptions
 from reconcile._pair._checkpoints import Checkpoints
