@@ -35,6 +35,7 @@ from reconcile._core._currency import currency_table
 from reconcile._core._duckdb import engine_errors, literal, literals, utc
 from reconcile._core._files import private_files
 from reconcile._core._period import Period, parse_period
+from reconcile._core._signals import interruptible
 from reconcile._core._sql import load_sql, sql_root
 from reconcile._output import _bill_versions as _versions
 from reconcile._output import _check as _output_check
@@ -254,7 +255,7 @@ def connect_output(
             raise UsageError(f"{name!r} is not a parameter of the analyst relations")
         values[name] = _typed(name, given) if isinstance(given, str) else given
 
-    con = utc(con if con is not None else duckdb.connect())
+    con = interruptible(utc(con if con is not None else duckdb.connect()))
     con.execute("SET VARIABLE output_dir = ?", [literal(out)])  # a folder name is never a pattern
     reject_files = literals(committed_reject_files(store)) if store is not None else []
     event_files = literals(committed_event_files(store)) if store is not None else []

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import duckdb
 
-from reconcile._core._signals import interruption
+from reconcile._core._signals import interruptible, interruption
 from reconcile.exceptions import ReconcileError, ResourceError, UsageError
 
 _GLOB = re.compile(r"([*?\[])")
@@ -111,8 +111,9 @@ def insertion_order(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
 
 
 def plain_connect() -> duckdb.DuckDBPyConnection:
-    """A small in-process DuckDB connection (DuckDB's own memory settings), in UTC."""
-    return utc(duckdb.connect())
+    """A small in-process DuckDB connection (DuckDB's own memory settings), in UTC; a SIGTERM or
+    Ctrl-C interrupts its query at once (``_signals.interruptible``)."""
+    return interruptible(utc(duckdb.connect()))
 
 
 def connect(
@@ -129,7 +130,7 @@ def connect(
         config["preserve_insertion_order"] = False
     if scratch is not None:
         config["temp_directory"] = str(scratch / "duckdb")
-    con = utc(duckdb.connect(config=config))
+    con = interruptible(utc(duckdb.connect(config=config)))  # a SIGTERM stops its query at once
     # progress is ours, on stderr: DuckDB tracks it (query_progress) but prints nothing. Inside
     # Jupyter DuckDB refuses to track it without ipywidgets: then there is no progress to read.
     try:

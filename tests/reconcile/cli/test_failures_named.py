@@ -123,6 +123,31 @@ def test_sigterm_inside_a_duckdb_query_is_termination() -> None:
     timer.join()
 
 
+_LONG_QUERY = """
+import os, signal, sys, threading
+from reconcile._core._duckdb import connect, engine_errors
+from reconcile._core._signals import Terminated, terminable
+con = connect(memory_limit="500MB")  # DuckDB's default threads: here, both cores
+con.execute("SET threads = 2")
+threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGTERM)).start()
+try:
+    with terminable(), engine_errors("a query of hours"):
+        con.execute("SELECT count(*) FROM range(10000000000000) t(i) WHERE i % 7 = 3").fetchall()
+except Terminated:
+    sys.exit(143)
+"""
+
+
+def test_sigterm_interrupts_a_query_running_on_two_threads_at_once() -> None:
+    """A SIGTERM stops an engine connection's query of hours on two threads (where DuckDB alone sees
+    the signal only as its running tasks end): the watcher interrupts it, Terminated, exit 143.
+    (The timeout only guards the suite against a query of hours; no speed is asserted.)"""
+    proc = subprocess.run(
+        [sys.executable, "-c", _LONG_QUERY], capture_output=True, text=True, timeout=600, check=False
+    )
+    assert proc.returncode == 143, proc.stderr
+
+
 @pytest.mark.slow
 def test_sigterm_during_an_ingests_read_exits_143(tmp_path: Path) -> None:
     """A real ingest stopped by SIGTERM while DuckDB parses its ledger exits 143 with one line."""
