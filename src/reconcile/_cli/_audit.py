@@ -11,7 +11,7 @@ import argparse
 import json
 from pathlib import Path
 
-from reconcile._cli._base import EXIT_OK, common_options, memory_option
+from reconcile._cli._base import EXIT_OK, common_options, memory_option, pairing_options, pricing_inputs
 from reconcile.exceptions import UsageError
 
 
@@ -33,22 +33,14 @@ def add_audit(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="snapshot files (.csv, .jsonl, .parquet, maybe .gz/.zst), folders or globs",
     )
     p.add_argument("--prices", required=True, help="price book file, or 'bundled'")
-    p.add_argument(
-        "--tenants",
-        help="CSV or Parquet: resource_id, tenant_id[, valid_from, valid_to] (default: unattributed)",
-    )
+    pricing_inputs(p, contracts=False)
     p.add_argument(
         "--period",
         help="the bill the money is weighed against: YYYY-MM-DD or YYYY-MM (default: the UTC days the"
         " snapshots span)",
     )
     p.add_argument("--cut-off", help="RFC 3339 instant inside the window (default: the window's end)")
-    p.add_argument(
-        "--double-start",
-        choices=["close", "drop"],
-        default="close",
-        help="a start while open, as the runs pair it: close the open interval there, or drop the start",
-    )
+    pairing_options(p, stale=False)
     p.add_argument(
         "--output", help="an output folder: write the findings there (relation inventory_findings)"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from collections.abc import Callable
@@ -66,6 +67,41 @@ def memory_option(p: argparse.ArgumentParser) -> None:
         help="DuckDB's memory limit, e.g. 4GB (default: $RECONCILE_MEMORY_LIMIT, else 1500MB); past it"
         " DuckDB spills to disk",
     )
+
+
+def pairing_options(p: argparse.ArgumentParser, *, defaults: bool = True, stale: bool = True) -> None:
+    """How pairing reads the ledger: ``--double-start`` and (``stale``) ``--stale-after``, defined once
+    for run, nightly and audit (``defaults=False``: None when not given, for the nightly's other
+    sources of options)."""
+    p.add_argument(
+        "--double-start",
+        choices=["close", "drop"],
+        default="close" if defaults else None,
+        help="a start while the resource is open: close the open interval there, or drop the start"
+        " (default close)",
+    )
+    if stale:
+        p.add_argument(
+            "--stale-after", help="report intervals open longer than this, e.g. 7d, 36h (default: never)"
+        )
+
+
+def pricing_inputs(p: argparse.ArgumentParser, *, defaults: bool = True, contracts: bool = True) -> None:
+    """Who pays and on which terms: ``--tenants`` and (``contracts``) ``--contracts``, defined once
+    (``defaults=False``: None when not given, for the nightly, whose other sources are its config
+    file and RECONCILE_CONTRACTS)."""
+    p.add_argument(
+        "--tenants",
+        help="CSV or Parquet: resource_id, tenant_id[, valid_from, valid_to] (default: unattributed)",
+    )
+    if contracts:
+        p.add_argument(
+            "--contracts",
+            default=(os.environ.get("RECONCILE_CONTRACTS") or None) if defaults else None,
+            help="customer contracts (TOML, docs/SPEC.md 'Contracts'): negotiated prices, discounts, tiers,"
+            " monthly minimums; a change restates the days it changes (default: $RECONCILE_CONTRACTS,"
+            " else none: every tenant at list price)",
+        )
 
 
 def engine_options(p: argparse.ArgumentParser, *, defaults: bool = True) -> None:

@@ -15,6 +15,8 @@ from reconcile._cli._base import (
     common_options,
     engine_options,
     memory_option,
+    pairing_options,
+    pricing_inputs,
     print_run,
     spark_options,
 )
@@ -39,18 +41,8 @@ def add_nightly(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--prices", help="price book file, or 'bundled' (required)")
     p.add_argument("--lookback", type=int, help="days before yesterday to restate when changed (default 35)")
     p.add_argument("--today", help="YYYY-MM-DD to treat as today (UTC) (default: the clock)")
-    p.add_argument(
-        "--double-start", choices=["close", "drop"], help="a start while open: close or drop (default close)"
-    )
-    p.add_argument("--stale-after", help="flag intervals open longer than this, e.g. 7d (default: never)")
-    p.add_argument(
-        "--tenants", help="CSV or Parquet: resource_id, tenant_id[, valid_from, valid_to] (default none)"
-    )
-    p.add_argument(
-        "--contracts",
-        help="customer contracts (TOML, docs/SPEC.md 'Contracts'): negotiated prices, discounts, tiers,"
-        " monthly minimums; a change restates the days it changes (default none)",
-    )
+    pairing_options(p, defaults=False)
+    pricing_inputs(p, defaults=False)
     p.add_argument(
         "--max-silence",
         help="report each ledger source whose newest event is older than this at the cut-off, e.g. 6h"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -15,6 +14,8 @@ from reconcile._cli._base import (
     common_options,
     engine_options,
     memory_option,
+    pairing_options,
+    pricing_inputs,
     print_run,
     spark_options,
 )
@@ -30,25 +31,8 @@ def add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--cut-off",
         help="RFC 3339 instant; needed for a period that has not ended (default: the period's end)",
     )
-    p.add_argument(
-        "--double-start",
-        choices=["close", "drop"],
-        default="close",
-        help="a start while the resource is open: close the open interval there, or drop the start",
-    )
-    p.add_argument(
-        "--stale-after", help="report intervals open longer than this, e.g. 7d, 36h (default: never)"
-    )
-    p.add_argument(
-        "--tenants",
-        help="CSV or Parquet: resource_id, tenant_id[, valid_from, valid_to] (default: unattributed)",
-    )
-    p.add_argument(
-        "--contracts",
-        default=os.environ.get("RECONCILE_CONTRACTS") or None,
-        help="customer contracts (TOML, docs/SPEC.md 'Contracts'): negotiated prices, discounts, tiers,"
-        " monthly minimums (default: $RECONCILE_CONTRACTS, else none: every tenant at list price)",
-    )
+    pairing_options(p)
+    pricing_inputs(p)
     p.add_argument("--wait", type=float, default=0.0, help="seconds to wait for another run on the output")
     memory_option(p)
     engine_options(p)
