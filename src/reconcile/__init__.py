@@ -52,10 +52,6 @@ if TYPE_CHECKING:
         Diff,
         diff_period,
     )
-    from reconcile._contracts import (
-        Contracts,
-        load_contracts,
-    )
     from reconcile._ingest import (
         IngestSummary,
         Reject,
@@ -70,6 +66,10 @@ if TYPE_CHECKING:
     from reconcile._price._book import (
         PriceBook,
         load_price_book,
+    )
+    from reconcile._price._contracts import (
+        Contracts,
+        load_contracts,
     )
     from reconcile._price._invoice import (
         invoice_lines,
@@ -110,7 +110,7 @@ _LAZY: dict[str, str] = {
     "Finding": "reconcile._audit",
     "audit": "reconcile._audit",
     "CloseSummary": "reconcile._bills._close",
-    "Contracts": "reconcile._contracts",
+    "Contracts": "reconcile._price._contracts",
     "DayRun": "reconcile._run._results",
     "DemoSummary": "reconcile._run._results",
     "Diff": "reconcile._bills._diff",
@@ -136,7 +136,7 @@ _LAZY: dict[str, str] = {
     "invoice_lines": "reconcile._price._invoice",
     "invoice_totals": "reconcile._price._invoice",
     "list_relations": "reconcile._analysts._views",
-    "load_contracts": "reconcile._contracts",
+    "load_contracts": "reconcile._price._contracts",
     "load_price_book": "reconcile._price._book",
     "load_tenants": "reconcile._price._tenants",
     "nightly": "reconcile._run._nightly",

@@ -42,7 +42,7 @@ from reconcile._core._progress import Progress
 from reconcile._core._scratch import scratch_dir
 from reconcile._price import _book as _pricebook
 from reconcile._price import _tenants
-from reconcile._run._options import price_book
+from reconcile._price._book import price_book
 from reconcile._store._reader import Store
 from reconcile.exceptions import StoreError, UsageError
 

@@ -433,3 +433,10 @@ def _parse_billing(raw: object, problems: list[str]) -> dict[str, BillingRule]:
         if len(problems) == before:
             rules[family] = BillingRule(family=family, increment_seconds=increment, minimum_seconds=minimum)
     return rules
+
+
+def price_book(prices: str | Path | PriceBook) -> PriceBook:
+    """A loaded price book from a path, ``"bundled"`` or a book."""
+    if isinstance(prices, PriceBook):
+        return prices
+    return load_price_book(prices)

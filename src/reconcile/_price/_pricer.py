@@ -38,13 +38,13 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]
 
-from reconcile._contracts import Contracts, contract_tables
 from reconcile._core._currency import currency_table
 from reconcile._core._duckdb import drop_relation, insertion_order, utc
 from reconcile._core._period import NS_PER_DAY, ns_to_date
 from reconcile._core._progress import Progress
 from reconcile._core._sql import load_sql
 from reconcile._price._book import PriceBook
+from reconcile._price._contracts import Contracts, contract_tables
 from reconcile._price._tenants import (
     as_tenant_table,
     empty_tenants,

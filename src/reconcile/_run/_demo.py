@@ -15,8 +15,9 @@ from reconcile._core._period import NS_PER_DAY, Period, date_to_ns, format_ns, p
 from reconcile._core._progress import Progress
 from reconcile._output import _folder as _write
 from reconcile._price import _book as _pricebook
+from reconcile._price._book import price_book
 from reconcile._price._tenants import load_tenants
-from reconcile._run._options import make_options, price_book
+from reconcile._run._options import make_options
 from reconcile._run._results import DemoSummary, RunSummary
 from reconcile._run._session import Session
 from reconcile._store._reader import Store

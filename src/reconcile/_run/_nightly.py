@@ -25,8 +25,9 @@ from reconcile._output import _check as _output_check
 from reconcile._output import _folder as _write
 from reconcile._output._manifest import Manifest
 from reconcile._price import _book as _pricebook
+from reconcile._price._book import price_book
 from reconcile._price._tenants import load_tenants
-from reconcile._run._options import Options, make_options, price_book, spark_options
+from reconcile._run._options import Options, make_options, spark_options
 from reconcile._run._results import DayRun, NightlySummary, RunSummary, summary_from_manifest
 from reconcile._run._session import Session
 from reconcile._store._reader import Store

@@ -11,7 +11,6 @@ from pathlib import Path
 from reconcile._core._period import parse_duration, parse_instant
 from reconcile._core._policies import DOUBLE_START_POLICIES, ENGINES, DoubleStartPolicy, SparkOptions
 from reconcile._pair import _walk as _pair
-from reconcile._price import _book as _pricebook
 from reconcile.exceptions import UsageError
 
 
@@ -60,13 +59,6 @@ def spark_options(engine: str, spark: SparkOptions | None) -> SparkOptions | Non
     if engine == "duckdb":
         return None
     return spark if spark is not None else SparkOptions()
-
-
-def price_book(prices: str | Path | _pricebook.PriceBook) -> _pricebook.PriceBook:
-    """A loaded price book from a path, ``"bundled"`` or a book."""
-    if isinstance(prices, _pricebook.PriceBook):
-        return prices
-    return _pricebook.load_price_book(prices)
 
 
 def cut_off_ns(cut_off: str | int | dt.datetime | None) -> int | None:

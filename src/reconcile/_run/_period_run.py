@@ -12,7 +12,8 @@ from reconcile._core._progress import Progress
 from reconcile._output import _folder as _write
 from reconcile._pair import _walk as _pair
 from reconcile._price import _book as _pricebook
-from reconcile._run._options import cut_off_ns, make_options, price_book, spark_options
+from reconcile._price._book import price_book
+from reconcile._run._options import cut_off_ns, make_options, spark_options
 from reconcile._run._results import RunSummary
 from reconcile._run._session import Session
 

@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from reconcile._contracts import Contracts, commitments, contract_terms, load_contracts, period_digest
 from reconcile._core._duckdb import connect, engine_errors, memory_limit
 from reconcile._core._period import Period, format_ns
 from reconcile._core._policies import SparkOptions
@@ -44,6 +43,7 @@ from reconcile._pair._walker import Walker
 from reconcile._price import _book as _pricebook
 from reconcile._price import _pricer as _price
 from reconcile._price import _tenants
+from reconcile._price._contracts import Contracts, commitments, contract_terms, load_contracts, period_digest
 from reconcile._run._results import RunSummary, summary_from_manifest
 from reconcile._store._reader import Store
 

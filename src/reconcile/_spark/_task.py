@@ -29,7 +29,6 @@ from typing import Final
 import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]
 
-from reconcile._contracts import Contracts
 from reconcile._core import _faults
 from reconcile._core import _schema as schema
 from reconcile._core._duckdb import PARQUET_OPTIONS
@@ -40,6 +39,7 @@ from reconcile._output import _staging
 from reconcile._pair import _walk as _pair
 from reconcile._pair._walk import AsOf, Roles
 from reconcile._price._book import PriceBook
+from reconcile._price._contracts import Contracts
 from reconcile._price._pricer import PeriodBounds, Pricer
 from reconcile._spark._cluster import require_shared
 from reconcile._spark._session import land_bucket, task_error_text

@@ -1,7 +1,7 @@
 """An independent, plain-Python reading of docs/SPEC.md, "Contracts": what each list-priced slice is
 charged, and each month's invoice lines per tenant, family and meter, with the minimum's true-up.
 
-Written from the SPEC's text, not from ``reconcile._contracts``: it reads the contracts file with
+Written from the SPEC's text, not from ``reconcile._price._contracts``: it reads the contracts file with
 ``tomllib`` itself (a file the loader accepted), finds each meter's basis itself and rounds exact
 rationals (``fractions.Fraction``) itself, half to even, once where the SPEC says. The engine's pricing
 and ``invoice_lines`` (issue 24, phase 2) are held to it slice by slice and line by line; its own

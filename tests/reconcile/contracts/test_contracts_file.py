@@ -11,8 +11,8 @@ import pytest
 
 import reconcile
 from reconcile import ContractsError, load_contracts, load_price_book
-from reconcile._contracts import contract_changes, parse_contracts, period_digest
 from reconcile._price._book import parse_price_book
+from reconcile._price._contracts import contract_changes, parse_contracts, period_digest
 
 CONTRACTS = Path(__file__).resolve().parents[2] / "data" / "contracts"
 BAD = CONTRACTS / "bad"

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from reference import charge, read_contracts, slice_amount
 
 from reconcile import PriceBookError, load_contracts
-from reconcile._contracts import parse_contracts
+from reconcile._price._contracts import parse_contracts
 from reconcile._price._pricer import Pricer
 
 CONTRACTS = Path(__file__).resolve().parents[2] / "data" / "contracts"

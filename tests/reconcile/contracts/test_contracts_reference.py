@@ -32,7 +32,7 @@ from reference import (
 )
 
 from reconcile import Contracts, load_price_book
-from reconcile._contracts import parse_contracts
+from reconcile._price._contracts import parse_contracts
 
 CONTRACTS = Path(__file__).resolve().parents[2] / "data" / "contracts"
 BOOK = load_price_book("bundled")

@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconcile import Contracts, load_contracts, load_price_book
-from reconcile._contracts import (
+from reconcile._core._sql import load_sql
+from reconcile._price._contracts import (
     CONTRACT_METER_SCHEMA,
     CONTRACT_PRICE_SCHEMA,
     CONTRACT_SCHEMA,
@@ -20,7 +21,6 @@ from reconcile._contracts import (
     contract_tables,
     meters,
 )
-from reconcile._core._sql import load_sql
 
 CONTRACTS = Path(__file__).resolve().parents[2] / "data" / "contracts"
 INT64_MAX = 2**63 - 1

@@ -16,8 +16,8 @@ import json
 from collections.abc import Mapping
 from decimal import Decimal
 
-from reconcile._contracts._model import Contract, Contracts
 from reconcile._core._period import NS_PER_DAY, format_ns, ns_to_date
+from reconcile._price._contracts._model import Contract, Contracts
 
 
 def _text(value: Decimal | None) -> str:

@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
-from reconcile._contracts._entries import RawTier
-from reconcile._contracts._model import Contract, ContractPrice, ContractTier, is_month_start
 from reconcile._core._period import format_ns
 from reconcile._core._tomlfields import overlapping
+from reconcile._price._contracts._entries import RawTier
+from reconcile._price._contracts._model import Contract, ContractPrice, ContractTier, is_month_start
 
 
 def prices(owner: str, entries: Sequence[ContractPrice], defaults: set[tuple[object, object]]) -> list[str]:

@@ -38,14 +38,14 @@ price or tier table), ``_rules`` (rules across tables and contracts), ``_parse``
 (the Arrow tables and their schemas), ``_changes`` (a period's digest, what a new file changes).
 """
 
-from reconcile._contracts._changes import (
+from reconcile._price._contracts._changes import (
     commitments,
     contract_changes,
     contract_terms,
     period_digest,
     terms,
 )
-from reconcile._contracts._model import (
+from reconcile._price._contracts._model import (
     BASES,
     Basis,
     Contract,
@@ -56,8 +56,8 @@ from reconcile._contracts._model import (
     is_month_start,
     meters,
 )
-from reconcile._contracts._parse import load_contracts, parse_contracts
-from reconcile._contracts._tables import (
+from reconcile._price._contracts._parse import load_contracts, parse_contracts
+from reconcile._price._contracts._tables import (
     CONTRACT_METER_SCHEMA,
     CONTRACT_PRICE_SCHEMA,
     CONTRACT_SCHEMA,

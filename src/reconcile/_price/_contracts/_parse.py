@@ -13,9 +13,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from reconcile._contracts import _rules
-from reconcile._contracts._entries import check_name, parse_price, parse_tier
-from reconcile._contracts._model import Contract, Contracts, label_of
 from reconcile._core._period import format_ns
 from reconcile._core._tomlfields import (
     Report,
@@ -28,6 +25,9 @@ from reconcile._core._tomlfields import (
     read_toml,
 )
 from reconcile._price._book import PriceBook
+from reconcile._price._contracts import _rules
+from reconcile._price._contracts._entries import check_name, parse_price, parse_tier
+from reconcile._price._contracts._model import Contract, Contracts, label_of
 from reconcile.exceptions import ContractsError
 
 _TOP_FIELDS = frozenset({"currency", "contract"})

@@ -16,8 +16,8 @@ from typing import TypeVar
 
 import pyarrow as pa  # type: ignore[import-untyped]
 
-from reconcile._contracts._model import Contract, Contracts, meters
 from reconcile._core._tomlfields import PRICE_SCALE, clamp_int64
+from reconcile._price._contracts._model import Contract, Contracts, meters
 
 _E12 = Decimal(10) ** PRICE_SCALE
 _MONEY = pa.decimal128(38, PRICE_SCALE)

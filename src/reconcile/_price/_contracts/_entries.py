@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from reconcile._contracts._model import ContractPrice, label_of
 from reconcile._core._tomlfields import Report, parse_decimal
 from reconcile._price._book import check_names, parse_hours_per_month
+from reconcile._price._contracts._model import ContractPrice, label_of
 
 PRICE_FIELDS = frozenset({"family", "meter", "unit", "price", "hypervisor", "hours_per_month"})
 TIER_FIELDS = frozenset({"family", "meter", "up_to", "price"})
