@@ -1,5 +1,6 @@
 -- focus: every slice and meter as a FOCUS 1.2 cost-and-usage row (Usage, Usage-Based), with x_ columns of our own; docs/FOCUS.md maps each column
--- Inputs: slices, intervals, anomalies; variables focus_provider_name, focus_publisher_name,
+-- Inputs: slices, intervals, anomalies, and the FOCUS names of families, meters and price units (the
+-- relations families, meters, pricing_units: reconcile._families); variables focus_provider_name, focus_publisher_name,
 -- focus_invoice_issuer_name, focus_billing_account_id, focus_billing_account_name (configured constants),
 -- period_start and period_end (TIMESTAMPTZ_NS, NULL for no bound: rows whose ChargePeriodStart lies inside).
 -- Costs are the slice amounts (DECIMAL(38, 12), not rounded to the minor unit: invoice_lines does that).
@@ -97,6 +98,22 @@ pricing AS (
             )
         END AS list_unit_price_focus
     FROM (SELECT *, (price_unit LIKE '%-month' AND hours_per_month IS NOT NULL) AS s_monthly FROM priced) AS priced
+),
+named AS (
+    -- the FOCUS names of each slice's family, meter and price unit: the relations families, meters and
+    -- pricing_units (reconcile._families)
+    SELECT
+        p.*,
+        f.focus_category,
+        f.focus_service,
+        f.focus_resource_type,
+        f.focus_subcategory,
+        mt.focus_unit AS focus_consumed_unit,
+        pu.focus AS focus_pricing_unit
+    FROM pricing AS p
+    LEFT JOIN families AS f ON f.family = p.family
+    LEFT JOIN meters AS mt ON mt.family = p.family AND mt.meter = p.meter
+    LEFT JOIN pricing_units AS pu ON pu.unit = p.price_unit
 )
 SELECT
     -- FOCUS 1.2 mandatory columns
@@ -117,47 +134,22 @@ SELECT
     CAST(getvariable('focus_invoice_issuer_name') AS VARCHAR) AS InvoiceIssuerName,
     CAST(coalesce(list_amount, amount) AS DECIMAL(38, 12)) AS ListCost,  -- the price book's, before contracts
     pricing_quantity AS PricingQuantity,
-    CASE price_unit
-        WHEN 'vCPU-hour' THEN 'vCPU-Hours'
-        WHEN 'GiB-hour' THEN 'GiB-Hours'
-        WHEN 'GiB-month' THEN 'GiB-Months'
-        ELSE price_unit
-    END AS PricingUnit,
+    coalesce(focus_pricing_unit, price_unit) AS PricingUnit,
     CAST(getvariable('focus_provider_name') AS VARCHAR) AS ProviderName,
     CAST(getvariable('focus_publisher_name') AS VARCHAR) AS PublisherName,
-    CASE family WHEN 'vm.compute' THEN 'Compute' ELSE 'Storage' END AS ServiceCategory,
-    CASE family
-        WHEN 'vm.compute' THEN 'MicroVM Compute'
-        WHEN 'vm.storage' THEN 'MicroVM Storage'
-        WHEN 'snap.storage' THEN 'MicroVM Snapshots'
-        ELSE family
-    END AS ServiceName,
+    coalesce(focus_category, 'Storage') AS ServiceCategory,
+    coalesce(focus_service, family) AS ServiceName,
     -- FOCUS 1.2 conditional and recommended columns we can fill
     'Usage-Based' AS ChargeFrequency,
     CAST(quantity AS DECIMAL(38, 12)) AS ConsumedQuantity,
-    CASE meter
-        WHEN 'vcpu_hours' THEN 'vCPU-Hours'
-        WHEN 'mem_gib_hours' THEN 'GiB-Hours'
-        WHEN 'storage_gib_hours' THEN 'GiB-Hours'
-        ELSE meter
-    END AS ConsumedUnit,
+    coalesce(focus_consumed_unit, meter) AS ConsumedUnit,
     CAST(unit_price AS DECIMAL(38, 12)) AS ContractedUnitPrice,
     CAST(list_unit_price_focus AS DECIMAL(38, 12)) AS ListUnitPrice,
     'Standard' AS PricingCategory,
     resource_id AS ResourceId,
     resource_id AS ResourceName,
-    CASE family
-        WHEN 'vm.compute' THEN 'Virtual Machine'
-        WHEN 'vm.storage' THEN 'Disk'
-        WHEN 'snap.storage' THEN 'Snapshot'
-        ELSE family
-    END AS ResourceType,
-    CASE family
-        WHEN 'vm.compute' THEN 'Virtual Machines'
-        WHEN 'vm.storage' THEN 'Block Storage'
-        WHEN 'snap.storage' THEN 'Backup Storage'
-        ELSE 'Other (Storage)'
-    END AS ServiceSubcategory,
+    coalesce(focus_resource_type, family) AS ResourceType,
+    coalesce(focus_subcategory, 'Other (Storage)') AS ServiceSubcategory,
     family || ':' || meter AS SkuId,
     meter AS SkuMeter,
     -- one price point: the SKU, the hypervisor it was priced for, the unit price and the price book version
@@ -179,7 +171,7 @@ SELECT
     seconds AS x_Seconds,
     CAST(billed_quantity AS DECIMAL(38, 12)) AS x_BilledQuantityHours,  -- billed_quantity in the meter's hours
     price_version AS x_PriceVersion
-FROM pricing
+FROM named
 UNION ALL BY NAME
 SELECT
     CAST(c.amount AS DECIMAL(38, 12)) AS BilledCost,
@@ -203,21 +195,11 @@ SELECT
     CAST(NULL AS VARCHAR) AS PricingUnit,
     CAST(getvariable('focus_provider_name') AS VARCHAR) AS ProviderName,
     CAST(getvariable('focus_publisher_name') AS VARCHAR) AS PublisherName,
-    CASE c.family WHEN 'vm.compute' THEN 'Compute' ELSE 'Storage' END AS ServiceCategory,
-    CASE c.family
-        WHEN 'vm.compute' THEN 'MicroVM Compute'
-        WHEN 'vm.storage' THEN 'MicroVM Storage'
-        WHEN 'snap.storage' THEN 'MicroVM Snapshots'
-        ELSE c.family
-    END AS ServiceName,
+    coalesce(f.focus_category, 'Storage') AS ServiceCategory,
+    coalesce(f.focus_service, c.family) AS ServiceName,
     'Usage-Based' AS ChargeFrequency,
     CAST(c.quantity AS DECIMAL(38, 12)) AS ConsumedQuantity,
-    CASE c.meter
-        WHEN 'vcpu_hours' THEN 'vCPU-Hours'
-        WHEN 'mem_gib_hours' THEN 'GiB-Hours'
-        WHEN 'storage_gib_hours' THEN 'GiB-Hours'
-        ELSE c.meter
-    END AS ConsumedUnit,
+    coalesce(mt.focus_unit, c.meter) AS ConsumedUnit,
     'Standard' AS PricingCategory,
     c.family || ':' || c.meter AS SkuId,
     c.meter AS SkuMeter,
@@ -251,6 +233,8 @@ LEFT JOIN (
     WHERE r.run_id <> cl.run_id
     GROUP BY cl.invoice_month
 ) AS d ON d.invoice_month = c.corrects_month
+LEFT JOIN families AS f ON f.family = c.family
+LEFT JOIN meters AS mt ON mt.family = c.family AND mt.meter = c.meter
 WHERE c.charge_class = 'Correction'
   AND (getvariable('period_start') IS NULL OR timezone('UTC', CAST(c.invoice_month AS TIMESTAMP_NS)) >= getvariable('period_start'))
   AND (getvariable('period_end') IS NULL OR timezone('UTC', CAST(c.invoice_month AS TIMESTAMP_NS)) < getvariable('period_end'))
@@ -289,17 +273,8 @@ SELECT
     CAST(NULL AS VARCHAR) AS PricingUnit,
     CAST(getvariable('focus_provider_name') AS VARCHAR) AS ProviderName,
     CAST(getvariable('focus_publisher_name') AS VARCHAR) AS PublisherName,
-    CASE
-        WHEN c.family IS NULL THEN 'Other'
-        WHEN c.family = 'vm.compute' THEN 'Compute'
-        ELSE 'Storage'
-    END AS ServiceCategory,
-    CASE c.family
-        WHEN 'vm.compute' THEN 'MicroVM Compute'
-        WHEN 'vm.storage' THEN 'MicroVM Storage'
-        WHEN 'snap.storage' THEN 'MicroVM Snapshots'
-        ELSE 'MicroVM Commitments'
-    END AS ServiceName,
+    CASE WHEN c.family IS NULL THEN 'Other' ELSE coalesce(f.focus_category, 'Storage') END AS ServiceCategory,
+    coalesce(f.focus_service, 'MicroVM Commitments') AS ServiceName,
     CASE WHEN c.charge_class = 'Minimum' THEN 'Recurring' ELSE 'Usage-Based' END AS ChargeFrequency,
     CASE WHEN c.charge_class = 'Minimum' THEN 'Committed' ELSE 'Standard' END AS PricingCategory,
     coalesce(c.family || ':' || c.meter, 'contract:' || c.meter) AS SkuId,
@@ -311,6 +286,7 @@ SELECT
     c.meter AS x_Meter,
     CAST(c.billed_quantity AS DECIMAL(38, 12)) AS x_BilledQuantityHours
 FROM invoice_lines AS c
+LEFT JOIN families AS f ON f.family = c.family
 WHERE (c.charge_class = 'Minimum' OR (c.charge_class = 'Usage' AND c.tier_adjustment <> 0))
   AND (getvariable('period_start') IS NULL OR timezone('UTC', CAST(c.invoice_month AS TIMESTAMP_NS)) >= getvariable('period_start'))
   AND (getvariable('period_end') IS NULL OR timezone('UTC', CAST(c.invoice_month AS TIMESTAMP_NS)) < getvariable('period_end'))

@@ -1,8 +1,9 @@
 -- slices: the priced slices of the periods priced together, one row per slice and meter (SPEC section
 -- 5 columns, without run_id, which the writer adds), plus hypervisor, slice_start_ns, slice_end_ns,
 -- billed_seconds, price_entry and price_period.
--- Inputs: `slice_spans`, `prices`. Variables: price_currency, price_book_version. Needs the macros of
--- div_half_even.sql (quantity_half_even, amount_half_even: BIGINT where it holds, else HUGEINT).
+-- Inputs: `slice_spans`, `prices`, `meters` (reconcile._families). Variables: price_currency,
+-- price_book_version. Needs the macros of div_half_even.sql (quantity_half_even, amount_half_even:
+-- BIGINT where it holds, else HUGEINT).
 -- Money is integer arithmetic on values scaled by 10^12 (`*_e12`, HUGEINT), each rounded half-even
 -- once, then turned into DECIMAL(38,12) by a multiplication that keeps the DECIMAL type (a DECIMAL
 -- division would give DOUBLE).
@@ -26,15 +27,20 @@ WITH reduced_prices AS (
     ) AS divided
 ),
 metered AS (
-    -- meters of SPEC section 4: quantity = factor * seconds / 3600 / unit_bytes
-    SELECT *, 'vcpu_hours' AS meter, cpu AS factor, CAST(1 AS BIGINT) AS unit_bytes
-    FROM slice_spans WHERE family = 'vm.compute'
-    UNION ALL
-    SELECT *, 'mem_gib_hours' AS meter, mem_bytes AS factor, CAST(1073741824 AS BIGINT) AS unit_bytes
-    FROM slice_spans WHERE family = 'vm.compute'
-    UNION ALL
-    SELECT *, 'storage_gib_hours' AS meter, storage_bytes AS factor, CAST(1073741824 AS BIGINT) AS unit_bytes
-    FROM slice_spans WHERE family IN ('vm.storage', 'snap.storage')
+    -- one row per slice and meter of its family (SPEC section 4; the relation `meters`, registered from
+    -- reconcile._families): quantity = factor * seconds / 3600 / unit_bytes, where factor is the
+    -- interval's shape column the meter reads
+    SELECT
+        s.*,
+        m.meter,
+        CASE m.shape
+            WHEN 'cpu' THEN s.cpu
+            WHEN 'mem_bytes' THEN s.mem_bytes
+            WHEN 'storage_bytes' THEN s.storage_bytes
+        END AS factor,
+        m.unit_bytes
+    FROM slice_spans AS s
+    JOIN meters AS m ON m.family = s.family
 ),
 chosen AS (
     -- the price at the slice's instant at_ns (its start; the interval's last instant for the zero-length

@@ -28,6 +28,7 @@ import duckdb
 import polars as pl
 import pyarrow as pa  # type: ignore[import-untyped]
 
+from reconcile import _families
 from reconcile._audit._output import FINDINGS
 from reconcile._core import _schema as schema
 from reconcile._core._csv import write_csv
@@ -274,6 +275,7 @@ def connect_output(
     )
     con.execute("SET VARIABLE period_end = timezone('UTC', make_timestamp_ns(?))", [period and period.end_ns])
     con.register("currencies", currency_table())
+    _families.register(con)  # the FOCUS names of families, meters and price units (focus.sql)
 
     present = {
         "slices": _has_files(out / "slices", "*.parquet"),

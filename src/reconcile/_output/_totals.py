@@ -19,7 +19,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa  # type: ignore[import-untyped]
 
+from reconcile import _families
 from reconcile._core._currency import currency_table, decimal_text, round_to_minor
 from reconcile._core._duckdb import literals
 from reconcile._core._sql import load_sql
@@ -203,24 +205,32 @@ def out_of_range(
             [literals(slice_files)],
         ).fetchone()
     else:
-        top: dict[str, float] = {}
+        top: dict[tuple[str, str], float] = {}  # per (family, meter): its highest price per hour
         for e in book.entries:
-            key = e.meter if e.family == "vm.compute" else e.family
+            key = (e.family, e.meter)
             top[key] = max(top.get(key, 0.0), float(e.price) / (e.hours_per_month or 1))
+        _families.register(con)
+        con.register(
+            "figures_top_prices",
+            pa.table(
+                {
+                    "family": pa.array([f for f, _ in top], pa.string()),
+                    "meter": pa.array([m for _, m in top], pa.string()),
+                    "hourly": pa.array(list(top.values()), pa.float64()),
+                }
+            ),
+        )
+        # each interval's meters (the families' table) at their highest prices: the largest of them
         row = con.execute(
             "SELECT interval_id, resource_id, 'about ' || printf('%.3g', hourly) FROM ("
-            "  SELECT interval_id, resource_id, CASE family"
-            "    WHEN 'vm.compute' THEN greatest(cpu * $vcpu, mem_bytes / 1073741824 * $mem)"
-            "    WHEN 'vm.storage' THEN storage_bytes / 1073741824 * $volume"
-            "    ELSE storage_bytes / 1073741824 * $snapshot END AS hourly"
-            "  FROM intervals) ORDER BY hourly DESC NULLS LAST LIMIT 1",
-            {
-                "vcpu": top.get("vcpu_hours", 0.0),
-                "mem": top.get("mem_gib_hours", 0.0),
-                "volume": top.get("vm.storage", 0.0),
-                "snapshot": top.get("snap.storage", 0.0),
-            },
+            "  SELECT i.interval_id, i.resource_id, CASE m.shape WHEN 'cpu' THEN i.cpu"
+            "    WHEN 'mem_bytes' THEN i.mem_bytes WHEN 'storage_bytes' THEN i.storage_bytes END"
+            "    / m.unit_bytes * coalesce(t.hourly, 0.0) AS hourly"
+            "  FROM intervals AS i JOIN meters AS m ON m.family = i.family"
+            "  LEFT JOIN figures_top_prices AS t ON t.family = m.family AND t.meter = m.meter"
+            ") ORDER BY hourly DESC NULLS LAST LIMIT 1"
         ).fetchone()
+        con.unregister("figures_top_prices")
     per = "" if slice_files is not None else " an hour"
     where = f"interval {row[0]} of {row[1]} ({row[2]} {book.currency}{per})" if row else "unknown"
     said = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

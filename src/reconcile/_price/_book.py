@@ -5,9 +5,9 @@ A price book is a text file a person edits and a reviewer reads in a diff. One c
     currency = "USD"                      # ISO 4217 code; invoice lines round to its minor unit
 
     [[price]]
-    family = "vm.compute"                 # vm.compute | vm.storage | snap.storage
-    meter = "vcpu_hours"                  # vm.compute: vcpu_hours, mem_gib_hours; storage: storage_gib_hours
-    unit = "vCPU-hour"                    # vCPU-hour (vcpu_hours); GiB-hour or GiB-month (the GiB meters)
+    family = "vm.compute"                 # a family of reconcile._families.CATALOGUE
+    meter = "..."                         # one of that family's meters there
+    unit = "vCPU-hour"                    # one of the units that meter may be priced in there
     price = "0.0400"                      # a decimal STRING (never a TOML float), >= 0, <= 12 fraction digits
     effective_from = 2026-01-01           # TOML date (UTC midnight) or date-time (offset or UTC), inclusive
     effective_to = 2026-07-01             # optional, exclusive; absent = open-ended
@@ -15,7 +15,7 @@ A price book is a text file a person edits and a reviewer reads in a diff. One c
 
     [[price]]
     family = "vm.storage"
-    meter = "storage_gib_hours"
+    meter = "..."
     unit = "GiB-month"
     hours_per_month = 730                 # only for GiB-month units; 730 when absent
     price = "0.10"
@@ -37,6 +37,10 @@ At an instant, a meter's price is the entry for the interval's hypervisor whose 
 any, else the default entry (no ``hypervisor``) whose range holds it.
 
 ``price_version`` is the first 16 hex digits of the SHA-256 of the file's bytes: any edit changes it.
+
+The families, their meters and the units each meter's price may be in are those of
+``_families.CATALOGUE`` (read when a book is checked); the bundled book
+(``src/reconcile/data/prices.toml``) is a complete example.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ from pathlib import Path
 
 import pyarrow as pa  # type: ignore[import-untyped]
 
+from reconcile import _families
 from reconcile._core import _tomlfields
 from reconcile._core._period import NS_PER_SECOND, SECONDS_PER_DAY, format_ns
 from reconcile._core._tomlfields import (
@@ -69,21 +74,6 @@ from reconcile.exceptions import PriceBookError
 
 DEFAULT_HOURS_PER_MONTH = 730
 PRICE_SCALE = _tomlfields.PRICE_SCALE  # fraction digits of unit prices, quantities and amounts
-
-#: Meters of each family (SPEC section 4).
-FAMILY_METERS: Mapping[str, tuple[str, ...]] = {
-    "vm.compute": ("vcpu_hours", "mem_gib_hours"),
-    "vm.storage": ("storage_gib_hours",),
-    "snap.storage": ("storage_gib_hours",),
-}
-#: Units a meter may be priced in.
-METER_UNITS: Mapping[str, tuple[str, ...]] = {
-    "vcpu_hours": ("vCPU-hour",),
-    "mem_gib_hours": ("GiB-hour", "GiB-month"),
-    "storage_gib_hours": ("GiB-hour", "GiB-month"),
-}
-MONTHLY_UNITS = frozenset({"GiB-month"})
-KNOWN_UNITS = ("vCPU-hour", "GiB-hour", "GiB-month")
 
 _PRICE_FIELDS = frozenset(
     {"family", "meter", "unit", "price", "effective_from", "effective_to", "hypervisor", "hours_per_month"}
@@ -192,7 +182,7 @@ class PriceBook:
         period being billed; overrides alone never cover.
         """
         problems: list[str] = []
-        for family, meters in FAMILY_METERS.items():
+        for family, meters in _families.CATALOGUE.family_meters.items():
             for meter in meters:
                 entries = sorted(
                     (
@@ -283,7 +273,7 @@ def parse_price_book(data: bytes, source: str) -> PriceBook:
     claimed = {
         (r.get("family"), r.get("meter")) for r in raw_prices if isinstance(r, dict) and "hypervisor" not in r
     }
-    for family, meters in FAMILY_METERS.items():
+    for family, meters in _families.CATALOGUE.family_meters.items():
         for meter in meters:
             if (family, meter) not in claimed:
                 problems.append(f"price: no default [[price]] (without hypervisor) for {family} {meter}")
@@ -347,34 +337,37 @@ def _parse_entry(raw: object, position: int, line: int | None, problems: list[st
 def check_names(raw: dict[str, object], bad: Report) -> None:
     """Family, meter and unit: each known, the meter one of the family's, the unit one of the meter's."""
     family, meter, unit = raw.get("family"), raw.get("meter"), raw.get("unit")
+    table = _families.CATALOGUE
+    family_meters, meter_units = table.family_meters, table.meter_units
     family_ok = meter_ok = False
     if "family" in raw:
-        family_ok = isinstance(family, str) and family in FAMILY_METERS
+        family_ok = isinstance(family, str) and family in family_meters
         if not family_ok:
-            bad("family", f"unknown family {family!r} (known: {', '.join(FAMILY_METERS)})")
+            bad("family", f"unknown family {family!r} (known: {', '.join(family_meters)})")
     if "meter" in raw:
-        if not isinstance(meter, str) or meter not in METER_UNITS:
-            bad("meter", f"unknown meter {meter!r} (known: {', '.join(METER_UNITS)})")
-        elif family_ok and meter not in FAMILY_METERS[str(family)]:
-            known = ", ".join(FAMILY_METERS[str(family)])
+        if not isinstance(meter, str) or meter not in meter_units:
+            bad("meter", f"unknown meter {meter!r} (known: {', '.join(meter_units)})")
+        elif family_ok and meter not in family_meters[str(family)]:
+            known = ", ".join(family_meters[str(family)])
             bad("meter", f"{meter!r} is not a meter of {family} (its meters: {known})")
         else:
             meter_ok = True
     if "unit" in raw:
-        if unit not in KNOWN_UNITS:
-            bad("unit", f"unknown unit {unit!r} (known: {', '.join(KNOWN_UNITS)})")
-        elif meter_ok and unit not in METER_UNITS[str(meter)]:
-            bad("unit", f"{unit!r} does not measure {meter} (use {' or '.join(METER_UNITS[str(meter)])})")
+        if unit not in table.unit_names:
+            bad("unit", f"unknown unit {unit!r} (known: {', '.join(table.unit_names)})")
+        elif meter_ok and unit not in meter_units[str(meter)]:
+            bad("unit", f"{unit!r} does not measure {meter} (use {' or '.join(meter_units[str(meter)])})")
 
 
 def parse_hours_per_month(raw: dict[str, object], bad: Report) -> int | None:
     """``hours_per_month``: only with a monthly unit, where it defaults to 730."""
     unit = raw.get("unit")
+    monthly = _families.CATALOGUE.monthly_units
     if "hours_per_month" not in raw:
-        return DEFAULT_HOURS_PER_MONTH if unit in MONTHLY_UNITS else None
+        return DEFAULT_HOURS_PER_MONTH if unit in monthly else None
     value = raw["hours_per_month"]
-    if unit not in MONTHLY_UNITS:
-        bad("hours_per_month", f"only for monthly units (GiB-month), not {unit!r}")
+    if unit not in monthly:
+        bad("hours_per_month", f"only for monthly units ({', '.join(sorted(monthly))}), not {unit!r}")
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 744:
         bad("hours_per_month", f"must be a whole number of hours from 1 to 744, not {value!r}")
@@ -403,8 +396,9 @@ def _parse_billing(raw: object, problems: list[str]) -> dict[str, BillingRule]:
         return rules
     for family, table in raw.items():
         label = f"billing.{family!r}"
-        if family not in FAMILY_METERS:
-            problems.append(f"{label}: unknown family {family!r} (known: {', '.join(FAMILY_METERS)})")
+        family_meters = _families.CATALOGUE.family_meters
+        if family not in family_meters:
+            problems.append(f"{label}: unknown family {family!r} (known: {', '.join(family_meters)})")
             continue
         if not isinstance(table, dict):
             problems.append(f"{label}: not a table")

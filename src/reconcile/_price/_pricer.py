@@ -7,9 +7,10 @@ starts or ends, and where a tenant attribution of its resource starts or ends. E
 by the price in force at its start (constant over the slice, since slices are cut at changes) and
 attributed to the tenant holding the resource then.
 
-Meters per slice of ``s`` consumed seconds (exact, from nanosecond differences): ``vcpu_hours = cpu *
-s / 3600``, ``mem_gib_hours = mem_bytes / 2^30 * s / 3600``, ``storage_gib_hours = storage_bytes /
-2^30 * s / 3600``.
+Meters per slice of ``s`` consumed seconds (exact, from nanosecond differences): each meter of the
+slice's family (``_families.CATALOGUE``, the relation ``meters``) measures ``shape / unit_bytes * s /
+3600`` hours, ``shape`` the interval's shape column it reads (``cpu``, ``mem_bytes``, ...) and
+``unit_bytes`` how much of it one unit is (1 vCPU, 2^30 bytes).
 
 Increments and minimums (``[billing."<family>"]``) apply to ``closed`` and ``inferred`` intervals
 only: the whole interval's consumed time is rounded up to the increment and raised to the minimum; the
@@ -38,6 +39,7 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]
 
+from reconcile import _families
 from reconcile._core._currency import currency_table
 from reconcile._core._duckdb import drop_relation, insertion_order, utc
 from reconcile._core._period import NS_PER_DAY, ns_to_date
@@ -133,7 +135,8 @@ class Pricer:
     """The pricing stage over one connection (its contract: docs/ARCHITECTURE.md).
 
     Made once per connection: it registers the book's ``prices`` and ``billing_rules``, the
-    ``tenants`` (checked for overlaps) and ``currencies`` relations and the ``div_half_even`` macros,
+    ``tenants`` (checked for overlaps), ``currencies`` and the families' ``meters`` (with
+    ``families`` and ``pricing_units``: ``_families.register``) relations and the ``div_half_even`` macros,
     so pricing several periods (a nightly's days) pays for that once. :meth:`price` then reads the
     relation named ``intervals`` and makes the temp table ``slices``. Several periods are priced
     together with one set of statements: :meth:`add` each period's ``intervals``, then
@@ -165,6 +168,7 @@ class Pricer:
         con.register("billing_rules", price_book.billing_table())
         con.register("tenants", tenant_table)
         con.register("currencies", currency_table())
+        _families.register(con)  # the meters slices.sql fans each slice out to
         for name, table in contract_tables(contracts).items():
             con.register(name, table)
         con.execute(

@@ -12,7 +12,8 @@ from iso4217 import Currency
 
 from reconcile import PriceBook, PriceBookError, load_price_book
 from reconcile._core._currency import minor_units, round_to_minor
-from reconcile._price._book import FAMILY_METERS, parse_price_book
+from reconcile._families import CATALOGUE
+from reconcile._price._book import parse_price_book
 
 PRICES = Path(__file__).resolve().parents[2] / "data" / "prices"
 S = 10**9
@@ -142,7 +143,7 @@ def test_bundled_book_is_realistic_and_complete() -> None:
     assert book.currency == "USD"
     book.check_coverage(ns(2026, 1, 1), ns(2027, 1, 1))
     defaults = {(e.family, e.meter) for e in book.entries if e.hypervisor is None}
-    assert defaults == {(f, m) for f, meters in FAMILY_METERS.items() for m in meters}
+    assert defaults == {(f, m) for f, meters in CATALOGUE.family_meters.items() for m in meters}
     assert any(e.hypervisor == "firecracker" for e in book.entries)
     assert any(
         e.effective_to_ns is not None and ns(2026, 1, 2) < e.effective_to_ns < ns(2027, 1, 1)

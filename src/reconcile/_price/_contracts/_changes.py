@@ -60,7 +60,7 @@ def contract_changes(
 ) -> tuple[str, ...]:
     """What ``new`` changes against ``old`` for ``[start_ns, end_ns)``, one line per contract in
     effect there in either, by contract id: ``globex@2026-05-01T00:00:00Z: added``, ``...: removed``,
-    ``acme@2026-05-01T00:00:00Z: discount 10 -> 12; price vm.compute vcpu_hours (default) added``."""
+    ``acme@2026-05-01T00:00:00Z: discount 10 -> 12; price <family> <meter> (default) added``."""
 
     def of(contracts: Contracts | None) -> dict[str, dict[str, str]]:
         inside = () if contracts is None else contracts.overlapping(start_ns, end_ns)

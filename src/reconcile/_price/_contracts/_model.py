@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
+from reconcile import _families
 from reconcile._core._period import NS_PER_DAY, format_ns, ns_to_date
 from reconcile._core._tomlfields import format_range
-from reconcile._price._book import FAMILY_METERS, METER_UNITS, MONTHLY_UNITS
 
 Basis = Literal["price", "tier", "discount", "list"]
 BASES: tuple[Basis, ...] = ("price", "tier", "discount", "list")
@@ -26,7 +26,7 @@ BASES: tuple[Basis, ...] = ("price", "tier", "discount", "list")
 
 def hourly_unit(meter: str) -> str:
     """The unit of a meter's own hours (``vCPU-hour``, ``GiB-hour``): what tiers count and price."""
-    return next(unit for unit in METER_UNITS[meter] if unit not in MONTHLY_UNITS)
+    return _families.CATALOGUE.hourly_unit(meter)
 
 
 def is_month_start(ns: int) -> bool:
@@ -210,7 +210,7 @@ class Contracts:
 
 
 def meters() -> Iterator[tuple[str, str]]:
-    """Every ``(family, meter)`` of SPEC section 4, in the price book's order."""
-    for family, names in FAMILY_METERS.items():
+    """Every ``(family, meter)`` of SPEC section 4 (``_families.CATALOGUE``), in its order."""
+    for family, names in _families.CATALOGUE.family_meters.items():
         for meter in names:
             yield family, meter
