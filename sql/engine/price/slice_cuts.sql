@@ -9,8 +9,9 @@
 -- the interval's hypervisor has its own price does not cut the interval. All meters of a family are
 -- cut together. Where a contract of the resource's tenant starts or ends (contract_bounds; none without
 -- a contracts file) is a cut too.
--- Inputs: `period_intervals`, `prices` (the price table), `tenants` (resource_id, tenant_id,
--- valid_from_ns, valid_to_ns), `contract_bounds` (resource_id, at_ns).
+-- Inputs: `period_intervals`, `prices` (the price table), `meters` (each family's meters:
+-- reconcile._families), `tenants` (resource_id, tenant_id, valid_from_ns, valid_to_ns),
+-- `contract_bounds` (resource_id, at_ns).
 WITH price_changes AS (
     -- instants where some price of a family changes; hypervisor NULL = a default price (applies to all)
     SELECT DISTINCT family, hypervisor, effective_from_ns AS at_ns FROM prices
@@ -35,9 +36,6 @@ candidates AS (
       ON c.family = s.family
      AND (c.hypervisor IS NULL OR c.hypervisor = s.hypervisor)
      AND c.at_ns > s.bill_start_ns AND c.at_ns < s.bill_end_ns
-),
-meters AS (
-    SELECT DISTINCT family, meter FROM prices
 ),
 applied AS (
     -- per candidate and meter, the price entry applied just before the instant (before = 1) and at it

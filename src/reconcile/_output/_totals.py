@@ -19,7 +19,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa  # type: ignore[import-untyped]
 
 from reconcile import _families
 from reconcile._core._currency import currency_table, decimal_text, round_to_minor
@@ -209,28 +208,25 @@ def out_of_range(
         for e in book.entries:
             key = (e.family, e.meter)
             top[key] = max(top.get(key, 0.0), float(e.price) / (e.hours_per_month or 1))
-        _families.register(con)
-        con.register(
-            "figures_top_prices",
-            pa.table(
-                {
-                    "family": pa.array([f for f, _ in top], pa.string()),
-                    "meter": pa.array([m for _, m in top], pa.string()),
-                    "hourly": pa.array(list(top.values()), pa.float64()),
-                }
-            ),
-        )
-        # each interval's meters (the families' table) at their highest prices: the largest of them
+        meters = _families.CATALOGUE.meters
+        # each interval's meters (the families' table, as parameters: the failed query's connection
+        # takes no registration) at their highest prices: the largest of them
         row = con.execute(
-            "SELECT interval_id, resource_id, 'about ' || printf('%.3g', hourly) FROM ("
+            "WITH m AS (SELECT unnest($family) AS family, unnest($shape) AS shape,"
+            "  unnest($unit_bytes) AS unit_bytes, unnest($hourly) AS hourly)"
+            " SELECT interval_id, resource_id, 'about ' || printf('%.3g', hourly) FROM ("
             "  SELECT i.interval_id, i.resource_id, CASE m.shape WHEN 'cpu' THEN i.cpu"
             "    WHEN 'mem_bytes' THEN i.mem_bytes WHEN 'storage_bytes' THEN i.storage_bytes END"
-            "    / m.unit_bytes * coalesce(t.hourly, 0.0) AS hourly"
-            "  FROM intervals AS i JOIN meters AS m ON m.family = i.family"
-            "  LEFT JOIN figures_top_prices AS t ON t.family = m.family AND t.meter = m.meter"
-            ") ORDER BY hourly DESC NULLS LAST LIMIT 1"
+            "    / m.unit_bytes * m.hourly AS hourly"
+            "  FROM intervals AS i JOIN m ON m.family = i.family"
+            ") ORDER BY hourly DESC NULLS LAST LIMIT 1",
+            {
+                "family": [m.family for m in meters],
+                "shape": [m.shape for m in meters],
+                "unit_bytes": [m.unit_bytes for m in meters],
+                "hourly": [top.get((m.family, m.name), 0.0) for m in meters],
+            },
         ).fetchone()
-        con.unregister("figures_top_prices")
     per = "" if slice_files is not None else " an hour"
     where = f"interval {row[0]} of {row[1]} ({row[2]} {book.currency}{per})" if row else "unknown"
     said = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
