@@ -1,6 +1,6 @@
 -- focus: every slice and meter as a FOCUS 1.2 cost-and-usage row (Usage, Usage-Based), with x_ columns of our own; docs/FOCUS.md maps each column
 -- Inputs: slices, intervals, anomalies, and the FOCUS names of families, meters and price units (the
--- relations families, meters, pricing_units: reconcile._families); variables focus_provider_name, focus_publisher_name,
+-- relations families, meters, pricing_units: reconcile._core._families); variables focus_provider_name, focus_publisher_name,
 -- focus_invoice_issuer_name, focus_billing_account_id, focus_billing_account_name (configured constants),
 -- period_start and period_end (TIMESTAMPTZ_NS, NULL for no bound: rows whose ChargePeriodStart lies inside).
 -- Costs are the slice amounts (DECIMAL(38, 12), not rounded to the minor unit: invoice_lines does that).
@@ -101,7 +101,7 @@ pricing AS (
 ),
 named AS (
     -- the FOCUS names of each slice's family, meter and price unit: the relations families, meters and
-    -- pricing_units (reconcile._families)
+    -- pricing_units (reconcile._core._families)
     SELECT
         p.*,
         f.focus_category,

@@ -10,7 +10,7 @@
 -- cut together. Where a contract of the resource's tenant starts or ends (contract_bounds; none without
 -- a contracts file) is a cut too.
 -- Inputs: `period_intervals`, `prices` (the price table), `meters` (each family's meters:
--- reconcile._families), `tenants` (resource_id, tenant_id, valid_from_ns, valid_to_ns),
+-- reconcile._core._families), `tenants` (resource_id, tenant_id, valid_from_ns, valid_to_ns),
 -- `contract_bounds` (resource_id, at_ns).
 WITH price_changes AS (
     -- instants where some price of a family changes; hypervisor NULL = a default price (applies to all)

@@ -1,7 +1,7 @@
 -- slices: the priced slices of the periods priced together, one row per slice and meter (SPEC section
 -- 5 columns, without run_id, which the writer adds), plus hypervisor, slice_start_ns, slice_end_ns,
 -- billed_seconds, price_entry and price_period.
--- Inputs: `slice_spans`, `prices`, `meters` (reconcile._families). Variables: price_currency,
+-- Inputs: `slice_spans`, `prices`, `meters` (reconcile._core._families). Variables: price_currency,
 -- price_book_version. Needs the macros of div_half_even.sql (quantity_half_even, amount_half_even:
 -- BIGINT where it holds, else HUGEINT).
 -- Money is integer arithmetic on values scaled by 10^12 (`*_e12`, HUGEINT), each rounded half-even
@@ -28,7 +28,7 @@ WITH reduced_prices AS (
 ),
 metered AS (
     -- one row per slice and meter of its family (SPEC section 4; the relation `meters`, registered from
-    -- reconcile._families): quantity = factor * seconds / 3600 / unit_bytes, where factor is the
+    -- reconcile._core._families): quantity = factor * seconds / 3600 / unit_bytes, where factor is the
     -- interval's shape column the meter reads
     SELECT
         s.*,

@@ -28,8 +28,8 @@ import duckdb
 import polars as pl
 import pyarrow as pa  # type: ignore[import-untyped]
 
-from reconcile import _families
 from reconcile._audit._output import FINDINGS
+from reconcile._core import _families
 from reconcile._core import _schema as schema
 from reconcile._core._csv import write_csv
 from reconcile._core._currency import currency_table

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import duckdb
 
-from reconcile import _families
+from reconcile._core import _families
 from reconcile._core._currency import currency_table, decimal_text, round_to_minor
 from reconcile._core._duckdb import literals
 from reconcile._core._sql import load_sql

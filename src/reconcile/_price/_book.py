@@ -5,7 +5,7 @@ A price book is a text file a person edits and a reviewer reads in a diff. One c
     currency = "USD"                      # ISO 4217 code; invoice lines round to its minor unit
 
     [[price]]
-    family = "vm.compute"                 # a family of reconcile._families.CATALOGUE
+    family = "vm.compute"                 # a family of reconcile._core._families.CATALOGUE
     meter = "..."                         # one of that family's meters there
     unit = "vCPU-hour"                    # one of the units that meter may be priced in there
     price = "0.0400"                      # a decimal STRING (never a TOML float), >= 0, <= 12 fraction digits
@@ -54,8 +54,7 @@ from pathlib import Path
 
 import pyarrow as pa  # type: ignore[import-untyped]
 
-from reconcile import _families
-from reconcile._core import _tomlfields
+from reconcile._core import _families, _tomlfields
 from reconcile._core._period import NS_PER_SECOND, SECONDS_PER_DAY, format_ns
 from reconcile._core._tomlfields import (
     Report,

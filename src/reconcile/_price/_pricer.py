@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]
 
-from reconcile import _families
+from reconcile._core import _families
 from reconcile._core._currency import currency_table
 from reconcile._core._duckdb import drop_relation, insertion_order, utc
 from reconcile._core._period import NS_PER_DAY, ns_to_date

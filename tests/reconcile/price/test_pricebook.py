@@ -12,7 +12,7 @@ from iso4217 import Currency
 
 from reconcile import PriceBook, PriceBookError, load_price_book
 from reconcile._core._currency import minor_units, round_to_minor
-from reconcile._families import CATALOGUE
+from reconcile._core._families import CATALOGUE
 from reconcile._price._book import parse_price_book
 
 PRICES = Path(__file__).resolve().parents[2] / "data" / "prices"

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
-from reconcile import _families
+from reconcile._core import _families
 from reconcile._core._period import NS_PER_DAY, format_ns, ns_to_date
 from reconcile._core._tomlfields import format_range
 

@@ -1,4 +1,4 @@
-"""The one table of families and meters (reconcile._families): a meter added there is billed end to end."""
+"""The one table of families and meters (reconcile._core._families): an added meter is billed end to end."""
 
 from __future__ import annotations
 
@@ -14,13 +14,13 @@ import pyarrow.parquet as pq
 import pytest
 
 import reconcile
-from reconcile import _families
-from reconcile._families import CATALOGUE, Catalogue, Meter, Unit
-from reconcile._pricebook import parse_price_book
+from reconcile._core import _families
+from reconcile._core._families import CATALOGUE, Catalogue, Meter, Unit
+from reconcile._price._book import parse_price_book
 from reconcile.testing import write_fleet, write_tenants
 from recorder import Kind
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PERIOD = "2026-11"
 GPU_PRICE = Decimal("2.50")
 GPUS_PER_VCPU = 4  # the test meter: one GPU-hour per four vCPU-hours (reads the cpu column)
@@ -123,8 +123,8 @@ def test_meter_names_live_in_the_table() -> None:
         if path.suffix in (".py", ".sql", ".toml") and names.search(path.read_text(encoding="utf-8"))
     )
     assert found == [
-        "src/reconcile/_contracts/__init__.py",
-        "src/reconcile/_families.py",
+        "src/reconcile/_core/_families.py",
+        "src/reconcile/_price/_contracts/__init__.py",
         "src/reconcile/data/prices.toml",
     ]
 

@@ -20,7 +20,7 @@ new). Everything else reads this table:
 The SQL never holds these names: the relations are Arrow tables registered from this table (values
 passed as relations, never pasted into SQL text). Readers look the table up as
 ``_families.CATALOGUE`` when they run, so a test may replace it for its duration (a meter added in
-one place, billed end to end: ``tests/reconcile/test_families.py``). The Spark engine's executors
+one place, billed end to end: ``tests/reconcile/core/test_families.py``). The Spark engine's executors
 import this module from the build they run, as they import the SQL.
 """
 
