@@ -142,6 +142,7 @@ def prepare(args: argparse.Namespace) -> tuple[Path, Path | None]:
     shutil.rmtree(data, ignore_errors=True)
     data.mkdir(parents=True)
     from reconcile import Store  # noqa: PLC0415
+    from reconcile._store._writer import open_writer  # noqa: PLC0415
 
     if args.store is None:
         from reconcile import generate_ledger, ingest  # noqa: PLC0415
@@ -155,7 +156,7 @@ def prepare(args: argparse.Namespace) -> tuple[Path, Path | None]:
     shutil.rmtree(store / "checkpoints", ignore_errors=True)
     (store / ".lock").unlink(missing_ok=True)  # (a link would share the flock of the store copied)
     started = time.perf_counter()
-    with Store(store).writer():  # (the first writer records an older store's files)
+    with open_writer(Store(store)):  # (the first writer records an older store's files)
         pass
     events = sum(f.stat().st_size for f in Store(store).event_files())
     took = time.perf_counter() - started

@@ -18,7 +18,7 @@ from reconcile._core._period import parse_instant
 from reconcile._output._folder import read_output
 from reconcile._output._manifest import Manifest, RunInputs, RunOptions
 from reconcile._store._reader import Store
-from reconcile._store._writer import StoreWriter, copy_events_by_day
+from reconcile._store._writer import StoreWriter, copy_events_by_day, open_writer
 
 if TYPE_CHECKING:
     import duckdb
@@ -86,7 +86,7 @@ def ev(
 
 def add_ingest(store: Path, events: list[dict[str, Any]], source: str = "ledger.jsonl") -> str:
     """Commit one ingest holding `events` (numbered as lines of `source`); its ingest id."""
-    with Store(store).writer() as writer:
+    with open_writer(Store(store)) as writer:
         rows = []
         for line, row in enumerate(events, start=1):
             full = dict(row)

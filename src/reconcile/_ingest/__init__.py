@@ -62,7 +62,7 @@ from reconcile._ingest._summary import (
     relative_name,
 )
 from reconcile._store._reader import FileState, Store
-from reconcile._store._writer import StoreWriter
+from reconcile._store._writer import StoreWriter, open_writer
 from reconcile.exceptions import InputError
 
 __all__ = ["Finding", "IngestSummary", "Reject", "format_summary", "ingest", "validate"]
@@ -280,7 +280,7 @@ def ingest(
         raise _nothing_to_read(inputs.findings)
     target = store if isinstance(store, Store) else Store(store)
     findings = list(inputs.findings)
-    with engine_errors("ingest", where=str(target.path)), target.writer(wait=wait) as writer:
+    with engine_errors("ingest", where=str(target.path)), open_writer(target, wait=wait) as writer:
         work_dir = writer.work_dir
         state = target.files_state()
         plans = _plan_all(inputs.files, state, findings)

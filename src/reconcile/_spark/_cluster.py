@@ -25,12 +25,12 @@ import hashlib
 import os
 import re
 import socket
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-import reconcile
 from reconcile._core._sql import sql_root
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ def build_digest() -> str:
     """A digest of this ``reconcile``'s code and SQL (names and bytes): equal on two machines when they
     run the same build."""
     digest = hashlib.sha256()
-    package = Path(reconcile.__file__).resolve().parent
+    package = Path(str(sys.modules[__name__.partition(".")[0]].__file__)).resolve().parent
     for root, pattern in ((package, "*.py"), (sql_root(), "*.sql")):
         for path in sorted(root.rglob(pattern)):
             digest.update(path.relative_to(root).as_posix().encode())

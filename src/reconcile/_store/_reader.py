@@ -23,7 +23,7 @@ A format-1 store (one events file per ingest, ``events/<ingest_id>.parquet``) is
 files hold every day) and is rewritten into days, keeping its ingest ids, by the next writer
 (:meth:`StoreWriter.upgrade`): run_ids do not change.
 
-Choices (writing: ``_store_writer``):
+Choices (writing: ``_writer``):
 
 - Readers see only what ``store.json`` lists; it is replaced atomically, so a writer killed at any
   point leaves the store as it was before or after its ingest. Committed files are never modified.
@@ -36,7 +36,6 @@ Choices (writing: ``_store_writer``):
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import os
@@ -44,7 +43,6 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]
@@ -60,9 +58,6 @@ DAMAGED_HINT = (
     "the store is damaged: `reconcile verify --store {store}` lists what it affects, and"
     ' docs/OPERATIONS.md ("Damaged files") how to recover'
 )
-
-if TYPE_CHECKING:
-    from reconcile._store._writer import StoreWriter
 
 STORE_FORMAT = 2
 READABLE_FORMATS = (1, 2)
@@ -191,7 +186,7 @@ def _instant_range(path: Path) -> tuple[int | None, int | None, int]:
 
 
 class Store:
-    """An event store folder. Reading never locks; writing goes through :meth:`writer`."""
+    """An event store folder. Reading never locks; writing goes through ``_writer.open_writer``."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
@@ -427,9 +422,3 @@ class Store:
         finally:
             if con is None:
                 conn.close()
-
-    def writer(self, *, wait: float = 0.0) -> contextlib.AbstractContextManager[StoreWriter]:
-        """Lock the store for writing (``with store.writer() as w:``); see ``_store_writer``."""
-        from reconcile._store._writer import open_writer  # noqa: PLC0415 - (the two modules are one layer)
-
-        return open_writer(self, wait=wait)

@@ -18,6 +18,7 @@ from helpers.run_fixture import ev, ingest_records, stage_events
 from reconcile import Store, StoreError, StoreLockedError
 from reconcile._core._period import parse_instant
 from reconcile._store._reader import EVENT_COLUMNS, REJECT_COLUMNS, FileState
+from reconcile._store._writer import open_writer
 
 
 def _write_parquet(path: Path, columns: tuple[tuple[str, str], ...]) -> None:
@@ -27,7 +28,7 @@ def _write_parquet(path: Path, columns: tuple[tuple[str, str], ...]) -> None:
 
 
 def _commit_empty(store: Store, files: dict[str, FileState] | None = None) -> str:
-    with store.writer() as writer:
+    with open_writer(store) as writer:
         _write_parquet(writer.rejects_tmp, REJECT_COLUMNS)  # (no event: no events file)
         writer.commit({"ingest_id": writer.ingest_id, "lines": 0}, files or {})
         return writer.ingest_id
@@ -36,7 +37,7 @@ def _commit_empty(store: Store, files: dict[str, FileState] | None = None) -> st
 def _commit_events(store: Store, *instants: str) -> str:
     """One ingest whose events are at the given instants (one resource each)."""
     rows = [ev("vm.compute.start", f"vm-{at}", at, cpu=1) for at in instants]
-    with store.writer() as writer:
+    with open_writer(store) as writer:
         table = pa.Table.from_pylist(
             [
                 {
@@ -152,7 +153,7 @@ def test_a_format_1_store_is_read_and_upgraded_with_the_same_ingest_ids(tmp_path
         ids[0]: parse_instant("2026-11-01T10:00:00Z"),
         ids[1]: parse_instant("2026-11-02T00:00:00Z"),
     }
-    with old.writer():
+    with open_writer(old):
         pass
     new = Store(store.path)
     assert new.format == 2
@@ -191,7 +192,7 @@ def test_uncommitted_files_are_ignored_then_removed(tmp_path: Path) -> None:
     (store.path / "files.20990101T000000000000Z-deadbeef.json").write_text("{}")
     (store.path / "store.json.tmp").write_text("{}")
     assert store.ingest_ids() == [kept]
-    with store.writer():
+    with open_writer(store):
         pass
     assert sorted(p.name for p in store.events_dir.iterdir()) == ["day=2026-11-01"]
     assert sorted(p.name for p in day.iterdir()) == [f"{kept}.parquet"]
@@ -212,7 +213,7 @@ def test_files_state_survives_a_crash_between_commit_and_rename(tmp_path: Path) 
         json.dumps({"format": 1, "files": {"/a": FileState(1, 1, "old", False).to_json()}})
     )
     assert store.files_state()["/a"].sha256 == "new"
-    with store.writer():
+    with open_writer(store):
         pass
     assert not pending.exists()
     assert json.loads(store.files_path.read_text())["files"]["/a"]["sha256"] == "new"
@@ -224,7 +225,7 @@ def test_lock_refuses_or_waits(tmp_path: Path) -> None:
     released = threading.Event()
 
     def hold() -> None:
-        with store.writer():
+        with open_writer(store):
             entered.set()
             released.wait(10)
             time.sleep(0.3)
@@ -236,12 +237,12 @@ def test_lock_refuses_or_waits(tmp_path: Path) -> None:
         assert entered.wait(10)
         with (
             pytest.raises(StoreLockedError, match=r"is locked by another ingest \(pid \d+\).*--wait"),
-            store.writer(),
+            open_writer(store),
         ):
             pass
         released.set()
         started = time.monotonic()
-        with store.writer(wait=10):
+        with open_writer(store, wait=10):
             waited = time.monotonic() - started
         assert waited > 0.1
     finally:
