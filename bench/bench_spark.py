@@ -44,8 +44,8 @@ spark = SparkOptions(master=master, buckets=int(buckets) or None) if engine == "
 s = run_period(store, "bundled", out, sys.argv[6], quiet=True, engine=engine, spark=spark)
 job = {}
 if engine == "spark":
-    from reconcile._spark import _run
-    job = dict(_run.last_job)
+    from reconcile._engines._spark import _engine
+    job = dict(_engine.last_job)
 print(json.dumps({"seconds": time.perf_counter() - started, "run_id": s.run_id, "totals": s.totals,
                   "events": s.roles["events"], **job}))
 """

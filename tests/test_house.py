@@ -1,5 +1,5 @@
-"""The house rules a reviewer would otherwise check by hand: module size, stage boundaries, SQL files
-and their variables, no ``Any`` in signatures, sorted public surfaces."""
+"""The house rules a reviewer would otherwise check by hand: module size, stage boundaries, no import
+cycle, SQL files and their variables, no ``Any`` in signatures, sorted public surfaces."""
 
 from __future__ import annotations
 
@@ -51,6 +51,125 @@ def _imports(path: Path) -> set[str]:
         elif isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
     return found
+
+
+def _import_graph(root: Path) -> dict[str, set[str]]:
+    """Every module under ``root`` (a source folder) and the modules under it that it imports: at
+    module level, inside a function or under ``TYPE_CHECKING`` alike, relative imports resolved.
+
+    An import names the module it reads (``from a.b import c``: ``a.b.c`` when that is a module, else
+    ``a.b``; ``import a.b``: ``a.b``), not the parent packages Python initialises first: every module
+    runs its package's ``__init__`` that way, and that ``__init__`` importing its own modules back is
+    how a public surface is made, not a cycle between what the modules' code needs.
+    """
+    paths = {
+        ".".join(p.relative_to(root).with_suffix("").parts).removesuffix(".__init__"): p
+        for p in sorted(root.rglob("*.py"))
+        if "__pycache__" not in p.parts
+    }
+    graph: dict[str, set[str]] = {}
+    for name, path in paths.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        targets: list[str] = []
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets.extend(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:  # (from . import x, from ..y import z: against this module's package)
+                    anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join([*anchor, *filter(None, [node.module])])
+                targets.extend(f"{base}.{alias.name}" for alias in node.names)
+        found = set()
+        for imported in targets:
+            target = imported
+            while target and target not in paths:  # (an attribute of a module: the module)
+                target = target.rpartition(".")[0]
+            if target and target != name:
+                found.add(target)
+        graph[name] = found
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """One shortest cycle through each group of modules that import each other (Tarjan's strongly
+    connected components with more than one module), as ``[a, b, ..., a]``."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    groups: list[set[str]] = []
+
+    def visit(node: str) -> None:  # (the graphs here are a few hundred modules: recursion is fine)
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in sorted(graph.get(node, ())):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            group = set()
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.add(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                groups.append(group)
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    cycles = []
+    for group in groups:
+        start = min(group)
+        paths = {start: [start]}
+        queue = [start]
+        while queue:  # (breadth first inside the group, back to its start)
+            node = queue.pop(0)
+            for nxt in sorted(graph[node] & group):
+                if nxt == start:
+                    cycles.append([*paths[node], start])
+                    queue = []
+                    break
+                if nxt not in paths:
+                    paths[nxt] = [*paths[node], nxt]
+                    queue.append(nxt)
+    return sorted(cycles)
+
+
+def test_the_import_graph_finds_function_level_and_relative_cycles(tmp_path: Path) -> None:
+    """The cycle check itself: a cycle closed by an import inside a function, through a relative
+    import, is found and printed; a package importing its own modules is none."""
+    files = {
+        "pkg/__init__.py": "from pkg._a import A\nfrom pkg.sub import B\n",
+        "pkg/_a.py": "from pkg import _c\nA = 1\n",
+        "pkg/_c.py": "import json\n\ndef f():\n    from pkg.sub._b import B\n    return B\n",
+        "pkg/sub/__init__.py": "from ._b import B\n",
+        "pkg/sub/_b.py": "from .. import _a\nfrom ..sub import _d\nB = 2\n",
+        "pkg/sub/_d.py": "import pkg._a\n",
+    }
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text, encoding="utf-8")
+    graph = _import_graph(tmp_path)
+    assert graph["pkg.sub._b"] == {"pkg._a", "pkg.sub._d"}
+    assert graph["pkg.sub"] == {"pkg.sub._b"}
+    assert _cycles(graph) == [["pkg._a", "pkg._c", "pkg.sub._b", "pkg._a"]]
+
+
+def test_no_import_cycle() -> None:
+    """No module of src/ imports, even from inside a function or for types only, a module that
+    imports it back (directly or through others)."""
+    graph = _import_graph(SRC)
+    assert len(graph) > 50
+    assert sum(map(len, graph.values())) > 200  # (the imports were read)
+    cycles = _cycles(graph)
+    assert cycles == [], "import cycles:\n" + "\n".join(" -> ".join(c) for c in cycles)
 
 
 def _stage_of(module: str) -> str | None:

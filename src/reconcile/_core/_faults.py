@@ -11,9 +11,9 @@ so the test can kill it or hold a lock). Without the variable a point does nothi
   journal), ``journal`` (the commit point passed, nothing swapped), ``swap`` (the roll-forward swapped
   its first folder), ``swapped`` (every folder swapped, the journal still there), ``committed``
   (journal removed, leftovers not yet);
-- a Spark task (``_spark._task``): ``spark-task`` (it wrote a period's files). Executors do not have
-  the driver's environment: the driver passes its ``RECONCILE_FAULT`` in the job, and the task gives
-  it to :func:`point` as ``spec``.
+- a Spark task (``_engines._spark._task``): ``spark-task`` (it wrote a period's files). Executors do
+  not have the driver's environment: the driver passes its ``RECONCILE_FAULT`` in the job, and the
+  task gives it to :func:`point` as ``spec``.
 """
 
 from __future__ import annotations

@@ -23,7 +23,8 @@ def test_the_spark_engine_without_its_extra_names_the_extra(
 ) -> None:
     """Without pyspark, `--engine spark` exits 2 with one line saying to install the [spark] extra,
     and writes no output."""
-    monkeypatch.setitem(sys.modules, "reconcile._spark._run", None)  # what a missing pyspark makes of it
+    # what a missing pyspark makes of the Spark engine
+    monkeypatch.setitem(sys.modules, "reconcile._engines._spark._engine", None)
     args = [
         "run",
         "--store",

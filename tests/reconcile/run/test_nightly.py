@@ -103,7 +103,7 @@ def test_days_in_batches_of_one_write_what_one_batch_writes(
     ingest([together / "ledgers"], together / "store", quiet=True)  # (both stores: the same ingests)
     shutil.copytree(together, alone)
     summary = night(together, "2026-10-18")
-    monkeypatch.setattr("reconcile._run._session.BATCH_ROWS", 1)
+    monkeypatch.setattr("reconcile._engines._duckdb.BATCH_ROWS", 1)
     assert night(alone, "2026-10-18").days == summary.days
     assert [(d.period, d.action) for d in summary.days] == [
         ("2026-10-15", "restated"),

@@ -12,9 +12,9 @@ import pytest
 from helpers.run_fixture import GIB, PRICES, add_ingest, committed_rows, ev, make_store, output_rows
 from reconcile import UsageError, read_output, run_period
 from reconcile._core._period import format_ns, parse_instant
+from reconcile._engines import _duckdb
 from reconcile._price._book import load_price_book
 from reconcile._price._invoice import invoice_lines
-from reconcile._run import _session
 
 LATER = parse_instant("2030-01-01T00:00:00Z")  # a clock after every period the tests bill
 
@@ -258,7 +258,7 @@ def test_a_month_written_a_day_at_a_time_equals_it_written_at_once(
     as a large month is) commits the rows, run_id and manifest figures of one chunk for the month."""
     store = make_store(tmp_path / "store", _random_fleet(7))
     whole = run_period(store, PRICES, tmp_path / "whole", "2026-11", quiet=True, now=LATER)
-    monkeypatch.setattr(_session, "CHUNK_INTERVALS", 1)
+    monkeypatch.setattr(_duckdb, "CHUNK_INTERVALS", 1)
     daily = run_period(store, PRICES, tmp_path / "daily", "2026-11", quiet=True, now=LATER)
     assert daily.run_id == whole.run_id
     assert output_rows(tmp_path / "daily") == output_rows(tmp_path / "whole")

@@ -58,7 +58,7 @@ def session_on(master: str, conf: dict[str, str], executors: int = 0) -> SparkSe
     stopping it), once ``executors`` executors have registered."""
     from pyspark import SparkContext  # noqa: PLC0415
 
-    from reconcile._spark import make_session  # noqa: PLC0415
+    from reconcile._engines._spark import make_session  # noqa: PLC0415
 
     active = SparkContext._active_spark_context
     if active is not None and active.master != master:

@@ -233,7 +233,7 @@ def test_the_recipes_script_line_names_the_command_lines_main() -> None:
 def test_an_executor_whose_python_lacks_the_engine_is_told_in_one_line() -> None:
     """The line a probe task fails with on an executor whose Python has no `reconcile` (as Spark gives
     it: the worker's last error line) says to ship the driver's environment."""
-    from reconcile._spark._cluster import explain  # noqa: PLC0415
+    from reconcile._engines._spark._cluster import explain  # noqa: PLC0415
 
     line = explain("ModuleNotFoundError: No module named 'reconcile'", "/s", [])
     assert line.startswith("the executors' Python cannot import the engine (ModuleNotFoundError: No module")

@@ -1,20 +1,24 @@
-"""The Spark engine's session and per-bucket DuckDB pass (spike): instants as BIGINT nanoseconds and
-money as DECIMAL(38,12) come back exactly from Parquet written by DuckDB, rows of a resource meet in
-one bucket, and a failing task says why in one line. Needs the [spark] extra and Java 17."""
+"""The Spark engine's context (its SparkSession, a task's DuckDB over its bucket, a failing task's
+line): instants as BIGINT nanoseconds and money as DECIMAL(38,12) come back exactly from Parquet
+written by DuckDB, rows of a resource meet in one bucket, and a failing task says why in one line.
+Needs the [spark] extra and Java 17."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal, localcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
+import pyarrow as pa  # type: ignore[import-untyped]
 import pytest
 
-from reconcile._spark import map_buckets, task_error_line
+from reconcile._engines._spark import BUCKET_KEYS, task_error_line
+from reconcile._engines._spark._context import land_bucket, task_error_text
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
 pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("spark")]
 
@@ -49,6 +53,26 @@ SELECT
     CAST(amount AS DECIMAL(38, 12)) AS amount
 FROM (SELECT unnest($instants) AS ns, unnest($amounts) AS amount, generate_subscripts($instants, 1) AS i)
 """
+
+
+def map_buckets(df: DataFrame, sql_text: str, schema: str, buckets: int) -> DataFrame:
+    """``sql_text`` over the table ``events`` in each of ``buckets`` buckets of ``df``'s rows, hashed on
+    the engine's keys: a task lands its bucket with the engine's own ``land_bucket`` and fails with
+    its ``task_error_text``, as the engine's tasks do."""
+
+    def task(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        try:
+            con = land_bucket(batches, "events", 1, "512MB")
+            if con is None:
+                return
+            try:
+                yield from con.sql(sql_text).to_arrow_reader(10_000)
+            finally:
+                con.close()
+        except Exception as error:
+            raise RuntimeError(task_error_text(error)) from None
+
+    return df.repartition(buckets, *BUCKET_KEYS).mapInArrow(task, schema)
 
 
 @pytest.fixture(scope="module")

@@ -4,11 +4,12 @@ A bucket is every input row of the resources whose ``(family, resource_id)`` has
 events, and the starting checkpoint's open starts and seen resources (``_kind`` says which). The
 task lands them in an in-process DuckDB (one thread, its own memory limit, spilling to its own
 folder), rebuilds the relations pairing reads with their exact types (instants came through Spark as
-BIGINT nanoseconds), walks once (``_pair.walk``), and for each period reads the walk as of its cut-off
-(``_pair.as_of``), prices it (``Pricer``) and writes its three output tables, in the writer's own
-form (``sql/engine/write/output_*.sql``, the period's ``run_id`` included), as one Parquet file per
-table, period and bucket under the job's parts folder. It does the same for the state at each
-checkpoint midnight (``_pair.state_at``). What it yields to Spark is small: per period and
+BIGINT nanoseconds) and runs the pipeline as the in-process engine does (``_base.Stages.run``): it
+walks once (``_pair.walk``), and for each period reads the walk as of its cut-off (``_pair.as_of``),
+prices it (``Pricer``) and writes its three output tables, in the writer's own form
+(``sql/engine/write/output_*.sql``, the period's ``run_id`` included), as one Parquet file per
+table, period and bucket under the job's parts folder; last, the state at each checkpoint midnight
+(``_pair.state_at``). What it yields to Spark is small: per period and
 checkpoint, its role counts and rows; every row of money stays in DuckDB and in those files, so
 Spark never computes with a decimal or an instant.
 
@@ -35,14 +36,15 @@ from reconcile._core._duckdb import PARQUET_OPTIONS
 from reconcile._core._period import format_ns
 from reconcile._core._policies import DoubleStartPolicy
 from reconcile._core._sql import load_sql
+from reconcile._engines._base import Stages
+from reconcile._engines._spark._cluster import require_shared
+from reconcile._engines._spark._context import land_bucket, task_error_text
 from reconcile._output import _staging
 from reconcile._pair import _walk as _pair
 from reconcile._pair._walk import AsOf, Roles
 from reconcile._price._book import PriceBook
 from reconcile._price._contracts import Contracts
 from reconcile._price._pricer import PeriodBounds, Pricer
-from reconcile._spark._cluster import require_shared
-from reconcile._spark._session import land_bucket, task_error_text
 
 KIND: Final = "_kind"  # which input a row is: EVENT, OPEN or SEEN
 EVENT, OPEN, SEEN = "event", "open", "seen"
@@ -184,7 +186,7 @@ class BucketRun:
             shutil.rmtree(scratch, ignore_errors=True)
         yield pa.RecordBatch.from_pylist(rows, schema=RESULT_SCHEMA)
 
-    def _write_rows(
+    def write_rows(
         self, con: duckdb.DuckDBPyConnection, table: str, period: PeriodJob, bucket: int, attempt: int
     ) -> int:
         """Write this bucket's rows of one table of ``period`` into the period's staging folder, as the
@@ -234,19 +236,48 @@ class BucketRun:
         con.execute(f"INSERT INTO {_pair.STATE_OPEN} {_typed(_pair.STATE_OPEN_COLUMNS, OPEN)}")
         con.execute(f"INSERT INTO {_pair.STATE_SEEN_BASE} {_typed(_pair.STATE_SEEN_COLUMNS, SEEN)}")
         con.execute(f"DROP TABLE {_ROWS}")
-        _pair.walk(con, walk_from_ns=job.walk_from_ns, walk_to_ns=job.walk_to_ns)
-        found: list[dict[str, object]] = []
-        pricer = Pricer(con, job.book, job.tenants, job.contracts) if job.periods else None
-        for period in job.periods:
-            roles = _pair.window_roles(con, period.cut_off_ns)
-            options = AsOf(period.cut_off_ns, job.double_start, job.stale_after_ns)
-            _pair.as_of(con, options, period=(period.start_ns, period.end_ns), event_roles=False)
-            assert pricer is not None
-            pricer.price(PeriodBounds(period.start_ns, period.end_ns, period.cut_off_ns))
-            _staging.set_period(con, period.name, period.start_ns, period.end_ns, period.run_id)
-            counts = {table: self._write_rows(con, table, period, bucket, attempt) for table in TABLES}
-            found.append(_result("period", period.name, bucket, roles, counts, attempt=attempt))
-            _faults.point("spark-task", job.fault)
+        stages = _BucketStages(self, con, bucket, attempt)
+        stages.run(job.periods, walk=(job.walk_from_ns, job.walk_to_ns))
+        return stages.found
+
+
+class _BucketStages(Stages[PeriodJob]):
+    """The pipeline's stages over one bucket (module doc); what it computed in :attr:`found`."""
+
+    def __init__(self, task: BucketRun, con: duckdb.DuckDBPyConnection, bucket: int, attempt: int) -> None:
+        self.task = task
+        self.job = task.job
+        self.con = con
+        self.bucket = bucket
+        self.attempt = attempt
+        self.found: list[dict[str, object]] = []
+        self.pricer = (
+            Pricer(con, self.job.book, self.job.tenants, self.job.contracts) if self.job.periods else None
+        )
+
+    def walk(self, from_ns: int | None, to_ns: int) -> None:
+        _pair.walk(self.con, walk_from_ns=from_ns, walk_to_ns=to_ns)
+
+    def as_of(self, period: PeriodJob) -> Roles:
+        roles = _pair.window_roles(self.con, period.cut_off_ns)
+        options = AsOf(period.cut_off_ns, self.job.double_start, self.job.stale_after_ns)
+        _pair.as_of(self.con, options, period=(period.start_ns, period.end_ns), event_roles=False)
+        return roles
+
+    def price(self, period: PeriodJob) -> None:
+        assert self.pricer is not None
+        self.pricer.price(PeriodBounds(period.start_ns, period.end_ns, period.cut_off_ns))
+
+    def stage(self, period: PeriodJob, roles: Roles) -> None:
+        con, bucket, attempt = self.con, self.bucket, self.attempt
+        _staging.set_period(con, period.name, period.start_ns, period.end_ns, period.run_id)
+        counts = {table: self.task.write_rows(con, table, period, bucket, attempt) for table in TABLES}
+        self.found.append(_result("period", period.name, bucket, roles, counts, attempt=attempt))
+        _faults.point("spark-task", self.job.fault)
+
+    def finish(self) -> None:
+        """The state at each checkpoint midnight of the job, as this bucket's parts of it."""
+        job, con = self.job, self.con
         for day, at_ns in zip(job.checkpoints, job.checkpoint_ns, strict=True):
             roles = _pair.window_roles(con, at_ns)
             _pair.state_at(con, at_ns, full_seen=True)
@@ -254,11 +285,10 @@ class BucketRun:
                 ("checkpoint_open", _pair.NEXT_OPEN),
                 ("checkpoint_seen", _pair.NEXT_SEEN),
             ):
-                dest = part_file(job.parts, table, day, bucket, attempt)
+                dest = part_file(job.parts, table, day, self.bucket, self.attempt)
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 con.execute(f"COPY {relation} TO ? (FORMAT parquet, COMPRESSION zstd)", [str(dest)])
-            found.append(_result("checkpoint", day, bucket, roles, {}, attempt=attempt))
-        return found
+            self.found.append(_result("checkpoint", day, self.bucket, roles, {}, attempt=self.attempt))
 
 
 def template_file(root: str | Path, bucket: int) -> Path:

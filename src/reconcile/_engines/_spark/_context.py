@@ -1,6 +1,7 @@
-"""A local SparkSession set up for the engine, and one DuckDB pass per bucket of resources.
+"""The Spark engine's context: a SparkSession set up for it, a task's DuckDB over its bucket of
+resources, and the one line a failing task says.
 
-What this rests on (pyspark 4.3.0, Java 17, DuckDB 2.0.1, measured in the Spark spike):
+What this rests on (pyspark 4.3.0, Java 17, DuckDB 2.0.1, measured here):
 
 - Spark's timestamps are microseconds and it refuses Parquet ``TIMESTAMP(NANOS)`` ("Illegal Parquet
   type") unless ``spark.sql.legacy.parquet.nanosAsLong`` is true: then ``emitted_at`` (TIMESTAMPTZ_NS)
@@ -24,20 +25,19 @@ What this rests on (pyspark 4.3.0, Java 17, DuckDB 2.0.1, measured in the Spark 
 
 from __future__ import annotations
 
+import importlib.resources
 import itertools
 import os
 import re
 import sys
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]
 from pyspark import TaskContext
-from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql.types import StructType
+from pyspark.sql import SparkSession
 
 SESSION_CONF: Final[Mapping[str, str]] = {
     "spark.sql.session.timeZone": "UTC",
@@ -60,9 +60,8 @@ TASK_ERROR: Final = "RECONCILE_TASK_ERROR"
 _TASK_ERROR_LINE: Final = re.compile(rf"{TASK_ERROR}: ([^\n]*)")
 _PYTHON_ERROR_LINE: Final = re.compile(r"[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt): \S")
 _SPARK_EXCEPTION: Final = "SparkException: "
-_IDENTIFIER: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _STREAM: Final = "bucket_stream"
-_QUIET_CONF: Final = Path(__file__).resolve().parents[1] / "data" / "spark"  # log4j2.properties: off
+_QUIET_CONF: Final = Path(str(importlib.resources.files("reconcile") / "data" / "spark"))  # log4j2: off
 
 
 def make_session(
@@ -102,37 +101,6 @@ def make_session(
         session.conf.set(key, (conf or {}).get(key, SESSION_CONF[key]))
     session.sparkContext.setLogLevel(log_level)
     return session
-
-
-@dataclass(frozen=True)
-class BucketTask:
-    """The function a Spark task runs on its bucket (``mapInArrow``'s iterator form).
-
-    The bucket's batches land in the DuckDB temporary table ``relation``, ``sql_text`` runs over it,
-    and its rows are yielded as Arrow batches of at most ``batch_rows`` rows. DuckDB runs in the task
-    on ``threads`` threads (Spark runs one task per core) within ``memory_limit``, spilling to
-    ``temp_directory`` (DuckDB's default beside the process when None), its session zone UTC.
-    """
-
-    sql_text: str
-    relation: str = "events"
-    threads: int = 1
-    memory_limit: str = "512MB"
-    batch_rows: int = 10_000
-    temp_directory: str | None = None
-
-    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        """The bucket's result rows; an empty bucket yields none (the SQL does not run)."""
-        try:
-            con = land_bucket(batches, self.relation, self.threads, self.memory_limit, self.temp_directory)
-            if con is None:
-                return
-            try:
-                yield from con.sql(self.sql_text).to_arrow_reader(self.batch_rows)
-            finally:
-                con.close()
-        except Exception as error:
-            raise RuntimeError(task_error_text(error)) from None
 
 
 def land_bucket(
@@ -178,46 +146,10 @@ def task_error_text(error: BaseException, bucket: int | None = None) -> str:
     return f"{TASK_ERROR}: {where}: {type(error).__name__}: {text}"
 
 
-def map_buckets(
-    df: DataFrame,
-    sql_text: str,
-    schema: StructType | str,
-    buckets: int,
-    *,
-    relation: str = "events",
-    threads: int = 1,
-    memory_limit: str = "512MB",
-    batch_rows: int = 10_000,
-    temp_directory: str | None = None,
-) -> DataFrame:
-    """``sql_text`` run by an in-process DuckDB on each of ``buckets`` buckets of ``df``'s rows.
-
-    Rows are hashed into buckets by :data:`BUCKET_KEYS`, so every row of a resource is in one bucket,
-    where the SQL sees them as the table ``relation``. ``schema`` is the SQL's result (Spark DDL or a
-    StructType); instants are BIGINT nanoseconds and money DECIMAL(38,12) on both sides.
-    """
-    if buckets < 1:
-        raise ValueError(f"buckets must be at least 1, got {buckets}")
-    if not _IDENTIFIER.match(relation) or relation == _STREAM:
-        raise ValueError(f"relation must be a plain SQL identifier, got {relation!r}")
-    missing = [key for key in BUCKET_KEYS if key not in df.columns]
-    if missing:
-        raise ValueError(f"the rows have no {', '.join(missing)} to bucket on")
-    task = BucketTask(
-        sql_text=sql_text,
-        relation=relation,
-        threads=threads,
-        memory_limit=memory_limit,
-        batch_rows=batch_rows,
-        temp_directory=temp_directory,
-    )
-    return df.repartition(buckets, *BUCKET_KEYS).mapInArrow(task, schema)
-
-
 def task_error_line(error: BaseException) -> str:
     """One line saying why a Spark action failed.
 
-    The failing task's own line when a :class:`BucketTask` raised it (the last one in the text: the
+    The failing task's own line when a task raised it (:func:`task_error_text`) (the last one in the text: the
     traceback before it may quote source lines); else the last ``Type: message`` line of a Python
     traceback; else, for a JVM-side failure such as a Python worker that died (``Py4JJavaError``),
     the reason after the last ``SparkException:``; else the first line of the error's text.

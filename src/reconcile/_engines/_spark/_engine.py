@@ -1,10 +1,10 @@
-"""The Spark engine's side of a session: one Spark job computes every period a session runs.
+"""The Spark engine's driver: one Spark job computes every period a session runs.
 
-The session (``_session``) keeps everything that is not per resource: the store snapshot, the
-``run_id``s, the plan, the manifests, staging, the figures and the atomic commit, exactly as with the
+The session keeps everything that is not per resource (the store snapshot, the ``run_id``s), and the
+seam (``_engines._base``) the manifests, the figures and the atomic commit, exactly as with the
 DuckDB engine. In between, Spark reads the committed events of the walk's days and the starting
 checkpoint's files (instants as BIGINT nanoseconds: ``spark.sql.legacy.parquet.nanosAsLong``), hashes
-``(family, resource_id)`` into buckets and runs :class:`~reconcile._spark._task.BucketRun` on each
+``(family, resource_id)`` into buckets and runs :class:`~reconcile._engines._spark._task.BucketRun` on each
 (``mapInArrow``'s iterator form: a bucket streams into the task's DuckDB). The tasks write their
 rows as Parquet parts under the output folder's staging area (a shared filesystem on a cluster); the
 driver's DuckDB then reads every part into the batch the writer stages, sums the buckets' role counts
@@ -33,14 +33,8 @@ from reconcile._core import _schema as schema
 from reconcile._core._duckdb import engine_errors, literals
 from reconcile._core._period import Period, date_to_ns, ns_to_date, parse_period
 from reconcile._core._policies import SparkOptions
-from reconcile._output import _folder as _write
-from reconcile._output import _staging
-from reconcile._output._manifest import Manifest
-from reconcile._pair import _walk as _pair
-from reconcile._pair._checkpoints import Checkpoint
-from reconcile._pair._walk import Roles
-from reconcile._run._results import RunSummary, summary_from_manifest
-from reconcile._spark._cluster import (
+from reconcile._engines._base import Engine, EngineContext, Pending, PeriodRun
+from reconcile._engines._spark._cluster import (
     SHARED,
     Probe,
     SharedPathError,
@@ -49,8 +43,8 @@ from reconcile._spark._cluster import (
     explain,
     write_marker,
 )
-from reconcile._spark._session import make_session, task_error_line
-from reconcile._spark._task import (
+from reconcile._engines._spark._context import BUCKET_KEYS, make_session, task_error_line
+from reconcile._engines._spark._task import (
     EVENT,
     KIND,
     OPEN,
@@ -64,12 +58,16 @@ from reconcile._spark._task import (
     part_file,
     part_key,
 )
+from reconcile._output import _folder as _write
+from reconcile._output import _staging
+from reconcile._pair import _walk as _pair
+from reconcile._pair._checkpoints import Checkpoint
+from reconcile._pair._walk import Roles
+from reconcile._run._results import RunSummary
 from reconcile.exceptions import SparkEngineError, StoreError
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
-
-    from reconcile._run._session import Pending, Session
 
 BUCKETS_PER_CORE = 4
 EVENTS_PER_BUCKET = 500_000
@@ -81,11 +79,11 @@ last_job: dict[str, int] = {}
 RSS): for progress and benchmarks."""
 
 
-class SparkRuns:
+class SparkEngine(Engine):
     """The Spark engine of one session (module doc)."""
 
-    def __init__(self, session: Session, options: SparkOptions) -> None:
-        self.session = session
+    def __init__(self, context: EngineContext, options: SparkOptions) -> None:
+        super().__init__(context)
         self.options = options
         self.spark: SparkSession | None = None
         self.walk_from_ns: int | None = None
@@ -98,10 +96,10 @@ class SparkRuns:
 
     def prepare(self, periods: Sequence[tuple[Period, int]]) -> None:
         """Choose where the walk starts: the latest valid checkpoint at or before the earliest period."""
-        walker = self.session.walker
+        walker = self.context.walker
         if any(entry.flat for entry in walker.entries):
             raise StoreError(
-                f"{self.session.store.path}: a format-1 store (one events file per ingest) cannot be read"
+                f"{self.context.store.path}: a format-1 store (one events file per ingest) cannot be read"
                 " by day; the next `reconcile ingest` upgrades it, then run the Spark engine"
             )
         from_ns = min(p.start_ns for p, _ in periods)
@@ -113,88 +111,73 @@ class SparkRuns:
     def _checkpoint_day(self, to_ns: int) -> dt.date | None:
         """The one midnight this walk writes a checkpoint at (module doc): the last one retention
         keeps, or None."""
-        days = self.session.walker.midnights_to_keep(self.walk_from_ns, to_ns)
+        days = self.context.walker.midnights_to_keep(self.walk_from_ns, to_ns)
         return days[-1] if days else None
 
     # --- running ----------------------------------------------------------------------------------
 
-    def run_many(
-        self, out: _write.OutputFolder, runs: Sequence[tuple[Period, int]], *, force: bool = True
-    ) -> list[RunSummary]:
-        """Every ``(period, cut_off)`` computed by one Spark job, then committed in order."""
-        session = self.session
-        done: dict[str, RunSummary] = {}
-        todo = []
-        for period, cut_off in runs:
-            run_id = session.run_id(period, cut_off)
-            previous = out.manifest(period.name)
-            if not force and previous is not None and previous.run_id == run_id:
-                done[period.name] = summary_from_manifest(previous, str(out.path), skipped=True)
-                continue
-            todo.append((period, cut_off, run_id, previous))
-        if todo:
-            # (absolute: an executor's working folder is its own, not the driver's)
-            parts = out.staging("spark")[1].resolve()
-            roots = [(token, root.resolve()) for token, root in (out.staging(r[:16]) for _, _, r, _ in todo)]
-            staged: list[_write.Staged] = []
-            try:
-                pending, written = self._compute(parts, todo, roots)
-                for (period, _, run_id, _), (token, _) in zip(todo, roots, strict=True):
-                    with engine_errors(
-                        f"run {period.name}", memory_limit=session.memory_limit, where=str(out.path)
-                    ):
-                        staged.append(out.adopt(session.con, period, run_id, token))
-                    _check_rows(staged[-1], written.get(period.name, {}))
-                for summary in session.commit_staged(out, pending, staged):
-                    done[summary.period] = summary
-            finally:
-                out.discard(staged)
-                for _, root in roots:
-                    shutil.rmtree(root, ignore_errors=True)
-                shutil.rmtree(parts, ignore_errors=True)
-        return [done[p.name] for p, _ in runs]
+    def run_many(self, out: _write.OutputFolder, runs: Sequence[PeriodRun]) -> list[RunSummary]:
+        """Every run computed by one Spark job, then committed in order."""
+        if not runs:
+            return []
+        context = self.context
+        # (absolute: an executor's working folder is its own, not the driver's)
+        parts = out.staging("spark")[1].resolve()
+        roots = [(token, root.resolve()) for token, root in (out.staging(r.run_id[:16]) for r in runs)]
+        staged: list[_write.Staged] = []
+        try:
+            pending, written = self._compute(parts, runs, roots)
+            for run, (token, _) in zip(runs, roots, strict=True):
+                with engine_errors(
+                    f"run {run.period.name}", memory_limit=context.memory_limit, where=str(out.path)
+                ):
+                    staged.append(out.adopt(context.con, run.period, run.run_id, token))
+                _check_rows(staged[-1], written.get(run.period.name, {}))
+            return self.commit_staged(out, pending, staged)
+        finally:
+            out.discard(staged)
+            for _, root in roots:
+                shutil.rmtree(root, ignore_errors=True)
+            shutil.rmtree(parts, ignore_errors=True)
 
     def _compute(
-        self,
-        parts: Path,
-        todo: Sequence[tuple[Period, int, str, Manifest | None]],
-        roots: Sequence[tuple[str, Path]],
+        self, parts: Path, todo: Sequence[PeriodRun], roots: Sequence[tuple[str, Path]]
     ) -> tuple[list[Pending], dict[str, dict[str, int]]]:
         """Run the job; the manifests of its periods (their files are in ``roots``) and the rows the
         tasks wrote of each period's tables, the checkpoint written."""
-        session = self.session
-        walk_to_ns = max(cut_off for _, cut_off, _, _ in todo)
+        context = self.context
+        walk_to_ns = max(run.cut_off for run in todo)
         day = self._checkpoint_day(walk_to_ns)
         job = BucketJob(
             walk_from_ns=self.walk_from_ns,
             walk_to_ns=walk_to_ns,
             periods=tuple(
-                PeriodJob(p.name, p.start_ns, p.end_ns, c, r, str(root))
-                for (p, c, r, _), (_, root) in zip(todo, roots, strict=True)
+                PeriodJob(r.period.name, r.period.start_ns, r.period.end_ns, r.cut_off, r.run_id, str(root))
+                for r, (_, root) in zip(todo, roots, strict=True)
             ),
             checkpoints=() if day is None else (day.isoformat(),),
             checkpoint_ns=() if day is None else (date_to_ns(day),),
-            double_start=session.options.double_start,
-            stale_after_ns=session.options.stale_after_ns,
-            book=session.book,
-            tenants=session.tenants,
-            contracts=session.contracts,
+            double_start=context.options.double_start,
+            stale_after_ns=context.options.stale_after_ns,
+            book=context.book,
+            tenants=context.tenants,
+            contracts=context.contracts,
             parts=str(parts),
             memory_limit=self.options.task_memory,
-            store=str(session.store.path.resolve()),
+            store=str(context.store.path.resolve()),
             fault=os.environ.get(_faults.ENV),
         )
         started = time.monotonic()
         self.checkpoint = None
         if self._start is not None:  # (copied where every executor reads: beside the parts)
-            folder, _ = session.walker.checkpoints.copy_files(self._start, parts)
+            folder, _ = context.walker.checkpoints.copy_files(self._start, parts)
             self.checkpoint = (folder, self._start.seen_base is not None)
-        session.progress.note(f"spark: {describe(job)}")
+        context.progress.note(f"spark: {describe(job)}")
         results = self._run_job(job)
-        session.progress.note(f"spark: {len(results)} bucket result(s) in {time.monotonic() - started:.1f} s")
+        context.progress.note(f"spark: {len(results)} bucket result(s) in {time.monotonic() - started:.1f} s")
         dropped = _drop_failed_attempts(parts, roots, results)
         if dropped:
-            session.progress.note(f"spark: removed {dropped} file(s) of task attempts that did not finish")
+            context.progress.note(f"spark: removed {dropped} file(s) of task attempts that did not finish")
         self._fill_empty(job)
         by_name: dict[str, Roles] = {}
         written: dict[str, dict[str, int]] = {}
@@ -207,14 +190,12 @@ class SparkRuns:
                 counts = written.setdefault(str(row["name"]), {})
                 for table in _staging.TABLES:
                     counts[table] = counts.get(table, 0) + int(row[table])
-        from reconcile._run._session import Pending  # noqa: PLC0415 - (the session imports this module lazily)
-
         pending: list[Pending] = []
-        for period, cut_off, run_id, previous in todo:
-            roles = self.start_roles + by_name.get(f"period:{period.name}", Roles())
-            roles.checked(f"period {period.name}, summed across buckets")
-            manifest = session.manifest(period, cut_off, run_id, previous, roles)
-            pending.append(Pending(period, run_id, manifest, started, cut_off))
+        for run in todo:
+            roles = self.start_roles + by_name.get(f"period:{run.period.name}", Roles())
+            roles.checked(f"period {run.period.name}, summed across buckets")
+            manifest = self.manifest(run, roles)
+            pending.append(Pending(run.period, run.run_id, manifest, started, run.cut_off))
         if day is not None:
             roles = self.start_roles + by_name.get(f"checkpoint:{day.isoformat()}", Roles())
             self._save_checkpoint(parts, day, roles)
@@ -238,7 +219,7 @@ class SparkRuns:
 
     def _store_files(self, job: BucketJob) -> list[Path]:
         """The store's events files of the walk's days, checked against their records in full."""
-        walker = self.session.walker
+        walker = self.context.walker
         first_day = None if job.walk_from_ns is None else ns_to_date(job.walk_from_ns)
         files = walker.store.event_files(first_day, ns_to_date(job.walk_to_ns - 1), entries=walker.entries)
         walker.store.check_files(files, full=True, entries=walker.entries)  # (by hash: ``_integrity``)
@@ -282,7 +263,7 @@ class SparkRuns:
 
     def _window_events(self, job: BucketJob) -> int:
         """About how many events the walk reads (``store.json``'s counts of its days' files)."""
-        walker = self.session.walker
+        walker = self.context.walker
         first = None if job.walk_from_ns is None else ns_to_date(job.walk_from_ns).isoformat()
         last = ns_to_date(job.walk_to_ns - 1).isoformat()
         total = 0
@@ -304,11 +285,11 @@ class SparkRuns:
             buckets = self.options.buckets or max(
                 BUCKETS_PER_CORE * spark.sparkContext.defaultParallelism, -(-events // EVENTS_PER_BUCKET)
             )
-            self.session.progress.note(
+            self.context.progress.note(
                 f"spark: {executors} executor(s) see the store and the output; about {events:,} events"
                 f" in {buckets} buckets"
             )
-            frame = self._inputs(spark, job, files).repartition(buckets, "family", "resource_id")
+            frame = self._inputs(spark, job, files).repartition(buckets, *BUCKET_KEYS)
             rows = frame.mapInArrow(BucketRun(job), RESULT_DDL).collect()
         except SharedPathError as exc:
             raise SparkEngineError(f"spark: {exc}") from None
@@ -321,7 +302,7 @@ class SparkRuns:
         peak = max((int(r["worker_peak_kb"]) for r in found), default=0)
         last_job.clear()
         last_job.update({"buckets": buckets, "window_events": events, "worker_peak_kb": peak})
-        self.session.progress.note(f"spark: the largest task's worker peaked at {peak / 1024:.0f} MB")
+        self.context.progress.note(f"spark: the largest task's worker peaked at {peak / 1024:.0f} MB")
         return found
 
     def _fill_empty(self, job: BucketJob) -> None:
@@ -347,12 +328,12 @@ class SparkRuns:
         roles.checked(f"checkpoint {day}, summed across buckets")
         for relation, table in ((_pair.NEXT_OPEN, "checkpoint_open"), (_pair.NEXT_SEEN, "checkpoint_seen")):
             files = sorted(part_file(parts, table, day.isoformat(), 0).parent.glob("part-*.parquet"))
-            self.session.con.execute(
+            self.context.con.execute(
                 f"CREATE OR REPLACE TEMP TABLE {relation} AS"
                 " SELECT * FROM read_parquet(?) ORDER BY family, resource_id",
                 [literals(files)],
             )
-        self.session.walker.save_state(day, roles)
+        self.context.walker.save_state(day, roles)
 
     def close(self) -> None:
         """Let go of the SparkSession. It stays for the process (Spark's ``getOrCreate``: the next run
