@@ -172,6 +172,20 @@ def test_no_import_cycle() -> None:
     assert cycles == [], "import cycles:\n" + "\n".join(" -> ".join(c) for c in cycles)
 
 
+# A path of the output folder's layout: a partition folder (usage_date=, period=, month=, version=)
+# written in a string or a docstring (a keyword argument such as ``period=p`` is none).
+LAYOUT_PATH = re.compile(r"usage_date=|[\"'/`](?:period|month|version)=")
+
+
+def test_the_output_layout_is_spelled_in_one_module() -> None:
+    """The output folder's partition paths are spelled only in ``_layout`` (wherever the lead puts
+    it): every other module asks it for a path or a glob."""
+    spelled = sorted(
+        str(p.relative_to(SRC)) for p in _modules() if LAYOUT_PATH.search(p.read_text(encoding="utf-8"))
+    )
+    assert [Path(p).name for p in spelled] == ["_layout.py"], spelled
+
+
 def _stage_of(module: str) -> str | None:
     for stage, prefixes in STAGES.items():
         if any(module == p or module.startswith(p + ".") for p in prefixes):

@@ -28,6 +28,7 @@ import duckdb
 import polars as pl
 import pyarrow as pa  # type: ignore[import-untyped]
 
+from reconcile import _layout
 from reconcile._audit._output import FINDINGS
 from reconcile._core import _families
 from reconcile._core import _schema as schema
@@ -38,7 +39,6 @@ from reconcile._core._files import private_files
 from reconcile._core._period import Period, parse_period
 from reconcile._core._signals import interruptible
 from reconcile._core._sql import load_sql, sql_root
-from reconcile._output import _bill_versions as _versions
 from reconcile._output import _check as _output_check
 from reconcile._output._check import naming_damage
 from reconcile._output._folder import recover_output
@@ -181,8 +181,8 @@ def committed_event_files(store: str | os.PathLike[str]) -> list[Path]:
 
 def version_files(output: Path) -> list[Path]:
     """Every committed manifest of an output folder and every kept version's (``_versions``)."""
-    current = sorted(output.glob("manifests/period=*/manifest.json"))
-    kept = sorted(output.glob(f"{_versions.HISTORY}/period=*/version=*/manifest.json"))
+    current = sorted(output.glob(_layout.MANIFEST_GLOB))
+    kept = sorted(output.glob(_layout.KEPT_MANIFEST_GLOB))
     return current + kept
 
 
@@ -247,8 +247,8 @@ def connect_output(
         recover_output(out, wait=wait)  # finish a commit a killed run left half done, as every reader does
     except OSError as exc:
         raise OutputError(f"output folder {out}: cannot finish an interrupted commit: {exc}") from None
-    if not _has_files(out / "manifests", "manifest.json"):
-        raise OutputError(f"output folder {out} holds no committed run (no manifests/period=*/manifest.json)")
+    if not _has_files(out / _layout.MANIFESTS, _layout.MANIFEST):
+        raise OutputError(f"output folder {out} holds no committed run (no {_layout.MANIFEST_GLOB})")
     _output_check.check_output(out, read_manifests(out), full=set(hash_periods))
     values: dict[str, str | int | None] = {name: p.default for name, p in PARAMS.items()}
     for name, given in (params or {}).items():
@@ -278,16 +278,14 @@ def connect_output(
     _families.register(con)  # the FOCUS names of families, meters and price units (focus.sql)
 
     present = {
-        "slices": _has_files(out / "slices", "*.parquet"),
-        "intervals": _has_files(out / "intervals", "*.parquet"),
-        "anomalies": _has_files(out / "anomalies", "*.parquet"),
+        **{table: _has_files(out / table, _layout.PARQUET) for table in _layout.TABLES},
         "rejects": bool(reject_files),
         "events": bool(event_files),
         "sources": has_sources,
-        "runs": _has_files(out / "manifests", "manifest.json"),
-        "closes": _has_files(out / "closed", "close.json"),
-        "issued_lines": _has_files(out / "closed", "issued_lines.parquet"),
-        "issued_slices": bool(list(out.glob("closed/*/slices/*/*.parquet"))),
+        "runs": _has_files(out / _layout.MANIFESTS, _layout.MANIFEST),
+        "closes": _has_files(out / _layout.CLOSED, _layout.CLOSE_JSON),
+        "issued_lines": _has_files(out / _layout.CLOSED, _layout.ISSUED_LINES),
+        "issued_slices": bool(list(out.glob(f"{_layout.CLOSED}/*/{_layout.KEPT_SLICES_GLOB}"))),
         "inventory_findings": (out / "inventory" / "findings.parquet").is_file(),
     }
     for info in list_relations():

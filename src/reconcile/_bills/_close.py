@@ -3,12 +3,10 @@
 A closed month's invoice lines never change again. Its days can still be restated (their usage rows
 stay true), and the difference between the month's usage now and what was billed for it is billed
 as correction lines in the first month after it that is not closed (``sql/views/invoice_lines.sql``).
-Closing writes, in one commit of the output folder (the same journal as a run's)::
-
-    OUT/closed/month=YYYY-MM/issued_lines.parquet   the month's invoice_lines, usage and corrections
-    OUT/closed/month=YYYY-MM/close.json             when, the run_id of each period issued, totals,
-                                                    and the record of each issued file (``_integrity``)
-    OUT/closed/month=YYYY-MM/slices/...             the month's slices as issued (hard links)
+Closing writes, in one commit of the output folder (the same journal as a run's), the month's folder
+of closed months (``_layout``): ``issued_lines.parquet``, the month's invoice_lines, usage and
+corrections; ``close.json``, when, the run_id of each period issued, totals, and the record of each
+issued file (``_integrity``); and the month's slices as issued (hard links), in their day folders.
 
 A month is refused while one of its periods (each day, or the month, as the folder holds) has no
 committed run, and once it is closed.
@@ -25,6 +23,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from reconcile import _layout
 from reconcile._analysts._views import connect_output
 from reconcile._core import _faults
 from reconcile._core import _schema as schema
@@ -39,7 +38,6 @@ from reconcile._output._folder import open_output
 from reconcile._output._staging import check_columns
 from reconcile.exceptions import CloseError, OutputError, UsageError
 
-CLOSED = "closed"
 _SHOWN = 5  # missing periods named in a refusal
 
 
@@ -70,14 +68,11 @@ class CloseSummary:
 
 def closed_months(output: str | os.PathLike[str]) -> list[str]:
     """The months (``YYYY-MM``) closed in an output folder, ascending."""
-    folder = Path(output) / CLOSED
-    if not folder.is_dir():
-        return []
-    return sorted(
-        child.name.removeprefix("month=")
-        for child in folder.glob("month=*")
-        if (child / "close.json").is_file()
-    )
+    return [
+        month
+        for month, folder in _layout.closed_months(Path(output))
+        if (folder / _layout.CLOSE_JSON).is_file()
+    ]
 
 
 def _month(text: str) -> Period:
@@ -95,9 +90,9 @@ def close_month(output: str | os.PathLike[str], month: str, *, wait: float = 0.0
     if not root.is_dir():
         raise OutputError(f"output folder {root} does not exist")
     with open_output(root, wait=wait) as out:
-        target = f"{CLOSED}/month={period.name}"
-        if (out.path / target / "close.json").is_file():
-            closed = json.loads((out.path / target / "close.json").read_text(encoding="utf-8"))
+        target = _layout.closed_partition(period.name)
+        if (out.path / target / _layout.CLOSE_JSON).is_file():
+            closed = json.loads((out.path / target / _layout.CLOSE_JSON).read_text(encoding="utf-8"))
             raise CloseError(
                 f"month {period.name} is closed already (at {closed.get('closed_at')}): its issued"
                 " invoice lines never change; a restated day is billed as a correction"
@@ -134,7 +129,7 @@ def close_month(output: str | os.PathLike[str], month: str, *, wait: float = 0.0
                     "corrections": corrections,
                     "files": _records(folder),
                 }
-                (folder / "close.json").write_text(
+                (folder / _layout.CLOSE_JSON).write_text(
                     json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8"
                 )
             _faults.point("staged")
@@ -146,7 +141,7 @@ def close_month(output: str | os.PathLike[str], month: str, *, wait: float = 0.0
 
 def _records(folder: Path) -> JsonObject:
     """The records (size, rows, SHA-256) of a closed month's issued files, by path in its folder."""
-    files = [folder / "issued_lines.parquet", *sorted(folder.glob("slices/*/*.parquet"))]
+    files = [folder / _layout.ISSUED_LINES, *_layout.kept_table_files(folder, "slices")]
     return records_to_json(
         dict(zip([f.relative_to(folder).as_posix() for f in files], record_files(files), strict=True))
     )
@@ -156,13 +151,12 @@ def _link_slices(root: Path, period: Period, folder: Path) -> None:
     """The month's slices files as issued, under ``folder/slices/`` (hard links: a later run replaces
     the output's files by rename, never in place, so these keep the issued rows at no cost; a copy
     where the filesystem refuses links). The FOCUS export of a closed month reads them."""
-    for day in period.days():
-        source = root / "slices" / f"usage_date={day.isoformat()}"
+    for source in _layout.period_folders(root, period.name)["slices"]:
         if not source.is_dir():
             continue
-        dest = folder / "slices" / source.name
+        dest = _layout.kept_file(folder, source.relative_to(root).as_posix())
         dest.mkdir(parents=True)
-        for file in sorted(source.glob("*.parquet")):
+        for file in sorted(source.glob(_layout.PARQUET)):
             try:
                 os.link(file, dest / file.name)
             except OSError:
@@ -184,12 +178,12 @@ def _issue(
                 params=[first_day],
             )
             check_columns(rel, "issued_lines", schema.INVOICE_LINES)
-            rel.write_parquet(str(folder / "issued_lines.parquet"), compression="zstd")
+            rel.write_parquet(str(folder / _layout.ISSUED_LINES), compression="zstd")
             rows = con.execute(
                 "SELECT currency, sum(amount_minor), max(minor_unit), count(*),"
                 " count(*) FILTER (WHERE charge_class = 'Correction')"
                 " FROM read_parquet(?) GROUP BY currency ORDER BY currency",
-                [str(folder / "issued_lines.parquet")],
+                [str(folder / _layout.ISSUED_LINES)],
             ).fetchall()
     finally:
         con.close()

@@ -19,6 +19,7 @@ from typing import TypeAlias
 
 import duckdb
 
+from reconcile import _layout
 from reconcile._core._duckdb import engine_errors, plain_connect
 from reconcile._core._jsonvalue import JsonObject, JsonValue
 from reconcile._core._period import parse_period
@@ -81,7 +82,7 @@ def versions(output: str | os.PathLike[str], period: str) -> list[Version]:
     root = Path(output)
     found = []
     for number in _versions.kept_versions(root, period):
-        folder = root / _versions.version_dir(period, number)
+        folder = root / _layout.version_partition(period, number)
         manifest = _versions.read_kept(folder / "manifest.json")
         found.append(Version(number, manifest.run_id, False, manifest, folder))
     current = read_manifest(root, period)

@@ -58,7 +58,7 @@ class Period:
 
     start_ns: int
     end_ns: int
-    name: str  # "2026-11-25" or "2026-11": the value of the output's ``period=`` partition
+    name: str  # "2026-11-25" or "2026-11": the value of the output's period partition (``_layout``)
     length: str  # "day" or "month"
 
     @property

@@ -1,12 +1,9 @@
 """Bill versions: what a replaced period's bill was, and why it changed (docs/SPEC.md section 5).
 
 When a run replaces a committed period with a different ``run_id``, the writer keeps the version it
-replaces under the output folder, in the same commit (one more folder in the journal)::
-
-    OUT/history/period=P/version=N/manifest.json                   the replaced manifest, as it was
-    OUT/history/period=P/version=N/slices/usage_date=D/*.parquet   its files, as they were
-    OUT/history/period=P/version=N/intervals/*.parquet
-    OUT/history/period=P/version=N/anomalies/*.parquet
+replaces under the output folder, in the same commit (one more folder in the journal): its
+manifest, as it was, and its files, as they were, in the version's folder of the period's history
+(``_layout``).
 
 The files are hard links of the committed ones (a commit replaces an output file by rename, never
 in place, so a link keeps the old rows): keeping a version costs no reading and no writing, and
@@ -30,6 +27,7 @@ from pathlib import Path
 
 import duckdb
 
+from reconcile import _layout
 from reconcile._core import _schema as schema
 from reconcile._core._currency import currency_table
 from reconcile._core._duckdb import literals
@@ -41,31 +39,13 @@ from reconcile._price._contracts._changes import terms_changes
 from reconcile._store._reader import IngestEntry, Store
 from reconcile.exceptions import OutputError
 
-HISTORY = "history"
 EXAMPLES = 3  # file:line examples per late ingest
-
-
-def history_dir(root: Path, period: str) -> Path:
-    """``OUT/history/period=P``: the replaced versions of one period."""
-    return root / HISTORY / f"period={period}"
-
-
-def version_dir(period: str, version: int) -> str:
-    """The folder of one kept version, relative to the output folder."""
-    return f"{HISTORY}/period={period}/version={version}"
 
 
 def kept_versions(root: Path, period: str) -> list[int]:
     """The version numbers kept for ``period`` (replaced versions), ascending."""
-    folder = history_dir(root, period)
-    if not folder.is_dir():
-        return []
-    found = []
-    for child in folder.glob("version=*"):
-        number = child.name.removeprefix("version=")
-        if number.isdigit() and (child / "manifest.json").is_file():
-            found.append(int(number))
-    return sorted(found)
+    found = _layout.kept_version_folders(root, period)
+    return sorted(number for number, child in found if (child / _layout.MANIFEST).is_file())
 
 
 def read_kept(path: Path) -> Manifest:
@@ -73,7 +53,7 @@ def read_kept(path: Path) -> Manifest:
     found = read_json(path, "kept manifest")
     if found is None:
         raise OutputError(f"{path}: the kept manifest is missing")
-    period = path.parent.parent.name.removeprefix("period=")  # history/period=P/version=N/
+    period = _layout.period_of(path.parent.parent)  # (the kept version's folder is in its period's)
     return Manifest.from_json(found, str(path), period=period)
 
 
@@ -86,12 +66,9 @@ def current_version(root: Path, period: str, manifest: Manifest) -> int:
 
 def period_files(root: Path, period: Period) -> tuple[list[Path], list[Path]]:
     """The committed slices and intervals files of ``period`` in the output folder ``root``."""
-    slices = [
-        f
-        for day in period.days()
-        for f in sorted((root / "slices" / f"usage_date={day.isoformat()}").glob("*.parquet"))
-    ]
-    intervals = sorted((root / "intervals" / f"period={period.name}").glob("*.parquet"))
+    folders = _layout.period_folders(root, period.name)
+    slices = [f for folder in folders["slices"] for f in sorted(folder.glob(_layout.PARQUET))]
+    intervals = sorted(folders["intervals"][0].glob(_layout.PARQUET))
     return slices, intervals
 
 
@@ -129,20 +106,16 @@ def keep(root: Path, period: Period, dest: Path) -> None:
     and a copy of its manifest (module doc)."""
     dest.mkdir(parents=True)
     slices, intervals = period_files(root, period)
-    anomalies = sorted((root / "anomalies" / f"period={period.name}").glob("*.parquet"))
-    for file in slices:
-        _link(file, dest / "slices" / file.parent.name / file.name)
-    for file in intervals:
-        _link(file, dest / "intervals" / file.name)
-    for file in anomalies:
-        _link(file, dest / "anomalies" / file.name)
-    shutil.copyfile(root / "manifests" / f"period={period.name}" / "manifest.json", dest / "manifest.json")
-    read_kept(dest / "manifest.json")  # what was copied is whole
+    anomalies = sorted(_layout.period_folders(root, period.name)["anomalies"][0].glob(_layout.PARQUET))
+    for file in [*slices, *intervals, *anomalies]:
+        _link(file, _layout.kept_file(dest, file.relative_to(root).as_posix()))
+    shutil.copyfile(_layout.manifest_file(root, period.name), dest / _layout.MANIFEST)
+    read_kept(dest / _layout.MANIFEST)  # what was copied is whole
 
 
 def kept_files(folder: Path) -> tuple[list[Path], list[Path]]:
     """The slices and intervals files of a kept version's folder."""
-    return sorted(folder.glob("slices/*/*.parquet")), sorted(folder.glob("intervals/*.parquet"))
+    return _layout.kept_table_files(folder, "slices"), _layout.kept_table_files(folder, "intervals")
 
 
 def late_lines(

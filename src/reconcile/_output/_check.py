@@ -9,7 +9,7 @@ What is expected:
   read) belongs to a committed period: a file no manifest lists would be counted by every reader;
 - a closed month's ``issued_lines.parquet`` and slices as issued are those its ``close.json`` lists
   in ``files`` (footers only for one closed before records were kept);
-- a kept version (``history/period=P/version=N/``) holds the files its manifest copy lists.
+- a kept version (``_layout``: the period's history) holds the files its manifest copy lists.
 
 :func:`findings` yields every file that differs (``reconcile verify`` lists them all);
 :func:`check_output` raises the first as a :class:`~reconcile.exceptions.DamagedFileError` (what
@@ -27,15 +27,12 @@ from pathlib import Path
 
 import duckdb
 
+from reconcile import _layout
 from reconcile._core._duckdb import is_read_failure
 from reconcile._core._integrity import FileRecord, parquet_rows, problem, records_from_json
 from reconcile._core._period import parse_period
 from reconcile._output._manifest import Manifest, read_manifests
 from reconcile.exceptions import DamagedFileError, OutputError
-
-TABLES = ("slices", "intervals", "anomalies")
-CLOSED = "closed"
-HISTORY = "history"
 
 
 @dataclass(frozen=True)
@@ -79,23 +76,13 @@ def _parquet(folder: Path) -> list[Path]:
     return sorted(folder.glob("*.parquet")) if folder.is_dir() else []
 
 
-def period_folders(root: Path, period: str) -> dict[str, list[Path]]:
-    """Per table, the folders a committed period's files live in."""
-    days = parse_period(period).days()
-    return {
-        "slices": [root / "slices" / f"usage_date={d.isoformat()}" for d in days],
-        "intervals": [root / "intervals" / f"period={period}"],
-        "anomalies": [root / "anomalies" / f"period={period}"],
-    }
-
-
 def expected_files(root: Path, manifest: Manifest) -> list[tuple[Path, FileRecord | None]]:
     """The files of a committed period with their records (None: a manifest from before records)."""
     if manifest.files is not None:
         return [(root / name, record) for name, record in sorted(manifest.files.items())]
     return [
         (f, None)
-        for dirs in period_folders(root, manifest.period).values()
+        for dirs in _layout.period_folders(root, manifest.period).values()
         for d in dirs
         for f in _parquet(d)
     ]
@@ -104,7 +91,7 @@ def expected_files(root: Path, manifest: Manifest) -> list[tuple[Path, FileRecor
 def _legacy(root: Path, manifest: Manifest) -> Iterator[Finding]:
     """A period committed before records: its files' footers readable, and their rows adding up per
     table to the manifest's ``rows`` when it has them (a missing folder is named then)."""
-    for table, dirs in period_folders(root, manifest.period).items():
+    for table, dirs in _layout.period_folders(root, manifest.period).items():
         total, readable = 0, True
         for f in (f for folder in dirs for f in _parquet(folder)):
             try:
@@ -115,7 +102,7 @@ def _legacy(root: Path, manifest: Manifest) -> Iterator[Finding]:
         want = (manifest.rows or {}).get(table)
         if readable and want is not None and total != want:
             missing = next((d for d in dirs if not _parquet(d)), None)
-            where = dirs[0] if missing is None else missing / "data_0.parquet"
+            where = dirs[0] if missing is None else missing / _layout.DATA
             found = f"{total:,} rows" + ("" if missing is None else " (this file is missing)")
             yield Finding(where, f"{want:,} {table} rows (manifest rows)", found, manifest.period)
 
@@ -134,34 +121,33 @@ def period_findings(root: Path, manifest: Manifest, *, full: bool) -> Iterator[F
 def _strays(root: Path, manifests: Mapping[str, Manifest]) -> Iterator[Finding]:
     """Parquet files the views would read that no committed manifest lists."""
     listed = {path for m in manifests.values() for path, _ in expected_files(root, m)}
-    for table in TABLES:
+    for table in _layout.TABLES:
         folder = root / table
         if not folder.is_dir():
             continue
-        for f in sorted(folder.rglob("*.parquet")):
+        for f in sorted(folder.rglob(_layout.PARQUET)):
             if f not in listed:
                 yield Finding(f, "no file (no committed manifest lists it)", "a file the views would read")
 
 
 def _close_document(folder: Path) -> dict[str, object] | None:
     try:
-        data = json.loads((folder / "close.json").read_text(encoding="utf-8"))
+        data = json.loads((folder / _layout.CLOSE_JSON).read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
-        raise OutputError(f"{folder / 'close.json'}: unreadable close document: {exc}") from None
+        raise OutputError(f"{folder / _layout.CLOSE_JSON}: unreadable close document: {exc}") from None
     return data if isinstance(data, dict) else {}
 
 
 def closed_findings(root: Path, *, full: bool | Container[str]) -> Iterator[Finding]:
     """The damaged issued files of every closed month (``full``: by hash, for all or the months named)."""
-    for folder in sorted((root / CLOSED).glob("month=*")):
-        month = folder.name.removeprefix("month=")
+    for month, folder in _layout.closed_months(root):
         hashed = full if isinstance(full, bool) else month in full
         document = _close_document(folder)
         if document is None:
             continue
-        present = [folder / "issued_lines.parquet", *sorted(folder.glob("slices/*/*.parquet"))]
+        present = [folder / _layout.ISSUED_LINES, *_layout.kept_table_files(folder, "slices")]
         if "files" not in document:
             for f in present:
                 wrong = problem(f, None, full=False)
@@ -169,7 +155,7 @@ def closed_findings(root: Path, *, full: bool | Container[str]) -> Iterator[Find
                     yield Finding(f, wrong[0], wrong[1], month=month)
             continue
         try:
-            records = records_from_json(document["files"], str(folder / "close.json"))  # type: ignore[arg-type]
+            records = records_from_json(document["files"], str(folder / _layout.CLOSE_JSON))  # type: ignore[arg-type]
         except ValueError as exc:
             raise OutputError(str(exc)) from None
         for name, record in sorted(records.items()):
@@ -181,17 +167,10 @@ def closed_findings(root: Path, *, full: bool | Container[str]) -> Iterator[Find
                 yield Finding(f, "no file (close.json does not list it)", "a file", month=month)
 
 
-def kept_path(folder: Path, name: str) -> Path:
-    """Where a kept version (``history/period=P/version=N``) holds the file its manifest names
-    ``name`` (``intervals/period=P/x`` is kept as ``intervals/x``)."""
-    parts = name.split("/")
-    return folder.joinpath(*(parts if parts[0] == "slices" else [parts[0], parts[-1]]))
-
-
 def kept_findings(folder: Path, manifest: Manifest, version: int, *, full: bool) -> Iterator[Finding]:
     """The damaged files of one kept version (its manifest copy's records; none: nothing to check)."""
     for name, record in sorted((manifest.files or {}).items()):
-        path = kept_path(folder, name)
+        path = _layout.kept_file(folder, name)
         wrong = problem(path, record, full=full)
         if wrong is not None:
             yield Finding(path, wrong[0], wrong[1], manifest.period, version=version)

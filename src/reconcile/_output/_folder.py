@@ -1,17 +1,7 @@
 """Stage: a run's tables -> the Parquet output folder, replaced atomically per period.
 
-Layout of an output folder (``docs/OPERATIONS.md`` describes it for readers)::
-
-    OUT/output.json                              {"format": 1, "period_length": "day" | "month"}
-    OUT/slices/usage_date=YYYY-MM-DD/data_0.parquet
-    OUT/intervals/period=P/data_0.parquet
-    OUT/anomalies/period=P/data_0.parquet
-    OUT/manifests/period=P/manifest.json
-    OUT/history/period=P/version=N/...           replaced versions of a period (``_versions``)
-    OUT/.lock                                    flock held by the run writing this folder
-    OUT/.journal.json                            present only while a commit is in progress
-    OUT/.staging/<token>/...                     a run's new files before they are committed
-    OUT/.trash/<token>/...                       replaced partitions, removed after the commit
+The layout of an output folder is ``_layout``'s: a partition folder per day of slices and per
+period of intervals, anomalies and the manifest; a commit's journal, staging and trash folders.
 
 Commit protocol: every new file of a period is written and fsynced under ``.staging/<token>/`` in the
 same tree shape. The journal (written to a temporary name, fsynced, renamed into place: the commit
@@ -40,6 +30,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from reconcile import _layout
 from reconcile._core import _faults
 from reconcile._core._duckdb import literals
 from reconcile._core._files import (
@@ -65,10 +56,9 @@ OUTPUT_FORMAT = 2
 # A folder of format 1 is upgraded in place by `reconcile upgrade-output` (``_upgrade``) before a run
 # of format 2 may commit to it: one folder never mixes the two.
 
-_JOURNAL = ".journal.json"
-_STAGING = ".staging"
-_TRASH = ".trash"
-_DATA = "data_0.parquet"  # the name DuckDB's partitioned writer would give: readers glob *.parquet
+_JOURNAL = _layout.JOURNAL
+_STAGING = _layout.STAGING
+_TRASH = _layout.TRASH
 
 
 # --- recovery -----------------------------------------------------------------------------------
@@ -96,7 +86,7 @@ def _roll_forward(root: Path) -> bool:
         if number == 0:
             _faults.point("swap")  # half old, half new on disk: the journal finishes it
     _faults.point("swapped")
-    # every folder a swap renamed into (history/period=P/ too), before the journal goes
+    # every folder a swap renamed into (a kept version's in the history too), before the journal goes
     for folder in sorted({(root / s["target"]).parent for s in swaps}):
         fsync_path(folder)
     journal_path.unlink()
@@ -233,24 +223,20 @@ class OutputFolder:
 
     def adopt(self, con: duckdb.DuckDBPyConnection, period: Period, run_id: str, token: str) -> Staged:
         """A period whose files another writer put under ``.staging/<token>/`` (the Spark engine's
-        tasks: ``slices/usage_date=D/``, ``intervals/period=P/``, ``anomalies/period=P/``, any number
-        of ``*.parquet`` each, every day of the period holding at least one), checked as
+        tasks: the period's partition folders, ``_layout.partitions``, any number of ``*.parquet``
+        each, every day of the period holding at least one), checked as
         :meth:`stage` checks its own. Nothing is committed."""
         if self._fd is None:
             raise OutputError(f"output folder {self.path} is closed")
         self._bind([period])
         root = self.path / _STAGING / token
-        folders = {
-            "slices": [root / "slices" / f"usage_date={d.isoformat()}" for d in period.days()],
-            "intervals": [root / "intervals" / f"period={period.name}"],
-            "anomalies": [root / "anomalies" / f"period={period.name}"],
-        }
+        folders = _layout.period_folders(root, period.name)
         files: dict[str, list[Path]] = {}
         for table, dirs in folders.items():
-            missing = [d for d in dirs if not any(d.glob("*.parquet"))]
+            missing = [d for d in dirs if not any(d.glob(_layout.PARQUET))]
             if missing:
                 raise OutputError(f"period {period.name}: nothing staged in {missing[0]}")
-            files[table] = sorted(f for d in dirs for f in d.glob("*.parquet"))
+            files[table] = sorted(f for d in dirs for f in d.glob(_layout.PARQUET))
         return self._check_staged(con, Staged(period, run_id, token, root, files, {}))
 
     def _bind(self, periods: Sequence[Period]) -> None:
@@ -262,7 +248,7 @@ class OutputFolder:
         length = lengths.pop()
         # output.json is written before the first commit; it binds the folder once a period is committed
         # (one manifest is enough to know: never read a year of them for it)
-        committed = next((self.path / "manifests").glob("period=*/manifest.json"), None) is not None
+        committed = next(self.path.glob(_layout.MANIFEST_GLOB), None) is not None
         held_format = output_format(self.path)
         if committed and held_format < OUTPUT_FORMAT:
             raise OutputError(
@@ -279,7 +265,7 @@ class OutputFolder:
         if held is None and self.period_length() != length:
             with private_files():
                 write_json_atomic(
-                    self.path / "output.json", {"format": OUTPUT_FORMAT, "period_length": length}
+                    self.path / _layout.OUTPUT_JSON, {"format": OUTPUT_FORMAT, "period_length": length}
                 )
 
     def _check_staged(self, con: duckdb.DuckDBPyConnection, staged: Staged) -> Staged:
@@ -305,17 +291,16 @@ class OutputFolder:
         previous = self.manifest(period.name)
         with private_files():
             document, kept = self._version(staged, manifest, previous)
-            manifest_dir = staged.root / "manifests" / f"period={period.name}"
-            manifest_dir.mkdir(parents=True)
-            (manifest_dir / "manifest.json").write_text(
+            manifest_path = _layout.manifest_file(staged.root, period.name)
+            manifest_path.parent.mkdir(parents=True)
+            manifest_path.write_text(
                 json.dumps(document.to_json(), indent=2, sort_keys=True) + "\n", encoding="utf-8"
             )
             _faults.point("staged")
 
-            targets = [f"slices/usage_date={day.isoformat()}" for day in period.days()]
-            targets += [f"intervals/period={period.name}", f"anomalies/period={period.name}"]
+            targets = [p for parts in _layout.partitions(period.name, period.days()).values() for p in parts]
             targets += [kept] if kept is not None else []  # the replaced version, kept
-            targets.append(f"manifests/period={period.name}")  # last: the manifest marks a whole period
+            targets.append(_layout.manifest_partition(period.name))  # last: it marks a whole period
             replaced = previous is not None
             self.commit_folders(staged.token, targets, {"period": period.name, "run_id": staged.run_id})
         return WriteResult(period.name, staged.run_id, staged.rows, replaced, document)
@@ -361,7 +346,7 @@ class OutputFolder:
             version = number
             if previous.run_id != staged.run_id:  # the same run_id: the same rows, no new version
                 version = number + 1
-                kept = _versions.version_dir(staged.period.name, number)
+                kept = _layout.version_partition(staged.period.name, number)
                 try:
                     _versions.keep(self.path, staged.period, staged.root / kept)
                 except (OSError, ValueError, duckdb.Error) as exc:
@@ -389,11 +374,11 @@ class OutputFolder:
 
 def _output_meta(root: Path) -> dict[str, object] | None:
     """``output.json`` of an output folder (None: not written yet)."""
-    meta = read_json(root / "output.json", "output description")
+    meta = read_json(root / _layout.OUTPUT_JSON, "output description")
     if meta is None:
         return None
     if not isinstance(meta, dict):
-        raise OutputError(f"{root / 'output.json'}: not a JSON object")
+        raise OutputError(f"{root / _layout.OUTPUT_JSON}: not a JSON object")
     return meta
 
 
@@ -410,7 +395,7 @@ def _period_length(root: Path) -> str | None:
         return None
     length = meta.get("period_length")
     if length not in {"day", "month"}:
-        raise OutputError(f"{root / 'output.json'}: period_length {length!r} is not day or month")
+        raise OutputError(f"{root / _layout.OUTPUT_JSON}: period_length {length!r} is not day or month")
     return str(length)
 
 
@@ -440,7 +425,7 @@ def read_output(path: str | Path, *, wait: float = 30.0) -> OutputTables:
     _output_check.check_output(root, manifests)  # every file by its footer (docs/OPERATIONS.md)
 
     def scan(table: str) -> pl.LazyFrame:
-        files = sorted(str(p) for p in (root / table).glob("*=*/*.parquet"))
+        files = sorted(str(p) for p in (root / table).glob(_layout.TABLE_FILES_GLOB))
         return pl.scan_parquet(files, hive_partitioning=False, glob=False)
 
     return OutputTables(scan("slices"), scan("intervals"), scan("anomalies"), manifests)

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reconcile import _layout
 from reconcile._core._files import read_json
 from reconcile._core._integrity import FileRecord, records_from_json, records_to_json
 from reconcile._core._jsonvalue import JsonObject, JsonValue, as_object, opt_int, opt_str
@@ -382,19 +383,16 @@ class Manifest:
 
 def read_manifest(path: str | Path, period_name: str) -> Manifest | None:
     """The committed manifest of one period in an output folder, or None (no recovery, no lock)."""
-    file = Path(path) / "manifests" / f"period={period_name}" / "manifest.json"
+    file = _layout.manifest_file(Path(path), period_name)
     found = read_json(file, "manifest")
     return None if found is None else Manifest.from_json(found, str(file), period=period_name)
 
 
 def read_manifests(path: str | Path) -> dict[str, Manifest]:
     """Every committed manifest in an output folder, by period name (no recovery, no lock)."""
-    root = Path(path) / "manifests"
     found: dict[str, Manifest] = {}
-    if not root.is_dir():
-        return found
-    for folder in sorted(root.glob("period=*")):
-        manifest = read_manifest(path, folder.name.removeprefix("period="))
+    for folder in _layout.manifest_folders(Path(path)):
+        manifest = read_manifest(path, _layout.period_of(folder))
         if manifest is not None:
-            found[folder.name.removeprefix("period=")] = manifest
+            found[_layout.period_of(folder)] = manifest
     return found

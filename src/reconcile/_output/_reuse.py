@@ -26,6 +26,7 @@ from pathlib import Path
 
 import duckdb
 
+from reconcile import _layout
 from reconcile._core._duckdb import literals
 from reconcile._core._period import Period, ns_to_date
 from reconcile._core._progress import Progress
@@ -34,8 +35,6 @@ from reconcile._output._manifest import Manifest, RunInputs
 from reconcile._store._reader import IngestEntry, Store
 
 SCOPE = "run_scope"  # the relation of (family, resource_id) a reusing run recomputes
-
-_FILE = "data_0.parquet"
 
 
 @dataclass(frozen=True)
@@ -80,11 +79,7 @@ def candidate(
     added = tuple(sorted(new_ingests - old_ingests))
     if not added:
         return None
-    files = {
-        "slices": [output / "slices" / f"usage_date={day.isoformat()}" / _FILE for day in period.days()],
-        "intervals": [output / "intervals" / f"period={period.name}" / _FILE],
-        "anomalies": [output / "anomalies" / f"period={period.name}" / _FILE],
-    }
+    files = _layout.period_files(output, period.name)
     rows = previous.rows
     if not all(f.is_file() for paths in files.values() for f in paths) or not all(t in rows for t in files):
         return None

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import duckdb
 
+from reconcile import _layout
 from reconcile._core import _schema as schema
 from reconcile._core._duckdb import PARQUET_OPTIONS, literals
 from reconcile._core._files import private_files
@@ -37,7 +38,7 @@ from reconcile._core._period import NS_PER_DAY, Period, ns_to_date
 from reconcile._core._sql import load_sql
 from reconcile.exceptions import OutputError
 
-TABLES = ("slices", "intervals", "anomalies")
+TABLES = _layout.TABLES
 BATCH_SCOPE = "batch_scope"
 BATCH_SLICES = "batch_slices"  # a chunk's slices: SLICE_COLUMNS but run_id, and price_period (the unit)
 BATCH_UNITS = "batch_units"  # the chunk's units: price_period, batch_period, first_day, last_day
@@ -232,21 +233,19 @@ class Batch:
 
     def moves(self, entry: BatchEntry, staging: Path) -> list[tuple[str, Path, Path]]:
         """The intervals and anomalies files of one period (spooled by :meth:`collect`) and where
-        they go under ``staging`` (its tree: ``intervals/period=P/``, ``anomalies/period=P/``, each
-        ``data_0.parquet``): ``(table, spooled file, staged file)``."""
+        they go under ``staging`` (the period's folders of the output's layout, ``_layout``):
+        ``(table, spooled file, staged file)``."""
         name = entry.period.name
+        files = _layout.period_files(staging, name)
         return [
-            (table, self._spooled[(name, table)], staging / table / f"period={name}" / "data_0.parquet")
-            for table in ("intervals", "anomalies")
+            (table, self._spooled[(name, table)], files[table][0]) for table in ("intervals", "anomalies")
         ]
 
     def slice_files(self, entry: BatchEntry, staging: Path) -> list[Path]:
-        """Where the slices files of one period go under ``staging``: ``slices/usage_date=D/`` for
-        every day of the period (a day without slices gets an empty file, so a re-run replaces
-        every day of its period and readers always find the schema)."""
-        return [
-            staging / "slices" / f"usage_date={d.isoformat()}" / "data_0.parquet" for d in entry.period.days()
-        ]
+        """Where the slices files of one period go under ``staging``: a day folder for every day of
+        the period (a day without slices gets an empty file, so a re-run replaces every day of its
+        period and readers always find the schema)."""
+        return _layout.period_files(staging, entry.period.name)["slices"]
 
     def slice_jobs(self, units: Sequence[SliceUnit], staging: dict[str, Path]) -> list[FileJob]:
         """The day files of ``units`` (their rows in ``batch_slices``; ``staging``: each period's

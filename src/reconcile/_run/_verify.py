@@ -15,13 +15,14 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reconcile import _layout
 from reconcile._bills._close import closed_months
 from reconcile._core._files import read_journal
 from reconcile._core._integrity import FileRecord, parquet_rows, problem
 from reconcile._core._jsonvalue import JsonObject
 from reconcile._core._progress import Progress
 from reconcile._output import _check as _output_check
-from reconcile._output._bill_versions import kept_versions, read_kept, version_dir
+from reconcile._output._bill_versions import kept_versions, read_kept
 from reconcile._output._manifest import Manifest, read_manifest
 from reconcile._pair._checkpoints import Checkpoints
 from reconcile._store._reader import IngestEntry, Store
@@ -249,8 +250,8 @@ def _scrub_checkpoints(scrub: _Scrub, store: Store) -> None:
 
 def _manifests(scrub: _Scrub, root: Path, closed: set[str]) -> dict[str, Manifest]:
     found: dict[str, Manifest] = {}
-    for folder in sorted((root / "manifests").glob("period=*")):
-        period = folder.name.removeprefix("period=")
+    for folder in _layout.manifest_folders(root):
+        period = _layout.period_of(folder)
         try:
             manifest = read_manifest(root, period)
         except OutputError as exc:
@@ -279,7 +280,7 @@ def _period_affects(period: str, closed: set[str], manifest: Manifest | None = N
 def _scrub_output(scrub: _Scrub, root: Path, closed: set[str]) -> None:
     if not root.is_dir():
         raise UsageError(f"output folder {root} does not exist")
-    journal = root / ".journal.json"
+    journal = root / _layout.JOURNAL
     if journal.exists():
         try:
             read_journal(journal)
@@ -303,7 +304,7 @@ def _scrub_output(scrub: _Scrub, root: Path, closed: set[str]) -> None:
         scrub.add(item.path, (item.expected, item.found), *_describe(item, root, manifests, closed))
     for period in sorted(manifests):
         for number in kept_versions(root, period):
-            folder = root / version_dir(period, number)
+            folder = root / _layout.version_partition(period, number)
             try:
                 kept = read_kept(folder / "manifest.json")
             except OutputError as exc:

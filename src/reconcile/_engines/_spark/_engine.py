@@ -28,10 +28,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from reconcile import _layout
 from reconcile._core import _faults
 from reconcile._core import _schema as schema
 from reconcile._core._duckdb import engine_errors, literals
-from reconcile._core._period import Period, date_to_ns, ns_to_date, parse_period
+from reconcile._core._period import Period, date_to_ns, ns_to_date
 from reconcile._core._policies import SparkOptions
 from reconcile._engines._base import Engine, EngineContext, Pending, PeriodRun
 from reconcile._engines._spark._cluster import (
@@ -315,9 +316,8 @@ class SparkEngine(Engine):
             BucketRun(job).run_empty(bucket=99_999)
         for period, root in zip(job.periods, roots, strict=True):
             template = min(root.glob("empty-slices-*.parquet"))
-            for day in parse_period(period.name).days():
-                folder = root / "slices" / f"usage_date={day.isoformat()}"
-                if not any(folder.glob("*.parquet")):
+            for folder in _layout.period_folders(root, period.name)["slices"]:
+                if not any(folder.glob(_layout.PARQUET)):
                     folder.mkdir(parents=True, exist_ok=True)
                     shutil.copyfile(template, folder / "part-empty.parquet")
             for old in root.glob("empty-slices-*.parquet"):

@@ -30,6 +30,7 @@ from typing import Final
 import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]
 
+from reconcile import _layout
 from reconcile._core import _faults
 from reconcile._core import _schema as schema
 from reconcile._core._duckdb import PARQUET_OPTIONS
@@ -194,7 +195,7 @@ class BucketRun:
         rows = load_sql(f"engine/write/output_{table}")
         root = Path(period.root)
         if table != "slices":
-            dest = root / table / f"period={period.name}" / part_name(bucket, attempt)
+            dest = root / _layout.period_partition(table, period.name) / part_name(bucket, attempt)
             dest.parent.mkdir(parents=True, exist_ok=True)
             con.execute(
                 f"COPY (SELECT * FROM ({rows}){_staging.ORDER[table]}) TO ? ({PARQUET_OPTIONS})",
@@ -208,7 +209,7 @@ class BucketRun:
             d for (d,) in con.execute("SELECT DISTINCT usage_date FROM bucket_slices ORDER BY 1").fetchall()
         ]
         for day in days:
-            dest = root / "slices" / f"usage_date={day.isoformat()}" / part_name(bucket, attempt)
+            dest = root / _layout.slices_partition(day) / part_name(bucket, attempt)
             dest.parent.mkdir(parents=True, exist_ok=True)
             con.execute(
                 f"COPY (SELECT * FROM bucket_slices WHERE usage_date = ?) TO ? ({PARQUET_OPTIONS})",
