@@ -172,6 +172,32 @@ def test_no_import_cycle() -> None:
     assert cycles == [], "import cycles:\n" + "\n".join(" -> ".join(c) for c in cycles)
 
 
+def test_engines_share_only_the_seam() -> None:
+    """An engine's modules (a package ``engines`` or ``_engines``: each child but ``_base`` is one
+    engine) import the seam, never another engine; nor the session (the no-cycle test catches that:
+    the session imports the engines)."""
+    graph = _import_graph(SRC)
+    packages = sorted({m for m in graph if m.rpartition(".")[2] in {"engines", "_engines"}})
+    assert packages, "no engines package"
+    crossings = []
+    for package in packages:
+
+        def engine_of(module: str, package: str = package) -> str | None:
+            rest = module.removeprefix(package + ".").split(".")[0]
+            return rest if module.startswith(package + ".") and rest not in {"_base", "base"} else None
+
+        engines = {engine_of(m) for m in graph} - {None}
+        assert len(engines) >= 2, engines
+        for module, imported in graph.items():
+            own = engine_of(module)
+            crossings += [
+                f"{module} imports {other}"
+                for other in sorted(imported)
+                if own is not None and engine_of(other) not in {None, own}
+            ]
+    assert crossings == []
+
+
 # A path of the output folder's layout: a partition folder (usage_date=, period=, month=, version=)
 # written in a string or a docstring (a keyword argument such as ``period=p`` is none).
 LAYOUT_PATH = re.compile(r"usage_date=|[\"'/`](?:period|month|version)=")
