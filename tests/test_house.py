@@ -204,8 +204,8 @@ LAYOUT_PATH = re.compile(r"usage_date=|[\"'/`](?:period|month|version)=")
 
 
 def test_the_output_layout_is_spelled_in_one_module() -> None:
-    """The output folder's partition paths are spelled only in ``_layout`` (wherever the lead puts
-    it): every other module asks it for a path or a glob."""
+    """The output folder's partition paths are spelled only in ``_output/_layout``
+    (wherever it sits): every other module asks it for a path or a glob."""
     spelled = sorted(
         str(p.relative_to(SRC)) for p in _modules() if LAYOUT_PATH.search(p.read_text(encoding="utf-8"))
     )

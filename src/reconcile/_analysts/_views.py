@@ -28,7 +28,6 @@ import duckdb
 import polars as pl
 import pyarrow as pa  # type: ignore[import-untyped]
 
-from reconcile import _layout
 from reconcile._audit._output import FINDINGS
 from reconcile._core import _families
 from reconcile._core import _schema as schema
@@ -40,6 +39,7 @@ from reconcile._core._period import Period, parse_period
 from reconcile._core._signals import interruptible
 from reconcile._core._sql import load_sql, sql_root
 from reconcile._output import _check as _output_check
+from reconcile._output import _layout
 from reconcile._output._check import naming_damage
 from reconcile._output._folder import recover_output
 from reconcile._output._manifest import read_manifests

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from reconcile import _layout
 from reconcile._analysts._views import connect_output
 from reconcile._core import _faults
 from reconcile._core import _schema as schema
@@ -32,6 +31,7 @@ from reconcile._core._files import private_files
 from reconcile._core._integrity import record_files, records_to_json
 from reconcile._core._jsonvalue import JsonObject, JsonValue
 from reconcile._core._period import Period, format_ns, parse_period
+from reconcile._output import _layout
 from reconcile._output._bill_versions import current_version
 from reconcile._output._check import naming_damage
 from reconcile._output._folder import open_output

@@ -19,13 +19,13 @@ from typing import TypeAlias
 
 import duckdb
 
-from reconcile import _layout
 from reconcile._core._duckdb import engine_errors, plain_connect
 from reconcile._core._jsonvalue import JsonObject, JsonValue
 from reconcile._core._period import parse_period
 from reconcile._core._sql import load_sql
 from reconcile._output import _bill_versions as _versions
 from reconcile._output import _check as _output_check
+from reconcile._output import _layout
 from reconcile._output._folder import recover_output
 from reconcile._output._manifest import Manifest, read_manifest
 from reconcile.exceptions import OutputError, UsageError

@@ -27,13 +27,13 @@ from pathlib import Path
 
 import duckdb
 
-from reconcile import _layout
 from reconcile._core import _schema as schema
 from reconcile._core._currency import currency_table
 from reconcile._core._duckdb import literals
 from reconcile._core._files import read_json
 from reconcile._core._period import Period, format_ns, ns_to_date
 from reconcile._core._sql import load_sql
+from reconcile._output import _layout
 from reconcile._output._manifest import Cause, Change, Manifest, NewIngest, Replaces, RunInputs
 from reconcile._price._contracts._changes import terms_changes
 from reconcile._store._reader import IngestEntry, Store

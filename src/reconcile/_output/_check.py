@@ -27,10 +27,10 @@ from pathlib import Path
 
 import duckdb
 
-from reconcile import _layout
 from reconcile._core._duckdb import is_read_failure
 from reconcile._core._integrity import FileRecord, parquet_rows, problem, records_from_json
 from reconcile._core._period import parse_period
+from reconcile._output import _layout
 from reconcile._output._manifest import Manifest, read_manifests
 from reconcile.exceptions import DamagedFileError, OutputError
 

@@ -30,7 +30,6 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from reconcile import _layout
 from reconcile._core import _faults
 from reconcile._core._duckdb import literals
 from reconcile._core._files import (
@@ -47,7 +46,7 @@ from reconcile._core._period import Period, format_ns
 from reconcile._core._signals import critical
 from reconcile._output import _bill_versions as _versions
 from reconcile._output import _check as _output_check
-from reconcile._output import _staging
+from reconcile._output import _layout, _staging
 from reconcile._output._manifest import Manifest, read_manifest, read_manifests
 from reconcile.exceptions import OutputError, UsageError
 

@@ -17,10 +17,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reconcile import _layout
 from reconcile._core._files import read_json
 from reconcile._core._integrity import FileRecord, records_from_json, records_to_json
 from reconcile._core._jsonvalue import JsonObject, JsonValue, as_object, opt_int, opt_str
+from reconcile._output import _layout
 from reconcile.exceptions import OutputError
 
 

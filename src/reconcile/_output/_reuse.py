@@ -26,11 +26,11 @@ from pathlib import Path
 
 import duckdb
 
-from reconcile import _layout
 from reconcile._core._duckdb import literals
 from reconcile._core._period import Period, ns_to_date
 from reconcile._core._progress import Progress
 from reconcile._output import _check as _output_check
+from reconcile._output import _layout
 from reconcile._output._manifest import Manifest, RunInputs
 from reconcile._store._reader import IngestEntry, Store
 

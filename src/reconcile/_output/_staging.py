@@ -30,12 +30,12 @@ from pathlib import Path
 
 import duckdb
 
-from reconcile import _layout
 from reconcile._core import _schema as schema
 from reconcile._core._duckdb import PARQUET_OPTIONS, literals
 from reconcile._core._files import private_files
 from reconcile._core._period import NS_PER_DAY, Period, ns_to_date
 from reconcile._core._sql import load_sql
+from reconcile._output import _layout
 from reconcile.exceptions import OutputError
 
 TABLES = _layout.TABLES

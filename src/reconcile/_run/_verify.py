@@ -15,13 +15,13 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reconcile import _layout
 from reconcile._bills._close import closed_months
 from reconcile._core._files import read_journal
 from reconcile._core._integrity import FileRecord, parquet_rows, problem
 from reconcile._core._jsonvalue import JsonObject
 from reconcile._core._progress import Progress
 from reconcile._output import _check as _output_check
+from reconcile._output import _layout
 from reconcile._output._bill_versions import kept_versions, read_kept
 from reconcile._output._manifest import Manifest, read_manifest
 from reconcile._pair._checkpoints import Checkpoints

@@ -28,7 +28,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconcile import _layout
 from reconcile._core import _faults
 from reconcile._core import _schema as schema
 from reconcile._core._duckdb import engine_errors, literals
@@ -60,7 +59,7 @@ from reconcile._engines._spark._task import (
     part_key,
 )
 from reconcile._output import _folder as _write
-from reconcile._output import _staging
+from reconcile._output import _layout, _staging
 from reconcile._pair import _walk as _pair
 from reconcile._pair._checkpoints import Checkpoint
 from reconcile._pair._walk import Roles

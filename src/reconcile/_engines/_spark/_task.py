@@ -30,7 +30,6 @@ from typing import Final
 import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]
 
-from reconcile import _layout
 from reconcile._core import _faults
 from reconcile._core import _schema as schema
 from reconcile._core._duckdb import PARQUET_OPTIONS
@@ -40,7 +39,7 @@ from reconcile._core._sql import load_sql
 from reconcile._engines._base import Stages
 from reconcile._engines._spark._cluster import require_shared
 from reconcile._engines._spark._context import land_bucket, task_error_text
-from reconcile._output import _staging
+from reconcile._output import _layout, _staging
 from reconcile._pair import _walk as _pair
 from reconcile._pair._walk import AsOf, Roles
 from reconcile._price._book import PriceBook
