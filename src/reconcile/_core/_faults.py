@@ -1,8 +1,8 @@
 """Fault points: the places where crash tests stop a real process, inside the code production runs.
 
 A test sets ``RECONCILE_FAULT=<point>:<action>[,<point>:<action>...]`` for the process it starts;
-``action`` is ``kill`` (SIGKILL: a power cut) or ``sleep`` / ``sleepN`` (wait N seconds, default 60,
-so the test can kill it or hold a lock). Without the variable a point does nothing. The points:
+``action`` is ``kill`` (SIGKILL: a power cut), ``term`` (SIGTERM to itself: ``systemctl stop`` at that
+instant) or ``sleep`` / ``sleepN`` (wait N seconds, default 60, so the test can kill it or hold a lock). Without the variable a point does nothing. The points:
 
 - ingest: ``after-parse`` (every file's lines parsed), ``before-write`` (de-duplicated),
   ``after-events`` (events staged), ``before-commit``, ``before-store-json`` (files in place,
@@ -36,5 +36,7 @@ def point(name: str, spec: str | None = None) -> None:
             continue
         if action == "kill":
             os.kill(os.getpid(), signal.SIGKILL)
+        elif action == "term":
+            os.kill(os.getpid(), signal.SIGTERM)
         elif action.startswith("sleep"):
             time.sleep(float(action[len("sleep") :] or 60))

@@ -184,6 +184,36 @@ def _run_ids(out: Path) -> dict[str, str]:
 
 
 @pytest.mark.slow
+def test_a_sigterm_inside_a_commit_names_that_day_as_committed(tmp_path: Path) -> None:
+    """A SIGTERM that arrives inside a day's commit (at its commit point) waits for the commit to be
+    whole; the interrupted line then names that day as committed, and its new run is in place."""
+    import datetime as dt  # noqa: PLC0415
+
+    from reconcile import write_fleet  # noqa: PLC0415
+
+    write_fleet(tmp_path / "ledgers", 5, hosts=2, days=4, start=dt.datetime(2026, 9, 20, tzinfo=dt.UTC))
+    assert main(_args(tmp_path, "--quiet", today="2026-09-21")) == 0  # ingests, runs 09-20
+    before = _run_ids(tmp_path / "out")
+    prices = tmp_path / "prices.toml"  # a new price book: 09-20 is restated, 09-21..23 are new
+    prices.write_text(PRICES.read_text().replace('price = "0.005"', 'price = "0.006"'))
+    args = [str(prices) if a == str(PRICES) else a for a in _args(tmp_path, today="2026-09-24")]
+    proc = subprocess.run(
+        [sys.executable, "-m", "reconcile._cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "RECONCILE_FAULT": "journal:term"},
+        check=False,
+    )
+    assert proc.returncode == 143, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    committed = last.split("days committed: ")[1].split(";")[0].split(", ")
+    after = _run_ids(tmp_path / "out")
+    changed = sorted(d for d in after if after[d] != before.get(d))
+    assert committed == changed == [changed[0]], last
+    assert not (tmp_path / "out/.journal.json").exists()
+
+
+@pytest.mark.slow
 def test_sigterm_finishes_the_day_being_committed_and_names_what_is_committed(tmp_path: Path) -> None:
     """SIGTERM while a nightly commits restated days: exit 143, one line naming the days committed
     and those not; each committed day has its new run, each other its old; the next nightly finishes."""
