@@ -2,7 +2,8 @@
 
 A test sets ``RECONCILE_FAULT=<point>:<action>[,<point>:<action>...]`` for the process it starts;
 ``action`` is ``kill`` (SIGKILL: a power cut), ``term`` (SIGTERM to itself: ``systemctl stop`` at that
-instant) or ``sleep`` / ``sleepN`` (wait N seconds, default 60, so the test can kill it or hold a lock). Without the variable a point does nothing. The points:
+instant) or ``sleep`` / ``sleepN`` (wait N seconds, default 60, so the test can kill it or hold a lock).
+Without the variable a point does nothing. The points:
 
 - ingest: ``after-parse`` (every file's lines parsed), ``before-write`` (de-duplicated),
   ``after-events`` (events staged), ``before-commit``, ``before-store-json`` (files in place,
