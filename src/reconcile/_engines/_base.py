@@ -29,11 +29,10 @@ import pyarrow as pa  # type: ignore[import-untyped]
 from reconcile._core._duckdb import engine_errors
 from reconcile._core._period import Period
 from reconcile._core._progress import Progress
-from reconcile._core._signals import Terminated
 from reconcile._output import _bill_versions as _versions
 from reconcile._output import _totals as _figures
 from reconcile._output._folder import OutputFolder, Staged
-from reconcile._output._manifest import Figures, Manifest, Reused, RunInputs, read_manifest
+from reconcile._output._manifest import Figures, Manifest, Reused, RunInputs
 from reconcile._pair._walk import Roles
 from reconcile._pair._walker import Walker
 from reconcile._price._book import PriceBook
@@ -195,16 +194,11 @@ class Engine(ABC):
                     except (duckdb.OutOfRangeException, duckdb.ConversionException) as exc:
                         said = _figures.out_of_range(con, book, files.files["slices"], exc)
                         raise PricingError(f"run {item.period.name}: {said}") from exc
-                manifest = replace(item.manifest, figures=counts)
                 try:
-                    result = out.commit(files, manifest)
-                except (KeyboardInterrupt, Terminated):
-                    # a signal that came during the commit's critical section is raised as it
-                    # ends, the period whole: it is committed, and the interrupted line says so
-                    if _committed_run_id(out.path, item.period.name) == item.run_id:
+                    result = out.commit(files, replace(item.manifest, figures=counts))
+                finally:  # (a signal deferred to the commit's end is raised with the period whole)
+                    if item.period.name in out.committed:
                         context.committed.append(item.period.name)
-                    raise
-                context.committed.append(item.period.name)
                 context.progress.note(
                     f"run {item.period.name}: done in {time.monotonic() - item.started:.1f} s"
                     f" (run_id {item.run_id})"
@@ -215,12 +209,3 @@ class Engine(ABC):
         finally:
             out.discard(list(staged))
         return summaries
-
-
-def _committed_run_id(out: Path, period: str) -> str | None:
-    """The run_id of a period's committed manifest (None: none, or not readable)."""
-    try:
-        manifest = read_manifest(out, period)
-    except Exception:
-        return None
-    return None if manifest is None else manifest.run_id

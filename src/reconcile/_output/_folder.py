@@ -148,6 +148,7 @@ class OutputFolder:
         if self.path.exists() and not self.path.is_dir():
             raise OutputError(f"output {self.path} is not a folder")
         self._owns_lock = lock_fd is None  # else the caller took it first (``_files.lock_output``)
+        self.committed: list[str] = []  # the periods whose commit point this folder passed, in order
         self._fd: int | None = lock_output(self.path, wait=wait) if lock_fd is None else lock_fd
         try:
             _roll_forward(self.path)
@@ -328,6 +329,7 @@ class OutputFolder:
             journal = {"format": OUTPUT_FORMAT, "token": token, **about, "swaps": swaps}
             with critical():  # a SIGTERM waits for the commit to be whole (``_signals``)
                 write_json_atomic(self.path / _JOURNAL, journal)  # the commit point
+                self.committed.append(about["period"])  # (a deferred signal is raised after this)
                 _faults.point("journal")
                 _roll_forward(self.path)
             _faults.point("committed")
